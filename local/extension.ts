@@ -1,0 +1,47 @@
+/**
+ * How subsystems (the Durable engine, the Event Hubs bus, ...) plug into the local host
+ * without the host knowing them: they add input bindings and own URL prefixes.
+ */
+import type { RegisteredFunction, RpcTypedData } from './functions-core';
+
+export interface LocalHttpRequest {
+  method: string;
+  /** Path without query, e.g. "/runtime/webhooks/durabletask/instances/abc". */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface LocalHttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface HostContext {
+  /** e.g. "http://127.0.0.1:7071" (no trailing slash). */
+  baseUrl: string;
+  storageConnection: string;
+  dataDir: string;
+  hostJson: HostJson;
+}
+
+export interface HostJson {
+  extensions?: {
+    http?: { routePrefix?: string };
+    eventHubs?: { maxEventBatchSize?: number };
+    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number; maxConcurrentOrchestratorFunctions?: number };
+  };
+  [k: string]: unknown;
+}
+
+export interface HostExtension {
+  readonly name: string;
+  /** Extra input data for bindings this extension supplies (e.g. `durableClient`). */
+  inputsFor?(fn: RegisteredFunction): Array<{ name: string; data: RpcTypedData }>;
+  /** Serve a request the host's own routes did not claim; undefined = not mine. Checked before app routes. */
+  handleHttp?(req: LocalHttpRequest): Promise<LocalHttpResponse | undefined>;
+  start?(ctx: HostContext): Promise<void>;
+  stop?(): Promise<void>;
+}

@@ -1,0 +1,255 @@
+/**
+ * Strata's stand-in for the worker-provided module `@azure/functions-core`.
+ *
+ * @azure/functions lazily requires that module on the first `app.*` call; in Azure the
+ * Node worker supplies it. Installing this one first means the app's ordinary
+ * registrations (`app.http`, `app.timer`, `df.app.orchestration`, ...) reach the local host
+ * with exactly the metadata and callbacks the real worker receives: there is no second
+ * list of functions anywhere. See ../shared/design/local-host.md.
+ */
+import Module from 'node:module';
+import { randomUUID } from 'node:crypto';
+
+export interface Binding {
+  type: string;
+  direction: 'in' | 'out' | 'inout';
+  name?: string;
+  [prop: string]: unknown;
+}
+
+export interface FunctionMetadata {
+  name: string;
+  functionId?: string;
+  bindings: Record<string, Binding>;
+  retryOptions?: RetryOptions;
+  [prop: string]: unknown;
+}
+
+export interface RetryOptions {
+  strategy: 'fixedDelay' | 'exponentialBackoff' | string;
+  maxRetryCount: number;
+  delayInterval?: unknown;
+  minimumInterval?: unknown;
+  maximumInterval?: unknown;
+}
+
+/** RPC typed data as the worker exchanges it with the library. */
+export interface RpcTypedData {
+  string?: string | null;
+  json?: string | null;
+  bytes?: Uint8Array | null;
+  int?: number | null;
+  double?: number | null;
+  http?: unknown;
+  [k: string]: unknown;
+}
+
+export interface InvocationRequest {
+  inputData?: Array<{ name: string; data: RpcTypedData }>;
+  triggerMetadata?: Record<string, RpcTypedData>;
+  retryContext?: { retryCount: number; maxRetryCount: number; exception?: { message?: string } };
+  invocationId?: string;
+}
+
+export interface InvocationResponse {
+  outputData?: Array<{ name: string; data: RpcTypedData }>;
+  returnValue?: RpcTypedData;
+}
+
+export interface RegisteredFunction {
+  id: string;
+  name: string;
+  metadata: FunctionMetadata;
+  /** The binding key and binding of the trigger (the one whose type ends in "Trigger"). */
+  triggerKey: string;
+  trigger: Binding;
+  callback: (...args: unknown[]) => unknown;
+}
+
+type HookName = 'preInvocation' | 'postInvocation' | 'appStart' | 'appTerminate' | 'log';
+type HookCallback = (ctx: Record<string, unknown>) => unknown;
+
+// The programming model is the library's object; we only call the methods the worker calls.
+interface ProgrammingModel {
+  name?: string;
+  version?: string;
+  getCapabilities?(caps: Record<string, string>): Promise<Record<string, string>> | Record<string, string>;
+  getInvocationModel(coreCtx: unknown): InvocationModel;
+}
+interface InvocationModel {
+  getArguments(): Promise<{ context: unknown; inputs: unknown[] }>;
+  invokeFunction(context: unknown, inputs: unknown[], callback: unknown): Promise<unknown>;
+  getResponse(context: unknown, result: unknown): Promise<InvocationResponse>;
+}
+
+export class Disposable {
+  static from(...items: Array<{ dispose(): void }>): Disposable {
+    return new Disposable(() => items.forEach((i) => i.dispose()));
+  }
+  private cb: (() => void) | undefined;
+  constructor(cb: () => void) {
+    this.cb = cb;
+  }
+  dispose(): void {
+    this.cb?.();
+    this.cb = undefined;
+  }
+}
+
+export type LogSink = (level: string, category: string, functionName: string | undefined, message: string) => void;
+
+/** The captured app: its functions, hooks and programming model. One per process (the library keeps global state). */
+export class FunctionsCore {
+  readonly functions = new Map<string, RegisteredFunction>();
+  private readonly hooks: Record<HookName, HookCallback[]> = {
+    preInvocation: [], postInvocation: [], appStart: [], appTerminate: [], log: [],
+  };
+  private readonly appHookData: Record<string, unknown> = {};
+  private readonly appLevelOnlyHookData: Record<string, unknown> = {};
+  private programmingModel: ProgrammingModel | undefined;
+  private indexingLocked = false;
+  logSink: LogSink = (level, category, fn, message) => {
+    if (level === 'debug' || level === 'trace') return;
+    const line = `[${fn ?? category}] ${message}`;
+    if (level === 'error' || level === 'critical') console.error(line);
+    else console.log(line);
+  };
+
+  /** The object `require('@azure/functions-core')` returns. */
+  readonly api = {
+    version: '4.99.0-strata-local',
+    hostVersion: '4.1040.0-strata-local',
+    Disposable,
+    registerFunction: (metadata: FunctionMetadata, callback: (...args: unknown[]) => unknown): Disposable => {
+      if (this.indexingLocked) throw new Error('A function can only be registered during app startup.');
+      const id = metadata.functionId ?? metadata.name;
+      if (this.functions.has(id)) throw new Error(`A function with id "${id}" has already been registered.`);
+      const entry = Object.entries(metadata.bindings).find(([, b]) => /trigger$/i.test(b.type));
+      if (!entry) throw new Error(`Function "${metadata.name}" has no trigger binding.`);
+      this.functions.set(id, {
+        id, name: metadata.name, metadata: { ...metadata, functionId: id }, triggerKey: entry[0], trigger: entry[1], callback,
+      });
+      return new Disposable(() => this.functions.delete(id));
+    },
+    registerHook: (name: string, cb: HookCallback): Disposable => {
+      const list = this.hooks[name as HookName];
+      if (!list) throw new RangeError(`Unrecognized hook "${name}"`);
+      list.push(cb);
+      return new Disposable(() => {
+        const i = list.indexOf(cb);
+        if (i >= 0) list.splice(i, 1);
+      });
+    },
+    setProgrammingModel: (pm: ProgrammingModel): void => {
+      this.programmingModel = pm;
+    },
+    getProgrammingModel: (): ProgrammingModel | undefined => this.programmingModel,
+    log: (level: string, category: string, message: string): void => this.logSink(level, category, undefined, message),
+  };
+
+  private installed = false;
+  /** Answer `require('@azure/functions-core')` from now on, as the Node worker does. */
+  install(): this {
+    if (this.installed) return this;
+    this.installed = true;
+    const api = this.api;
+    const proto = Module.prototype as unknown as { require: (id: string) => unknown };
+    proto.require = new Proxy(proto.require, {
+      apply(target, thisArg, args: [string]) {
+        if (args[0] === '@azure/functions-core') return api;
+        return Reflect.apply(target, thisArg, args);
+      },
+    });
+    return this;
+  }
+
+  /** Load a compiled app entry (CommonJS or ESM), like the worker loads package.json `main`. */
+  async loadEntry(file: string): Promise<void> {
+    this.install();
+    if (file.endsWith('.mjs')) {
+      await import(require('node:url').pathToFileURL(file).href);
+    } else {
+      require(file);
+    }
+  }
+
+  /** Worker order after loading: appStart hooks, then capabilities (which locks app.setup). */
+  async finishStartup(functionAppDirectory: string): Promise<Record<string, string>> {
+    this.indexingLocked = true;
+    for (const h of this.hooks.appStart) await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData, functionAppDirectory });
+    let caps: Record<string, string> = {
+      RawHttpBodyBytes: 'true', RpcHttpTriggerMetadataRemoved: 'true', RpcHttpBodyOnly: 'true',
+      IgnoreEmptyValuedRpcHttpHeaders: 'true', UseNullableValueDictionaryForHttp: 'true', WorkerStatus: 'true',
+      TypedDataCollection: 'true', HandlesWorkerTerminateMessage: 'true',
+    };
+    if (this.programmingModel?.getCapabilities) caps = await this.programmingModel.getCapabilities(caps);
+    return caps;
+  }
+
+  async terminate(): Promise<void> {
+    for (const h of this.hooks.appTerminate) await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData });
+  }
+
+  get(id: string): RegisteredFunction {
+    const f = this.functions.get(id);
+    if (!f) throw new Error(`function "${id}" is not registered`);
+    return f;
+  }
+
+  /** Functions whose trigger has this binding type (e.g. "httpTrigger"). */
+  byTrigger(type: string): RegisteredFunction[] {
+    return [...this.functions.values()].filter((f) => f.trigger.type.toLowerCase() === type.toLowerCase());
+  }
+
+  /** Invoke a function as the worker's InvocationHandler does (hooks included). */
+  async invoke(id: string, req: InvocationRequest): Promise<InvocationResponse> {
+    const fn = this.get(id);
+    const pm = this.programmingModel;
+    if (!pm) throw new Error('no programming model was registered: did the app import @azure/functions?');
+    const invocationId = req.invocationId ?? randomUUID();
+    const coreCtx = {
+      invocationId,
+      request: { invocationId, functionId: id, inputData: req.inputData ?? [], triggerMetadata: req.triggerMetadata ?? {}, retryContext: req.retryContext },
+      metadata: { name: fn.name, functionId: id, bindings: fn.metadata.bindings },
+      state: undefined as string | undefined,
+      log: (level: string, category: string, message: string) => this.logSink(level, category, fn.name, message),
+    };
+    const model = pm.getInvocationModel(coreCtx);
+    const args = await model.getArguments();
+    const hookData: Record<string, unknown> = {};
+    const pre: Record<string, unknown> = { hookData, appHookData: this.appHookData, invocationContext: args.context, inputs: args.inputs, functionCallback: fn.callback };
+    if (this.hooks.preInvocation.length) {
+      coreCtx.state = 'preInvocationHooks';
+      for (const h of this.hooks.preInvocation) await h(pre);
+    }
+    coreCtx.state = 'invocation';
+    const post: Record<string, unknown> = { hookData, appHookData: this.appHookData, invocationContext: args.context, inputs: pre.inputs, result: null, error: null };
+    try {
+      post.result = await model.invokeFunction(args.context, pre.inputs as unknown[], pre.functionCallback);
+    } catch (err) {
+      post.error = err;
+    }
+    if (this.hooks.postInvocation.length) {
+      coreCtx.state = 'postInvocationHooks';
+      for (const h of this.hooks.postInvocation) await h(post);
+    }
+    coreCtx.state = undefined;
+    if (post.error) throw post.error;
+    return model.getResponse(args.context, post.result);
+  }
+}
+
+/** RPC typed data -> JS value (host side). */
+export function fromTyped(d: RpcTypedData | undefined | null): unknown {
+  if (!d) return undefined;
+  if (d.json != null) return JSON.parse(d.json);
+  if (d.string != null) return d.string;
+  if (d.int != null) return Number(d.int);
+  if (d.double != null) return d.double;
+  if (d.bytes) return Buffer.from(d.bytes);
+  if (d.http) return d.http;
+  return undefined;
+}
+
+/** The process's one core (the library caches the module it gets, so there can be only one). */
+export const functionsCore = new FunctionsCore();

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: makes sure redis-server exists (tests start their own on free ports),
+# builds (end-to-end tests run the compiled host like `npm start` does), then runs vitest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-redis.sh
+npm run --silent build
+npx vitest run "$@"

@@ -1,0 +1,105 @@
+/**
+ * Every setting Strata reads, in one place. The names are the Function App settings
+ * (infra/ and local.settings.example.json list the same names). Defaults make
+ * `npm start` work with nothing configured.
+ */
+import { z } from 'zod';
+import { ConfigError, detailsFromZod } from '../errors';
+
+/** Azurite's well-known development account (public, documented by Microsoft). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export function azuriteConnectionString(host: string, ports: { blob: number; queue: number; table: number }): string {
+  return [
+    'DefaultEndpointsProtocol=http',
+    `AccountName=${AZURITE_ACCOUNT}`,
+    `AccountKey=${AZURITE_KEY}`,
+    `BlobEndpoint=http://${host}:${ports.blob}/${AZURITE_ACCOUNT}`,
+    `QueueEndpoint=http://${host}:${ports.queue}/${AZURITE_ACCOUNT}`,
+    `TableEndpoint=http://${host}:${ports.table}/${AZURITE_ACCOUNT}`,
+  ].join(';');
+}
+
+const DEFAULT_STORAGE = azuriteConnectionString('127.0.0.1', { blob: 10000, queue: 10001, table: 10002 });
+
+const int = (min: number) =>
+  z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`);
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+const schema = z.object({
+  AzureWebJobsStorage: nonEmpty
+    .default(DEFAULT_STORAGE)
+    .transform((s) => (s === 'UseDevelopmentStorage=true' ? DEFAULT_STORAGE : s))
+    .refine((s) => /BlobEndpoint=|AccountName=/i.test(s), 'must be a storage connection string (AccountName=...;AccountKey=... or endpoints)'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s ? s : undefined))
+    .refine((s) => s === undefined || /^rediss?:\/\//.test(s), 'must start with redis:// or rediss://'),
+  EVENTHUB_CONNECTION: z.string().trim().optional().transform((s) => (s ? s : undefined))
+    .refine((s) => s === undefined || /Endpoint=sb:\/\//i.test(s), 'must be an Event Hubs connection string (Endpoint=sb://...)'),
+  EVENTHUB_CONSUMER_GROUP: nonEmpty.default('$Default'),
+  STRATA_PORT: int(1).max(65535, 'must be at most 65535').default(7071),
+  STRATA_DATA_DIR: nonEmpty.default('.strata'),
+  STRATA_FUNCTION_KEY: nonEmpty.default('strata-local-function-key'),
+  STRATA_ADMIN_KEY: nonEmpty.default('strata-local-admin-key'),
+  STRATA_UPLOAD_MAX_BYTES: int(1).default(256 * 1024 * 1024),
+  STRATA_PREDICTIONS_HUB: nonEmpty.default('predictions'),
+  STRATA_SESSION_GRACE_MS: int(0).default(30_000),
+  STRATA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be one of debug, info, warn, error' }).default('info'),
+});
+
+export type StrataConfig = Readonly<{
+  storageConnection: string;
+  redisUrl: string | undefined;
+  eventHubConnection: string | undefined;
+  eventHubConsumerGroup: string;
+  port: number;
+  dataDir: string;
+  functionKey: string;
+  adminKey: string;
+  uploadMaxBytes: number;
+  predictionsHub: string;
+  sessionGraceMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}>;
+
+/** The setting names the code reads, for docs and local.settings.example.json checks. */
+export const SETTING_NAMES = Object.keys(schema.shape);
+
+/** Parse settings from an environment; throws ConfigError naming every bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
+  const picked: Record<string, string | undefined> = {};
+  for (const k of SETTING_NAMES) picked[k] = env[k] === '' ? undefined : env[k];
+  const r = schema.safeParse(picked);
+  if (!r.success) throw new ConfigError(detailsFromZod(r.error.issues));
+  const s = r.data;
+  return Object.freeze({
+    storageConnection: s.AzureWebJobsStorage,
+    redisUrl: s.REDIS_URL,
+    eventHubConnection: s.EVENTHUB_CONNECTION,
+    eventHubConsumerGroup: s.EVENTHUB_CONSUMER_GROUP,
+    port: s.STRATA_PORT,
+    dataDir: s.STRATA_DATA_DIR,
+    functionKey: s.STRATA_FUNCTION_KEY,
+    adminKey: s.STRATA_ADMIN_KEY,
+    uploadMaxBytes: s.STRATA_UPLOAD_MAX_BYTES,
+    predictionsHub: s.STRATA_PREDICTIONS_HUB,
+    sessionGraceMs: s.STRATA_SESSION_GRACE_MS,
+    logLevel: s.STRATA_LOG_LEVEL,
+  });
+}
+
+let cached: StrataConfig | undefined;
+/** The process-wide config, read once from process.env. */
+export function config(): StrataConfig {
+  return (cached ??= loadConfig());
+}
+/** Forget the cached config (tests and the local host change env before loading the app). */
+export function resetConfig(): void {
+  cached = undefined;
+}
