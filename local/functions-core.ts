@@ -108,6 +108,10 @@ export class FunctionsCore {
   private readonly appLevelOnlyHookData: Record<string, unknown> = {};
   private programmingModel: ProgrammingModel | undefined;
   private indexingLocked = false;
+  /** Supply input data for non-trigger bindings the host provides (e.g. `durableClient`). */
+  readonly inputProviders: Array<(fn: RegisteredFunction) => Array<{ name: string; data: RpcTypedData }>> = [];
+  /** Carry out output bindings (e.g. `eventHub`) after an invocation succeeded, on every trigger path. */
+  readonly outputHandlers: Array<(fn: RegisteredFunction, res: InvocationResponse) => Promise<void>> = [];
   logSink: LogSink = (level, category, fn, message) => {
     if (level === 'debug' || level === 'trace') return;
     const line = `[${fn ?? category}] ${message}`;
@@ -207,9 +211,14 @@ export class FunctionsCore {
     const pm = this.programmingModel;
     if (!pm) throw new Error('no programming model was registered: did the app import @azure/functions?');
     const invocationId = req.invocationId ?? randomUUID();
+    let inputData = req.inputData ?? [];
+    for (const p of this.inputProviders) {
+      const extra = p(fn);
+      if (extra.length) inputData = [...inputData, ...extra];
+    }
     const coreCtx = {
       invocationId,
-      request: { invocationId, functionId: id, inputData: req.inputData ?? [], triggerMetadata: req.triggerMetadata ?? {}, retryContext: req.retryContext },
+      request: { invocationId, functionId: id, inputData, triggerMetadata: req.triggerMetadata ?? {}, retryContext: req.retryContext },
       metadata: { name: fn.name, functionId: id, bindings: fn.metadata.bindings },
       state: undefined as string | undefined,
       log: (level: string, category: string, message: string) => this.logSink(level, category, fn.name, message),
@@ -235,7 +244,9 @@ export class FunctionsCore {
     }
     coreCtx.state = undefined;
     if (post.error) throw post.error;
-    return model.getResponse(args.context, post.result);
+    const res = await model.getResponse(args.context, post.result);
+    for (const h of this.outputHandlers) await h(fn, res);
+    return res;
   }
 }
 

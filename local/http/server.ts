@@ -1,0 +1,213 @@
+/**
+ * The local host's HTTP front door: serves the app's `app.http` functions under the route
+ * prefix with Azure's routing, key checks and status codes, plus host-owned routes
+ * (admin API, extension routes such as the Durable client API).
+ */
+import http from 'node:http';
+import type { FunctionsCore, RegisteredFunction, InvocationResponse } from '../functions-core';
+import type { LocalHttpRequest, LocalHttpResponse } from '../extension';
+import { compileRoute, compareSpecificity, CompiledRoute } from './route';
+import { AuthLevel, authorized, HostKeys, presentedKey } from './keys';
+
+export interface HostRoute {
+  method: string;
+  route: CompiledRoute;
+  authLevel: AuthLevel;
+  handle(req: LocalHttpRequest, params: Record<string, string>): Promise<LocalHttpResponse>;
+}
+
+export interface HttpFrontDoorOptions {
+  core: FunctionsCore;
+  routePrefix: string;
+  keys: HostKeys;
+  /** Requests with a larger body get 413 before any function runs. */
+  maxBodyBytes: number;
+  hostRoutes: HostRoute[];
+  /** Checked after host routes, before app routes (extensions such as Durable). */
+  fallbacks: Array<(req: LocalHttpRequest) => Promise<LocalHttpResponse | undefined>>;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+interface AppRoute {
+  fn: RegisteredFunction;
+  route: CompiledRoute;
+  methods: Set<string> | undefined;
+  authLevel: AuthLevel;
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): LocalHttpResponse {
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
+}
+
+class BodyTooLarge extends Error {}
+
+export class HttpFrontDoor {
+  private readonly appRoutes: AppRoute[];
+  private server: http.Server | undefined;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  /** Until the host has started every trigger, requests get 503 (like a cold host). */
+  ready = false;
+
+  constructor(private readonly opts: HttpFrontDoorOptions) {
+    const prefix = opts.routePrefix.replace(/^\/+|\/+$/g, '');
+    this.appRoutes = opts.core.byTrigger('httpTrigger').map((fn) => {
+      const t = fn.trigger as { route?: string; methods?: string[]; authLevel?: AuthLevel };
+      const template = [prefix, t.route ?? fn.name].filter(Boolean).join('/');
+      return {
+        fn,
+        route: compileRoute(template),
+        methods: t.methods?.length ? new Set(t.methods.map((m) => m.toUpperCase())) : undefined,
+        authLevel: t.authLevel ?? 'function',
+      };
+    });
+    this.appRoutes.sort((a, b) => compareSpecificity(a.route, b.route));
+  }
+
+  /** The public URL template of each HTTP function, for the start-up listing. */
+  describe(baseUrl: string): Array<{ name: string; methods: string; url: string; authLevel: AuthLevel }> {
+    return this.appRoutes.map((r) => ({
+      name: r.fn.name,
+      methods: r.methods ? [...r.methods].join(',') : 'ANY',
+      url: `${baseUrl}/${r.route.template}`,
+      authLevel: r.authLevel,
+    }));
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err) => {
+        this.opts.log('error', `unhandled host error: ${(err as Error).stack ?? err}`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'internal host error' }));
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    return new Promise((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => {
+        const a = this.server!.address();
+        resolve(typeof a === 'object' && a ? a.port : port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      for (const sock of this.sockets) sock.destroy();
+    });
+  }
+
+  private async readBody(req: http.IncomingMessage): Promise<Buffer> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.opts.maxBodyBytes) throw new BodyTooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > this.opts.maxBodyBytes) throw new BodyTooLarge();
+      chunks.push(c as Buffer);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!this.ready) return send(res, json(503, { error: 'the host is starting; retry in a moment' }, { 'retry-after': '1' }));
+    const url = new URL(req.url ?? '/', 'http://local');
+    const method = (req.method ?? 'GET').toUpperCase();
+    let body: Buffer;
+    try {
+      body = await this.readBody(req);
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      // Drain nothing more: tell the client and close, like a front end with a request size limit.
+      send(res, json(413, { error: `request body is larger than the limit of ${this.opts.maxBodyBytes} bytes (setting STRATA_UPLOAD_MAX_BYTES)` }, { connection: 'close' }));
+      req.destroy();
+      return;
+    }
+    const local: LocalHttpRequest = { method, path: url.pathname, query: url.searchParams, headers: req.headers, body };
+
+    for (const r of this.opts.hostRoutes) {
+      const params = r.route.match(url.pathname);
+      if (!params || r.method !== method) continue;
+      if (!authorized(r.authLevel, presentedKey(req.headers, url.searchParams), this.opts.keys)) {
+        return send(res, json(401, { error: `${r.authLevel} key required: send it as the x-functions-key header or the code query parameter` }));
+      }
+      return send(res, await r.handle(local, params));
+    }
+    for (const f of this.opts.fallbacks) {
+      const r = await f(local);
+      if (r) return send(res, r);
+    }
+
+    let methodMismatch = false;
+    for (const r of this.appRoutes) {
+      const params = r.route.match(url.pathname);
+      if (!params) continue;
+      if (r.methods && !r.methods.has(method)) {
+        methodMismatch = true;
+        continue;
+      }
+      if (!authorized(r.authLevel, presentedKey(req.headers, url.searchParams), this.opts.keys)) {
+        return send(res, json(401, { error: `function "${r.fn.name}" requires a ${r.authLevel} key: send it as the x-functions-key header or the code query parameter` }));
+      }
+      return this.invokeHttp(r, req, url, params, body, res);
+    }
+    if (methodMismatch) return send(res, json(405, { error: `method ${method} is not allowed on ${url.pathname}` }));
+    return send(res, json(404, { error: `no function serves ${method} ${url.pathname}` }));
+  }
+
+  private async invokeHttp(r: AppRoute, req: http.IncomingMessage, url: URL, params: Record<string, string>, body: Buffer, res: http.ServerResponse): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = v;
+    const host = headers.host ?? 'localhost';
+    const httpData = {
+      method: req.method ?? 'GET',
+      url: `http://${host}${req.url ?? '/'}`,
+      headers,
+      query,
+      params,
+      body: { bytes: body },
+    };
+    let out: InvocationResponse;
+    try {
+      out = await this.opts.core.invoke(r.fn.id, {
+        inputData: [{ name: r.fn.triggerKey, data: { http: httpData } }],
+      });
+    } catch (err) {
+      // Azure answers 500 with no detail when a function throws; the log carries the error.
+      this.opts.log('error', `function "${r.fn.name}" failed: ${(err as Error).stack ?? err}`);
+      return send(res, { status: 500, headers: {}, body: '' });
+    }
+    const h = (out.returnValue?.http ?? {}) as { statusCode?: string; headers?: Record<string, string>; cookies?: Array<Record<string, unknown>>; body?: { bytes?: Uint8Array; string?: string } };
+    const status = Number(h.statusCode ?? 200);
+    const payload = h.body?.bytes ? Buffer.from(h.body.bytes.buffer, h.body.bytes.byteOffset, h.body.bytes.byteLength) : h.body?.string ?? '';
+    const outHeaders: Record<string, string | string[]> = { ...(h.headers ?? {}) };
+    if (h.cookies?.length) outHeaders['set-cookie'] = h.cookies.map(cookieString);
+    res.writeHead(status, outHeaders);
+    res.end(payload);
+  }
+}
+
+function cookieString(c: Record<string, unknown>): string {
+  const parts = [`${String(c.name)}=${String(c.value)}`];
+  const v = (k: string) => (c[k] as { value?: unknown } | undefined)?.value ?? c[k];
+  if (v('path')) parts.push(`Path=${String(v('path'))}`);
+  if (v('domain')) parts.push(`Domain=${String(v('domain'))}`);
+  if (v('httpOnly')) parts.push('HttpOnly');
+  if (v('secure')) parts.push('Secure');
+  return parts.join('; ');
+}
+
+function send(res: http.ServerResponse, r: LocalHttpResponse): void {
+  res.writeHead(r.status, r.headers ?? {});
+  res.end(r.body ?? '');
+}

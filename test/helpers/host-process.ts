@@ -1,0 +1,105 @@
+/**
+ * Run the local host (dist/local/cli.js, what `npm start` runs) as a child process, like a
+ * user would, and talk to it over HTTP.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from '../../local/processes/ports';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const ADMIN_KEY = 'test-admin-key';
+export const FUNCTION_KEY = 'test-function-key';
+
+export interface HostProcess {
+  baseUrl: string;
+  port: number;
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code/signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export interface HostProcessOptions {
+  entry: string;
+  storageConnection: string;
+  dataDir: string;
+  env?: Record<string, string>;
+  port?: number;
+  args?: string[];
+  /** Do not wait for readiness (for processes expected to fail at start). */
+  noWait?: boolean;
+}
+
+export async function startHostProcess(o: HostProcessOptions): Promise<HostProcess> {
+  const port = o.port ?? (await freePort());
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/local/cli.js'), '--entry', o.entry, '--port', String(port), '--data-dir', o.dataDir, '--blob-poll-ms', '200', ...(o.args ?? [])], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      AzureWebJobsStorage: o.storageConnection,
+      STRATA_ADMIN_KEY: ADMIN_KEY,
+      STRATA_FUNCTION_KEY: FUNCTION_KEY,
+      STRATA_LOG_LEVEL: 'info',
+      ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const handle: HostProcess = {
+    baseUrl,
+    port,
+    child,
+    output: () => out,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  if (o.noWait) return handle;
+  const deadline = Date.now() + 30_000;
+  let dead = false;
+  void exited.then(() => (dead = true));
+  for (;;) {
+    if (dead) throw new Error(`host exited during start:\n${out}`);
+    try {
+      const r = await fetch(`${baseUrl}/admin/host/status`, { headers: { 'x-functions-key': ADMIN_KEY } });
+      if (r.status === 200) return handle;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await handle.kill();
+      throw new Error(`host did not become ready in 30 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Poll until `check` returns a value (not undefined) or time runs out. */
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

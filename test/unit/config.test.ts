@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, SETTING_NAMES } from '../../shared/config';
+import { ConfigError } from '../../shared/errors';
+import fs from 'node:fs';
+import path from 'node:path';
+
+describe('configuration', () => {
+  it('works with nothing configured', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(7071);
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.storageConnection).toMatch(/BlobEndpoint=http:\/\/127\.0\.0\.1:10000/);
+  });
+
+  it('names every bad setting at once, with the rule it broke', () => {
+    try {
+      loadConfig({ STRATA_PORT: 'abc', REDIS_URL: 'localhost:6379', STRATA_UPLOAD_MAX_BYTES: '-5' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const msg = (e as Error).message;
+      expect(msg).toMatch(/STRATA_PORT: must be a number/);
+      expect(msg).toMatch(/REDIS_URL: must start with redis:\/\//);
+      expect(msg).toMatch(/STRATA_UPLOAD_MAX_BYTES: must be at least 1/);
+    }
+  });
+
+  it('accepts the development storage shorthand', () => {
+    expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).storageConnection).toMatch(/devstoreaccount1/);
+  });
+
+  it('local.settings.example.json lists every setting the code reads', () => {
+    const example = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
+    for (const name of SETTING_NAMES) expect(Object.keys(example.Values)).toContain(name);
+  });
+});
