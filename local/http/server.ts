@@ -40,6 +40,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 }
 
 class BodyTooLarge extends Error {}
+const EMPTY = Buffer.alloc(0);
 
 export class HttpFrontDoor {
   private readonly appRoutes: AppRoute[];
@@ -104,17 +105,29 @@ export class HttpFrontDoor {
     });
   }
 
-  private async readBody(req: http.IncomingMessage): Promise<Buffer> {
+  private readBody(req: http.IncomingMessage): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > this.opts.maxBodyBytes) throw new BodyTooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > this.opts.maxBodyBytes) throw new BodyTooLarge();
-      chunks.push(c as Buffer);
+    if (declared > this.opts.maxBodyBytes) return Promise.reject(new BodyTooLarge());
+    // Most requests (GET, lookups) have no body: skip the stream machinery for them.
+    if (declared === 0 && req.headers['transfer-encoding'] === undefined) {
+      req.resume();
+      return Promise.resolve(EMPTY);
     }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > this.opts.maxBodyBytes) {
+          req.removeAllListeners('data');
+          reject(new BodyTooLarge());
+          return;
+        }
+        chunks.push(c);
+      });
+      req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+      req.once('error', reject);
+    });
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
