@@ -1,0 +1,298 @@
+/**
+ * Feature definitions: the TypeScript DSL users write (Feast vocabulary).
+ *
+ *   entity({ name, joinKey })                                   -> Entity        who a feature describes
+ *   source({ name, schema, eventTime, id?, stream?, file? })    -> Source        where records come from (zod schema)
+ *   featureView({ name, entity, input, features, ttl?, lateness? }) -> FeatureView
+ *       input: a Source (row-level expressions + windowed aggregations of its records)
+ *           or [view, ...] (a derived view: expressions over its inputs' latest values; the DAG)
+ *       features: (f) => ({ name: f.count(sliding('1h')), other: f.expr('float', (r) => ...), ... })
+ *         f.expr(type, fn)               one value per record, fn's source text is part of the version
+ *         f.count(window)                f.sum|mean|min|max(field, window)
+ *         f.last(field, window)          f.distinctCount(field, window)
+ *   sliding(size, { hop? })  tumbling(size)                     windows (semantics: transform.ts)
+ *   featureService({ name, features: ['view:feature', view.select('a', 'b'), ...] }) -> FeatureService
+ *   defineRepo({ entities, sources, views, services })          -> FeatureRepo (repo.ts: validated, versioned, in DAG order)
+ *
+ * Everything here only describes; nothing runs until defineRepo() checks the whole set.
+ * References may be objects (typed: `r.amount` is checked against the source schema) or names
+ * (strings), which defineRepo resolves and reports precisely when missing.
+ */
+import type { z } from 'zod';
+import type { FeatureType } from './types';
+import type { Duration } from './duration';
+
+export { defineRepo, FeatureRepo } from './repo';
+export type { ResolvedEntity, ResolvedSource, ResolvedView, ResolvedFeature, ResolvedService, ServiceFeature } from './repo';
+export type { Duration } from './duration';
+export type { FeatureType } from './types';
+
+/** The TypeScript value of a feature type (nullable where read). */
+export type ValueOf<T extends FeatureType> = T extends 'float' | 'int' ? number : T extends 'string' ? string : boolean;
+
+// ---------------------------------------------------------------------------------------------
+// Entities and sources
+
+export interface Entity<N extends string = string> {
+  readonly kind: 'entity';
+  readonly name: N;
+  /** The record field (and the id users look features up by), e.g. `user_id`. */
+  readonly joinKey: string;
+  readonly description?: string;
+  /** Bump to change the join key on purpose (see registry: incompatible changes). */
+  readonly revision: number;
+}
+
+export function entity<const N extends string>(spec: {
+  name: N;
+  joinKey: string;
+  description?: string;
+  revision?: number;
+}): Entity<N> {
+  return Object.freeze({ kind: 'entity', revision: 1, ...spec });
+}
+
+export type FileFormat = 'csv' | 'jsonl' | 'parquet';
+export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
+
+export interface Source<N extends string = string, R = Record<string, unknown>> {
+  readonly kind: 'source';
+  readonly name: N;
+  /** zod object schema of one record; validation (validate.ts) reports its issues per field. */
+  readonly schema: z.ZodObject;
+  /** The field holding when the event happened: an ISO-8601 string or epoch milliseconds. */
+  readonly eventTime: string;
+  /** A field identifying a record: a record with the same id replaces the earlier one (corrections, redelivery). */
+  readonly idField?: string;
+  /** Arrives on an Event Hubs hub. */
+  readonly stream?: { readonly hub: string };
+  /** Arrives as uploaded files. */
+  readonly file?: { readonly formats: readonly FileFormat[] };
+  readonly description?: string;
+  /** Type-level only: the parsed record type. */
+  readonly __record?: R;
+}
+
+export function source<const N extends string, S extends z.ZodObject>(spec: {
+  name: N;
+  schema: S;
+  eventTime: keyof z.input<S> & string;
+  id?: keyof z.output<S> & string;
+  stream?: { hub: string };
+  /** true = every format; or the accepted formats. */
+  file?: boolean | { formats: FileFormat[] };
+  description?: string;
+}): Source<N, z.output<S>> {
+  const { id, file, ...rest } = spec;
+  return Object.freeze({
+    kind: 'source' as const,
+    ...rest,
+    ...(id !== undefined ? { idField: id } : {}),
+    ...(file === true ? { file: { formats: FILE_FORMATS } } : file ? { file } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows and features
+
+export interface WindowSpec {
+  readonly kind: 'sliding' | 'tumbling';
+  readonly size: Duration;
+  /** sliding only: how often a window that is only shrinking (no new events) is re-evaluated. */
+  readonly hop?: Duration;
+}
+
+/**
+ * A window ending at each event: the value at time t covers (t - size, t].
+ * Rows are emitted at every event and again when events leave the window (at the exact moment,
+ * or at the next multiple of `hop` when given, to emit fewer rows).
+ */
+export function sliding(size: Duration, opts: { hop?: Duration } = {}): WindowSpec {
+  return Object.freeze({ kind: 'sliding', size, ...(opts.hop !== undefined ? { hop: opts.hop } : {}) });
+}
+
+/** Fixed, non-overlapping windows [k*size, (k+1)*size); the value at t is the last window that ended at or before t. */
+export function tumbling(size: Duration): WindowSpec {
+  return Object.freeze({ kind: 'tumbling', size });
+}
+
+export type AggregateFn = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'last' | 'distinct_count';
+export const AGGREGATE_FNS: readonly AggregateFn[] = ['count', 'sum', 'mean', 'min', 'max', 'last', 'distinct_count'];
+
+interface FeatureOptions {
+  description?: string;
+}
+
+export interface ExprFeature<R = any, T extends FeatureType = FeatureType> {
+  readonly kind: 'expr';
+  readonly type: T;
+  /** Computes the value from one record (or, in a derived view, from the inputs' latest values). */
+  readonly compute: (r: R) => ValueOf<T> | null | undefined;
+  readonly description?: string;
+}
+
+export interface AggregateFeature<T extends FeatureType = FeatureType> {
+  readonly kind: 'aggregate';
+  readonly agg: AggregateFn;
+  /** The record field aggregated (none for count). */
+  readonly field?: string;
+  readonly window: WindowSpec;
+  /** Only for `last` when the schema cannot tell (otherwise inferred). */
+  readonly type?: T;
+  readonly description?: string;
+}
+
+export type Feature = ExprFeature<any, FeatureType> | AggregateFeature<FeatureType>;
+export type FeatureMap = Record<string, Feature>;
+
+/** The feature type a feature produces, at the type level (count -> int, mean -> float, last -> its field's). */
+export type TypeOfFeature<F> = F extends ExprFeature<any, infer T>
+  ? T
+  : F extends AggregateFeature<infer T>
+    ? T
+    : FeatureType;
+
+type NonNull<T> = Exclude<T, null | undefined>;
+type FieldType<V> = NonNull<V> extends number ? 'float' : NonNull<V> extends boolean ? 'bool' : 'string';
+type NumericField<R> = { [K in keyof R]-?: NonNull<R[K]> extends number ? K : never }[keyof R] & string;
+type AnyField<R> = keyof R & string;
+
+export function expr<T extends FeatureType, R = any>(
+  type: T,
+  compute: (r: R) => ValueOf<T> | null | undefined,
+  opts: FeatureOptions = {},
+): ExprFeature<R, T> {
+  return Object.freeze({ kind: 'expr', type, compute, ...opts });
+}
+
+function aggregate<T extends FeatureType>(agg: AggregateFn, field: string | undefined, window: WindowSpec, opts: FeatureOptions & { type?: T }): AggregateFeature<T> {
+  return Object.freeze({ kind: 'aggregate', agg, window, ...(field !== undefined ? { field } : {}), ...opts });
+}
+
+/** Number of records in the window (0 when empty). */
+export const count = (window: WindowSpec, opts: FeatureOptions = {}): AggregateFeature<'int'> => aggregate('count', undefined, window, opts);
+/** Sum of a numeric field (0 when empty; nulls skipped). */
+export const sum = (field: string, window: WindowSpec, opts: FeatureOptions = {}): AggregateFeature<'float'> => aggregate('sum', field, window, opts);
+/** Mean of a numeric field (null when empty). */
+export const mean = (field: string, window: WindowSpec, opts: FeatureOptions = {}): AggregateFeature<'float'> => aggregate('mean', field, window, opts);
+export const min = (field: string, window: WindowSpec, opts: FeatureOptions = {}): AggregateFeature<'float'> => aggregate('min', field, window, opts);
+export const max = (field: string, window: WindowSpec, opts: FeatureOptions = {}): AggregateFeature<'float'> => aggregate('max', field, window, opts);
+/** The value of the latest record in the window (null when empty). */
+export const last = <T extends FeatureType = FeatureType>(field: string, window: WindowSpec, opts: FeatureOptions & { type?: T } = {}): AggregateFeature<T> =>
+  aggregate('last', field, window, opts);
+/** Number of distinct non-null values of a field in the window (0 when empty). */
+export const distinctCount = (field: string, window: WindowSpec, opts: FeatureOptions = {}): AggregateFeature<'int'> =>
+  aggregate('distinct_count', field, window, opts);
+
+/** The feature builders a view over a source receives, typed by the source's record. */
+export interface SourceFeatureBuilders<R> {
+  expr<T extends FeatureType>(type: T, compute: (r: R) => ValueOf<T> | null | undefined, opts?: FeatureOptions): ExprFeature<R, T>;
+  count(window: WindowSpec, opts?: FeatureOptions): AggregateFeature<'int'>;
+  sum(field: NumericField<R>, window: WindowSpec, opts?: FeatureOptions): AggregateFeature<'float'>;
+  mean(field: NumericField<R>, window: WindowSpec, opts?: FeatureOptions): AggregateFeature<'float'>;
+  min(field: NumericField<R>, window: WindowSpec, opts?: FeatureOptions): AggregateFeature<'float'>;
+  max(field: NumericField<R>, window: WindowSpec, opts?: FeatureOptions): AggregateFeature<'float'>;
+  last<K extends AnyField<R>>(field: K, window: WindowSpec, opts?: FeatureOptions): AggregateFeature<FieldType<R[K]>>;
+  distinctCount(field: AnyField<R>, window: WindowSpec, opts?: FeatureOptions): AggregateFeature<'int'>;
+}
+
+/** A derived view only computes expressions over its inputs' latest values. */
+export interface DerivedFeatureBuilders<R> {
+  expr<T extends FeatureType>(type: T, compute: (r: R) => ValueOf<T> | null | undefined, opts?: FeatureOptions): ExprFeature<R, T>;
+}
+
+const builders: SourceFeatureBuilders<any> = { expr, count, sum, mean, min, max, last, distinctCount };
+
+// ---------------------------------------------------------------------------------------------
+// Feature views
+
+/** A reference to one feature of one view, as used by feature services: `user_clicks:clicks_1h`. */
+export interface FeatureRef {
+  readonly view: string;
+  readonly feature: string;
+}
+
+export interface FeatureView<N extends string = string, F extends FeatureMap = FeatureMap> {
+  readonly kind: 'view';
+  readonly name: N;
+  readonly entity: Entity | string;
+  /** A source (or its name), or the upstream views (or their names) of a derived view. */
+  readonly input: Source<string, any> | string | ReadonlyArray<FeatureView<string, any> | string>;
+  readonly features: F;
+  /** How long a value stays valid after its event time (online: key expiry; training sets: no older match). */
+  readonly ttl?: Duration;
+  /** How far behind the newest event a record may arrive and still be folded in (default 1h). */
+  readonly lateness?: Duration;
+  readonly revision: number;
+  readonly description?: string;
+  /** Features of this view for a feature service: `view.select('a', 'b')`. */
+  select(...features: Array<keyof F & string>): FeatureRef[];
+}
+
+/** What a derived view's expressions receive: each input view's latest values by view name (null where none or expired). */
+export type DerivedRecord<Vs> = {
+  [V in Extract<Vs extends ReadonlyArray<infer E> ? E : never, FeatureView<string, any>> as V['name']]: {
+    [K in keyof V['features']]: ValueOf<TypeOfFeature<V['features'][K]>> | null;
+  };
+};
+
+type InputOf = Source<string, any> | string | ReadonlyArray<FeatureView<string, any> | string>;
+type RecordOf<I> = I extends Source<string, infer R> ? R : I extends ReadonlyArray<any> ? DerivedRecord<I> : any;
+type BuildersOf<I> = I extends ReadonlyArray<any> ? DerivedFeatureBuilders<RecordOf<I>> : SourceFeatureBuilders<RecordOf<I>>;
+
+export interface FeatureViewSpec<N extends string, I extends InputOf, F extends FeatureMap> {
+  name: N;
+  entity: Entity | string;
+  input: I;
+  /** `(f) => ({ ... })` gives typed builders; a plain object works too (untyped records). */
+  features: ((f: BuildersOf<I>) => F) | F;
+  ttl?: Duration;
+  lateness?: Duration;
+  /** Bump to change a feature's type or the view's entity on purpose (see registry). */
+  revision?: number;
+  description?: string;
+}
+
+export function featureView<const N extends string, const I extends InputOf, F extends FeatureMap>(
+  spec: FeatureViewSpec<N, I, F>,
+): FeatureView<N, F> {
+  const features = typeof spec.features === 'function' ? (spec.features as (f: unknown) => F)(builders) : spec.features;
+  const name = spec.name;
+  return Object.freeze({
+    kind: 'view' as const,
+    revision: 1,
+    ...spec,
+    features: Object.freeze({ ...features }),
+    select: (...names: Array<keyof F & string>) => names.map((feature) => Object.freeze({ view: name, feature })),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feature services
+
+export interface FeatureService<N extends string = string> {
+  readonly kind: 'service';
+  readonly name: N;
+  /** Ordered: a model's input columns come in this order. */
+  readonly features: ReadonlyArray<string | FeatureRef>;
+  readonly description?: string;
+}
+
+export function featureService<const N extends string>(spec: {
+  name: N;
+  /** `'view:feature'` strings and/or `view.select(...)` lists, in model input order. */
+  features: ReadonlyArray<string | FeatureRef | ReadonlyArray<FeatureRef>>;
+  description?: string;
+}): FeatureService<N> {
+  const flat: Array<string | FeatureRef> = [];
+  for (const f of spec.features) {
+    if (Array.isArray(f)) flat.push(...(f as ReadonlyArray<FeatureRef>));
+    else flat.push(f as string | FeatureRef);
+  }
+  return Object.freeze({ kind: 'service' as const, ...spec, features: Object.freeze(flat) });
+}
+
+/** `user_clicks:clicks_1h` */
+export function formatRef(ref: FeatureRef): string {
+  return `${ref.view}:${ref.feature}`;
+}
