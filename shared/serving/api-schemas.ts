@@ -1,0 +1,97 @@
+/**
+ * Request bodies of the serving HTTP routes, for the thin functions to validate at the
+ * edge (`schema.safeParse(body)`, then `detailsFromZod` into a ValidationError).
+ */
+import { z } from 'zod';
+import { ALIAS_NAME, MODEL_NAME } from './registry';
+import { SignatureSchema } from './signature';
+
+/** Header that pins a request to a version (`3`, `v3`) or an alias (`canary`). */
+export const PIN_HEADER = 'x-strata-model-version';
+/** The most entities one predict request may name. */
+export const MAX_BATCH = 1000;
+
+export const ModelNameSchema = z.string().regex(MODEL_NAME, 'must start with a letter or digit and use only letters, digits, _ . - (at most 100 characters)');
+
+const tags = z.record(z.string().max(100), z.string().max(1000)).optional();
+const alias = z.string().regex(ALIAS_NAME, 'must start with a lowercase letter and use only a-z, 0-9, _ and - (e.g. production, canary, shadow)');
+
+/** POST /api/models/{model}/versions with a JSON body: the ONNX file base64-encoded. */
+export const RegisterVersionBodySchema = z
+  .object({
+    onnxBase64: z
+      .string()
+      .min(1, 'must hold the .onnx file, base64-encoded')
+      .regex(/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/, 'must be base64 (e.g. `base64 -w0 model.onnx`)'),
+    signature: SignatureSchema,
+    description: z.string().max(2000).optional(),
+    tags,
+    /** Point this alias at the new version once registered (e.g. "canary"). */
+    alias: alias.optional(),
+  })
+  .strict()
+  .transform(({ onnxBase64, ...rest }) => ({ ...rest, artifact: new Uint8Array(Buffer.from(onnxBase64, 'base64')) }));
+export type RegisterVersionBody = z.output<typeof RegisterVersionBodySchema>;
+
+/**
+ * POST /api/models/{model}/versions as multipart/form-data: the file in field `model`
+ * (or `onnx`), these text fields beside it. `signature` and `tags` are JSON text.
+ */
+export const RegisterVersionFieldsSchema = z
+  .object({
+    signature: z.string().transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be the signature as JSON text' });
+        return z.NEVER;
+      }
+    }).pipe(SignatureSchema),
+    description: z.string().max(2000).optional(),
+    tags: z.string().optional().transform((s, ctx) => {
+      if (s === undefined || s === '') return undefined;
+      try {
+        return z.record(z.string(), z.string()).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string values' });
+        return z.NEVER;
+      }
+    }),
+    alias: alias.optional(),
+  })
+  .strict();
+
+/** POST /api/models/{model}/aliases: point an alias at a version, or remove it with null. */
+export const SetAliasBodySchema = z
+  .object({ alias, version: z.number().int().positive('versions start at 1').nullable() })
+  .strict();
+
+const percent = z.number({ message: 'must be a percentage' }).min(0, 'must be at least 0').max(100, 'must be at most 100');
+/** POST /api/models/{model}/traffic: percentages of live traffic (sum 100). */
+export const SetTrafficBodySchema = z
+  .object({ production: percent, canary: percent })
+  .strict()
+  .refine((t) => Math.abs(t.production + t.canary - 100) < 1e-6, { message: 'production + canary must be 100', path: ['canary'] });
+
+/** POST /api/models/{model}/promote and /rollback take no options (an empty body or {}). */
+export const EmptyBodySchema = z.object({}).strict().optional();
+
+const featureRef = z.string().regex(/^[^:\s]+:[^:\s]+$/, 'keys are view:feature');
+/** POST /api/predict/{model}: one entity or a batch, optional overrides. */
+export const PredictBodySchema = z
+  .object({
+    entityId: z.string().min(1, 'must not be empty').max(512).optional(),
+    entityIds: z.array(z.string().min(1, 'must not be empty').max(512)).min(1, 'must list at least one entity id').max(MAX_BATCH, `at most ${MAX_BATCH} entities per request`).optional(),
+    /** Replace online values by `view:feature` for every entity of the request. */
+    overrides: z.record(featureRef, z.union([z.number(), z.boolean(), z.null()])).optional(),
+    /** Return the input values each prediction used. */
+    includeFeatures: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => (b.entityId === undefined) !== (b.entityIds === undefined), { message: 'give exactly one of entityId or entityIds', path: ['entityId'] });
+export type PredictBody = z.output<typeof PredictBodySchema>;
+
+/** GET /api/models/{model}/stats?windowSeconds=300 */
+export const StatsQuerySchema = z
+  .object({ windowSeconds: z.coerce.number().int().min(10, 'at least 10 seconds').max(3600, 'at most 3600 seconds').optional() })
+  .strict();
