@@ -1,0 +1,59 @@
+/**
+ * The dead-letter store: records that failed validation, with the reason and where they came
+ * from, so nothing that arrived is silently dropped. One JSON-lines blob per ingested batch,
+ * named by the batch's identity, so a redelivered batch overwrites its own dead letters
+ * instead of duplicating them.
+ */
+import type { Storage } from '../storage/clients';
+
+export const DEAD_LETTER_CONTAINER = 'dead-letter';
+
+export interface DeadLetter {
+  source: string;
+  /** The record as received (or its raw text when it could not be parsed). */
+  record: unknown;
+  reason: string;
+  /** Where in the input: "partition 2, sequence 1234", "file clicks.csv line 17". */
+  position: string;
+  receivedAt: string;
+}
+
+export interface DeadLetterRef {
+  blobPath: string;
+  count: number;
+}
+
+export class DeadLetterStore {
+  constructor(private readonly storage: Storage) {}
+
+  /** Write one batch's rejects; `batchId` identifies the input (Event Hubs range or file hash). */
+  async write(source: string, batchId: string, letters: DeadLetter[], at = new Date()): Promise<DeadLetterRef | undefined> {
+    if (!letters.length) return undefined;
+    const container = await this.storage.container(DEAD_LETTER_CONTAINER);
+    const blobPath = `${source}/${at.toISOString().slice(0, 10)}/${batchId}.jsonl`;
+    const body = letters.map((l) => JSON.stringify(l)).join('\n') + '\n';
+    await container.getBlockBlobClient(blobPath).upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: 'application/x-ndjson' },
+      metadata: { source, count: String(letters.length) },
+    });
+    return { blobPath, count: letters.length };
+  }
+
+  /** The newest dead letters of a source (for GET /api/dead-letter/{source}). */
+  async list(source: string, limit = 100): Promise<DeadLetter[]> {
+    const container = await this.storage.container(DEAD_LETTER_CONTAINER);
+    const blobs: Array<{ name: string; at: number }> = [];
+    for await (const b of container.listBlobsFlat({ prefix: `${source}/` })) blobs.push({ name: b.name, at: b.properties.lastModified.getTime() });
+    blobs.sort((a, b) => b.at - a.at);
+    const out: DeadLetter[] = [];
+    for (const b of blobs) {
+      const text = (await container.getBlockBlobClient(b.name).downloadToBuffer()).toString('utf8');
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        out.push(JSON.parse(line) as DeadLetter);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+}
