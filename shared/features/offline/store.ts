@@ -1,0 +1,301 @@
+/**
+ * The offline store: the full history of every feature view, as immutable Parquet segments
+ * in Blob (`offline/<view>/<version>/<yyyy-mm-dd>/<segmentId>.parquet`) plus a manifest in
+ * Table storage that makes each segment visible atomically.
+ *
+ * Segment format: wide per view — one row per entity per event:
+ *   entity_id VARCHAR, event_ts BIGINT, created_ts BIGINT, <one typed column per feature>
+ * (times are epoch ms UTC, as everywhere in the core). Why wide rather than long
+ * (entity_id, feature, value, …):
+ *  - a view's features are computed together and share (event_ts, created_ts), so the
+ *    point-in-time join does one as-of lookup per view, not one per feature, and never has
+ *    to pivot 10x more rows back into columns;
+ *  - each feature keeps its own Parquet type (no VARCHAR/union `value` column), so values
+ *    round-trip exactly and compress well; column pruning gives long format's "read only the
+ *    features you ask for" for free;
+ *  - the schema of a (view, version) is fixed by its definition; a new definition is a new
+ *    version path, so files never mix schemas.
+ * No extra provenance columns are stored per row: a row's provenance is its segment (the
+ * manifest row carries lineage), and created_ts is the only per-row time the joins need.
+ *
+ * Write protocol (exactly-once effect under at-least-once delivery):
+ *  1. id = hash(input, view, version, day); if the manifest has the id, stop (no-op);
+ *  2. upload the Parquet file with If-None-Match: * (write-once), facts as blob metadata;
+ *  3. insert the manifest row (insert-only). A crash between 2 and 3 leaves an invisible
+ *     orphan; the next delivery of the same input commits that orphan (if younger than half
+ *     the grace period) or replaces it, and gcOrphans deletes orphans older than the grace.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { Storage } from '../../storage/clients';
+import { ConflictError } from '../../errors';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { FeatureRow, FeatureValue } from '../types';
+import { BlobCache, StaleBlobError } from './cache';
+import { assertColumns, fileList, num, withConnection } from './duckdb';
+import { MANIFEST_TABLE, Manifest, type ManifestEntry } from './manifest';
+import { OFFLINE_CONTAINER, blobVersion, deleteIfUnchanged, uploadOnce, type SegmentBlobFacts } from './segment-blobs';
+import { stageQuery, stageRows, writeDayFiles, type DayFile } from './segment-file';
+import { assertName, eventDay, segmentBlobPath, segmentId } from './segment-id';
+import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, WriteResult } from './types';
+
+export interface OfflineStoreOptions {
+  storage: Storage;
+  /** Local folder for downloaded segments (reused across calls and processes). */
+  cacheDir: string;
+  /**
+   * How long an uploaded-but-uncommitted segment (or a compacted-away one) is kept before
+   * gcOrphans may delete it. A writer retrying the same input within half of it commits the
+   * orphan as is. Default 1 hour.
+   */
+  orphanGraceMs?: number;
+  /** Scratch folder for files being written (default: the OS temp folder). */
+  workDir?: string;
+}
+
+/** Which segments of a view a read covers. */
+export interface SegmentQuery extends EventRange {
+  /** Definition version; default: the newest version present in the range (see latestVersion). */
+  version?: string;
+}
+
+export interface LocalSegments {
+  version: string | undefined;
+  segments: SegmentRecord[];
+  /** Local Parquet paths, one per segment, in the same order. */
+  files: string[];
+}
+
+const COMMIT_CONCURRENCY = 4;
+const MAX_WRITE_ATTEMPTS = 4;
+const MAX_READ_ATTEMPTS = 3;
+
+export class OfflineStore {
+  readonly cache: BlobCache;
+  readonly orphanGraceMs: number;
+  private readonly workDir: string;
+
+  private constructor(
+    readonly storage: Storage,
+    readonly manifest: Manifest,
+    readonly container: ContainerClient,
+    opts: OfflineStoreOptions,
+  ) {
+    this.cache = new BlobCache(storage, opts.cacheDir);
+    this.orphanGraceMs = opts.orphanGraceMs ?? 3_600_000;
+    this.workDir = opts.workDir ?? os.tmpdir();
+  }
+
+  static async open(opts: OfflineStoreOptions): Promise<OfflineStore> {
+    const [table, container] = await Promise.all([opts.storage.table(MANIFEST_TABLE), opts.storage.container(OFFLINE_CONTAINER)]);
+    return new OfflineStore(opts.storage, new Manifest(table), container, opts);
+  }
+
+  /** Write a batch of rows of one view: one segment per event day, each committed exactly once. */
+  async writeRows(spec: SegmentSpec, rows: readonly FeatureRow[]): Promise<WriteResult> {
+    checkSpec(spec);
+    if (rows.length === 0) return { segments: [], rowsCommitted: 0 };
+    return this.writeStaged(spec, (c, table) => stageRows(c, table, spec.columns, rows));
+  }
+
+  /**
+   * Write the result of a DuckDB query (columns entity_id, event_ts, created_ts and the
+   * view's features) without passing rows through JS: for backfills and bulk loads.
+   */
+  async writeQuery(spec: SegmentSpec, select: string): Promise<WriteResult> {
+    checkSpec(spec);
+    return this.writeStaged(spec, (c, table) => stageQuery(c, table, spec.columns, select));
+  }
+
+  /** Commit one already-written Parquet file holding rows of a single event day. */
+  async commitDayFile(view: string, version: string, lineage: SegmentLineage, file: DayFile): Promise<SegmentCommit> {
+    const placed = await this.placeSegment(view, version, lineage, file, (record) => this.manifest.commit(record));
+    const { record: _record, ...commit } = placed;
+    if (commit.status === 'conflict') throw new ConflictError(`segment ${commit.segmentId} of ${view}/${version} could not be committed; retry the write`);
+    return commit as SegmentCommit;
+  }
+
+  /**
+   * Upload a segment file write-once and make it visible with `commit` (a manifest insert,
+   * or a compaction's transaction). Returns the record committed, or why nothing was.
+   */
+  async placeSegment(
+    view: string, version: string, lineage: SegmentLineage, file: DayFile,
+    commit: (record: SegmentRecord) => Promise<'committed' | 'already-committed' | 'conflict'>,
+  ): Promise<Omit<SegmentCommit, 'status'> & { status: SegmentCommit['status'] | 'conflict'; record?: SegmentRecord }> {
+    const id = segmentId(lineage.input, view, version, file.day);
+    const blobPath = segmentBlobPath(view, version, file.day, id);
+    const base = { segmentId: id, day: file.day, blobPath, rowCount: file.rowCount };
+    if (await this.manifest.get(view, version, file.day, id)) return { ...base, status: 'already-committed' };
+
+    const ours: SegmentBlobFacts = { ...pickFacts(file), lineage };
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const up = await uploadOnce(this.container, blobPath, file.file, ours);
+      let etag: string;
+      let facts: SegmentBlobFacts;
+      let sizeBytes: number;
+      if (up.status === 'uploaded') {
+        etag = up.etag;
+        facts = ours;
+        sizeBytes = file.sizeBytes;
+      } else {
+        // Someone uploaded this segment first: a concurrent writer of the same input, or a
+        // crashed one. If the id is committed, we are done; else commit their bytes (they are
+        // a valid rendering of the same input) unless the orphan is old enough that gcOrphans
+        // may be deleting it: then replace it.
+        const found = await blobVersion(this.container, blobPath);
+        if (!found) continue;
+        if (await this.manifest.get(view, version, file.day, id)) return { ...base, status: 'already-committed' };
+        if (!found.facts) throw new ConflictError(`blob ${OFFLINE_CONTAINER}/${blobPath} exists but was not written by the offline store; remove it`);
+        const readAt = Date.now();
+        if (found.serverNow - found.lastModified > this.orphanGraceMs / 2) {
+          await deleteIfUnchanged(this.container, blobPath, found.etag);
+          continue;
+        }
+        etag = found.etag;
+        facts = found.facts;
+        sizeBytes = found.sizeBytes;
+        // A long stall here could outlive the orphan's grace: look again rather than commit late.
+        if (Date.now() - readAt > this.orphanGraceMs / 4) continue;
+      }
+      const record: SegmentRecord = {
+        view, version, day: file.day, segmentId: id, blobPath, etag, sizeBytes,
+        ...pickFacts(facts), lineage: facts.lineage, committedAt: Date.now(), state: 'live',
+      };
+      const status = await commit(record);
+      if (status === 'committed') return { ...base, rowCount: facts.rowCount, status, record };
+      // Not committed by us. If our upload is not the blob the manifest names (the id was
+      // committed, compacted away and its blob collected; or the commit lost a race), remove
+      // what we just created.
+      const row = await this.manifest.get(view, version, file.day, id);
+      if (up.status === 'uploaded' && row?.etag !== etag) await deleteIfUnchanged(this.container, blobPath, etag);
+      return { ...base, status };
+    }
+    throw new ConflictError(`segment ${id} of ${view}/${version} could not be committed after ${MAX_WRITE_ATTEMPTS} attempts (its blob kept changing); retry the write`);
+  }
+
+  /** Live segments of a view overlapping [from, to), for one version (see SegmentQuery). */
+  async listSegments(view: string, query: SegmentQuery = {}): Promise<SegmentRecord[]> {
+    return (await this.resolve(view, query)).segments;
+  }
+
+  /** The newest definition version with segments in the range: the one that appeared last. */
+  async latestVersion(view: string, range: EventRange = {}): Promise<string | undefined> {
+    return (await this.resolve(view, range)).version;
+  }
+
+  /**
+   * The live segments of a view/range as local Parquet files (downloaded into the cache as
+   * needed): what point-in-time joins and backfills hand to DuckDB's read_parquet([...]).
+   */
+  async localFiles(view: string, query: SegmentQuery = {}): Promise<LocalSegments> {
+    for (let attempt = 1; ; attempt++) {
+      const { version, segments } = await this.resolve(view, query);
+      try {
+        const files = await this.cache.fetchAll(segments.map((s) => ({ container: OFFLINE_CONTAINER, blobPath: s.blobPath, etag: s.etag })));
+        return { version, segments, files };
+      } catch (e) {
+        // A segment was compacted away and collected after we listed it: list again.
+        if (!(e instanceof StaleBlobError) || attempt >= MAX_READ_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /**
+   * The rows of a view with event_ts in [from, to), ordered by (entity_id, event_ts,
+   * created_ts); `asOf` keeps only rows that had arrived by then (created_ts <= asOf).
+   */
+  async readRows(view: string, query: SegmentQuery & { asOf?: number } = {}): Promise<FeatureRow[]> {
+    const { files } = await this.localFiles(view, query);
+    if (files.length === 0) return [];
+    const where = [
+      query.from !== undefined ? `event_ts >= ${Math.floor(query.from)}` : undefined,
+      query.to !== undefined ? `event_ts < ${Math.ceil(query.to)}` : undefined,
+      query.asOf !== undefined ? `created_ts <= ${Math.floor(query.asOf)}` : undefined,
+    ].filter(Boolean);
+    return withConnection(async (c) => {
+      const r = await c.runAndReadAll(
+        `SELECT * FROM read_parquet(${fileList(files)}, union_by_name = true) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY entity_id, event_ts, created_ts`,
+      );
+      const names = r.columnNames();
+      const out: FeatureRow[] = [];
+      for (const row of r.getRows()) {
+        const values: Record<string, FeatureValue> = {};
+        for (let k = 3; k < names.length; k++) values[names[k]!] = jsValue(row[k]);
+        out.push({ entityId: String(row[0]), eventTs: num(row[1]), createdTs: num(row[2]), values });
+      }
+      return out;
+    });
+  }
+
+  private async resolve(view: string, query: SegmentQuery): Promise<{ version: string | undefined; segments: SegmentRecord[] }> {
+    assertName('view', view);
+    if (query.version !== undefined) assertName('version', query.version);
+    const fromDay = query.from !== undefined ? eventDay(query.from) : undefined;
+    const toDay = query.to !== undefined ? eventDay(query.to - 1) : undefined;
+    const rows = await this.manifest.live({ view, ...(query.version !== undefined ? { version: query.version } : {}), ...(fromDay ? { fromDay } : {}), ...(toDay ? { toDay } : {}) });
+    const inRange = rows.filter((r) => (query.from === undefined || r.maxEventTs >= query.from) && (query.to === undefined || r.minEventTs < query.to));
+    const version = query.version ?? newestVersion(inRange);
+    const segments = inRange
+      .filter((r) => r.version === version)
+      .sort((a, b) => a.day.localeCompare(b.day) || a.committedAt - b.committedAt || a.segmentId.localeCompare(b.segmentId))
+      .map(stripEtag);
+    return { version, segments };
+  }
+
+  private async writeStaged(spec: SegmentSpec, stage: (c: DuckDBConnection, table: string) => Promise<void>): Promise<WriteResult> {
+    const dir = path.join(this.workDir, `strata-segment-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      const days = await withConnection(async (c) => {
+        await stage(c, 'segment_rows');
+        return writeDayFiles(c, 'segment_rows', spec.columns, dir);
+      });
+      const segments: SegmentCommit[] = new Array(days.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < days.length) {
+          const i = next++;
+          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, days[i]!);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, days.length) }, worker));
+      return { segments, rowsCommitted: segments.reduce((n, s) => n + (s.status === 'committed' ? s.rowCount : 0), 0) };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function checkSpec(spec: SegmentSpec): void {
+  assertName('view', spec.view);
+  assertName('version', spec.version);
+  assertColumns(spec.columns);
+}
+
+function pickFacts(f: Omit<SegmentBlobFacts, 'lineage'>): Omit<SegmentBlobFacts, 'lineage'> {
+  return { rowCount: f.rowCount, minEventTs: f.minEventTs, maxEventTs: f.maxEventTs, minCreatedTs: f.minCreatedTs, maxCreatedTs: f.maxCreatedTs };
+}
+
+/** The version that first appeared most recently: a new definition starts after the old one. */
+function newestVersion(rows: readonly SegmentRecord[]): string | undefined {
+  const firstSeen = new Map<string, number>();
+  for (const r of rows) firstSeen.set(r.version, Math.min(firstSeen.get(r.version) ?? Infinity, r.committedAt));
+  let best: string | undefined;
+  for (const [v, t] of firstSeen) if (best === undefined || t > firstSeen.get(best)!) best = v;
+  return best;
+}
+
+function stripEtag(e: ManifestEntry): SegmentRecord {
+  const { rowEtag: _rowEtag, ...rest } = e;
+  return rest;
+}
+
+function jsValue(v: unknown): FeatureValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  return String(v);
+}
