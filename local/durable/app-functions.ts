@@ -1,0 +1,121 @@
+/**
+ * The app's orchestrators and activities, called the way the Durable extension calls them over
+ * the worker protocol: the orchestrator gets its history as trigger data and answers with
+ * OrchestratorState; an activity gets its input and answers with its result or throws.
+ */
+import type { FunctionsCore, RegisteredFunction } from '../functions-core';
+import { fromTyped } from '../functions-core';
+import type { SdkAnswer } from './execution';
+import { EventType, FailureDetails, HistoryEvent, OrchestratorState, toJsonText } from './protocol';
+
+/** Replay schema V2: compound actions stay a tree, no long-timer splitting, no SDK-side HTTP polling. */
+const UPPER_SCHEMA_VERSION = 1;
+const FAILURE_MARKER = '$OutOfProcData$:';
+
+export interface OrchestratorCall {
+  history: HistoryEvent[];
+  input: unknown;
+  instanceId: string;
+  parentInstanceId?: string;
+}
+
+export type ActivityOutcome = { ok: true; result: string } | { ok: false; failure: FailureDetails };
+
+export class AppFunctions {
+  private orchestrators?: Map<string, RegisteredFunction>;
+  private activities?: Map<string, RegisteredFunction>;
+
+  constructor(private readonly core: FunctionsCore) {}
+
+  private index(type: string): Map<string, RegisteredFunction> {
+    // The extension matches durable function names case-insensitively.
+    return new Map(this.core.byTrigger(type).map((f) => [f.name.toLowerCase(), f]));
+  }
+
+  orchestrator(name: string): RegisteredFunction | undefined {
+    this.orchestrators ??= this.index('orchestrationTrigger');
+    return this.orchestrators.get(name.toLowerCase());
+  }
+
+  activity(name: string): RegisteredFunction | undefined {
+    this.activities ??= this.index('activityTrigger');
+    return this.activities.get(name.toLowerCase());
+  }
+
+  /** One orchestrator episode: replay `history` through the SDK's own handler. */
+  async runOrchestrator(fn: RegisteredFunction, call: OrchestratorCall): Promise<SdkAnswer> {
+    let lastStart = -1;
+    call.history.forEach((e, i) => {
+      if (e.EventType === EventType.OrchestratorStarted) lastStart = i;
+    });
+    const binding = {
+      history: call.history,
+      input: call.input,
+      instanceId: call.instanceId,
+      isReplaying: lastStart > 0,
+      parentInstanceId: call.parentInstanceId ?? null,
+      upperSchemaVersion: UPPER_SCHEMA_VERSION,
+      longRunningTimerIntervalDuration: '3.00:00:00',
+      maximumShortTimerDuration: '6.00:00:00',
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    };
+    try {
+      // A JSON copy each time: the SDK turns Timestamps into Dates in place.
+      const res = await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: JSON.stringify(binding) } }] });
+      const state = fromTyped(res.returnValue) as OrchestratorState | undefined;
+      if (!state || typeof state !== 'object' || !('isDone' in state)) {
+        return { ok: false, error: `the orchestrator handler returned no OrchestratorState (got ${JSON.stringify(state)})` };
+      }
+      return { ok: true, state };
+    } catch (err) {
+      // An unhandled orchestrator error: OrchestrationFailureError carries the state after a marker.
+      const message = err instanceof Error ? err.message : String(err);
+      const at = message.indexOf(FAILURE_MARKER);
+      if (at >= 0) {
+        try {
+          const state = JSON.parse(message.slice(at + FAILURE_MARKER.length)) as OrchestratorState;
+          return { ok: false, error: state.error ?? message.slice(0, at).trim(), state };
+        } catch {
+          /* fall through with the plain message */
+        }
+      }
+      return { ok: false, error: message };
+    }
+  }
+
+  /** Run an activity with its input (JSON text); the result comes back as JSON text. */
+  async runActivity(name: string, input: string): Promise<ActivityOutcome> {
+    const fn = this.activity(name);
+    if (!fn) {
+      return { ok: false, failure: { ErrorType: 'FunctionNotFound', ErrorMessage: `The function '${name}' doesn't exist, is disabled, or is not an activity function. Register it with df.app.activity('${name}', ...).` } };
+    }
+    try {
+      const res = await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: input } }] });
+      return { ok: true, result: toJsonText(fromTyped(res.returnValue)) };
+    } catch (err) {
+      return { ok: false, failure: activityFailure(err) };
+    }
+  }
+}
+
+/** FailureDetails for an activity error, including what an exception properties provider serialized. */
+export function activityFailure(err: unknown): FailureDetails {
+  const e = err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err));
+  if (e.message.startsWith('{')) {
+    try {
+      const p = JSON.parse(e.message) as { errorType?: unknown; errorMessage?: unknown; stackTrace?: unknown; isNonRetriable?: unknown; properties?: unknown };
+      if (typeof p.errorType === 'string' && typeof p.errorMessage === 'string') {
+        const d: FailureDetails = { ErrorType: p.errorType, ErrorMessage: p.errorMessage, IsNonRetriable: p.isNonRetriable === true };
+        const stack = typeof p.stackTrace === 'string' ? p.stackTrace : e.stack;
+        if (stack) d.StackTrace = stack;
+        if (p.properties && typeof p.properties === 'object') d.Properties = p.properties as Record<string, unknown>;
+        return d;
+      }
+    } catch {
+      /* an ordinary message that happens to start with "{" */
+    }
+  }
+  const d: FailureDetails = { ErrorType: e.name || 'Error', ErrorMessage: e.message, IsNonRetriable: false };
+  if (e.stack) d.StackTrace = e.stack;
+  return d;
+}

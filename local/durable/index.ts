@@ -1,0 +1,79 @@
+/**
+ * The Durable Functions extension of the local host: runs the app's orchestrations on the local
+ * engine, supplies `durableClient` bindings, and serves the Durable HTTP API.
+ */
+import { functionsCore, FunctionsCore, RegisteredFunction, RpcTypedData } from '../functions-core';
+import type { HostContext, HostExtension, LocalHttpRequest, LocalHttpResponse } from '../extension';
+import { DurableHttpApi } from './client-api';
+import { DurableUrls } from './client-urls';
+import { DurableEngine } from './engine';
+
+export { DurableEngine } from './engine';
+export { DurableUrls, WEBHOOK_PATH } from './client-urls';
+
+/** host.json defaults when extensions.durableTask says nothing. */
+export const DEFAULT_HUB_NAME = 'StrataHub';
+const DEFAULT_MAX_ACTIVITIES = 10;
+const DEFAULT_MAX_ORCHESTRATIONS = 10;
+
+export interface DurableExtension extends HostExtension {
+  /** The engine (after start). */
+  readonly engine: DurableEngine;
+  /** The links and binding payload (after start). */
+  readonly urls: DurableUrls;
+}
+
+export function createDurableExtension(core: FunctionsCore = functionsCore): DurableExtension {
+  let engine: DurableEngine | undefined;
+  let urls: DurableUrls | undefined;
+  let api: DurableHttpApi | undefined;
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the durable extension is not started: the host calls start(ctx) before any invocation');
+    return v;
+  };
+
+  return {
+    name: 'durable',
+    get engine() {
+      return started(engine);
+    },
+    get urls() {
+      return started(urls);
+    },
+
+    async start(ctx: HostContext): Promise<void> {
+      const cfg = ctx.hostJson.extensions?.durableTask ?? {};
+      urls = new DurableUrls(ctx.baseUrl, cfg.hubName ?? DEFAULT_HUB_NAME);
+      engine = new DurableEngine({
+        core,
+        storageConnection: ctx.storageConnection,
+        hubName: urls.taskHubName,
+        maxConcurrentActivities: cfg.maxConcurrentActivityFunctions ?? DEFAULT_MAX_ACTIVITIES,
+        maxConcurrentOrchestrations: cfg.maxConcurrentOrchestratorFunctions ?? DEFAULT_MAX_ORCHESTRATIONS,
+      });
+      api = new DurableHttpApi(engine, urls);
+      // The SDK's client calls the host over loopback: keep them away from any HTTP proxy.
+      if (process.env.HTTP_PROXY || process.env.http_proxy || process.env.HTTPS_PROXY || process.env.https_proxy) {
+        process.env.NO_PROXY = [process.env.NO_PROXY, '127.0.0.1', 'localhost'].filter(Boolean).join(',');
+      }
+      await engine.start();
+    },
+
+    async stop(): Promise<void> {
+      await engine?.stop();
+    },
+
+    inputsFor(fn: RegisteredFunction): Array<{ name: string; data: RpcTypedData }> {
+      const keys = Object.entries(fn.metadata.bindings)
+        .filter(([, b]) => b.direction === 'in' && (b.type === 'durableClient' || b.type === 'orchestrationClient'))
+        .map(([key]) => key);
+      if (!keys.length) return [];
+      const payload = JSON.stringify(started(urls).clientPayload());
+      return keys.map((name) => ({ name, data: { string: payload } }));
+    },
+
+    async handleHttp(req: LocalHttpRequest): Promise<LocalHttpResponse | undefined> {
+      return api ? api.handle(req) : undefined;
+    },
+  };
+}
