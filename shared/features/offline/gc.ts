@@ -7,7 +7,7 @@
  * judged (If-Match), so a blob rewritten meanwhile is left alone.
  */
 import { assertName, parseSegmentBlobPath } from './segment-id';
-import { deleteIfUnchanged, serverNow } from './segment-blobs';
+import { deleteIfUnchanged, quotedEtag, serverNow } from './segment-blobs';
 import type { OfflineStore } from './store';
 
 export interface GcOptions {
@@ -39,7 +39,7 @@ export async function gcOrphans(store: OfflineStore, opts: GcOptions = {}): Prom
   for await (const blob of store.container.listBlobsFlat(prefix ? { prefix } : {})) {
     if (!parseSegmentBlobPath(blob.name)) continue;
     const age = now - blob.properties.lastModified.getTime();
-    const etag = blob.properties.etag;
+    const etag = quotedEtag(blob.properties.etag);
     const row = byPath.get(blob.name);
     let bucket: string[] | undefined;
     if (age <= grace) bucket = undefined;

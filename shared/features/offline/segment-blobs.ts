@@ -54,6 +54,11 @@ function fromMetadata(m: Record<string, string> | undefined): SegmentBlobFacts |
   };
 }
 
+/** Blob listings give ETags without quotes, properties and uploads with them: compare quoted. */
+export function quotedEtag(etag: string): string {
+  return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
+}
+
 function status(e: unknown): number | undefined {
   return (e as { statusCode?: number }).statusCode;
 }
