@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ALIAS_NAME, MODEL_NAME } from './registry';
 import { SignatureSchema } from './signature';
+import type { PredictResult } from './predictor';
 
 /** Header that pins a request to a version (`3`, `v3`) or an alias (`canary`). */
 export const PIN_HEADER = 'x-strata-model-version';
@@ -76,14 +77,21 @@ export const SetTrafficBodySchema = z
 /** POST /api/models/{model}/promote and /rollback take no options (an empty body or {}). */
 export const EmptyBodySchema = z.object({}).strict().optional();
 
-const featureRef = z.string().regex(/^[^:\s]+:[^:\s]+$/, 'keys are view:feature');
+const FEATURE_REF = /^[^:\s]+:[^:\s]+$/;
 /** POST /api/predict/{model}: one entity or a batch, optional overrides. */
 export const PredictBodySchema = z
   .object({
     entityId: z.string().min(1, 'must not be empty').max(512).optional(),
     entityIds: z.array(z.string().min(1, 'must not be empty').max(512)).min(1, 'must list at least one entity id').max(MAX_BATCH, `at most ${MAX_BATCH} entities per request`).optional(),
     /** Replace online values by `view:feature` for every entity of the request. */
-    overrides: z.record(featureRef, z.union([z.number(), z.boolean(), z.null()])).optional(),
+    overrides: z
+      .record(z.string(), z.union([z.number(), z.boolean(), z.null()], { message: 'must be a number, boolean or null' }))
+      .superRefine((o, ctx) => {
+        for (const k of Object.keys(o)) {
+          if (!FEATURE_REF.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'keys are view:feature (e.g. user_profile:age)' });
+        }
+      })
+      .optional(),
     /** Return the input values each prediction used. */
     includeFeatures: z.boolean().optional(),
   })
@@ -95,3 +103,15 @@ export type PredictBody = z.output<typeof PredictBodySchema>;
 export const StatsQuerySchema = z
   .object({ windowSeconds: z.coerce.number().int().min(10, 'at least 10 seconds').max(3600, 'at most 3600 seconds').optional() })
   .strict();
+
+/**
+ * The predict response body: a single-entity request gets that entity's prediction at
+ * the top level; a batch gets `predictions` in the order asked.
+ */
+export function predictResponseBody(result: PredictResult, single: boolean): Record<string, unknown> {
+  const ms = (v: number) => Math.round(v * 1000) / 1000;
+  const timing = { hydrateMs: ms(result.timing.hydrateMs), inferMs: ms(result.timing.inferMs), totalMs: ms(result.timing.totalMs) };
+  return single
+    ? { model: result.model, ...result.predictions[0], timing, requestId: result.requestId }
+    : { model: result.model, predictions: result.predictions, timing, requestId: result.requestId };
+}
