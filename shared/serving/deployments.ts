@@ -139,7 +139,10 @@ export class DeploymentCache {
         return;
       }
       this.opts.onError?.(err, `refreshing model ${model}`);
-      if (e.deployment) return; // keep serving the last good snapshot
+      if (e.deployment) {
+        e.fetchedAt = this.now(); // keep serving the last good snapshot; try again after refreshMs
+        return;
+      }
       throw new DependencyError(`model registry unavailable while loading model ${model}: ${(err as Error).message}`);
     }
     const referenced = [...new Set(Object.values(state.aliases))];
@@ -162,6 +165,7 @@ export class DeploymentCache {
       this.sessions.setActive(model, previous);
       this.opts.onError?.(err, `loading versions of model ${model}`);
       if (!e.deployment) throw err;
+      e.fetchedAt = this.now();
     }
   }
 }
