@@ -613,7 +613,7 @@ export class DurableEngine {
   async waitForCompletion(instanceId: string, timeoutMs: number, pollMs = 100): Promise<InstanceStatus | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const s = await this.getStatus(instanceId, { showInput: false });
+      const s = await this.getStatus(instanceId);
       if (!s || isTerminal(s.runtimeStatus) || Date.now() >= deadline) return s;
       await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
     }

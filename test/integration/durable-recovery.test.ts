@@ -1,0 +1,121 @@
+/**
+ * A new engine on the same task hub picks up what a stopped one left: scheduled activities whose
+ * result was not committed run again, committed ones do not; timers are re-armed; raised events
+ * that were acknowledged but not processed are delivered; Pending instances start.
+ * (test/e2e/durable-crash.test.ts does the same with a SIGKILLed host process.)
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
+import { startDurableHarness, DurableHarness } from '../fixtures/durable-harness';
+import { tempDir } from '../helpers/temp';
+import { EventType } from '../../local/durable/protocol';
+import type { TaskHubStore } from '../../local/durable/store';
+
+let azurite: AzuriteHandle;
+const tmp = tempDir('durable-recovery-');
+const execLog = path.join(tmp.dir, 'exec.log');
+const harnesses: DurableHarness[] = [];
+
+beforeAll(async () => {
+  azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
+});
+afterAll(async () => {
+  for (const h of harnesses) await h.stop().catch(() => undefined);
+  await azurite?.stop();
+  tmp.cleanup();
+});
+
+async function host(): Promise<DurableHarness> {
+  const h = await startDurableHarness({ storageConnection: azurite.connectionString, execLog });
+  harnesses.push(h);
+  return h;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Committed history of an instance, straight from the tables. */
+async function committed(store: TaskHubStore, id: string) {
+  const row = await store.readInstance(id);
+  if (!row) return [];
+  return (await store.readHistory(id, row.historyStart, row.historyLength)).map((r) => r.event);
+}
+
+/** Inputs of the activities whose completion is committed. */
+async function completedInputs(store: TaskHubStore, id: string): Promise<string[]> {
+  const events = await committed(store, id);
+  const done = new Set(events.filter((e) => e.EventType === EventType.TaskCompleted).map((e) => e.TaskScheduledId));
+  return events.filter((e) => e.EventType === EventType.TaskScheduled && done.has(e.EventId)).map((e) => e.Input!);
+}
+
+describe('durable engine recovery', () => {
+  it('resumes an orchestration on a new engine without re-running activities whose results were committed', async () => {
+    const a = await host();
+    const { instanceId: id } = await a.ext.engine.startNew('crashable', { input: { fan: 8, ms: 150 } });
+    // Stop once some of the fan-out has completed and been committed, with the rest in flight.
+    await until('part of the fan-out to be committed', async () => ((await completedInputs(a.ext.engine.store, id)).length >= 2 ? true : undefined));
+    await a.stop();
+    const doneBefore = (await completedInputs(a.ext.engine.store, id)).map((i) => JSON.parse(i) as { n: number; tag: string });
+    expect(doneBefore.length).toBeLessThan(8);
+
+    const b = await host();
+    const s = await b.ext.engine.waitForCompletion(id, 30_000);
+    expect(s?.runtimeStatus).toBe('Completed');
+    expect(s?.output).toEqual({ fan: [0, 1, 2, 3, 4, 5, 6, 7].reduce((t, n) => t + n * n, 0), seq: [0, 1, 4] });
+    const runs = (key: string) => b.executions('slowSquare').filter((e) => e.key === key).length;
+    for (const d of doneBefore) expect(runs(`${d.tag}${d.n}`)).toBe(1);
+    for (const n of [0, 1, 2, 3, 4, 5, 6, 7]) expect(runs(`fan${n}`)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('re-arms a timer that was created before the restart', async () => {
+    const a = await host();
+    const { instanceId: id } = await a.ext.engine.startNew('timer', { input: 1200 });
+    await until('the timer to be committed', async () => ((await committed(a.ext.engine.store, id)).some((e) => e.EventType === EventType.TimerCreated) ? true : undefined));
+    await a.stop();
+    const b = await host();
+    const s = await b.ext.engine.waitForCompletion(id, 15_000);
+    expect(s?.runtimeStatus).toBe('Completed');
+    const out = s!.output as { before: number; after: number };
+    expect(out.after - out.before).toBeGreaterThanOrEqual(1200);
+  });
+
+  it('delivers an event that was acknowledged while no engine was running it', async () => {
+    const a = await host();
+    const { instanceId: id } = await a.ext.engine.startNew('twoEvents');
+    await until('the wait for "first"', async () => ((await a.ext.engine.getStatus(id))?.customStatus === 'waiting for first' ? true : undefined));
+    await a.stop();
+    // The stopped engine still accepts client calls: the event goes to the instance's inbox table.
+    expect(await a.ext.engine.raiseEvent(id, 'first', 1)).toBe('accepted');
+    expect(await a.ext.engine.raiseEvent(id, 'second', 2)).toBe('accepted');
+    const b = await host();
+    expect((await b.ext.engine.waitForCompletion(id, 15_000))?.output).toEqual({ first: 1, second: 2 });
+  });
+
+  it('starts an instance that was left Pending', async () => {
+    const a = await host();
+    await a.stop();
+    const row = await a.ext.engine.startNew('sequence', { input: 1, instanceId: 'left-pending' });
+    expect((await a.ext.engine.store.readInstance(row.instanceId))?.runtimeStatus).toBe('Pending');
+    const b = await host();
+    expect((await b.ext.engine.waitForCompletion('left-pending', 15_000))?.output).toBe(32);
+  });
+
+  it('reconnects a parent to the sub-orchestration it started before the restart', async () => {
+    const a = await host();
+    const { instanceId: id } = await a.ext.engine.startNew('parentOfSlowChild', { instanceId: 'p-restart' });
+    await until('the child to run', async () => ((await a.ext.engine.getStatus('p-restart-child'))?.runtimeStatus === 'Running' ? true : undefined));
+    await a.stop();
+    const b = await host();
+    const s = await b.ext.engine.waitForCompletion(id, 20_000);
+    expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 50 });
+    expect((await b.ext.engine.getStatus('p-restart-child'))?.output).toBe(49);
+  });
+});
