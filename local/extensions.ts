@@ -4,8 +4,8 @@
  */
 import type { FunctionsCore } from './functions-core';
 import type { HostExtension } from './extension';
+import { createDurableExtension } from './durable';
 
 export function extensionsFor(core: FunctionsCore): HostExtension[] {
-  void core;
-  return [];
+  return [createDurableExtension(core)];
 }
