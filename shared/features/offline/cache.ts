@@ -33,6 +33,11 @@ export class BlobCache {
     fs.mkdirSync(dir, { recursive: true });
   }
 
+  /** The container's client (the cache's storage account). */
+  containerClient(name: string): ReturnType<Storage['container']> {
+    return this.storage.container(name);
+  }
+
   /** Where (container, path, etag) lives in the cache. */
   fileFor(container: string, blobPath: string, etag: string): string {
     const key = createHash('sha256').update(`${container}/${blobPath}`).digest('hex').slice(0, 32);
