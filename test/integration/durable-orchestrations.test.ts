@@ -111,6 +111,25 @@ describe('durable orchestrations on the local engine', () => {
     expect(results.slice(6)).toEqual([0, 2, 4, 6, 8, 10]);
   });
 
+  it('keeps task ids in step when a retry step and a completion that schedules new work share one episode', async () => {
+    const { instanceId: id } = await engine().startNew('retryRace');
+    await statusWhere(id, (s) => s.customStatus === 'scheduled');
+    // Hold both results back, then let them into one episode: "a" completed (resumes the code,
+    // which calls "b"), then the first attempt of "r" failed (a retry step that takes a task id).
+    expect(await engine().suspend(id)).toBe('accepted');
+    await until('both activities to finish', async () =>
+      (h.executions('slowFlaky').some((e) => e.key === id) && h.executions('slowSquare').some((e) => e.key === 'race3') ? true : undefined));
+    expect((await engine().getStatus(id))?.runtimeStatus).toBe('Suspended');
+    const episodes = engine().stats.episodes;
+    expect(await engine().resume(id)).toBe('accepted');
+    const s = await engine().waitForCompletion(id, 15_000);
+    expect(s?.output).toEqual({ firstWasA: true, b: 42, rr: { key: id, attempt: 2 } });
+    // Both results went through the first episode after the resume.
+    const events = (await history(id)).map((e) => `${e.EventType}${e.TaskScheduledId ?? ''}`);
+    expect(events.indexOf('TaskCompleted1')).toBeGreaterThan(events.indexOf('ExecutionResumed'));
+    expect(engine().stats.episodes - episodes).toBeLessThanOrEqual(4);
+  });
+
   it('fans out 50 activities and fans the results back in, batching completions into fewer episodes', async () => {
     const before = { ...engine().stats };
     const doublesBefore = h.executions('double').length;
@@ -118,6 +137,16 @@ describe('durable orchestrations on the local engine', () => {
     expect(s.output).toBe(2 * ((49 * 50) / 2));
     expect(h.executions('double').length - doublesBefore).toBe(50);
     expect(engine().stats.episodes - before.episodes).toBeLessThan(51);
+  });
+
+  it('runs activities of many instances at once, never more than maxConcurrentActivityFunctions (8 here)', async () => {
+    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => engine().startNew('overlapFan', { input: { n: 4, ms: 150 }, instanceId: `ov-${i}` })));
+    for (const { instanceId } of ids) expect((await engine().waitForCompletion(instanceId, 20_000))?.runtimeStatus).toBe('Completed');
+    const runs = h.executions('overlap');
+    expect(runs).toHaveLength(24);
+    const maxOverlap = Math.max(...runs.map((r) => runs.filter((o) => o.start! <= r.start! && o.end! > r.start!).length));
+    expect(maxOverlap).toBeLessThanOrEqual(8);
+    expect(maxOverlap).toBeGreaterThan(4); // more than one instance's activities at a time
   });
 
   it('keeps an event raised before the orchestrator waits for it, and delivers one raised later', async () => {
