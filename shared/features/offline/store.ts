@@ -60,6 +60,8 @@ export interface OfflineStoreOptions {
 export interface SegmentQuery extends EventRange {
   /** Definition version; default: the newest version present in the range (see latestVersion). */
   version?: string;
+  /** Skip segments whose every row arrived after this (min created_ts > arrivedBy). */
+  arrivedBy?: number;
 }
 
 export interface LocalSegments {
@@ -209,7 +211,7 @@ export class OfflineStore {
    * created_ts); `asOf` keeps only rows that had arrived by then (created_ts <= asOf).
    */
   async readRows(view: string, query: SegmentQuery & { asOf?: number } = {}): Promise<FeatureRow[]> {
-    const { files } = await this.localFiles(view, query);
+    const { files } = await this.localFiles(view, { ...query, ...(query.asOf !== undefined ? { arrivedBy: query.asOf } : {}) });
     if (files.length === 0) return [];
     const where = [
       query.from !== undefined ? `event_ts >= ${Math.floor(query.from)}` : undefined,
@@ -240,7 +242,7 @@ export class OfflineStore {
     const inRange = rows.filter((r) => (query.from === undefined || r.maxEventTs >= query.from) && (query.to === undefined || r.minEventTs < query.to));
     const version = query.version ?? newestVersion(inRange);
     const segments = inRange
-      .filter((r) => r.version === version)
+      .filter((r) => r.version === version && (query.arrivedBy === undefined || r.minCreatedTs <= query.arrivedBy))
       .sort((a, b) => a.day.localeCompare(b.day) || a.committedAt - b.committedAt || a.segmentId.localeCompare(b.segmentId))
       .map(stripEtag);
     return { version, segments };

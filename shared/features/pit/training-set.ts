@@ -1,0 +1,218 @@
+/**
+ * Training sets: a spine joined point-in-time with features from the offline store, written
+ * as Parquet to Blob (`training-sets/<id>.parquet`) with a JSON record beside it
+ * (`<id>.json`: views, versions, the exact segments read, the semantics used) so the set
+ * can be traced and rebuilt.
+ *
+ * Output columns: row_id (the spine row's position), entity_id, ts (epoch ms), [label],
+ * then each requested feature (named `<feature>`, or `<view>__<feature>` with
+ * fullFeatureNames), one row per spine row in spine order.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { NotFoundError, ValidationError, type ErrorDetail } from '../../errors';
+import { literal, withConnection } from '../offline/duckdb';
+import { OFFLINE_CONTAINER } from '../offline/segment-blobs';
+import { assertName, canonicalJson } from '../offline/segment-id';
+import type { OfflineStore } from '../offline/store';
+import type { SegmentRecord } from '../offline/types';
+import { pointInTimeJoin, type KnownAt, type PitView } from './join';
+import { loadSpine, type SpineSource } from './spine';
+
+export const TRAINING_SETS_CONTAINER = 'training-sets';
+const RESERVED = new Set(['row_id', 'entity_id', 'ts', 'label']);
+
+export interface TrainingSetView {
+  view: string;
+  /** Definition version; default: the newest version with data in the spine's time span. */
+  version?: string;
+  features: string[];
+  /** A value older than this (event_ts <= ts - ttlMs) is expired: null. Undefined: never expires. */
+  ttlMs?: number;
+}
+
+export interface TrainingSetRequest {
+  spine: SpineSource;
+  views: TrainingSetView[];
+  /** A moment in the past (epoch ms) to build as of; see knownAt. */
+  asOf?: number;
+  /**
+   * Which arrivals count: 'row' (created_ts <= the spine row's ts; default without asOf),
+   * 'asOf' (created_ts <= asOf; default with asOf) or 'both' (created_ts <= min(ts, asOf):
+   * a 'row' training set exactly as it would have been built at asOf).
+   */
+  knownAt?: KnownAt;
+  fullFeatureNames?: boolean;
+  /** The training set's id and blob name; default: a hash of the request (same request, same id). */
+  id?: string;
+  /** The job building it, recorded in the JSON record. */
+  jobId?: string;
+}
+
+export interface SegmentUse {
+  view: string;
+  version: string;
+  day: string;
+  segmentId: string;
+  blobPath: string;
+  etag: string;
+}
+
+export interface TrainingSetResult {
+  id: string;
+  container: string;
+  /** Path of the Parquet file inside the container. */
+  blobPath: string;
+  /** Path of the JSON record (this object) inside the container. */
+  recordPath: string;
+  rowCount: number;
+  columnCount: number;
+  columns: Array<{ name: string; type: string }>;
+  views: Array<{ view: string; version: string; features: string[]; ttlMs: number | null }>;
+  segmentsUsed: SegmentUse[];
+  knownAt: KnownAt;
+  asOf: number | null;
+  spine: { rowCount: number; identity: string };
+  jobId: string | null;
+  builtAt: number;
+}
+
+interface ResolvedView {
+  request: TrainingSetView;
+  version: string;
+  segments: SegmentRecord[];
+  pit: PitView;
+}
+
+export async function buildTrainingSet(store: OfflineStore, req: TrainingSetRequest): Promise<TrainingSetResult> {
+  const knownAt = checkRequest(req);
+  const work = path.join(os.tmpdir(), `strata-training-set-${process.pid}-${randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(work, { recursive: true });
+  try {
+    return await withConnection(async (c) => {
+      const spine = await loadSpine(c, 'spine', req.spine, store.cache);
+      const cutoff = knownAt === 'row' ? spine.maxTs : knownAt === 'asOf' ? req.asOf! : Math.min(spine.maxTs, req.asOf!);
+      const resolved: ResolvedView[] = [];
+      for (const v of req.views) resolved.push(await resolveView(c, store, v, spine, cutoff, req.fullFeatureNames ?? false));
+      checkOutputNames(resolved, req.fullFeatureNames ?? false);
+
+      const views = resolved.map((r) => ({ view: r.request.view, version: r.version, features: r.request.features, ttlMs: r.request.ttlMs ?? null }));
+      const id = req.id ?? createHash('sha256')
+        .update(canonicalJson({ spine: spine.identity, views, knownAt, asOf: req.asOf ?? null, full: req.fullFeatureNames ?? false }))
+        .digest('hex')
+        .slice(0, 32);
+      const out = path.join(work, `${id}.parquet`);
+      const joined = await pointInTimeJoin(
+        c,
+        { table: 'spine', hasLabel: spine.labelType !== undefined, minTs: spine.minTs, maxTs: spine.maxTs },
+        resolved.map((r) => r.pit),
+        { knownAt, ...(req.asOf !== undefined ? { asOf: req.asOf } : {}) },
+        out,
+      );
+      const result: TrainingSetResult = {
+        id,
+        container: TRAINING_SETS_CONTAINER,
+        blobPath: `${id}.parquet`,
+        recordPath: `${id}.json`,
+        rowCount: joined.rowCount,
+        columnCount: joined.columns.length,
+        columns: joined.columns,
+        views,
+        segmentsUsed: resolved.flatMap((r) =>
+          r.segments.map((s) => ({ view: s.view, version: s.version, day: s.day, segmentId: s.segmentId, blobPath: s.blobPath, etag: s.etag })),
+        ),
+        knownAt,
+        asOf: req.asOf ?? null,
+        spine: { rowCount: spine.rowCount, identity: spine.identity },
+        jobId: req.jobId ?? null,
+        builtAt: Date.now(),
+      };
+      const container = await store.storage.container(TRAINING_SETS_CONTAINER);
+      await container.getBlockBlobClient(result.blobPath).uploadFile(out, { blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' } });
+      const record = JSON.stringify(result, null, 2);
+      await container.getBlockBlobClient(result.recordPath).upload(record, Buffer.byteLength(record), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+      return result;
+    });
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function checkRequest(req: TrainingSetRequest): KnownAt {
+  const problems: ErrorDetail[] = [];
+  if (req.views.length === 0) problems.push({ where: 'views', problem: 'name at least one feature view' });
+  req.views.forEach((v, i) => {
+    try {
+      assertName('view', v.view);
+      if (v.version !== undefined) assertName('version', v.version);
+    } catch (e) {
+      problems.push(...((e as ValidationError).details ?? []).map((d) => ({ ...d, where: `views[${i}].${d.where}` })));
+    }
+    if (v.features.length === 0) problems.push({ where: `views[${i}].features`, problem: 'name at least one feature' });
+    if (new Set(v.features).size !== v.features.length) problems.push({ where: `views[${i}].features`, problem: 'names a feature twice' });
+    if (v.ttlMs !== undefined && !(v.ttlMs > 0)) problems.push({ where: `views[${i}].ttlMs`, problem: 'must be a positive number of milliseconds (omit it for no expiry)' });
+  });
+  const knownAt = req.knownAt ?? (req.asOf !== undefined ? 'asOf' : 'row');
+  if (knownAt !== 'row' && req.asOf === undefined) problems.push({ where: 'asOf', problem: `knownAt '${knownAt}' needs asOf` });
+  if (req.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(req.id)) problems.push({ where: 'id', problem: 'use 1-128 characters from A-Z a-z 0-9 _ . -' });
+  if (problems.length) throw new ValidationError('invalid training set request', problems);
+  return knownAt;
+}
+
+async function resolveView(
+  c: DuckDBConnection, store: OfflineStore, v: TrainingSetView, spine: { minTs: number; maxTs: number }, cutoff: number, full: boolean,
+): Promise<ResolvedView> {
+  const range = { ...(v.ttlMs !== undefined ? { from: spine.minTs - v.ttlMs + 1 } : {}), to: spine.maxTs + 1 };
+  const local = await store.localFiles(v.view, { ...range, arrivedBy: cutoff, ...(v.version !== undefined ? { version: v.version } : {}) });
+  const version = local.version ?? v.version ?? (await store.latestVersion(v.view));
+  if (version === undefined) throw new NotFoundError(`feature view ${v.view} has no rows in the offline store; ingest or backfill it first`);
+
+  // The schema comes from the segments; with none in range, from any segment of the version.
+  let schemaFile = local.files[0];
+  if (!schemaFile) {
+    const any = (await store.listSegments(v.view, { version }))[0];
+    if (!any) throw new NotFoundError(`feature view ${v.view} version ${version} has no rows in the offline store; ingest or backfill it first`);
+    schemaFile = await store.cache.fetch(OFFLINE_CONTAINER, any.blobPath, any.etag);
+  }
+  const described = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(schemaFile)})`);
+  const types = new Map(described.getRows().map(([n, t]) => [String(n), String(t)]).filter(([n]) => !['entity_id', 'event_ts', 'created_ts'].includes(n!)) as Array<[string, string]>);
+  const unknown = v.features.filter((f) => !types.has(f));
+  if (unknown.length) {
+    throw new ValidationError(`feature view ${v.view} (version ${version}) has no feature ${unknown.join(', ')}`, [
+      { where: `views.${v.view}.features`, problem: `unknown: ${unknown.join(', ')}; the view has ${[...types.keys()].join(', ')}` },
+    ]);
+  }
+  return {
+    request: v,
+    version,
+    segments: local.segments,
+    pit: {
+      view: v.view,
+      files: local.files,
+      features: v.features.map((f) => ({ name: f, type: types.get(f)!, as: full ? `${v.view}__${f}` : f })),
+      ...(v.ttlMs !== undefined ? { ttlMs: v.ttlMs } : {}),
+    },
+  };
+}
+
+function checkOutputNames(views: readonly ResolvedView[], full: boolean): void {
+  const seen = new Map<string, string>();
+  const problems: ErrorDetail[] = [];
+  for (const v of views) {
+    for (const f of v.pit.features) {
+      const other = seen.get(f.as);
+      if (RESERVED.has(f.as)) problems.push({ where: `views.${v.pit.view}.features`, problem: `"${f.as}" is a spine column name; use fullFeatureNames to prefix feature names` });
+      else if (other) {
+        problems.push({
+          where: `views.${v.pit.view}.features`,
+          problem: full ? `"${f.as}" is requested twice (view ${other} appears twice?)` : `"${f.as}" is also a feature of ${other}; set fullFeatureNames to name columns <view>__<feature>`,
+        });
+      }
+      seen.set(f.as, v.pit.view);
+    }
+  }
+  if (problems.length) throw new ValidationError('training set columns would collide', problems);
+}
