@@ -28,7 +28,7 @@ export const clicks = source({
     page: z.string().min(1),
     ts: eventTime,
     /** How long the session had lasted when the click happened. */
-    session_ms: z.coerce.number().nonnegative().optional(),
+    session_ms: z.number().nonnegative().optional(),
   }),
   eventTime: 'ts',
   stream: { hub: 'clicks' },
@@ -41,7 +41,7 @@ export const purchases = source({
   schema: z.object({
     user_id: z.string().min(1),
     order_id: z.string().min(1),
-    amount: z.coerce.number().nonnegative(),
+    amount: z.number().nonnegative(),
     currency: z.enum(['EUR', 'USD', 'GBP']),
     ts: eventTime,
   }),

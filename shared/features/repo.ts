@@ -550,25 +550,26 @@ function resolveFeature(
   if (f.agg === 'count') type = 'int';
   else if (f.agg === 'distinct_count') type = 'int';
   if (f.agg !== 'count') {
+    if (!src) return undefined; // the view's source is missing or broken, reported there
     if (typeof f.field !== 'string') {
       problem(`${where}.field`, `${f.agg} needs the record field to aggregate`);
       return undefined;
     }
-    const field = src?.fields[f.field];
-    if (src && !field) {
+    const field = src.fields[f.field];
+    if (!field) {
       const names = Object.keys(src.fields);
       problem(`${where}.field`, `source "${src.name}" has no field "${f.field}"${didYouMean(f.field, names)}; fields: ${names.join(', ')}`);
       return undefined;
     }
     if (field && ['sum', 'mean', 'min', 'max'].includes(f.agg)) {
       if (field.type !== 'float' && field.type !== 'int') {
-        problem(`${where}.field`, `${f.agg} needs a numeric field, but "${f.field}" of source "${src!.name}" is ${field.type === 'unknown' ? 'not known to be a number (make its schema z.number())' : field.type}`);
+        problem(`${where}.field`, `${f.agg} needs a numeric field, but "${f.field}" of source "${src.name}" is ${field.type === 'unknown' ? 'not known to be a number (make its schema z.number())' : field.type}`);
         return undefined;
       }
       type = 'float';
     }
     if (f.agg === 'last') {
-      type = f.type ?? (field && field.type !== 'unknown' ? field.type : undefined);
+      type = f.type ?? (field.type !== 'unknown' ? field.type : undefined);
       if (!type) {
         problem(`${where}.type`, `cannot tell the type of field "${f.field}" from the schema; pass it: f.last("${f.field}", window, { type: "string" })`);
         return undefined;

@@ -72,7 +72,7 @@ function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawReco
     }
     const problems: string[] = [];
     const time = parseEventTime((record as Record<string, unknown>)[source.eventTime]);
-    if (!time.ok) problems.push(`field "${source.eventTime}" ${time.problem}`);
+    if (!time.ok) problems.push(time.missing ? `field "${source.eventTime}" is missing (the event time: ${EXPECTED_TIME.replace('expected ', '')})` : `field "${source.eventTime}": ${time.problem}`);
     const parsed = source.schema.safeParse(record);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -97,22 +97,22 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\
 const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 const EXPECTED_TIME = 'expected an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds';
 
-export type EventTimeResult = { ok: true; ms: number } | { ok: false; problem: string };
+export type EventTimeResult = { ok: true; ms: number } | { ok: false; problem: string; missing?: true };
 
-/** Epoch ms from an event-time value; `problem` completes a sentence starting with `field "ts" `. */
+/** Epoch ms from an event-time value, or what is wrong with it. */
 export function parseEventTime(value: unknown): EventTimeResult {
-  if (value === undefined) return { ok: false, problem: `is missing (the event time: ${EXPECTED_TIME.replace('expected ', '')})` };
+  if (value === undefined) return { ok: false, problem: 'missing', missing: true };
   if (typeof value === 'number') return fromEpoch(value, value);
-  if (typeof value !== 'string') return { ok: false, problem: `: ${EXPECTED_TIME}, got ${describeValue(value)}` };
+  if (typeof value !== 'string') return { ok: false, problem: `${EXPECTED_TIME}, got ${describeValue(value)}` };
   const s = value.trim();
   if (/^\d+$/.test(s)) return fromEpoch(Number(s), value);
   const m = ISO.exec(s);
-  if (!m) return { ok: false, problem: `: ${EXPECTED_TIME}, got ${describeValue(value)}` };
+  if (!m) return { ok: false, problem: `${EXPECTED_TIME}, got ${describeValue(value)}` };
   const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
   const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(sec);
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
-    return { ok: false, problem: `: ${describeValue(value)} is not a real time (month 1-12, day within the month, hour 0-23, minute and second 0-59)` };
+    return { ok: false, problem: `${describeValue(value)} is not a real time (month 1-12, day within the month, hour 0-23, minute and second 0-59)` };
   }
   let offsetMin = 0;
   if (zone && zone.toUpperCase() !== 'Z') {
@@ -124,10 +124,10 @@ export function parseEventTime(value: unknown): EventTimeResult {
 }
 
 function fromEpoch(n: number, original: unknown): EventTimeResult {
-  if (!Number.isFinite(n)) return { ok: false, problem: `: ${EXPECTED_TIME}, got ${describeValue(original)}` };
-  if (n < 0 || n > MAX_MS) return { ok: false, problem: `: epoch milliseconds out of range (0 to ${MAX_MS}), got ${describeValue(original)}` };
+  if (!Number.isFinite(n)) return { ok: false, problem: `${EXPECTED_TIME}, got ${describeValue(original)}` };
+  if (n < 0 || n > MAX_MS) return { ok: false, problem: `epoch milliseconds out of range (0 to ${MAX_MS}), got ${describeValue(original)}` };
   if (n >= 1e9 && n < 1e11) {
-    return { ok: false, problem: `: expected epoch milliseconds, got ${describeValue(original)}, which looks like epoch seconds (multiply by 1000)` };
+    return { ok: false, problem: `expected epoch milliseconds, got ${describeValue(original)}, which looks like epoch seconds (multiply by 1000)` };
   }
   return { ok: true, ms: Math.floor(n) };
 }
