@@ -1,7 +1,7 @@
 /**
  * Fixtures for the serving tests: models with known weights and their signatures, a
  * collecting prediction sink, feature rows, and a whole serving stack on real Azurite
- * and Redis.
+ * and Redis (the Redis online store).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +11,8 @@ import type { FeatureRow, FeatureValue } from '../../shared/features/types';
 import type { OnlineKey, OnlineRecord, OnlineStore, OnlineWriteResult } from '../../shared/features/online/types';
 import { storageFor } from '../../shared/storage/clients';
 import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
+import { startRedis } from '../../local/processes/redis';
+import { RedisOnlineStore } from '../../shared/features/online/redis';
 import type { ModelSignatureInput, OnMissing } from '../../shared/serving/signature';
 import type { PredictionRecord, PredictionSink } from '../../shared/serving/prediction-log';
 import { ServingService, type ServingOptions } from '../../shared/serving/service';
@@ -62,53 +64,63 @@ export function row(entityId: string, values: Record<string, FeatureValue>, even
 }
 
 /**
- * Interim in-process OnlineStore with the contract's semantics (newest (eventTs, createdTs)
- * wins), used until the feature-store engineer's EmbeddedOnlineStore/RedisOnlineStore land.
+ * A real online store, counting the read() calls serving makes (the "one round trip per
+ * request" rule); everything else goes straight through.
  */
-export class InterimOnlineStore implements OnlineStore {
-  readonly kind = 'embedded' as const;
-  private readonly data = new Map<string, OnlineRecord>();
+export class CountingStore implements OnlineStore {
   reads = 0;
-  async write(view: string, rows: FeatureRow[]): Promise<OnlineWriteResult> {
-    let applied = 0;
-    for (const r of rows) {
-      const k = `${view}\u0000${r.entityId}`;
-      const cur = this.data.get(k);
-      if (cur && (cur.eventTs > r.eventTs || (cur.eventTs === r.eventTs && cur.createdTs >= r.createdTs))) continue;
-      this.data.set(k, { values: { ...r.values }, eventTs: r.eventTs, createdTs: r.createdTs });
-      applied++;
-    }
-    return { applied, skipped: rows.length - applied };
+  constructor(readonly inner: OnlineStore) {}
+  get kind() {
+    return this.inner.kind;
   }
-  async read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>> {
+  write(view: string, rows: FeatureRow[], ttlMs?: number): Promise<OnlineWriteResult> {
+    return this.inner.write(view, rows, ttlMs);
+  }
+  read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>> {
     this.reads++;
-    return keys.map((k) => this.data.get(`${k.view}\u0000${k.entityId}`) ?? null);
+    return this.inner.read(keys);
   }
-  async ping() {
-    return { ok: true, version: 'interim' };
+  ping() {
+    return this.inner.ping();
   }
-  async close() {}
+  close() {
+    return this.inner.close();
+  }
+}
+
+/** A real redis-server on a free port and the Redis online store over it. */
+export async function startOnlineStore(): Promise<{ store: CountingStore; stop(): Promise<void> }> {
+  const redis = await startRedis();
+  const store = new CountingStore(new RedisOnlineStore(redis.url));
+  return {
+    store,
+    async stop() {
+      await store.close();
+      await redis.stop();
+    },
+  };
 }
 
 export interface ServingStack {
   azurite: AzuriteHandle;
   serving: ServingService;
-  store: OnlineStore;
+  store: CountingStore;
   sink: CollectingSink;
   /** A fresh ServingService on the same storage (another instance), stopped with the stack. */
   another(opts?: Partial<ServingOptions>): ServingService;
   stop(): Promise<void>;
 }
 
-export async function startServingStack(opts: { store: OnlineStore; graceMs?: number; refreshMs?: number }): Promise<ServingStack> {
+/** Azurite + Redis + a ServingService on them, with a collecting prediction sink. */
+export async function startServingStack(opts: { graceMs?: number; refreshMs?: number } = {}): Promise<ServingStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-serving-'));
-  const azurite = await startAzurite({ location: dir });
+  const [azurite, online] = await Promise.all([startAzurite({ location: dir }), startOnlineStore()]);
   const storage = storageFor(azurite.connectionString);
   const sink = new CollectingSink();
   const services: ServingService[] = [];
   const make = (o: Partial<ServingOptions> = {}) => {
     const s = new ServingService({
-      storage, store: opts.store, sink, sessionGraceMs: opts.graceMs ?? 200, refreshMs: opts.refreshMs ?? 60_000,
+      storage, store: online.store, sink, sessionGraceMs: opts.graceMs ?? 200, refreshMs: opts.refreshMs ?? 60_000,
       log: { maxDelayMs: 5 }, ...o,
     });
     services.push(s);
@@ -116,11 +128,11 @@ export async function startServingStack(opts: { store: OnlineStore; graceMs?: nu
   };
   const serving = make();
   return {
-    azurite, serving, store: opts.store, sink,
+    azurite, serving, store: online.store, sink,
     another: make,
     async stop() {
       for (const s of services) await s.close();
-      await azurite.stop();
+      await Promise.all([azurite.stop(), online.stop()]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -7,12 +7,13 @@ import { storageFor } from '../../shared/storage/clients';
 import { ModelRegistry, type ArtifactRef } from '../../shared/serving/registry';
 import { DeploymentCache, type RegistryReader } from '../../shared/serving/deployments';
 import { Predictor } from '../../shared/serving/predictor';
-import { InterimOnlineStore, logistic, row } from '../helpers/serving-fixtures';
+import { logistic, row, startOnlineStore, type CountingStore } from '../helpers/serving-fixtures';
 
 let azurite: AzuriteHandle;
 let dir: string;
 let registry: ModelRegistry;
-const store = new InterimOnlineStore();
+let store: CountingStore;
+let stopStore: () => Promise<void>;
 
 /** The real registry, counting the reads serving makes of it. */
 class CountingReader implements RegistryReader {
@@ -36,12 +37,14 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-deploy-'));
   azurite = await startAzurite({ location: dir });
   registry = new ModelRegistry(storageFor(azurite.connectionString));
+  ({ store, stop: stopStore } = await startOnlineStore());
   const m = logistic(['user:age'], [0.2], -1);
   await registry.register('cached', m);
   await registry.setAlias('cached', 'production', 1);
   await store.write('user', [row('u1', { age: 7 })]);
 });
 afterAll(async () => {
+  await stopStore?.();
   await azurite?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../../shared/serving/router';
 import type { PredictResult } from '../../shared/serving/predictor';
-import { InterimOnlineStore, logistic, row, startServingStack, type ServingStack } from '../helpers/serving-fixtures';
+import { logistic, row, startServingStack, type CountingStore, type ServingStack } from '../helpers/serving-fixtures';
 
 const GRACE_MS = 300;
 let stack: ServingStack;
-let store: InterimOnlineStore;
+let store: CountingStore;
 
 beforeAll(async () => {
-  store = new InterimOnlineStore();
-  stack = await startServingStack({ store, graceMs: GRACE_MS });
+  stack = await startServingStack({ graceMs: GRACE_MS });
+  store = stack.store;
 });
 afterAll(async () => {
   await stack?.stop();

@@ -3,14 +3,14 @@ import { mlpModel } from '../../shared/onnx';
 import { NotFoundError, UnprocessableError, ValidationError, type StrataError } from '../../shared/errors';
 import { PredictionRecordSchema } from '../../shared/serving/prediction-log';
 import { bucketOf } from '../../shared/serving/router';
-import { InterimOnlineStore, logistic, row, sigmoid, signatureFor, startServingStack, type ServingStack } from '../helpers/serving-fixtures';
+import { logistic, row, sigmoid, signatureFor, startServingStack, type CountingStore, type ServingStack } from '../helpers/serving-fixtures';
 
 let stack: ServingStack;
-let store: InterimOnlineStore;
+let store: CountingStore;
 
 beforeAll(async () => {
-  store = new InterimOnlineStore();
-  stack = await startServingStack({ store });
+  stack = await startServingStack();
+  store = stack.store;
 });
 afterAll(async () => {
   await stack?.stop();
