@@ -288,7 +288,13 @@ export class DurableEngine {
     const consumed = new Set(row.consumedMessages);
     for (const m of consumed) inst.pendingDeletes.add(m);
     this.deletePending(inst);
-    const stored = await this.store.readMessages(id);
+    let stored: InboxMessage[];
+    try {
+      stored = await this.store.readMessages(id);
+    } catch (e) {
+      this.evict(inst);
+      throw e;
+    }
     // Messages sent while we were reading are already queued (sendMessage delivers to live instances).
     const queued = new Set(inst.inbox.map((b) => b.messageId));
     const waiting = stored.filter((m) => !consumed.has(m.id) && !queued.has(m.id)).map((m) => this.inboundFrom(m));
@@ -368,7 +374,8 @@ export class DurableEngine {
       try {
         while (this.hasWork(inst)) await this.episodeSlots.run(() => this.episode(inst));
       } catch (err) {
-        this.log('error', `orchestration "${inst.id}": episode failed, reloading it from storage: ${(err as Error).stack ?? err}`);
+        const why = err instanceof StrataError ? err.message : ((err as Error).stack ?? String(err));
+        this.log('error', `orchestration "${inst.id}": episode failed, reloading it from storage: ${why}`);
         this.evict(inst);
         this.scheduleRevive(inst.id);
       } finally {

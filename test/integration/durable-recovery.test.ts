@@ -118,4 +118,30 @@ describe('durable engine recovery', () => {
     expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 50 });
     expect((await b.ext.engine.getStatus('p-restart-child'))?.output).toBe(49);
   });
+
+  it('reloads an instance from storage when its commit is refused because its row changed underneath', async () => {
+    const h = await host();
+    const { instanceId: id } = await h.ext.engine.startNew('twoEvents', { instanceId: 'etag-1' });
+    await until('the wait for "first"', async () => ((await h.ext.engine.getStatus(id))?.customStatus === 'waiting for first' ? true : undefined));
+    // Someone else (a second host, say) rewrites the row: the engine's next commit must not win.
+    const row = (await h.ext.engine.store.readInstance(id))!;
+    await h.ext.engine.store.writeInstance(row, row.etag);
+    expect(await h.ext.engine.raiseEvent(id, 'first', 'a')).toBe('accepted');
+    await until('the reload to deliver "first" from the inbox', async () => ((await h.ext.engine.getStatus(id))?.customStatus === 'waiting for second' ? true : undefined));
+    expect(await h.ext.engine.raiseEvent(id, 'second', 'b')).toBe('accepted');
+    expect((await h.ext.engine.waitForCompletion(id, 10_000))?.output).toEqual({ first: 'a', second: 'b' });
+  });
+
+  it('finishes an orchestration whose storage went away in the middle of an episode, once storage is back', async () => {
+    const h = await host();
+    const { instanceId: id } = await h.ext.engine.startNew('slowChild', { input: 5, instanceId: 'outage-1' });
+    await until('the activity to be scheduled', async () => ((await committed(h.ext.engine.store, id)).some((e) => e.EventType === EventType.TaskScheduled) ? true : undefined));
+    // Storage goes away while the activity runs: its result cannot be committed.
+    await azurite.stop();
+    await until('the activity to finish', async () => (h.executions('slowSquare').some((e) => e.key === 'child5') ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    azurite = await startAzurite({ location: azurite.location, ports: azurite.ports });
+    const s = await h.ext.engine.waitForCompletion(id, 30_000);
+    expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 25 });
+  });
 });
