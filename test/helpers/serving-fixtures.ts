@@ -12,7 +12,7 @@ import type { OnlineKey, OnlineRecord, OnlineStore, OnlineWriteResult } from '..
 import { storageFor } from '../../shared/storage/clients';
 import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
 import { startRedis } from '../../local/processes/redis';
-import { RedisOnlineStore } from '../../shared/features/online/redis';
+import { EmbeddedOnlineStore, RedisOnlineStore } from '../../shared/features/online';
 import type { ModelSignatureInput, OnMissing } from '../../shared/serving/signature';
 import type { PredictionRecord, PredictionSink } from '../../shared/serving/prediction-log';
 import { ServingService, type ServingOptions } from '../../shared/serving/service';
@@ -88,8 +88,14 @@ export class CountingStore implements OnlineStore {
   }
 }
 
-/** A real redis-server on a free port and the Redis online store over it. */
-export async function startOnlineStore(): Promise<{ store: CountingStore; stop(): Promise<void> }> {
+export type StoreKind = 'redis' | 'embedded';
+
+/** The Redis online store over a real redis-server on a free port (default), or the embedded store. */
+export async function startOnlineStore(kind: StoreKind = 'redis'): Promise<{ store: CountingStore; stop(): Promise<void> }> {
+  if (kind === 'embedded') {
+    const store = new CountingStore(new EmbeddedOnlineStore());
+    return { store, stop: () => store.close() };
+  }
   const redis = await startRedis();
   const store = new CountingStore(new RedisOnlineStore(redis.url));
   return {
@@ -112,9 +118,9 @@ export interface ServingStack {
 }
 
 /** Azurite + Redis + a ServingService on them, with a collecting prediction sink. */
-export async function startServingStack(opts: { graceMs?: number; refreshMs?: number } = {}): Promise<ServingStack> {
+export async function startServingStack(opts: { graceMs?: number; refreshMs?: number; store?: StoreKind } = {}): Promise<ServingStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-serving-'));
-  const [azurite, online] = await Promise.all([startAzurite({ location: dir }), startOnlineStore()]);
+  const [azurite, online] = await Promise.all([startAzurite({ location: dir }), startOnlineStore(opts.store)]);
   const storage = storageFor(azurite.connectionString);
   const sink = new CollectingSink();
   const services: ServingService[] = [];
