@@ -15,7 +15,9 @@
  * Versions: sha256 of the normalised definition (key order never matters; expression source text is
  * normalised, see fnsource.ts). A view's version covers its entity's and its inputs' versions, and a
  * service's covers its views', so a change anywhere upstream shows as a new version downstream.
- * Descriptions are not part of a version.
+ * Descriptions are not part of a version. Only an expression's own text is: a value it captures
+ * from outside (a closure variable, an imported constant) is not, so write constants into the
+ * expression, or bump the view's revision when such a value changes.
  */
 import { z } from 'zod';
 import { NotFoundError, ValidationError, type ErrorDetail } from '../errors';
