@@ -1,0 +1,19 @@
+import { app } from '@azure/functions';
+import { z } from 'zod';
+import { platform } from '../shared/platform';
+import { handled, readQuery } from './http';
+
+const Query = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
+
+/** GET /api/dead-letter/{source}: the newest rejected records of a source, with reasons. */
+app.http('dead-letter', {
+  methods: ['GET'],
+  route: 'dead-letter/{source}',
+  authLevel: 'function',
+  handler: handled(async (req) => {
+    const p = platform();
+    p.repo.source(req.params.source!);
+    const { limit } = readQuery(req, Query);
+    return { jsonBody: { source: req.params.source, deadLetters: await p.deadLetters.list(req.params.source!, limit) } };
+  }),
+});

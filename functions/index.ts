@@ -1,0 +1,11 @@
+/**
+ * The app's entry point (package.json `main`): importing a module registers its functions,
+ * exactly as on Azure. The local host loads this same file.
+ */
+import './health';
+import './ingest-events';
+import './upload-file';
+import './upload-blob';
+import './dead-letter';
+import './features';
+import './training-sets';

@@ -1,0 +1,15 @@
+/** A file dropped into the `uploads` container under `<source>/` is ingested like an HTTP upload. */
+import { app, InvocationContext } from '@azure/functions';
+import { platform } from '../shared/platform';
+import { ingestFile } from '../shared/features/file-ingest';
+
+app.storageBlob('ingest-upload-blob', {
+  path: 'uploads/{source}/{name}',
+  connection: 'AzureWebJobsStorage',
+  handler: async (blob: unknown, ctx: InvocationContext) => {
+    const p = platform();
+    const meta = ctx.triggerMetadata as { source: string; name: string };
+    const report = await ingestFile(await p.ingest(), p.repo, { source: meta.source, fileName: meta.name, bytes: blob as Buffer, jobId: ctx.invocationId });
+    ctx.log(`uploads/${meta.source}/${meta.name}: ${report.accepted} accepted, ${report.rejected} rejected (${report.status})`);
+  },
+});

@@ -1,0 +1,39 @@
+/**
+ * POST /api/sources/{source}/files?name=clicks.csv[&format=csv]: ingest one file.
+ * The body is the file's bytes; the host refuses bodies over STRATA_UPLOAD_MAX_BYTES with 413.
+ */
+import { app } from '@azure/functions';
+import { z } from 'zod';
+import { platform } from '../shared/platform';
+import { ingestFile } from '../shared/features/file-ingest';
+import { PayloadTooLargeError, ValidationError } from '../shared/errors';
+import { handled, readQuery } from './http';
+
+const Query = z.object({
+  name: z.string().min(1).max(500).optional(),
+  format: z.enum(['csv', 'jsonl', 'parquet']).optional(),
+});
+
+app.http('upload-file', {
+  methods: ['POST'],
+  route: 'sources/{source}/files',
+  authLevel: 'function',
+  handler: handled(async (req, ctx) => {
+    const p = platform();
+    const q = readQuery(req, Query);
+    const declared = Number(req.headers.get('content-length') ?? 0);
+    if (declared > p.config.uploadMaxBytes) throw new PayloadTooLargeError(`file is ${declared} bytes; the limit is ${p.config.uploadMaxBytes} (STRATA_UPLOAD_MAX_BYTES)`);
+    const bytes = Buffer.from(await req.arrayBuffer());
+    if (bytes.length > p.config.uploadMaxBytes) throw new PayloadTooLargeError(`file is ${bytes.length} bytes; the limit is ${p.config.uploadMaxBytes} (STRATA_UPLOAD_MAX_BYTES)`);
+    if (bytes.length === 0) throw new ValidationError('the request body is empty: send the file as the body', [{ where: 'body', problem: 'empty' }]);
+    const report = await ingestFile(await p.ingest(), p.repo, {
+      source: req.params.source!,
+      fileName: q.name ?? `upload.${q.format ?? 'csv'}`,
+      contentType: req.headers.get('content-type') ?? undefined,
+      ...(q.format ? { format: q.format } : {}),
+      bytes,
+      jobId: ctx.invocationId,
+    });
+    return { status: report.status === 'already-ingested' ? 200 : 201, jsonBody: report };
+  }),
+});

@@ -1,0 +1,239 @@
+/**
+ * Ingest: a batch of raw records of one source (an Event Hubs batch, a chunk of a file) to the
+ * dead-letter store, the offline store and the online store, through the feature DAG.
+ *
+ *   const ingest = new IngestService({ repo, offline, online, deadLetters, manifest })
+ *   await ingest.ingest({ source, records, unreadable?, batch, receivedAt? }) -> IngestReport
+ *
+ * Exactly-once effect under at-least-once delivery. The batch's identity (`batch`: an Event
+ * Hubs range, a file chunk) names every segment it writes, and the commits happen in an
+ * order that makes the source segment the batch's "done" marker:
+ *   1. rejected records -> one dead-letter blob named by the batch (a retry overwrites it);
+ *   2. if the batch's source segment is committed, the batch was fully ingested: stop;
+ *   3. the DAG pipeline computes rows of every affected view (once per batch per process:
+ *      a retry in the same process reuses the result, so windows never count a batch twice);
+ *   4. each view's rows -> offline segment (idempotent) and online store (newest wins);
+ *   5. the validated records -> the source's own segment (what backfills and warm-up read).
+ * A crash anywhere before 5 redelivers the batch; everything before it is idempotent.
+ *
+ * Windows need history: a cold process warms the pipeline from the offline store (source
+ * records for windowed views, input-view rows for derived views) up to the newest committed
+ * event, so the first values after a restart equal those computed with full history.
+ */
+import type { FeatureRepo, ResolvedSource, ResolvedView } from './repo';
+import type { FeatureColumn, FeatureRow, FeatureType, FeatureValue } from './types';
+import type { OnlineStore, OnlineWriteResult } from './online/types';
+import type { OfflineStore } from './offline/store';
+import type { Manifest } from './offline/manifest';
+import type { SegmentInput } from './offline/types';
+import { canonicalJson, eventDay, segmentId, sha256Hex } from './offline/segment-id';
+import { FeaturePipeline, type PipelineResult } from './pipeline';
+import { validateRecords, type RawRecord, type ValidRecord } from './validate';
+import type { DeadLetter, DeadLetterRef, DeadLetterStore } from './dead-letter';
+import type { UnreadableRecord } from './files';
+import { NotFoundError } from '../errors';
+
+export interface IngestRequest {
+  source: string;
+  records: ReadonlyArray<RawRecord<string>>;
+  /** Input that could not be read as records (bad JSON lines, ragged CSV rows). */
+  unreadable?: ReadonlyArray<UnreadableRecord>;
+  /** The identity of this batch (Event Hubs range, file chunk): names its segments. */
+  batch: SegmentInput;
+  /** When Strata received the batch (the records' createdTs). Default: now. */
+  receivedAt?: number;
+  /** The invocation or job doing the work, for lineage. */
+  jobId?: string;
+}
+
+export interface ViewIngest {
+  rows: number;
+  segments: number;
+  online: OnlineWriteResult;
+}
+
+export interface IngestReport {
+  source: string;
+  batchId: string;
+  /** `already-ingested`: this batch was committed before (a redelivery); nothing was written again. */
+  status: 'ingested' | 'already-ingested';
+  received: number;
+  accepted: number;
+  rejected: number;
+  deadLetter?: DeadLetterRef;
+  views: Record<string, ViewIngest>;
+  /** Records older than a view's lateness: kept in the source segment, left for a backfill. */
+  late: number;
+  /** Transform problems (an expression that threw, ...), as readable lines. */
+  problems: string[];
+}
+
+export interface IngestDeps {
+  repo: FeatureRepo;
+  offline: OfflineStore;
+  online: OnlineStore;
+  deadLetters: DeadLetterStore;
+  manifest: Manifest;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** The offline "view" holding a source's validated records. */
+export function sourceSegmentView(source: string): string {
+  return `src.${source}`;
+}
+
+/** Columns of a source's own segments: its fields, typed where the schema says one type. */
+export function sourceColumns(source: ResolvedSource): FeatureColumn[] {
+  return Object.entries(source.fields).map(([name, f]) => ({ name, type: (f.type === 'unknown' ? 'string' : f.type) as FeatureType }));
+}
+
+export class IngestService {
+  private pipeline: Promise<FeaturePipeline> | undefined;
+  /** Pipeline results of batches fed but not yet committed, by batch id (retries reuse them). */
+  private readonly pending = new Map<string, PipelineResult>();
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  async ingest(req: IngestRequest): Promise<IngestReport> {
+    const { repo } = this.deps;
+    const source = repo.sources.get(req.source);
+    if (!source) throw new NotFoundError(`unknown source "${req.source}"; known sources: ${[...repo.sources.keys()].join(', ') || '(none)'}`);
+    const receivedAt = req.receivedAt ?? Date.now();
+    const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
+    const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt });
+
+    const letters: DeadLetter[] = [
+      ...(req.unreadable ?? []).map((u) => ({ source: source.name, record: u.raw, reason: u.reason, position: u.position, receivedAt: new Date(receivedAt).toISOString() })),
+      ...rejected.map((r) => ({ source: source.name, record: r.record, reason: r.reason, position: r.position, receivedAt: new Date(receivedAt).toISOString() })),
+    ];
+    const deadLetter = await this.deps.deadLetters.write(source.name, batchId, letters, new Date(receivedAt));
+    const report: IngestReport = {
+      source: source.name, batchId, status: 'ingested', received: req.records.length + (req.unreadable?.length ?? 0),
+      accepted: accepted.length, rejected: letters.length, ...(deadLetter ? { deadLetter } : {}), views: {}, late: 0, problems: [],
+    };
+    if (accepted.length === 0) return report;
+    if (await this.isCommitted(source, req.batch, accepted)) {
+      this.pending.delete(batchId);
+      return { ...report, status: 'already-ingested' };
+    }
+
+    const pipeline = await this.warmPipeline();
+    let result = this.pending.get(batchId);
+    if (!result) {
+      result = pipeline.ingest(source.name, accepted);
+      this.pending.set(batchId, result);
+    }
+    report.late = result.late.length;
+    report.problems = result.problems.map((p) => `${p.view}: ${p.message ?? JSON.stringify(p)}`);
+
+    for (const [viewName, rows] of result.rows) {
+      if (!rows.length) continue;
+      const view = repo.view(viewName);
+      const [written, online] = await Promise.all([
+        this.deps.offline.writeRows({ view: view.name, version: view.version, columns: view.columns, lineage: this.lineage(req) }, rows),
+        this.deps.online.write(view.name, rows, view.ttlMs),
+      ]);
+      report.views[view.name] = { rows: rows.length, segments: written.segments.length, online };
+    }
+    await this.deps.offline.writeRows(
+      { view: sourceSegmentView(source.name), version: source.version, columns: sourceColumns(source), lineage: this.lineage(req) },
+      accepted.map((r) => sourceRow(source, this.joinKeyOf(source), r)),
+    );
+    this.pending.delete(batchId);
+    return report;
+  }
+
+  private lineage(req: IngestRequest) {
+    return { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) };
+  }
+
+  /** The join key of the entity whose views read this source (the source segment's entity_id). */
+  private joinKeyOf(source: ResolvedSource): string | undefined {
+    return this.deps.repo.viewsReading(source.name)[0]?.joinKey;
+  }
+
+  /** A batch is done when every day of its source segment is in the manifest. */
+  private async isCommitted(source: ResolvedSource, batch: SegmentInput, records: ReadonlyArray<ValidRecord>): Promise<boolean> {
+    const view = sourceSegmentView(source.name);
+    const days = [...new Set(records.map((r) => eventDay(r.eventTs)))];
+    const found = await Promise.all(days.map((d) => this.deps.manifest.get(view, source.version, d, segmentId(batch, view, source.version, d))));
+    return found.every(Boolean);
+  }
+
+  /** The process's pipeline, warmed from the offline store once. */
+  private warmPipeline(): Promise<FeaturePipeline> {
+    if (!this.pipeline) {
+      this.pipeline = this.loadPipeline();
+      this.pipeline.catch(() => (this.pipeline = undefined));
+    }
+    return this.pipeline;
+  }
+
+  private async loadPipeline(): Promise<FeaturePipeline> {
+    const { repo, offline } = this.deps;
+    const pipeline = new FeaturePipeline(repo);
+    let newest = -Infinity;
+    for (const s of repo.sources.values()) {
+      for (const seg of await offline.listSegments(sourceSegmentView(s.name), { version: s.version })) newest = Math.max(newest, seg.maxEventTs);
+    }
+    if (newest === -Infinity) return pipeline;
+    const until = newest + 1;
+    for (const name of pipeline.views) {
+      const view = repo.view(name);
+      if (view.input.kind === 'source') {
+        const source = repo.source(view.input.source);
+        const from = view.warmUpMs === null ? undefined : until - view.warmUpMs;
+        const rows = await offline.readRows(sourceSegmentView(source.name), { version: source.version, ...(from !== undefined ? { from } : {}), to: until });
+        pipeline.warmUp(name, rows.map((r) => validRecordOf(source, r)), until);
+      } else {
+        const input: Record<string, FeatureRow[]> = {};
+        for (const iv of view.input.views) {
+          const inputView = repo.view(iv);
+          const from = inputView.ttlMs !== undefined ? until - inputView.ttlMs : undefined;
+          input[iv] = await offline.readRows(iv, { version: inputView.version, ...(from !== undefined ? { from } : {}), to: until });
+        }
+        pipeline.warmUp(name, input, until);
+      }
+    }
+    this.deps.log?.('info', `ingest: pipeline warmed from the offline store up to ${new Date(newest).toISOString()}`);
+    return pipeline;
+  }
+
+  /** Forget in-memory state (tests of cold starts; a definition change). */
+  reset(): void {
+    this.pipeline = undefined;
+    this.pending.clear();
+  }
+}
+
+function sourceRow(source: ResolvedSource, joinKey: string | undefined, r: ValidRecord): FeatureRow {
+  const values: Record<string, FeatureValue> = {};
+  for (const [name, f] of Object.entries(source.fields)) {
+    const v = r.data[name];
+    values[name] = v === undefined || v === null ? null : f.type === 'unknown' && typeof v !== 'string' ? JSON.stringify(v) : (v as FeatureValue);
+  }
+  const entity = joinKey !== undefined ? r.data[joinKey] : undefined;
+  return { entityId: entity === undefined || entity === null ? '' : String(entity), eventTs: r.eventTs, createdTs: r.createdTs, values };
+}
+
+/** A stored source row back as the record the pipeline takes (warm-up, backfills). */
+export function validRecordOf(source: ResolvedSource, row: FeatureRow): ValidRecord<string> {
+  const data: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(source.fields)) {
+    const v = row.values[name];
+    if (v === null || v === undefined) continue;
+    data[name] = f.type === 'unknown' && typeof v === 'string' ? parseMaybeJson(v) : v;
+  }
+  return { source: source.name, eventTs: row.eventTs, createdTs: row.createdTs, data, position: 'offline store' };
+}
+
+function parseMaybeJson(s: string): unknown {
+  if (!/^[\d[{"-]|^(true|false|null)$/.test(s)) return s;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+export type { ResolvedView };

@@ -1,0 +1,193 @@
+/**
+ * The feature store as a user meets it, over HTTP against the local host running Strata's own
+ * app (dist/functions/index.js) on real Azurite and Redis: events through Event Hubs, a file
+ * upload, dead letters, online features, and a point-in-time training set.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
+import { startRedis, RedisHandle } from '../../local/processes/redis';
+import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
+import { tempDir } from '../helpers/temp';
+
+const tmp = tempDir();
+let azurite: AzuriteHandle;
+let redis: RedisHandle;
+let host: HostProcess;
+const fkey = { 'x-functions-key': FUNCTION_KEY };
+
+const T0 = Date.parse('2026-10-01T10:00:00Z');
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+async function send(hub: string, events: unknown[]) {
+  const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, { method: 'POST', headers: { 'x-functions-key': ADMIN_KEY }, body: JSON.stringify(events) });
+  expect(res.status).toBe(202);
+}
+
+async function features(entity: string, query: string) {
+  const res = await fetch(`${host.baseUrl}/api/features/${entity}?${query}`, { headers: fkey });
+  return { status: res.status, body: (await res.json()) as { features: Record<string, unknown>; views: Record<string, { eventTime: string | null; fresh: boolean }> } };
+}
+
+beforeAll(async () => {
+  [azurite, redis] = await Promise.all([startAzurite({ location: path.join(tmp.dir, 'azurite') }), startRedis()]);
+  host = await startHostProcess({
+    entry: path.join(ROOT, 'dist/functions/index.js'),
+    storageConnection: azurite.connectionString,
+    dataDir: path.join(tmp.dir, 'data'),
+    env: { REDIS_URL: redis.url },
+  });
+});
+
+afterAll(async () => {
+  await host?.stop();
+  await Promise.all([azurite?.stop(), redis?.stop()]);
+  tmp.cleanup();
+});
+
+describe('health', () => {
+  it('reports Blob, Table and Redis reachable', async () => {
+    const res = await fetch(`${host.baseUrl}/api/health`);
+    const body = (await res.json()) as { status: string; dependencies: Record<string, { ok: boolean; detail?: string }> };
+    expect(res.status).toBe(200);
+    expect(body.status).toBe('ok');
+    expect(body.dependencies.blob!.ok).toBe(true);
+    expect(body.dependencies.table!.ok).toBe(true);
+    expect(body.dependencies.onlineStore).toMatchObject({ ok: true, detail: 'redis' });
+  });
+});
+
+describe('streaming ingest', () => {
+  it('events through Event Hubs reach the online store; bad ones land in dead letters with reasons', async () => {
+    await send('clicks', [
+      { user_id: 'u1', page: '/home', ts: at(0) },
+      { user_id: 'u1', page: '/shop', ts: at(10) },
+      { user_id: 'u1', page: '/shop', ts: at(20) },
+      { user_id: 'u2', page: '/home', ts: at(5) },
+      { user_id: 'u3', page: '', ts: at(5) },
+      { user_id: 'u3', page: '/x', ts: 'yesterday' },
+    ]);
+    await send('purchases', [{ user_id: 'u1', order_id: 'o1', amount: 120, currency: 'EUR', ts: at(15) }]);
+
+    const u1 = await eventually(async () => {
+      const r = await features('u1', 'view=user_clicks');
+      return r.body.features['user_clicks:clicks_1h'] === 3 ? r.body : undefined;
+    }, 20_000, 'u1 clicks online');
+    expect(u1.features['user_clicks:distinct_pages_24h']).toBe(2);
+    expect(u1.features['user_clicks:last_page']).toBe('/shop');
+    expect(u1.views.user_clicks!.eventTime).toBe(at(20));
+
+    const svc = await eventually(async () => {
+      const r = await features('u1', 'service=churn_v1');
+      return r.body.features['user_purchases:spend_7d'] === 120 ? r.body : undefined;
+    }, 20_000, 'u1 purchases online');
+    expect(svc.features['user_purchases:purchases_7d']).toBe(1);
+    expect(Object.keys(svc.features)).toEqual([
+      'user_clicks:clicks_1h', 'user_clicks:clicks_24h', 'user_clicks:distinct_pages_24h',
+      'user_purchases:purchases_7d', 'user_purchases:spend_7d', 'user_purchases:avg_order_30d', 'user_purchases:max_order_30d',
+      'user_engagement:spend_per_click', 'user_engagement:is_active',
+    ]);
+    expect(svc.features['user_engagement:is_active']).toBe(true);
+
+    const dead = await eventually(async () => {
+      const r = await fetch(`${host.baseUrl}/api/dead-letter/clicks`, { headers: fkey });
+      const b = (await r.json()) as { deadLetters: Array<{ reason: string; position: string; record: { user_id: string } }> };
+      return b.deadLetters.length >= 2 ? b.deadLetters : undefined;
+    }, 20_000, 'dead letters');
+    const reasons = dead.map((d) => d.reason).join('\n');
+    expect(reasons).toMatch(/page/);
+    expect(reasons).toMatch(/ts/);
+    expect(dead.every((d) => /partition \d+, sequence \d+/.test(d.position))).toBe(true);
+  });
+
+  it('an entity with nothing stored answers nulls, not an error', async () => {
+    const r = await features('nobody', 'view=user_clicks');
+    expect(r.status).toBe(200);
+    expect(r.body.features['user_clicks:clicks_1h']).toBeNull();
+    expect(r.body.views.user_clicks).toMatchObject({ eventTime: null, fresh: false });
+  });
+
+  it('bad lookups get 400 naming the problem', async () => {
+    const r = await fetch(`${host.baseUrl}/api/features/u1?view=nope`, { headers: fkey });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({ error: expect.stringContaining('unknown feature view "nope"') });
+    const both = await fetch(`${host.baseUrl}/api/features/lookup`, { method: 'POST', headers: fkey, body: JSON.stringify({ entityIds: [] }) });
+    expect(both.status).toBe(400);
+  });
+});
+
+describe('file ingest', () => {
+  const csv = ['user_id,page,ts', `u5,/a,${at(30)}`, `u5,/b,${at(31)}`, `u6,/a,${at(32)}`, 'u7,/a', `u8,,${at(33)}`].join('\n') + '\n';
+
+  it('an uploaded CSV is ingested, bad rows dead-lettered with their line', async () => {
+    const res = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=clicks.csv`, { method: 'POST', headers: { ...fkey, 'content-type': 'text/csv' }, body: csv });
+    const body = (await res.json()) as { status: string; accepted: number; rejected: number; views: Record<string, { rows: number }>; sha256: string };
+    expect(res.status).toBe(201);
+    expect(body).toMatchObject({ status: 'ingested', accepted: 3, rejected: 2 });
+    expect(body.views.user_clicks!.rows).toBeGreaterThan(0);
+    const u5 = await features('u5', 'view=user_clicks');
+    expect(u5.body.features['user_clicks:clicks_1h']).toBe(2);
+    const dead = (await (await fetch(`${host.baseUrl}/api/dead-letter/clicks`, { headers: fkey })).json()) as { deadLetters: Array<{ position: string; reason: string }> };
+    expect(dead.deadLetters.map((d) => d.position)).toEqual(expect.arrayContaining(['clicks.csv line 5', 'clicks.csv line 6']));
+  });
+
+  it('the same file again commits nothing new', async () => {
+    const res = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=again.csv`, { method: 'POST', headers: fkey, body: csv });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'already-ingested', accepted: 3 });
+  });
+
+  it('a file dropped into the uploads container is ingested', async () => {
+    const c = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('uploads');
+    await c.createIfNotExists();
+    const text = [JSON.stringify({ user_id: 'u9', order_id: 'o9', amount: 40, currency: 'USD', ts: at(40) })].join('\n');
+    await c.getBlockBlobClient('purchases/batch1.jsonl').upload(text, text.length);
+    const r = await eventually(async () => {
+      const f = await features('u9', 'view=user_purchases');
+      return f.body.features['user_purchases:spend_7d'] === 40 ? f : undefined;
+    }, 20_000, 'blob upload ingested');
+    expect(r.body.features['user_purchases:purchases_7d']).toBe(1);
+  });
+
+  it('refuses unknown sources, unknown formats and empty bodies with clear errors', async () => {
+    const unknown = await fetch(`${host.baseUrl}/api/sources/nope/files?name=a.csv`, { method: 'POST', headers: fkey, body: 'a\n' });
+    expect(unknown.status).toBe(404);
+    const fmt = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=a.xlsx`, { method: 'POST', headers: fkey, body: 'x' });
+    expect(fmt.status).toBe(400);
+    expect(await fmt.json()).toMatchObject({ error: expect.stringContaining('cannot tell the format') });
+    const empty = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=a.csv`, { method: 'POST', headers: fkey, body: '' });
+    expect(empty.status).toBe(400);
+  });
+});
+
+describe('training sets', () => {
+  it('builds a point-in-time training set from a feature service', async () => {
+    const res = await fetch(`${host.baseUrl}/api/training-sets`, {
+      method: 'POST',
+      headers: fkey,
+      body: JSON.stringify({
+        spine: { rows: [
+          { entity_id: 'u1', ts: at(12), label: 0 },
+          { entity_id: 'u1', ts: at(25), label: 1 },
+          { entity_id: 'u2', ts: at(1), label: 0 },
+          { entity_id: 'nobody', ts: at(25), label: 0 },
+        ] },
+        featureService: 'churn_v1',
+      }),
+    });
+    const body = (await res.json()) as { rowCount: number; columnCount: number; blobPath: string; container: string; segmentsUsed: unknown[] };
+    expect(res.status).toBe(201);
+    expect(body.rowCount).toBe(4);
+    expect(body.segmentsUsed.length).toBeGreaterThan(0);
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(body.container).getBlobClient(body.blobPath);
+    expect((await blob.getProperties()).contentLength).toBeGreaterThan(0);
+  });
+
+  it('names what is wrong in a bad request', async () => {
+    const res = await fetch(`${host.baseUrl}/api/training-sets`, { method: 'POST', headers: fkey, body: JSON.stringify({ spine: { rows: [{ entity_id: 'u1', ts: 'soon' }] }, features: ['user_clicks:nope'] }) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { details: Array<{ where: string; problem: string }> };
+    expect(body.details.map((d) => d.where)).toContain('features[0]');
+  });
+});
