@@ -119,6 +119,20 @@ describe('durable engine recovery', () => {
     expect((await b.ext.engine.getStatus('p-restart-child'))?.output).toBe(49);
   });
 
+  it('overwrites history rows that a crashed episode wrote but never committed', async () => {
+    const h = await host();
+    const { instanceId: id } = await h.ext.engine.startNew('twoEvents', { instanceId: 'tail-1' });
+    await until('the wait for "first"', async () => ((await h.ext.engine.getStatus(id))?.customStatus === 'waiting for first' ? true : undefined));
+    // Rows past HistoryLength, as a host killed between its history write and its commit leaves them.
+    const row = (await h.ext.engine.store.readInstance(id))!;
+    const junk = { EventType: EventType.EventRaised, EventId: -1, Name: 'first', Input: '"junk"', Timestamp: new Date().toISOString() };
+    await h.ext.engine.store.writeHistory(id, row.executionId, row.historyLength, [{ event: junk }, { event: junk }, { event: junk }]);
+    await h.ext.engine.raiseEvent(id, 'first', 'real');
+    await h.ext.engine.raiseEvent(id, 'second', 'also real');
+    expect((await h.ext.engine.waitForCompletion(id, 10_000))?.output).toEqual({ first: 'real', second: 'also real' });
+    expect((await committed(h.ext.engine.store, id)).filter((e) => e.Input === '"junk"')).toEqual([]);
+  });
+
   it('reloads an instance from storage when its commit is refused because its row changed underneath', async () => {
     const h = await host();
     const { instanceId: id } = await h.ext.engine.startNew('twoEvents', { instanceId: 'etag-1' });
