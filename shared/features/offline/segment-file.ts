@@ -98,32 +98,47 @@ export async function stageQuery(c: DuckDBConnection, table: string, columns: re
   await c.run(`CREATE TEMP TABLE ${ident(table)} AS SELECT ${segmentSelectList(columns)} FROM (${select})`);
 }
 
-/** Write the staged table as one Parquet file per event day into `dir`. */
-export async function writeDayFiles(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], dir: string, options: { distinct?: boolean } = {}): Promise<DayFile[]> {
-  const t = ident(table);
-  const nulls = await c.runAndReadAll(
-    `SELECT count(*) FILTER (WHERE entity_id IS NULL OR event_ts IS NULL OR created_ts IS NULL) FROM ${t}`,
+/** What a day's segment will hold, before it is written. */
+export type DayStats = Omit<DayFile, 'file' | 'sizeBytes'>;
+
+/** The event days in a staged table with their row counts and time bounds (one scan). */
+export async function stagedDays(c: DuckDBConnection, table: string): Promise<DayStats[]> {
+  const r = await c.runAndReadAll(
+    `SELECT CAST(floor(event_ts / ${DAY_MS}) AS BIGINT) AS d, count(*), min(event_ts), max(event_ts), min(created_ts), max(created_ts),
+            count(*) FILTER (WHERE entity_id IS NULL OR created_ts IS NULL)
+     FROM ${ident(table)} GROUP BY ALL ORDER BY d NULLS FIRST`,
   );
-  if (num(nulls.getRows()[0]![0]) > 0) {
-    throw new ValidationError('segment rows need entity_id, event_ts and created_ts', [
-      { where: 'rows', problem: `${num(nulls.getRows()[0]![0])} rows have a null key column` },
-    ]);
+  const rows = r.getRows();
+  const nulls = rows.reduce((n, row) => n + (row[0] === null ? num(row[1]) : num(row[6])), 0);
+  if (nulls > 0) {
+    throw new ValidationError('segment rows need entity_id, event_ts and created_ts', [{ where: 'rows', problem: `${nulls} rows have a null key column` }]);
   }
-  const days = await c.runAndReadAll(
-    `SELECT CAST(floor(event_ts / ${DAY_MS}) AS BIGINT) AS d FROM ${t} GROUP BY ALL ORDER BY d`,
-  );
-  const out: DayFile[] = [];
+  return rows.map(([d, n, minE, maxE, minC, maxC]) => ({
+    day: eventDay(num(d) * DAY_MS),
+    rowCount: num(n),
+    minEventTs: num(minE),
+    maxEventTs: num(maxE),
+    minCreatedTs: num(minC),
+    maxCreatedTs: num(maxC),
+  }));
+}
+
+/** Write one day of a staged table as a segment file in `dir`, sorted by (entity_id, event_ts, created_ts). */
+export async function writeDayFile(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], stats: DayStats, dir: string): Promise<DayFile> {
+  const start = Date.parse(`${stats.day}T00:00:00Z`);
+  const file = path.join(dir, `${stats.day}.parquet`);
   fs.mkdirSync(dir, { recursive: true });
-  for (const [d] of days.getRows()) {
-    const start = num(d) * DAY_MS;
-    const day = eventDay(start);
-    const file = path.join(dir, `${day}.parquet`);
-    const body = `SELECT ${options.distinct ? 'DISTINCT ' : ''}${segmentSelectList(columns)} FROM ${t} WHERE event_ts >= ${start} AND event_ts < ${start + DAY_MS}`;
-    await c.run(
-      `COPY (SELECT * FROM (${body}) ORDER BY entity_id, event_ts, created_ts) TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    out.push({ day, file, sizeBytes: fs.statSync(file).size, ...(await fileStats(c, file)) });
-  }
+  await c.run(
+    `COPY (SELECT ${segmentSelectList(columns)} FROM ${ident(table)} WHERE event_ts >= ${start} AND event_ts < ${start + DAY_MS} ORDER BY entity_id, event_ts, created_ts)
+     TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  return { ...stats, file, sizeBytes: fs.statSync(file).size };
+}
+
+/** Write every day of a staged table as segment files in `dir`. */
+export async function writeDayFiles(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], dir: string): Promise<DayFile[]> {
+  const out: DayFile[] = [];
+  for (const d of await stagedDays(c, table)) out.push(await writeDayFile(c, table, columns, d, dir));
   return out;
 }
 

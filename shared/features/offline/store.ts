@@ -38,7 +38,7 @@ import { BlobCache, StaleBlobError } from './cache';
 import { assertColumns, fileList, num, withConnection } from './duckdb';
 import { MANIFEST_TABLE, Manifest, type ManifestEntry } from './manifest';
 import { OFFLINE_CONTAINER, blobVersion, deleteIfUnchanged, uploadOnce, type SegmentBlobFacts } from './segment-blobs';
-import { stageQuery, stageRows, writeDayFiles, type DayFile } from './segment-file';
+import { stageQuery, stageRows, stagedDays, writeDayFile, type DayFile } from './segment-file';
 import { assertName, eventDay, segmentBlobPath, segmentId } from './segment-id';
 import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, WriteResult } from './types';
 
@@ -72,6 +72,7 @@ export interface LocalSegments {
 }
 
 const COMMIT_CONCURRENCY = 4;
+const DAY_MS = 86_400_000;
 const MAX_WRITE_ATTEMPTS = 4;
 const MAX_READ_ATTEMPTS = 3;
 
@@ -100,7 +101,19 @@ export class OfflineStore {
   async writeRows(spec: SegmentSpec, rows: readonly FeatureRow[]): Promise<WriteResult> {
     checkSpec(spec);
     if (rows.length === 0) return { segments: [], rowsCommitted: 0 };
-    return this.writeStaged(spec, (c, table) => stageRows(c, table, spec.columns, rows));
+    // Redelivery fast path: the days, and so the segment ids, follow from the rows alone;
+    // when all are committed, nothing is staged or written.
+    const byIndex = new Map<number, number>();
+    for (const r of rows) {
+      const d = Math.floor(r.eventTs / DAY_MS);
+      byIndex.set(d, (byIndex.get(d) ?? 0) + 1);
+    }
+    const perDay = new Map([...byIndex].map(([d, n]) => [eventDay(d * DAY_MS), n] as const));
+    const committed = await this.committedDays(spec, [...perDay.keys()]);
+    if (committed.size === perDay.size) {
+      return { segments: [...perDay].sort(([a], [b]) => a.localeCompare(b)).map(([day, n]) => this.alreadyCommitted(spec, day, n)), rowsCommitted: 0 };
+    }
+    return this.writeStaged(spec, (c, table) => stageRows(c, table, spec.columns, rows), committed);
   }
 
   /**
@@ -113,8 +126,8 @@ export class OfflineStore {
   }
 
   /** Commit one already-written Parquet file holding rows of a single event day. */
-  async commitDayFile(view: string, version: string, lineage: SegmentLineage, file: DayFile): Promise<SegmentCommit> {
-    const placed = await this.placeSegment(view, version, lineage, file, (record) => this.manifest.commit(record));
+  async commitDayFile(view: string, version: string, lineage: SegmentLineage, file: DayFile, opts: { checked?: boolean } = {}): Promise<SegmentCommit> {
+    const placed = await this.placeSegment(view, version, lineage, file, (record) => this.manifest.commit(record), opts);
     const { record: _record, ...commit } = placed;
     if (commit.status === 'conflict') throw new ConflictError(`segment ${commit.segmentId} of ${view}/${version} could not be committed; retry the write`);
     return commit as SegmentCommit;
@@ -127,11 +140,13 @@ export class OfflineStore {
   async placeSegment(
     view: string, version: string, lineage: SegmentLineage, file: DayFile,
     commit: (record: SegmentRecord) => Promise<'committed' | 'already-committed' | 'conflict'>,
+    opts: { checked?: boolean } = {},
   ): Promise<Omit<SegmentCommit, 'status'> & { status: SegmentCommit['status'] | 'conflict'; record?: SegmentRecord }> {
     const id = segmentId(lineage.input, view, version, file.day);
     const blobPath = segmentBlobPath(view, version, file.day, id);
     const base = { segmentId: id, day: file.day, blobPath, rowCount: file.rowCount };
-    if (await this.manifest.get(view, version, file.day, id)) return { ...base, status: 'already-committed' };
+    // `checked`: the caller has just seen the id uncommitted.
+    if (!opts.checked && (await this.manifest.get(view, version, file.day, id))) return { ...base, status: 'already-committed' };
 
     const ours: SegmentBlobFacts = { ...pickFacts(file), lineage };
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
@@ -248,23 +263,40 @@ export class OfflineStore {
     return { version, segments };
   }
 
-  private async writeStaged(spec: SegmentSpec, stage: (c: DuckDBConnection, table: string) => Promise<void>): Promise<WriteResult> {
+  /** The days of `days` whose segment for this input is already in the manifest. */
+  private async committedDays(spec: SegmentSpec, days: readonly string[]): Promise<Set<string>> {
+    const found = await Promise.all(days.map((day) => this.manifest.get(spec.view, spec.version, day, segmentId(spec.lineage.input, spec.view, spec.version, day))));
+    return new Set(days.filter((_, i) => found[i] !== undefined));
+  }
+
+  private alreadyCommitted(spec: SegmentSpec, day: string, rowCount: number): SegmentCommit {
+    const id = segmentId(spec.lineage.input, spec.view, spec.version, day);
+    return { segmentId: id, day, blobPath: segmentBlobPath(spec.view, spec.version, day, id), rowCount, status: 'already-committed' };
+  }
+
+  /** Stage, write the day files not committed yet, upload and commit them. */
+  private async writeStaged(spec: SegmentSpec, stage: (c: DuckDBConnection, table: string) => Promise<void>, known?: Set<string>): Promise<WriteResult> {
     const dir = path.join(this.workDir, `strata-segment-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      const days = await withConnection(async (c) => {
+      const { done, files } = await withConnection(async (c) => {
         await stage(c, 'segment_rows');
-        return writeDayFiles(c, 'segment_rows', spec.columns, dir);
+        const days = await stagedDays(c, 'segment_rows');
+        const committed = known ?? (await this.committedDays(spec, days.map((d) => d.day)));
+        const files: DayFile[] = [];
+        for (const d of days) if (!committed.has(d.day)) files.push(await writeDayFile(c, 'segment_rows', spec.columns, d, dir));
+        return { done: days.filter((d) => committed.has(d.day)).map((d) => this.alreadyCommitted(spec, d.day, d.rowCount)), files };
       });
-      const segments: SegmentCommit[] = new Array(days.length);
+      const segments: SegmentCommit[] = new Array(files.length);
       let next = 0;
       const worker = async () => {
-        while (next < days.length) {
+        while (next < files.length) {
           const i = next++;
-          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, days[i]!);
+          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, files[i]!, { checked: true });
         }
       };
-      await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, days.length) }, worker));
-      return { segments, rowsCommitted: segments.reduce((n, s) => n + (s.status === 'committed' ? s.rowCount : 0), 0) };
+      await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, files.length) }, worker));
+      const all = [...done, ...segments].sort((a, b) => a.day.localeCompare(b.day));
+      return { segments: all, rowsCommitted: segments.reduce((n, s) => n + (s.status === 'committed' ? s.rowCount : 0), 0) };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

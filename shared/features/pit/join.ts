@@ -61,21 +61,26 @@ export interface PitOutput {
 
 const MAX_BIGINT = '9223372036854775807::BIGINT';
 
-/** The statements that compute temp tables pit_a<i> (and pit_b<i>) and the final select. */
+/**
+ * The statements to run first (temp tables), and the final select. All views are ASOF-joined
+ * in one statement, so the spine is read once and no 1M x 1M re-join by row_id is needed;
+ * with a fixed cutoff that select is the whole plan.
+ */
 export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], opts: PitJoinOptions): { steps: string[]; select: string } {
   const perRow = opts.knownAt === 'row' || opts.knownAt === 'both';
   const fixed = opts.knownAt === 'asOf' || opts.knownAt === 'both';
   if (fixed && opts.asOf === undefined) throw new RangeError(`knownAt '${opts.knownAt}' needs asOf`);
-  const s = ident(spine.table);
+  const spineCols = ['row_id', 'entity_id', 'ts', ...(spine.hasLabel ? ['label'] : [])];
+  const asofCols = spineCols.map((c) => `s.${c}`);
+  const asofJoins: string[] = [];
   const steps: string[] = [];
-  const columns = ['s.row_id', 's.entity_id', 's.ts', ...(spine.hasLabel ? ['s.label'] : [])];
-  const joins: string[] = [];
+  const fallbacks: string[] = [];
+  const out = [...spineCols.map((c) => `a.${c}`)];
+  const inTtl = (ttl: number | undefined, e: string, t: string) => (ttl !== undefined ? `${e} > ${t} - ${ttl}` : 'TRUE');
 
   views.forEach((v, i) => {
-    const a = `pit_a${i}`;
-    const b = `pit_b${i}`;
     if (v.files.length === 0) {
-      for (const f of v.features) columns.push(`CAST(NULL AS ${f.type}) AS ${ident(f.as)}`);
+      for (const f of v.features) out.push(`CAST(NULL AS ${f.type}) AS ${ident(f.as)}`);
       return;
     }
     const ttl = v.ttlMs;
@@ -85,33 +90,33 @@ export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], 
       fixed ? `created_ts <= ${Math.floor(opts.asOf!)}` : undefined,
       perRow ? `created_ts <= ${spine.maxTs}` : undefined,
     ].filter(Boolean);
-    const vals = v.features.map((f, k) => `${ident(f.name)} AS v${k}`);
-    const feat = `(SELECT entity_id, event_ts, created_ts, ${vals.join(', ')} FROM read_parquet(${fileList(v.files)}, union_by_name = true) WHERE ${where.join(' AND ')})`;
-
-    steps.push(
-      `CREATE TEMP TABLE ${a} AS SELECT s.row_id, s.entity_id, s.ts, f.event_ts AS e, f.created_ts AS c, ${v.features.map((_, k) => `f.v${k}`).join(', ')}
-       FROM ${s} s ASOF LEFT JOIN ${feat} f
-       ON s.entity_id = f.entity_id AND {'e': s.ts, 'c': ${MAX_BIGINT}} >= {'e': f.event_ts, 'c': f.created_ts}`,
-    );
-    const inTtl = (e: string, t: string) => (ttl !== undefined ? `${e} > ${t} - ${ttl}` : 'TRUE');
+    const feat = `(SELECT entity_id, event_ts, created_ts, ${v.features.map((f, k) => `${ident(f.name)} AS v${k}`).join(', ')} FROM read_parquet(${fileList(v.files)}, union_by_name = true) WHERE ${where.join(' AND ')})`;
+    const f = `f${i}`;
+    asofJoins.push(`ASOF LEFT JOIN ${feat} ${f} ON s.entity_id = ${f}.entity_id AND {'e': s.ts, 'c': ${MAX_BIGINT}} >= {'e': ${f}.event_ts, 'c': ${f}.created_ts}`);
+    asofCols.push(`${f}.event_ts AS e${i}`, `${f}.created_ts AS c${i}`, ...v.features.map((_, k) => `${f}.v${k} AS v${i}_${k}`));
+    const asofValue = (k: number) => `CASE WHEN ${inTtl(ttl, `a.e${i}`, 'a.ts')} THEN a.v${i}_${k} END`;
     if (perRow) {
+      const b = `pit_b${i}`;
       steps.push(
         `CREATE TEMP TABLE ${b} AS SELECT l.row_id, arg_max({${v.features.map((_, k) => `'v${k}': f.v${k}`).join(', ')}}, (f.event_ts, f.created_ts)) AS m
-         FROM (SELECT row_id, entity_id, ts FROM ${a} WHERE c > ts AND ${inTtl('e', 'ts')}) l
-         JOIN ${feat} f ON l.entity_id = f.entity_id AND f.event_ts <= l.ts AND f.created_ts <= l.ts AND ${inTtl('f.event_ts', 'l.ts')}
+         FROM (SELECT row_id, entity_id, ts FROM pit_a WHERE c${i} > ts AND ${inTtl(ttl, `e${i}`, 'ts')}) l
+         JOIN ${feat} f ON l.entity_id = f.entity_id AND f.event_ts <= l.ts AND f.created_ts <= l.ts AND ${inTtl(ttl, 'f.event_ts', 'l.ts')}
          GROUP BY l.row_id`,
       );
-      joins.push(`JOIN ${a} ON ${a}.row_id = s.row_id LEFT JOIN ${b} ON ${b}.row_id = s.row_id`);
-      v.features.forEach((f, k) =>
-        columns.push(`CASE WHEN ${a}.c > s.ts THEN ${b}.m.v${k} WHEN ${inTtl(`${a}.e`, 's.ts')} THEN ${a}.v${k} END AS ${ident(f.as)}`),
-      );
+      fallbacks.push(`LEFT JOIN ${b} ON ${b}.row_id = a.row_id`);
+      // The ASOF match arrived after ts: use the fallback's answer (null when there is none).
+      v.features.forEach((feature, k) => out.push(`CASE WHEN a.c${i} > a.ts THEN ${b}.m.v${k} ELSE ${asofValue(k)} END AS ${ident(feature.as)}`));
     } else {
-      joins.push(`JOIN ${a} ON ${a}.row_id = s.row_id`);
-      v.features.forEach((f, k) => columns.push(`CASE WHEN ${inTtl(`${a}.e`, 's.ts')} THEN ${a}.v${k} END AS ${ident(f.as)}`));
+      v.features.forEach((feature, k) => out.push(`${asofValue(k)} AS ${ident(feature.as)}`));
     }
   });
 
-  return { steps, select: `SELECT ${columns.join(', ')} FROM ${s} s ${joins.join(' ')} ORDER BY s.row_id` };
+  const asof = `SELECT ${asofCols.join(', ')} FROM ${ident(spine.table)} s ${asofJoins.join(' ')}`;
+  if (perRow && steps.length) {
+    steps.unshift(`CREATE TEMP TABLE pit_a AS ${asof}`);
+    return { steps, select: `SELECT ${out.join(', ')} FROM pit_a a ${fallbacks.join(' ')} ORDER BY a.row_id` };
+  }
+  return { steps: [], select: `SELECT ${out.join(', ')} FROM (${asof}) a ORDER BY a.row_id` };
 }
 
 /** Run the join and write the training set to `outFile` (Parquet). */

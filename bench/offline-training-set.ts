@@ -1,0 +1,117 @@
+/**
+ * Training set of SPINE_ROWS spine rows x FEATURE_ROWS feature rows through buildTrainingSet
+ * (manifest listing, cached segments, spine blob, join, Parquet upload) vs hand-written
+ * DuckDB queries on the same local Parquet files, measured in the same run, same DuckDB.
+ * Prints one JSON object. Target: api / bare ASOF JOIN <= 1.2.
+ *
+ *   node dist/bench/offline-training-set.js
+ *   SPINE_ROWS=100000 FEATURE_ROWS=1000000 node dist/bench/offline-training-set.js   (quick run)
+ *
+ * Baselines:
+ *  - asof: the plain ASOF JOIN on event_ts (ignores arrival time and ties: leaks late data;
+ *    the floor any point-in-time join must pay);
+ *  - asof_known_by: the same after filtering created_ts <= asOf (what knownAt 'asOf' computes);
+ *  - range_argmax: hash join + range filter + arg_max per spine row (what knownAt 'row'
+ *    computes, written the direct way).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAzurite } from '../local/processes/azurite';
+import { Storage } from '../shared/storage/clients';
+import { OfflineStore, withConnection } from '../shared/features/offline';
+import { fileList, literal } from '../shared/features/offline/duckdb';
+import { buildTrainingSet, type TrainingSetRequest } from '../shared/features/pit';
+
+const SPINE_ROWS = Number(process.env.SPINE_ROWS ?? 1_000_000);
+const FEATURE_ROWS = Number(process.env.FEATURE_ROWS ?? 10_000_000);
+const ENTITIES = Number(process.env.ENTITIES ?? Math.max(1, Math.round(FEATURE_ROWS / 100)));
+const DAYS = Number(process.env.DAYS ?? 30);
+const LATE_SHARE = Number(process.env.LATE_SHARE ?? 0.1);
+const REPEAT = Number(process.env.REPEAT ?? 2);
+const T0 = Date.UTC(2024, 0, 1);
+const DAY = 86_400_000;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const s = performance.now();
+  await fn();
+  return performance.now() - s;
+}
+
+async function main() {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-pit-'));
+  const azurite = await startAzurite({ location: path.join(tmp, 'azurite') });
+  try {
+    const storage = new Storage(azurite.connectionString);
+    const store = await OfflineStore.open({ storage, cacheDir: path.join(tmp, 'cache') });
+
+    // Feature rows: ~100 events per entity over DAYS days; LATE_SHARE of them arrive up to 3 days late.
+    const setupStart = performance.now();
+    await store.writeQuery(
+      { view: 'activity', version: 'v1', columns: [{ name: 'f1', type: 'float' }, { name: 'f2', type: 'int' }, { name: 'f3', type: 'string' }], lineage: { input: { kind: 'job', key: 'bench-generate' } } },
+      `SELECT 'e' || (i % ${ENTITIES}) AS entity_id, ev AS event_ts,
+              ev + CASE WHEN random() < ${LATE_SHARE} THEN (random() * 3 * ${DAY})::BIGINT ELSE (random() * 60000)::BIGINT END AS created_ts,
+              random() AS f1, (random() * 100)::BIGINT AS f2, 'c' || (i % 7) AS f3
+       FROM (SELECT i, ${T0} + (random() * ${DAYS} * ${DAY})::BIGINT AS ev FROM range(${FEATURE_ROWS}) t(i))`,
+    );
+    const spineFile = path.join(tmp, 'spine.parquet');
+    await withConnection((c) =>
+      c.run(
+        `COPY (SELECT 'e' || (i % ${Math.round(ENTITIES * 1.2)}) AS entity_id, (${T0 + 5 * DAY} + random() * ${(DAYS - 5) * DAY})::BIGINT AS ts, (random() < 0.3) AS label
+               FROM range(${SPINE_ROWS}) t(i)) TO ${literal(spineFile)} (FORMAT parquet)`,
+      ),
+    );
+    await (await storage.container('spines')).getBlockBlobClient('bench/spine.parquet').uploadFile(spineFile);
+    const setupMs = performance.now() - setupStart;
+
+    const request: TrainingSetRequest = { spine: { blobPath: 'spines/bench/spine.parquet' }, views: [{ view: 'activity', features: ['f1', 'f2', 'f3'] }] };
+    const asOf = T0 + 20 * DAY;
+    const coldMs = await timed(() => buildTrainingSet(store, request)); // fills the segment cache
+    const { files, segments } = await store.localFiles('activity');
+
+    const feats = `read_parquet(${fileList(files)})`;
+    const out = (name: string) => literal(path.join(tmp, `${name}.parquet`));
+    const bare = (name: string, sql: string) => withConnection(async (c) => {
+      await c.run(`CREATE TEMP TABLE spine AS SELECT row_number() OVER () - 1 AS row_id, * FROM read_parquet(${literal(spineFile)})`);
+      await c.run(`COPY (${sql}) TO ${out(name)} (FORMAT parquet, COMPRESSION zstd)`);
+    });
+    const variants: Record<string, () => Promise<unknown>> = {
+      api_row: () => buildTrainingSet(store, request),
+      api_as_of: () => buildTrainingSet(store, { ...request, asOf }),
+      asof: () => bare('asof', `SELECT s.row_id, s.entity_id, s.ts, s.label, f.f1, f.f2, f.f3 FROM spine s ASOF LEFT JOIN ${feats} f ON s.entity_id = f.entity_id AND s.ts >= f.event_ts ORDER BY s.row_id`),
+      asof_known_by: () => bare('asof_known_by', `SELECT s.row_id, s.entity_id, s.ts, s.label, f.f1, f.f2, f.f3 FROM spine s ASOF LEFT JOIN (SELECT * FROM ${feats} WHERE created_ts <= ${asOf}) f ON s.entity_id = f.entity_id AND s.ts >= f.event_ts ORDER BY s.row_id`),
+      range_argmax: () => bare('range_argmax', `SELECT s.row_id, s.entity_id, s.ts, s.label, m.v.f1, m.v.f2, m.v.f3 FROM spine s LEFT JOIN (
+          SELECT s.row_id, arg_max({'f1': f.f1, 'f2': f.f2, 'f3': f.f3}, (f.event_ts, f.created_ts)) AS v
+          FROM spine s JOIN ${feats} f ON s.entity_id = f.entity_id AND f.event_ts <= s.ts AND f.created_ts <= s.ts GROUP BY s.row_id) m ON m.row_id = s.row_id ORDER BY s.row_id`),
+    };
+    const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+    for (let r = 0; r < REPEAT; r++) for (const [k, fn] of Object.entries(variants)) times[k]!.push(await timed(fn));
+    const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v))]));
+    const ratio = (a: string, b: string) => Number((ms[a]! / ms[b]!).toFixed(2));
+
+    console.log(JSON.stringify({
+      bench: 'offline-training-set',
+      sizes: { spineRows: SPINE_ROWS, featureRows: FEATURE_ROWS, entities: ENTITIES, days: DAYS, lateShare: LATE_SHARE, segments: segments.length },
+      setupMs: Math.round(setupMs),
+      coldApiMs: Math.round(coldMs),
+      medianMs: ms,
+      runsMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(Math.round)])),
+      ratios: {
+        api_row_vs_asof: ratio('api_row', 'asof'),
+        api_as_of_vs_asof: ratio('api_as_of', 'asof'),
+        api_as_of_vs_asof_known_by: ratio('api_as_of', 'asof_known_by'),
+        api_row_vs_range_argmax: ratio('api_row', 'range_argmax'),
+      },
+      target: 'api / asof <= 1.2',
+    }, null, 2));
+  } finally {
+    await azurite.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
