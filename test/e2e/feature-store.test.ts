@@ -10,6 +10,7 @@ import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startRedis, RedisHandle } from '../../local/processes/redis';
 import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
+import { withConnection, literal } from '../../shared/features/offline/duckdb';
 
 const tmp = tempDir();
 let azurite: AzuriteHandle;
@@ -17,7 +18,8 @@ let redis: RedisHandle;
 let host: HostProcess;
 const fkey = { 'x-functions-key': FUNCTION_KEY };
 
-const T0 = Date.parse('2026-10-01T10:00:00Z');
+// Recent times: views have TTLs (user_clicks: 2 days), and expired values are never served.
+const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
 async function send(hub: string, events: unknown[]) {
@@ -80,7 +82,7 @@ describe('streaming ingest', () => {
 
     const svc = await eventually(async () => {
       const r = await features('u1', 'service=churn_v1');
-      return r.body.features['user_purchases:spend_7d'] === 120 ? r.body : undefined;
+      return r.body.features['user_purchases:spend_7d'] === 120 && r.body.features['user_engagement:spend_per_click'] === 40 ? r.body : undefined;
     }, 20_000, 'u1 purchases online');
     expect(svc.features['user_purchases:purchases_7d']).toBe(1);
     expect(Object.keys(svc.features)).toEqual([
@@ -163,15 +165,17 @@ describe('file ingest', () => {
 
 describe('training sets', () => {
   it('builds a point-in-time training set from a feature service', async () => {
+    // Values count once they had arrived (created_ts <= the spine time): ask about "now".
+    const now = new Date().toISOString();
     const res = await fetch(`${host.baseUrl}/api/training-sets`, {
       method: 'POST',
       headers: fkey,
       body: JSON.stringify({
         spine: { rows: [
-          { entity_id: 'u1', ts: at(12), label: 0 },
-          { entity_id: 'u1', ts: at(25), label: 1 },
-          { entity_id: 'u2', ts: at(1), label: 0 },
-          { entity_id: 'nobody', ts: at(25), label: 0 },
+          { entity_id: 'u1', ts: now, label: 1 },
+          { entity_id: 'u2', ts: now, label: 0 },
+          { entity_id: 'nobody', ts: now, label: 0 },
+          { entity_id: 'u1', ts: at(-60), label: 0 },
         ] },
         featureService: 'churn_v1',
       }),
@@ -179,9 +183,21 @@ describe('training sets', () => {
     const body = (await res.json()) as { rowCount: number; columnCount: number; blobPath: string; container: string; segmentsUsed: unknown[] };
     expect(res.status).toBe(201);
     expect(body.rowCount).toBe(4);
+    expect(body.columnCount).toBe(4 + 9); // row_id, entity_id, ts, label + the service's 9 features
     expect(body.segmentsUsed.length).toBeGreaterThan(0);
     const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(body.container).getBlobClient(body.blobPath);
-    expect((await blob.getProperties()).contentLength).toBeGreaterThan(0);
+    const file = path.join(tmp.dir, 'training-set.parquet');
+    await blob.downloadToFile(file);
+    const rows = await withConnection(async (c) =>
+      (await c.runAndReadAll(`SELECT entity_id, ts, clicks_24h, spend_7d, is_active FROM read_parquet(${literal(file)}) ORDER BY row_id`)).getRowObjectsJson(),
+    );
+    // Spine order kept; values as known at each row's time; nothing known an hour before the events.
+    expect(rows.map((r) => [r.entity_id, r.clicks_24h, r.spend_7d, r.is_active])).toEqual([
+      ['u1', '3', 120, true],
+      ['u2', '1', null, true],
+      ['nobody', null, null, null],
+      ['u1', null, null, null],
+    ]);
   });
 
   it('names what is wrong in a bad request', async () => {
