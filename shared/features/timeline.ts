@@ -79,6 +79,12 @@ export class SourcePlan {
   readonly perEvent: boolean;
   readonly reach: number;
   readonly order: string[];
+  /**
+   * When a window's value changes because time passed after an event at ts: one function per kind
+   * of change, each non-decreasing in ts (so the items producing changes in a time range are
+   * contiguous and found by binary search).
+   */
+  readonly laterChanges: Array<(ts: number) => number>;
 
   constructor(readonly view: ResolvedView) {
     this.exprs = view.features.filter((f): f is ExprFeature => f.kind === 'expr');
@@ -94,21 +100,24 @@ export class SourcePlan {
     this.perEvent = this.exprs.length > 0 || this.groups.some((g) => g.window.kind === 'sliding');
     this.reach = Math.max(0, ...this.groups.map((g) => windowReach(g.window)));
     this.order = view.features.map((f) => f.name);
+    this.laterChanges = laterChangesOf(this.groups);
   }
+}
 
-  /** Times after an event at ts when a window's value changes because time passed. */
-  laterChanges(ts: number, out: (t: number) => void): void {
-    for (const { window: w } of this.groups) {
-      if (w.kind === 'sliding') {
-        const leaves = ts + w.sizeMs;
-        out(w.hopMs ? Math.ceil(leaves / w.hopMs) * w.hopMs : leaves);
-      } else {
-        const end = Math.floor(ts / w.sizeMs) * w.sizeMs + w.sizeMs;
-        out(end); // the window holding the event is complete
-        out(end + w.sizeMs); // and is superseded by the next one
-      }
+function laterChangesOf(groups: ReadonlyArray<{ window: ResolvedWindow }>): Array<(ts: number) => number> {
+  const out: Array<(ts: number) => number> = [];
+  for (const { window: w } of groups) {
+    const size = w.sizeMs;
+    if (w.kind === 'sliding') {
+      const hop = w.hopMs;
+      // the event leaves the window (at the next hop boundary, with a hop)
+      out.push(hop ? (ts) => Math.ceil((ts + size) / hop) * hop : (ts) => ts + size);
+    } else {
+      out.push((ts) => Math.floor(ts / size) * size + size); // the window holding the event is complete
+      out.push((ts) => Math.floor(ts / size) * size + 2 * size); // and is superseded by the next one
     }
   }
+  return out;
 }
 
 export class SourceTimeline implements Timeline<SourceItem> {
@@ -144,29 +153,29 @@ export class SourceTimeline implements Timeline<SourceItem> {
   }
 
   candidates(from: number, to: number): number[] {
-    const out = new Set<number>();
-    const add = (t: number) => {
-      if (t >= from && t <= to) out.add(t);
-    };
     const items = this.items;
-    for (let i = firstAtOrAfter(items, from - this.plan.reach); i < items.length && items[i]!.ts <= to; i++) {
-      const ts = items[i]!.ts;
-      if (this.plan.perEvent) add(ts);
-      this.plan.laterChanges(ts, add);
+    const out: number[] = [];
+    if (this.plan.perEvent) for (let i = firstAtOrAfter(items, from); i < items.length && items[i]!.ts <= to; i++) out.push(items[i]!.ts);
+    for (const change of this.plan.laterChanges) {
+      for (let i = firstWhere(items, (ts) => change(ts) >= from); i < items.length; i++) {
+        const c = change(items[i]!.ts);
+        if (c > to) break;
+        out.push(c);
+      }
     }
-    return [...out].sort((a, b) => a - b);
+    return sortedUnique(out);
   }
 
   nextCandidateAfter(t: number): number {
-    let best = Infinity;
-    const consider = (c: number) => {
-      if (c > t && c < best) best = c;
-    };
     const items = this.items;
-    for (let i = firstAtOrAfter(items, t - this.plan.reach); i < items.length; i++) {
-      const ts = items[i]!.ts;
-      if (this.plan.perEvent) consider(ts);
-      this.plan.laterChanges(ts, consider);
+    let best = Infinity;
+    if (this.plan.perEvent) {
+      const i = firstAfter(items, t);
+      if (i < items.length) best = items[i]!.ts;
+    }
+    for (const change of this.plan.laterChanges) {
+      const i = firstWhere(items, (ts) => change(ts) > t);
+      if (i < items.length) best = Math.min(best, change(items[i]!.ts));
     }
     return best;
   }
@@ -177,6 +186,7 @@ export class SourceTimeline implements Timeline<SourceItem> {
     const latest = items[hi - 1];
     let createdTs = latest ? latest.createdTs : -Infinity;
     const values: Record<string, FeatureValue> = {};
+    for (const name of this.plan.order) values[name] = null; // declared order, filled below
     for (const f of this.plan.exprs) values[f.name] = latest ? latest.exprValues[f.name] ?? null : null;
     for (const { window: w, features } of this.plan.groups) {
       let lo: number;
@@ -196,7 +206,7 @@ export class SourceTimeline implements Timeline<SourceItem> {
         values[f.name] = checked.value;
       }
     }
-    return { values: ordered(values, this.plan.order), createdTs };
+    return { values, createdTs };
   }
 
   evict(horizon: number): boolean {
@@ -366,10 +376,24 @@ function tieOf(i: Item & { tie?: string }): string {
   return (i.tie ??= canonicalJson(i.data));
 }
 
-function ordered(values: Record<string, FeatureValue>, order: string[]): Record<string, FeatureValue> {
-  const out: Record<string, FeatureValue> = {};
-  for (const k of order) out[k] = values[k] ?? null;
-  return out;
+/** First index whose ts satisfies a predicate that is false, then true, along the items. */
+function firstWhere(items: ReadonlyArray<{ ts: number }>, pred: (ts: number) => boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pred(items[mid]!.ts)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+function sortedUnique(list: number[]): number[] {
+  list.sort((a, b) => a - b);
+  let n = 0;
+  for (let i = 0; i < list.length; i++) if (i === 0 || list[i] !== list[i - 1]) list[n++] = list[i]!;
+  list.length = n;
+  return list;
 }
 
 /** First index whose ts >= t (items sorted by ts). */
