@@ -8,7 +8,7 @@
  * mean/min/max/last of nothing is null, distinct_count counts distinct non-null values.
  * Sums run in event order, so the same records give the same float whatever batches they came in.
  */
-import type { AggregateFn } from './definitions';
+import type { AggregateFn } from './vocabulary';
 import type { FeatureType, FeatureValue } from './types';
 
 export interface HasData {

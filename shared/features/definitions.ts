@@ -21,10 +21,13 @@
 import type { z } from 'zod';
 import type { FeatureType } from './types';
 import type { Duration } from './duration';
+import { FILE_FORMATS, type AggregateFn, type FeatureRef, type FileFormat } from './vocabulary';
 
 export { defineRepo, FeatureRepo } from './repo';
 export type { ResolvedEntity, ResolvedSource, ResolvedView, ResolvedFeature, ResolvedService, ServiceFeature } from './repo';
 export type { Duration } from './duration';
+export { AGGREGATE_FNS, FILE_FORMATS, formatRef } from './vocabulary';
+export type { AggregateFn, FeatureRef, FileFormat } from './vocabulary';
 export type { FeatureType } from './types';
 
 /** The TypeScript value of a feature type (nullable where read). */
@@ -49,11 +52,8 @@ export function entity<const N extends string>(spec: {
   description?: string;
   revision?: number;
 }): Entity<N> {
-  return Object.freeze({ kind: 'entity', revision: 1, ...spec });
+  return Object.freeze({ kind: 'entity', ...spec, revision: spec.revision ?? 1 });
 }
-
-export type FileFormat = 'csv' | 'jsonl' | 'parquet';
-export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
 
 export interface Source<N extends string = string, R = Record<string, unknown>> {
   readonly kind: 'source';
@@ -115,9 +115,6 @@ export function sliding(size: Duration, opts: { hop?: Duration } = {}): WindowSp
 export function tumbling(size: Duration): WindowSpec {
   return Object.freeze({ kind: 'tumbling', size });
 }
-
-export type AggregateFn = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'last' | 'distinct_count';
-export const AGGREGATE_FNS: readonly AggregateFn[] = ['count', 'sum', 'mean', 'min', 'max', 'last', 'distinct_count'];
 
 interface FeatureOptions {
   description?: string;
@@ -206,12 +203,6 @@ const builders: SourceFeatureBuilders<any> = { expr, count, sum, mean, min, max,
 // ---------------------------------------------------------------------------------------------
 // Feature views
 
-/** A reference to one feature of one view, as used by feature services: `user_clicks:clicks_1h`. */
-export interface FeatureRef {
-  readonly view: string;
-  readonly feature: string;
-}
-
 export interface FeatureView<N extends string = string, F extends FeatureMap = FeatureMap> {
   readonly kind: 'view';
   readonly name: N;
@@ -260,8 +251,8 @@ export function featureView<const N extends string, const I extends InputOf, F e
   const name = spec.name;
   return Object.freeze({
     kind: 'view' as const,
-    revision: 1,
     ...spec,
+    revision: spec.revision ?? 1,
     features: Object.freeze({ ...features }),
     select: (...names: Array<keyof F & string>) => names.map((feature) => Object.freeze({ view: name, feature })),
   });
@@ -290,9 +281,4 @@ export function featureService<const N extends string>(spec: {
     else flat.push(f as string | FeatureRef);
   }
   return Object.freeze({ kind: 'service' as const, ...spec, features: Object.freeze(flat) });
-}
-
-/** `user_clicks:clicks_1h` */
-export function formatRef(ref: FeatureRef): string {
-  return `${ref.view}:${ref.feature}`;
 }

@@ -26,19 +26,8 @@ import { parseDuration, type Duration } from './duration';
 import { normaliseFunctionSource } from './fnsource';
 import { versionOf } from './version';
 import { didYouMean, known } from './suggest';
-import {
-  AGGREGATE_FNS,
-  FILE_FORMATS,
-  formatRef,
-  type AggregateFn,
-  type Entity,
-  type Feature,
-  type FeatureRef,
-  type FeatureService,
-  type FeatureView,
-  type Source,
-  type WindowSpec,
-} from './definitions';
+import { AGGREGATE_FNS, FILE_FORMATS, formatRef, type AggregateFn, type FeatureRef } from './vocabulary';
+import type { Entity, Feature, FeatureService, FeatureView, Source, WindowSpec } from './definitions';
 
 export type DefinitionKind = 'entity' | 'source' | 'view' | 'service';
 
