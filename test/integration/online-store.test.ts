@@ -164,6 +164,21 @@ describe.each(stores)('%s online store', (_kind, make) => {
   });
 });
 
+describe('embedded specifics', () => {
+  it('serves a value while now < eventTs + ttl, exactly (injected clock)', async () => {
+    let now = 10_000;
+    const store = new EmbeddedOnlineStore({ now: () => now });
+    await store.write('v', [row('u1', 5_000, 5_000, { n: 1 })], 1_000); // expires at 6 000: already past
+    await store.write('v', [row('u2', 9_500, 9_500, { n: 2 })], 1_000); // expires at 10 500
+    expect((await store.read([{ view: 'v', entityId: 'u1' }, { view: 'v', entityId: 'u2' }])).map((r) => r?.values.n ?? null)).toEqual([null, 2]);
+    now = 10_499;
+    expect((await store.read([{ view: 'v', entityId: 'u2' }]))[0]?.values.n).toBe(2);
+    now = 10_500;
+    expect(await store.read([{ view: 'v', entityId: 'u2' }])).toEqual([null]);
+    expect(store.size).toBe(0);
+  });
+});
+
 describe('redis specifics', () => {
   it('keeps one hash per (view, entity) under the strata:v1 prefix', async () => {
     const store = new RedisOnlineStore(redis.url);
@@ -173,6 +188,8 @@ describe('redis specifics', () => {
       expect(await raw.hgetall('strata:v1:layout_view:u9')).toEqual({ '@e': '1714557600000', '@c': '1714557600123', n: 'n3', page: 'shome' });
       await store.write('layout_view', [row('u9', 1714557600000, 1714557600123, { n: 3 })], 10 * 365 * 86_400_000);
       expect(await raw.pexpiretime('strata:v1:layout_view:u9')).toBe(-1); // the replay was skipped, no expiry set
+      await store.write('layout_view', [row('u9', 1714557600001, 1714557600124, { n: 4 })], 10 * 365 * 86_400_000);
+      expect(await raw.pexpiretime('strata:v1:layout_view:u9')).toBe(1714557600001 + 10 * 365 * 86_400_000 - 1);
     } finally {
       raw.disconnect();
       await store.close();

@@ -24,6 +24,8 @@ import type { OnlineKey, OnlineRecord, OnlineStore, OnlineWriteResult } from './
 import { CREATED_TS_FIELD, DEFAULT_KEY_PREFIX, EVENT_TS_FIELD, decodeValue, encodeValue, expiryOf, onlineKey } from './codec';
 
 // KEYS[1] the hash; ARGV: eventTs, createdTs, expireAt ('' = none), then field, value, ...
+// A value is served while now < expireAt (as in training sets: event_ts > t - ttl); Redis drops a
+// key once now > its expiry time, hence PEXPIREAT expireAt - 1.
 const WRITE_IF_NEWER = `
 local e = tonumber(ARGV[1])
 local c = tonumber(ARGV[2])
@@ -39,7 +41,7 @@ if cur[1] then
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], '${EVENT_TS_FIELD}', ARGV[1], '${CREATED_TS_FIELD}', ARGV[2], unpack(ARGV, 4))
-if exp ~= '' then redis.call('PEXPIREAT', KEYS[1], exp) end
+if exp ~= '' then redis.call('PEXPIREAT', KEYS[1], tonumber(exp) - 1) end
 return 1
 `;
 const WRITE_SHA = createHash('sha1').update(WRITE_IF_NEWER).digest('hex');
