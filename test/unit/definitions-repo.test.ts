@@ -68,6 +68,19 @@ describe('defineRepo: references', () => {
     ]);
   });
 
+  it('tells a source from a feature view', () => {
+    expect(
+      problemsOf({
+        entities: [user],
+        sources: [events],
+        views: [slide, featureView({ name: 'a', entity: user, input: 'slide', features: { n: count(sliding('1h')) } }), derived('b', ['events'])],
+      }),
+    ).toEqual([
+      'views.a.input: "slide" is a feature view, not a source; a view over other views takes them as a list: input: [view, ...]',
+      'views.b.input[0]: "events" is a source, not a feature view; a derived view takes feature views only',
+    ]);
+  });
+
   it('asks to list a referenced object that is not in the repo', () => {
     expect(problemsOf({ entities: [user], views: [slide] })).toEqual(['views.slide.input: source "events" is not in this repo; add it to sources: [...] in defineRepo']);
   });
