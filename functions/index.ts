@@ -9,3 +9,4 @@ import './upload-blob';
 import './dead-letter';
 import './features';
 import './training-sets';
+import './window-flush';

@@ -201,4 +201,18 @@ describe('warm-up and consistency', () => {
     const online = async (p: Platform) => (await p.online.read(keys)).map((r) => r?.values);
     expect(await online(streamed)).toEqual(await online(filed));
   });
+
+  it('a flush empties the windows of idle entities online and offline; a second flush with the same clock changes nothing', async () => {
+    const p = await platform();
+    const ingest = await p.ingest();
+    await ingest.ingest({ source: 'clicks', records: records(clickEvents(START, ['f1'], 3)), batch: batch('6', 0, 2) });
+    const read = async () => (await p.online.read([{ view: 'user_clicks', entityId: 'f1' }]))[0]!.values;
+    expect(await read()).toMatchObject({ clicks_1h: 3, clicks_24h: 3 });
+    const until = Date.now() - ingest.maxLatenessMs;
+    const flushed = await ingest.flush(until);
+    expect(flushed.user_clicks!.rows).toBeGreaterThan(0);
+    // The events are three hours old: they have left the 1h window, not the 24h one.
+    expect(await read()).toMatchObject({ clicks_1h: 0, clicks_24h: 3 });
+    expect(await ingest.flush(until)).toEqual({});
+  });
 });
