@@ -25,7 +25,7 @@ import type { FeatureColumn, FeatureRow, FeatureType, FeatureValue } from './typ
 import type { OnlineStore, OnlineWriteResult } from './online/types';
 import type { OfflineStore } from './offline/store';
 import type { Manifest } from './offline/manifest';
-import type { SegmentInput } from './offline/types';
+import type { SegmentInput, SegmentLineage } from './offline/types';
 import { canonicalJson, eventDay, segmentId, sha256Hex } from './offline/segment-id';
 import { FeaturePipeline, type PipelineResult } from './pipeline';
 import { validateRecords, type RawRecord, type ValidRecord } from './validate';
@@ -126,15 +126,7 @@ export class IngestService {
     report.late = result.late.length;
     report.problems = result.problems.map((p) => `${p.view}: ${p.message ?? JSON.stringify(p)}`);
 
-    for (const [viewName, rows] of result.rows) {
-      if (!rows.length) continue;
-      const view = repo.view(viewName);
-      const [written, online] = await Promise.all([
-        this.deps.offline.writeRows({ view: view.name, version: view.version, columns: view.columns, lineage: this.lineage(req) }, rows),
-        this.deps.online.write(view.name, rows, view.ttlMs),
-      ]);
-      report.views[view.name] = { rows: rows.length, segments: written.segments.length, online };
-    }
+    report.views = await this.writeViews(result, { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) });
     await this.deps.offline.writeRows(
       { view: sourceSegmentView(source.name), version: source.version, columns: sourceColumns(source), lineage: this.lineage(req) },
       accepted.map((r) => sourceRow(source, this.joinKeyOf(source), r)),
@@ -157,19 +149,24 @@ export class IngestService {
       result = pipeline.flush(until);
       this.pending.set(key, result);
     }
-    const out: Record<string, ViewIngest> = {};
-    const batch: SegmentInput = { kind: 'job', key };
-    for (const [viewName, rows] of result.rows) {
-      if (!rows.length) continue;
-      const view = this.deps.repo.view(viewName);
-      const [written, online] = await Promise.all([
-        this.deps.offline.writeRows({ view: view.name, version: view.version, columns: view.columns, lineage: { input: batch, ...(jobId ? { jobId } : {}) } }, rows),
-        this.deps.online.write(view.name, rows, view.ttlMs),
-      ]);
-      out[view.name] = { rows: rows.length, segments: written.segments.length, online };
-    }
+    const out = await this.writeViews(result, { input: { kind: 'job', key }, ...(jobId ? { jobId } : {}) });
     this.pending.delete(key);
     return out;
+  }
+
+  /** Every view's rows to its offline segment and the online store, all views at once. */
+  private async writeViews(result: PipelineResult, lineage: SegmentLineage): Promise<Record<string, ViewIngest>> {
+    const written = await Promise.all(
+      [...result.rows].filter(([, rows]) => rows.length > 0).map(async ([viewName, rows]) => {
+        const view = this.deps.repo.view(viewName);
+        const [segments, online] = await Promise.all([
+          this.deps.offline.writeRows({ view: view.name, version: view.version, columns: view.columns, lineage }, rows),
+          this.deps.online.write(view.name, rows, view.ttlMs),
+        ]);
+        return [view.name, { rows: rows.length, segments: segments.segments.length, online }] as const;
+      }),
+    );
+    return Object.fromEntries(written);
   }
 
   /** The largest lateness of any view: how far behind now a flush may move the clock. */
