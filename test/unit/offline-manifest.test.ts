@@ -5,7 +5,7 @@ import type { SegmentRecord } from '../../shared/features/offline';
 function seg(id: string, state: 'live' | 'superseded', extra: Partial<SegmentRecord> = {}): SegmentRecord {
   return {
     view: 'v', version: '1', day: '2024-01-01', segmentId: id, blobPath: `v/1/2024-01-01/${id}.parquet`, etag: '"e"',
-    sizeBytes: 1, rowCount: 1, minEventTs: 0, maxEventTs: 0, minCreatedTs: 0, maxCreatedTs: 0,
+    sizeBytes: 1, rowCount: 1, minEventTs: 0, maxEventTs: 0, minCreatedTs: 0, maxCreatedTs: 0, minLagMs: 0, maxLagMs: 0,
     lineage: { input: { kind: 'job', key: id } }, committedAt: 0, state, ...extra,
   };
 }

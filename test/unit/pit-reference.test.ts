@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConnection } from '../../shared/features/offline';
 import { literal } from '../../shared/features/offline/duckdb';
-import { pointInTimeJoin, type KnownAt } from '../../shared/features/pit/join';
+import { asofKey, pointInTimeJoin, type KnownAt } from '../../shared/features/pit/join';
 import { loadSpine, type SpineRow } from '../../shared/features/pit/spine';
 
 interface Feat { entity: string; e: number; c: number; v: number }
@@ -51,7 +51,8 @@ beforeAll(async () => {
   for (let i = 0; i < 3000; i++) {
     const entity = `e${int(40)}`;
     const e = int(600);
-    const late = r() < 0.3 ? int(120) : r() < 0.5 ? 0 : int(5);
+    // Mostly on time or a little late, 30% up to 2 h late, a few created before their event time.
+    const late = r() < 0.05 ? -int(30) : r() < 0.3 ? int(120) : r() < 0.5 ? 0 : int(5);
     const c = e + late;
     const key = `${entity}|${e}|${c}`;
     if (seen.has(key)) continue; // (e, c) identical for one entity would be an unordered tie
@@ -67,13 +68,21 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function joined(ttl: number | undefined, knownAt: KnownAt, asOf?: number): Promise<Array<number | null>> {
+/** Exact bounds of the generated rows, as the manifest would give them: selects the packed ASOF key. */
+const bounds = () => ({
+  minEventTs: Math.min(...feats.map((f) => f.e)),
+  maxEventTs: Math.max(...feats.map((f) => f.e)),
+  minLagMs: Math.min(...feats.map((f) => f.c - f.e)),
+  maxLagMs: Math.max(...feats.map((f) => f.c - f.e)),
+});
+
+async function joined(ttl: number | undefined, knownAt: KnownAt, asOf?: number, packed = false): Promise<Array<number | null>> {
   return withConnection(async (c) => {
     const s = await loadSpine(c, 'spine', { rows: spine });
-    const out = path.join(dir, `out-${knownAt}-${ttl}-${asOf}.parquet`);
+    const out = path.join(dir, `out-${knownAt}-${ttl}-${asOf}-${packed}.parquet`);
     await pointInTimeJoin(
       c, { table: 'spine', hasLabel: false, minTs: s.minTs, maxTs: s.maxTs },
-      [{ view: 'v', files: [file], features: [{ name: 'v', type: 'BIGINT', as: 'v' }], ...(ttl !== undefined ? { ttlMs: ttl } : {}) }],
+      [{ view: 'v', files: [file], features: [{ name: 'v', type: 'BIGINT', as: 'v' }], ...(ttl !== undefined ? { ttlMs: ttl } : {}), ...(packed ? { keyBounds: bounds() } : {}) }],
       { knownAt, ...(asOf !== undefined ? { asOf } : {}) }, out,
     );
     const r = await c.runAndReadAll(`SELECT v FROM read_parquet(${literal(out)}) ORDER BY row_id`);
@@ -82,17 +91,27 @@ async function joined(ttl: number | undefined, knownAt: KnownAt, asOf?: number):
 }
 
 describe('point-in-time join matches the definition on random histories', () => {
-  for (const ttl of [undefined, 30, 1]) {
-    it(`knownAt 'row', ttl ${ttl ?? 'none'}`, async () => {
-      const got = await joined(ttl, 'row');
-      expect(got).toEqual(reference(spine, feats, ttl, 'row'));
-      expect(got.filter((v) => v !== null).length).toBeGreaterThan(ttl === 1 ? 10 : 500);
-    });
+  for (const packed of [false, true]) {
+    const key = packed ? 'packed key' : 'struct key';
+    for (const ttl of [undefined, 30, 1]) {
+      it(`knownAt 'row', ttl ${ttl ?? 'none'}, ${key}`, async () => {
+        const got = await joined(ttl, 'row', undefined, packed);
+        expect(got).toEqual(reference(spine, feats, ttl, 'row'));
+        expect(got.filter((v) => v !== null).length).toBeGreaterThan(ttl === 1 ? 10 : 500);
+      });
+    }
+    for (const asOf of [200, 450]) {
+      it(`knownAt 'asOf' and 'both' at ${asOf}, ttl 60, ${key}`, async () => {
+        expect(await joined(60, 'asOf', asOf, packed)).toEqual(reference(spine, feats, 60, 'asOf', asOf));
+        expect(await joined(60, 'both', asOf, packed)).toEqual(reference(spine, feats, 60, 'both', asOf));
+      });
+    }
   }
-  for (const asOf of [200, 450]) {
-    it(`knownAt 'asOf' and 'both' at ${asOf}, ttl 60`, async () => {
-      expect(await joined(60, 'asOf', asOf)).toEqual(reference(spine, feats, 60, 'asOf', asOf));
-      expect(await joined(60, 'both', asOf)).toEqual(reference(spine, feats, 60, 'both', asOf));
-    });
-  }
+
+  it('packs the key only when the spans fit in a BIGINT', () => {
+    expect(asofKey({ keyBounds: bounds() }).packed).toBe(true);
+    const year = 365 * 86_400_000;
+    expect(asofKey({ keyBounds: { minEventTs: 0, maxEventTs: year, minLagMs: 0, maxLagMs: 30 * 86_400_000 } }).packed).toBe(false);
+    expect(asofKey({}).packed).toBe(false);
+  });
 });

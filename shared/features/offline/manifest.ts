@@ -41,6 +41,8 @@ type Row = {
   maxEventTs: number;
   minCreatedTs: number;
   maxCreatedTs: number;
+  minLagMs: number;
+  maxLagMs: number;
   lineage: string;
   committedAt: number;
   state: string;
@@ -68,6 +70,8 @@ function toRow(r: SegmentRecord): Row {
     maxEventTs: r.maxEventTs,
     minCreatedTs: r.minCreatedTs,
     maxCreatedTs: r.maxCreatedTs,
+    minLagMs: r.minLagMs,
+    maxLagMs: r.maxLagMs,
     lineage: JSON.stringify(r.lineage),
     committedAt: r.committedAt,
     state: r.state,
@@ -88,6 +92,8 @@ function fromRow(e: TableEntityResult<Row>): ManifestEntry {
     maxEventTs: e.maxEventTs,
     minCreatedTs: e.minCreatedTs,
     maxCreatedTs: e.maxCreatedTs,
+    minLagMs: e.minLagMs,
+    maxLagMs: e.maxLagMs,
     lineage: JSON.parse(e.lineage) as SegmentLineage,
     committedAt: e.committedAt,
     state: e.state === 'superseded' ? 'superseded' : 'live',

@@ -7,17 +7,12 @@
  * commit that blob without reading it.
  */
 import type { ContainerClient } from '@azure/storage-blob';
-import type { SegmentLineage } from './types';
+import type { SegmentLineage, SegmentStats } from './types';
 
 export const OFFLINE_CONTAINER = 'offline';
 
 /** Manifest facts stored on the blob. */
-export interface SegmentBlobFacts {
-  rowCount: number;
-  minEventTs: number;
-  maxEventTs: number;
-  minCreatedTs: number;
-  maxCreatedTs: number;
+export interface SegmentBlobFacts extends SegmentStats {
   lineage: SegmentLineage;
 }
 
@@ -37,6 +32,8 @@ function toMetadata(f: SegmentBlobFacts): Record<string, string> {
     strata_max_event: String(f.maxEventTs),
     strata_min_created: String(f.minCreatedTs),
     strata_max_created: String(f.maxCreatedTs),
+    strata_min_lag: String(f.minLagMs),
+    strata_max_lag: String(f.maxLagMs),
     // Header values must be ASCII: lineage JSON goes as base64url.
     strata_lineage: Buffer.from(JSON.stringify(f.lineage)).toString('base64url'),
   };
@@ -50,6 +47,8 @@ function fromMetadata(m: Record<string, string> | undefined): SegmentBlobFacts |
     maxEventTs: Number(m.strata_max_event),
     minCreatedTs: Number(m.strata_min_created),
     maxCreatedTs: Number(m.strata_max_created),
+    minLagMs: Number(m.strata_min_lag),
+    maxLagMs: Number(m.strata_max_lag),
     lineage: JSON.parse(Buffer.from(m.strata_lineage, 'base64url').toString('utf8')) as SegmentBlobFacts['lineage'],
   };
 }

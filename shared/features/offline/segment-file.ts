@@ -16,19 +16,15 @@ import { ValidationError, type ErrorDetail } from '../../errors';
 import type { FeatureColumn, FeatureRow, FeatureType } from '../types';
 import { DUCKDB_TYPE, fileList, ident, literal, num } from './duckdb';
 import { eventDay } from './segment-id';
+import type { SegmentStats } from './types';
 
 const DAY_MS = 86_400_000;
 const CHUNK_ROWS = 2048;
 
 /** One day's Parquet file, ready to upload, and what the manifest will say about it. */
-export interface DayFile {
+export interface DayFile extends SegmentStats {
   day: string;
   file: string;
-  rowCount: number;
-  minEventTs: number;
-  maxEventTs: number;
-  minCreatedTs: number;
-  maxCreatedTs: number;
   sizeBytes: number;
 }
 
@@ -104,23 +100,16 @@ export type DayStats = Omit<DayFile, 'file' | 'sizeBytes'>;
 /** The event days in a staged table with their row counts and time bounds (one scan). */
 export async function stagedDays(c: DuckDBConnection, table: string): Promise<DayStats[]> {
   const r = await c.runAndReadAll(
-    `SELECT CAST(floor(event_ts / ${DAY_MS}) AS BIGINT) AS d, count(*), min(event_ts), max(event_ts), min(created_ts), max(created_ts),
+    `SELECT CAST(floor(event_ts / ${DAY_MS}) AS BIGINT) AS d, ${STATS},
             count(*) FILTER (WHERE entity_id IS NULL OR created_ts IS NULL)
      FROM ${ident(table)} GROUP BY ALL ORDER BY d NULLS FIRST`,
   );
   const rows = r.getRows();
-  const nulls = rows.reduce((n, row) => n + (row[0] === null ? num(row[1]) : num(row[6])), 0);
+  const nulls = rows.reduce((n, row) => n + (row[0] === null ? num(row[1]) : num(row[8])), 0);
   if (nulls > 0) {
     throw new ValidationError('segment rows need entity_id, event_ts and created_ts', [{ where: 'rows', problem: `${nulls} rows have a null key column` }]);
   }
-  return rows.map(([d, n, minE, maxE, minC, maxC]) => ({
-    day: eventDay(num(d) * DAY_MS),
-    rowCount: num(n),
-    minEventTs: num(minE),
-    maxEventTs: num(maxE),
-    minCreatedTs: num(minC),
-    maxCreatedTs: num(maxC),
-  }));
+  return rows.map((row) => ({ day: eventDay(num(row[0]) * DAY_MS), ...statsFrom(row.slice(1)) }));
 }
 
 /** Write one day of a staged table as a segment file in `dir`, sorted by (entity_id, event_ts, created_ts). */
@@ -143,12 +132,18 @@ export async function writeDayFiles(c: DuckDBConnection, table: string, columns:
 }
 
 /** Row count and time bounds of a segment file (read from Parquet, cheap). */
-export async function fileStats(c: DuckDBConnection, file: string): Promise<Omit<DayFile, 'day' | 'file' | 'sizeBytes'>> {
-  const r = await c.runAndReadAll(
-    `SELECT count(*), min(event_ts), max(event_ts), min(created_ts), max(created_ts) FROM read_parquet(${literal(file)})`,
-  );
-  const [n, minE, maxE, minC, maxC] = r.getRows()[0]!;
-  return { rowCount: num(n), minEventTs: num(minE), maxEventTs: num(maxE), minCreatedTs: num(minC), maxCreatedTs: num(maxC) };
+export async function fileStats(c: DuckDBConnection, file: string): Promise<SegmentStats> {
+  const r = await c.runAndReadAll(`SELECT ${STATS} FROM read_parquet(${literal(file)})`);
+  return statsFrom(r.getRows()[0]!);
+}
+
+/** The aggregates behind SegmentStats, in statsFrom's order. */
+const STATS = 'count(*), min(event_ts), max(event_ts), min(created_ts), max(created_ts), min(created_ts - event_ts), max(created_ts - event_ts)';
+
+function statsFrom([n, minE, maxE, minC, maxC, minL, maxL]: readonly unknown[]): SegmentStats {
+  return {
+    rowCount: num(n), minEventTs: num(minE), maxEventTs: num(maxE), minCreatedTs: num(minC), maxCreatedTs: num(maxC), minLagMs: num(minL), maxLagMs: num(maxL),
+  };
 }
 
 /**

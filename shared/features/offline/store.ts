@@ -40,7 +40,7 @@ import { MANIFEST_TABLE, Manifest, type ManifestEntry } from './manifest';
 import { OFFLINE_CONTAINER, blobVersion, deleteIfUnchanged, uploadOnce, type SegmentBlobFacts } from './segment-blobs';
 import { stageQuery, stageRows, stagedDays, writeDayFile, type DayFile } from './segment-file';
 import { assertName, eventDay, segmentBlobPath, segmentId } from './segment-id';
-import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, WriteResult } from './types';
+import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, SegmentStats, WriteResult } from './types';
 
 export interface OfflineStoreOptions {
   storage: Storage;
@@ -309,8 +309,9 @@ function checkSpec(spec: SegmentSpec): void {
   assertColumns(spec.columns);
 }
 
-function pickFacts(f: Omit<SegmentBlobFacts, 'lineage'>): Omit<SegmentBlobFacts, 'lineage'> {
-  return { rowCount: f.rowCount, minEventTs: f.minEventTs, maxEventTs: f.maxEventTs, minCreatedTs: f.minCreatedTs, maxCreatedTs: f.maxCreatedTs };
+function pickFacts(f: SegmentStats): SegmentStats {
+  const { rowCount, minEventTs, maxEventTs, minCreatedTs, maxCreatedTs, minLagMs, maxLagMs } = f;
+  return { rowCount, minEventTs, maxEventTs, minCreatedTs, maxCreatedTs, minLagMs, maxLagMs };
 }
 
 /** The version that first appeared most recently: a new definition starts after the old one. */

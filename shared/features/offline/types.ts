@@ -41,8 +41,20 @@ export interface SegmentSpec {
 
 export type SegmentState = 'live' | 'superseded';
 
+/** Row count and time bounds of a segment's rows (epoch ms). */
+export interface SegmentStats {
+  rowCount: number;
+  minEventTs: number;
+  maxEventTs: number;
+  minCreatedTs: number;
+  maxCreatedTs: number;
+  /** Bounds of created_ts - event_ts (arrival lag; negative for future-dated events). */
+  minLagMs: number;
+  maxLagMs: number;
+}
+
 /** One manifest row: a committed segment. */
-export interface SegmentRecord {
+export interface SegmentRecord extends SegmentStats {
   view: string;
   version: string;
   /** UTC event day, yyyy-mm-dd. */
@@ -52,11 +64,6 @@ export interface SegmentRecord {
   blobPath: string;
   etag: string;
   sizeBytes: number;
-  rowCount: number;
-  minEventTs: number;
-  maxEventTs: number;
-  minCreatedTs: number;
-  maxCreatedTs: number;
   lineage: SegmentLineage;
   committedAt: number;
   state: SegmentState;

@@ -194,7 +194,18 @@ async function resolveView(
       files: local.files,
       features: v.features.map((f) => ({ name: f, type: types.get(f)!, as: full ? `${v.view}__${f}` : f })),
       ...(v.ttlMs !== undefined ? { ttlMs: v.ttlMs } : {}),
+      ...(local.segments.length ? { keyBounds: keyBounds(local.segments) } : {}),
     },
+  };
+}
+
+/** Bounds of event time and arrival lag over the segments read, for the packed ASOF key. */
+function keyBounds(segments: readonly SegmentRecord[]): NonNullable<PitView['keyBounds']> {
+  return {
+    minEventTs: Math.min(...segments.map((s) => s.minEventTs)),
+    maxEventTs: Math.max(...segments.map((s) => s.maxEventTs)),
+    minLagMs: Math.min(...segments.map((s) => s.minLagMs)),
+    maxLagMs: Math.max(...segments.map((s) => s.maxLagMs)),
   };
 }
 
