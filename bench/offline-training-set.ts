@@ -28,11 +28,15 @@ const FEATURE_ROWS = Number(process.env.FEATURE_ROWS ?? 10_000_000);
 const ENTITIES = Number(process.env.ENTITIES ?? Math.max(1, Math.round(FEATURE_ROWS / 100)));
 const DAYS = Number(process.env.DAYS ?? 30);
 const LATE_SHARE = Number(process.env.LATE_SHARE ?? 0.1);
-const REPEAT = Number(process.env.REPEAT ?? 3);
+const REPEAT = Number(process.env.REPEAT ?? 2);
 const T0 = Date.UTC(2024, 0, 1);
 const DAY = 86_400_000;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const s = performance.now();
   await fn();
@@ -92,7 +96,7 @@ async function main() {
     };
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
     for (let r = 0; r < REPEAT; r++) for (const [k, fn] of Object.entries(variants)) times[k]!.push(await timed(fn));
-    // The machine is shared: the best of REPEAT runs is the least disturbed one; medians are shown too.
+    // On a shared machine the best of REPEAT runs is the least disturbed one; medians are shown too.
     const best = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(Math.min(...v))]));
     const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v))]));
     const ratios = (m: Record<string, number>) => {
