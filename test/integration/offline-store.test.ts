@@ -107,6 +107,7 @@ describe('offline store: segments and the manifest', () => {
       { where: 'rows[0].values.clicks', problem: 'must be an integer or null, got 1.5' },
       { where: 'rows[1].values.country', problem: 'must be a string or null, got 7' },
     ]);
+    await expect(store.writeRows(spec('bad', hubBatch(1, 2)), [row('a', Number.NaN, 1, {})])).rejects.toThrow(ValidationError);
     await expect(store.writeRows(spec('bad', hubBatch(1, 2), [{ name: 'event_ts', type: 'int' }]), [])).rejects.toThrow(/reserved/);
     await expect(store.writeRows(spec('bad/view', hubBatch(1, 2)), [])).rejects.toThrow(/not a valid name/);
     expect(await store.listSegments('bad')).toEqual([]);

@@ -104,13 +104,15 @@ export class OfflineStore {
     // Redelivery fast path: the days, and so the segment ids, follow from the rows alone;
     // when all are committed, nothing is staged or written.
     const byIndex = new Map<number, number>();
+    let timesValid = true;
     for (const r of rows) {
+      if (!Number.isFinite(r.eventTs)) timesValid = false; // staging reports it, with the row
       const d = Math.floor(r.eventTs / DAY_MS);
       byIndex.set(d, (byIndex.get(d) ?? 0) + 1);
     }
-    const perDay = new Map([...byIndex].map(([d, n]) => [eventDay(d * DAY_MS), n] as const));
+    const perDay = timesValid ? new Map([...byIndex].map(([d, n]) => [eventDay(d * DAY_MS), n] as const)) : new Map<string, number>();
     const committed = await this.committedDays(spec, [...perDay.keys()]);
-    if (committed.size === perDay.size) {
+    if (timesValid && committed.size === perDay.size) {
       return { segments: [...perDay].sort(([a], [b]) => a.localeCompare(b)).map(([day, n]) => this.alreadyCommitted(spec, day, n)), rowsCommitted: 0 };
     }
     return this.writeStaged(spec, (c, table) => stageRows(c, table, spec.columns, rows), committed);
