@@ -9,4 +9,5 @@ import './upload-blob';
 import './dead-letter';
 import './features';
 import './training-sets';
+import './definitions';
 import './window-flush';

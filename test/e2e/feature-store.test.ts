@@ -11,6 +11,7 @@ import { startRedis, RedisHandle } from '../../local/processes/redis';
 import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
 import { withConnection, literal } from '../../shared/features/offline/duckdb';
+import { featureRepo } from '../../shared/definitions';
 
 const tmp = tempDir();
 let azurite: AzuriteHandle;
@@ -205,5 +206,26 @@ describe('training sets', () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { details: Array<{ where: string; problem: string }> };
     expect(body.details.map((d) => d.where)).toContain('features[0]');
+  });
+});
+
+describe('definitions registry', () => {
+  const admin = { 'x-functions-key': ADMIN_KEY };
+  it('apply records the app definitions once; a second apply changes nothing; listing shows them', async () => {
+    const dry = await fetch(`${host.baseUrl}/api/definitions/apply?dryRun=true`, { method: 'POST', headers: admin });
+    expect(dry.status).toBe(200);
+    const all = featureRepo.definitions().length;
+    expect(await dry.json()).toMatchObject({ created: all });
+    const first = (await (await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: admin })).json()) as { created: number };
+    expect(first.created).toBe(all); // the dry run wrote nothing
+    const again = (await (await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: admin })).json()) as { created: number; unchanged: number };
+    expect(again).toMatchObject({ created: 0, unchanged: all });
+    const list = (await (await fetch(`${host.baseUrl}/api/definitions?kind=view`, { headers: fkey })).json()) as { definitions: Array<{ name: string; inApp: boolean }>; pending: unknown[] };
+    expect(list.definitions.map((d) => d.name).sort()).toEqual(['user_clicks', 'user_engagement', 'user_purchases']);
+    expect(list.pending).toEqual([]);
+  });
+
+  it('apply needs the admin key', async () => {
+    expect((await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: fkey })).status).toBe(401);
   });
 });

@@ -1,0 +1,54 @@
+/**
+ * The feature registry. GET /api/definitions lists what was applied (and whether the app's
+ * repo differs); POST /api/definitions/apply[?dryRun=true] records the app's definitions,
+ * refusing incompatible changes with 409 and the fix; GET /api/definitions/{kind}/{name}/history.
+ */
+import { app } from '@azure/functions';
+import { z } from 'zod';
+import { platform } from '../shared/platform';
+import { apply, definitionHistory, listDefinitions } from '../shared/features/registry';
+import { handled, readQuery } from './http';
+
+const Kind = z.enum(['entity', 'source', 'view', 'service']);
+
+app.http('definitions-list', {
+  methods: ['GET'],
+  route: 'definitions',
+  authLevel: 'function',
+  handler: handled(async (req) => {
+    const p = platform();
+    const { kind } = readQuery(req, z.object({ kind: Kind.optional() }));
+    const applied = await listDefinitions(p.storage, kind ? { kind } : {});
+    const repoDefs = p.repo.definitions().filter((d) => !kind || d.kind === kind);
+    const inRepo = new Map(repoDefs.map((d) => [`${d.kind}:${d.name}`, d.version]));
+    return {
+      jsonBody: {
+        definitions: applied.map((d) => ({ ...d, inApp: inRepo.has(`${d.kind}:${d.name}`), appVersion: inRepo.get(`${d.kind}:${d.name}`) ?? null })),
+        pending: repoDefs.filter((d) => !applied.some((a) => a.kind === d.kind && a.name === d.name && a.version === d.version)).map((d) => ({ kind: d.kind, name: d.name, version: d.version })),
+      },
+    };
+  }),
+});
+
+app.http('definitions-apply', {
+  methods: ['POST'],
+  route: 'definitions/apply',
+  authLevel: 'admin',
+  handler: handled(async (req) => {
+    const p = platform();
+    const { dryRun } = readQuery(req, z.object({ dryRun: z.enum(['true', 'false']).optional() }));
+    const result = await apply(p.storage, p.repo, { dryRun: dryRun === 'true' });
+    return { jsonBody: result };
+  }),
+});
+
+app.http('definitions-history', {
+  methods: ['GET'],
+  route: 'definitions/{kind}/{name}/history',
+  authLevel: 'function',
+  handler: handled(async (req) => {
+    const kind = Kind.safeParse(req.params.kind);
+    if (!kind.success) return { status: 400, jsonBody: { error: `kind must be one of entity, source, view, service; got "${req.params.kind}"` } };
+    return { jsonBody: { history: await definitionHistory(platform().storage, kind.data, req.params.name!) } };
+  }),
+});
