@@ -49,7 +49,7 @@ export async function checkHealth(deps: { storage: Storage; online: OnlineStore;
     }, timeoutMs),
     timed(async () => {
       const r = await deps.online.ping();
-      return { ok: r.ok, version: r.version, detail: deps.online.kind };
+      return { ok: r.ok, version: r.version, detail: deps.online.kind, ...(r.ok ? {} : { error: `the ${deps.online.kind} online store did not answer PING` }) };
     }, timeoutMs),
   ]);
   const dependencies = { blob, table, onlineStore: online };
