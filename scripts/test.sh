@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-redis.sh
 npm run --silent build
+# The tests themselves are type-checked too (vitest only strips types).
+npx tsc -p tsconfig.test.json
 npx vitest run "$@"

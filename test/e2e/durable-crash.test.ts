@@ -4,30 +4,21 @@
  * (activities still in flight at the kill run again: at-least-once, as in Azure).
  */
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
+import { expect, it } from 'vitest';
 import { startHostProcess, ROOT, eventually } from '../helpers/host-process';
-import { tempDir, readJsonLines } from '../helpers/temp';
+import { readJsonLines } from '../helpers/temp';
+import { useAzurite } from '../helpers/storage';
 import { storageFor } from '../../shared/storage/clients';
 import { TaskHubStore } from '../../local/durable/store';
 import { EventType } from '../../local/durable/protocol';
 
 const ENTRY = path.join(ROOT, 'dist/test/fixtures/durable-app.js');
-const tmp = tempDir('durable-crash-');
-let azurite: AzuriteHandle;
-
-beforeAll(async () => {
-  azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-});
-afterAll(async () => {
-  await azurite?.stop();
-  tmp.cleanup();
-});
+const storage = useAzurite('durable-crash-');
 
 it('finishes an orchestration after the host is killed mid-way, without re-running activities that had completed', async () => {
-  const execLog = path.join(tmp.dir, 'exec.log');
-  const opts = { entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data'), env: { DURABLE_EXEC_LOG: execLog } };
-  const store = new TaskHubStore(storageFor(azurite.connectionString), 'StrataHub');
+  const execLog = path.join(storage.dir, 'exec.log');
+  const opts = { entry: ENTRY, storageConnection: storage.connectionString, dataDir: path.join(storage.dir, 'data'), env: { DURABLE_EXEC_LOG: execLog } };
+  const store = new TaskHubStore(storageFor(storage.connectionString), 'StrataHub');
   await store.init();
   const committedDone = async () => {
     const row = await store.readInstance('crash-1');

@@ -3,28 +3,19 @@
  * handled, before its checkpoint; a new host on the same storage delivers that batch again
  * and everything after it. Nothing accepted is lost.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import path from 'node:path';
-import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startHostProcess, ROOT, ADMIN_KEY, eventually } from '../helpers/host-process';
-import { tempDir, readJsonLines } from '../helpers/temp';
+import { readJsonLines } from '../helpers/temp';
+import { useAzurite } from '../helpers/storage';
 
 const ENTRY = path.join(ROOT, 'dist/test/fixtures/host-app.js');
-const tmp = tempDir();
-let azurite: AzuriteHandle;
-
-beforeAll(async () => {
-  azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-});
-afterAll(async () => {
-  await azurite?.stop();
-  tmp.cleanup();
-});
+const storage = useAzurite();
 
 it('events not checkpointed before a crash are delivered again after restart, none lost', async () => {
-  const logFile = path.join(tmp.dir, 'log.jsonl');
-  const env = { FIXTURE_LOG: logFile, FIXTURE_CRASH_MARKER: path.join(tmp.dir, 'crashed') };
-  const opts = { entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data'), env };
+  const logFile = path.join(storage.dir, 'log.jsonl');
+  const env = { FIXTURE_LOG: logFile, FIXTURE_CRASH_MARKER: path.join(storage.dir, 'crashed') };
+  const opts = { entry: ENTRY, storageConnection: storage.connectionString, dataDir: path.join(storage.dir, 'data'), env };
   const ingested = () => readJsonLines<{ fn: string; bodies: Array<{ n: number }>; sequenceNumberArray: number[] }>(logFile).filter((x) => x.fn === 'ingest');
   const first = await startHostProcess(opts);
   const post = (events: unknown[]) =>

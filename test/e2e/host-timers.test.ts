@@ -2,35 +2,26 @@
  * Timer status survives restarts as in Azure: a run that came due while the host was down
  * fires once at start with IsPastDue = true.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startHostProcess, ROOT, eventually } from '../helpers/host-process';
-import { tempDir, readJsonLines } from '../helpers/temp';
+import { readJsonLines } from '../helpers/temp';
+import { useAzurite } from '../helpers/storage';
 
 const ENTRY = path.join(ROOT, 'dist/test/fixtures/host-app.js');
-const tmp = tempDir();
-let azurite: AzuriteHandle;
-
-beforeAll(async () => {
-  azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-});
-afterAll(async () => {
-  await azurite?.stop();
-  tmp.cleanup();
-});
+const storage = useAzurite();
 
 it('a timer whose next run passed while the host was down fires at start with isPastDue', async () => {
-  const logFile = path.join(tmp.dir, 'log.jsonl');
-  const opts = { entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data'), env: { FIXTURE_LOG: logFile } };
+  const logFile = path.join(storage.dir, 'log.jsonl');
+  const opts = { entry: ENTRY, storageConnection: storage.connectionString, dataDir: path.join(storage.dir, 'data'), env: { FIXTURE_LOG: logFile } };
   const first = await startHostProcess(opts);
   await first.stop();
   const ticks = () => readJsonLines<{ fn: string; isPastDue: boolean }>(logFile).filter((l) => l.fn === 'tick');
   expect(ticks()).toHaveLength(0);
 
   // The schedule monitor's status blob, where Azure keeps it: make the next run lie in the past.
-  const status = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('azure-webjobs-hosts').getBlockBlobClient('timers/strata-local/tick/status');
+  const status = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient('azure-webjobs-hosts').getBlockBlobClient('timers/strata-local/tick/status');
   const saved = JSON.parse((await status.downloadToBuffer()).toString('utf8')) as { Next: string };
   expect(Date.parse(saved.Next)).toBeGreaterThan(Date.now());
   const past = JSON.stringify({ ...saved, Next: new Date(Date.now() - 60_000).toISOString() });

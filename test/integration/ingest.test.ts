@@ -42,7 +42,7 @@ async function platform(): Promise<Platform> {
 }
 
 const batch = (partition: string, first: number, last: number) => ({ kind: 'eventhub' as const, source: 'clicks', partition, firstSeq: first, lastSeq: last });
-const records = (events: Array<Record<string, unknown>>, first = 0) => events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
+const records = (events: unknown[], first = 0) => events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
 
 async function viewRows(offline: OfflineStore, view: string) {
   const rows = await offline.readRows(view, {});
