@@ -11,6 +11,7 @@ import { tempDir } from '../helpers/temp';
 import { testPlatform, clickEvents } from '../helpers/feature-platform';
 import { IngestService, sourceSegmentView } from '../../shared/features/ingest';
 import { ingestFile } from '../../shared/features/file-ingest';
+import { maintainOfflineStore } from '../../shared/features/maintenance';
 import type { Platform } from '../../shared/platform';
 import type { OfflineStore } from '../../shared/features/offline/store';
 import { featureRepo } from '../../shared/definitions';
@@ -214,5 +215,29 @@ describe('warm-up and consistency', () => {
     // The events are three hours old: they have left the 1h window, not the 24h one.
     expect(await read()).toMatchObject({ clicks_1h: 0, clicks_24h: 3 });
     expect(await ingest.flush(until)).toEqual({});
+  });
+});
+
+describe('offline maintenance', () => {
+  it('compacts a finished day of many batch segments into one per view; reads are the same before and after', async () => {
+    const p = await platform();
+    const ingest = await p.ingest();
+    const yesterday = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 12 * 3_600_000;
+    const events = clickEvents(yesterday, ['m1', 'm2'], 6);
+    for (let i = 0; i < events.length; i += 3) await ingest.ingest({ source: 'clicks', records: records(events.slice(i, i + 3), i), batch: batch('7', i, i + 2) });
+    const offline = await p.offline();
+    const before = await viewRows(offline, 'user_clicks');
+    expect((await offline.listSegments('user_clicks')).length).toBe(4);
+    const report = await maintainOfflineStore(offline, featureRepo, { graceMs: 0 });
+    expect(report.compacted.map((c) => c.view)).toEqual(expect.arrayContaining(['user_clicks', 'user_engagement', 'src.clicks']));
+    expect((await offline.listSegments('user_clicks')).length).toBe(1);
+    expect((await offline.listSegments(sourceSegmentView('clicks'))).length).toBe(1);
+    expect(await viewRows(offline, 'user_clicks')).toEqual(before);
+    // The next run has nothing to compact, and deletes the replaced blobs once their grace has passed.
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await maintainOfflineStore(offline, featureRepo, { graceMs: 0 });
+    expect(second.compacted).toEqual([]);
+    expect(report.gc.supersededDeleted.length + second.gc.supersededDeleted.length).toBe(report.compacted.reduce((n, c) => n + c.inputs.length, 0));
+    expect(await viewRows(offline, 'user_clicks')).toEqual(before);
   });
 });
