@@ -92,25 +92,35 @@ export function asofKey(v: Pick<PitView, 'keyBounds'>): { feature: string; probe
 }
 
 /**
- * The statements to run first (temp tables), and the final select. All views are ASOF-joined
- * in one statement, so the spine is read once and no 1M x 1M re-join by row_id is needed;
- * with a fixed cutoff that select is the whole plan.
+ * The join as statements. All views are ASOF-joined in one statement, so the spine is read
+ * once and no 1M x 1M re-join by row_id is needed. With a fixed cutoff the final select is
+ * the whole plan; with a per-row cutoff the ASOF matches are kept in temp table pit_a, and
+ * each view's fallback (pit_b<i>) runs only when some spine row needs it.
  */
-export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], opts: PitJoinOptions): { steps: string[]; select: string } {
+export interface PitPlan {
+  /** Creates pit_a; undefined when no view has a per-row cutoff. */
+  asof: string | undefined;
+  /** Per view with a per-row cutoff: counts the spine rows needing the fallback, and computes it. */
+  fallbacks: Array<{ view: number; count: string; create: string }>;
+  /** The final select, given the views whose fallback table was created. */
+  select(created: ReadonlySet<number>): string;
+}
+
+export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], opts: PitJoinOptions): PitPlan {
   const perRow = opts.knownAt === 'row' || opts.knownAt === 'both';
   const fixed = opts.knownAt === 'asOf' || opts.knownAt === 'both';
   if (fixed && opts.asOf === undefined) throw new RangeError(`knownAt '${opts.knownAt}' needs asOf`);
   const spineCols = ['row_id', 'entity_id', 'ts', ...(spine.hasLabel ? ['label'] : [])];
   const asofCols = spineCols.map((c) => `s.${c}`);
   const asofJoins: string[] = [];
-  const steps: string[] = [];
-  const fallbacks: string[] = [];
-  const out = [...spineCols.map((c) => `a.${c}`)];
+  const fallbacks: PitPlan['fallbacks'] = [];
+  /** Output columns per view: given whether its fallback table exists. */
+  const outputs: Array<(withFallback: boolean) => string[]> = [];
   const inTtl = (ttl: number | undefined, e: string, t: string) => (ttl !== undefined ? `${e} > ${t} - ${ttl}` : 'TRUE');
 
   views.forEach((v, i) => {
     if (v.files.length === 0) {
-      for (const f of v.features) out.push(`CAST(NULL AS ${f.type}) AS ${ident(f.as)}`);
+      outputs.push(() => v.features.map((f) => `CAST(NULL AS ${f.type}) AS ${ident(f.as)}`));
       return;
     }
     const ttl = v.ttlMs;
@@ -123,41 +133,60 @@ export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], 
     const feat = `(SELECT entity_id, event_ts, created_ts, ${v.features.map((f, k) => `${ident(f.name)} AS v${k}`).join(', ')} FROM read_parquet(${fileList(v.files)}, union_by_name = true) WHERE ${where.join(' AND ')})`;
     const f = `f${i}`;
     const key = asofKey(v);
-    const keyed = `(SELECT *, ${key.feature} AS k FROM ${feat})`;
-    asofJoins.push(`ASOF LEFT JOIN ${keyed} ${f} ON s.entity_id = ${f}.entity_id AND ${key.probe} >= ${f}.k`);
+    asofJoins.push(`ASOF LEFT JOIN (SELECT *, ${key.feature} AS k FROM ${feat}) ${f} ON s.entity_id = ${f}.entity_id AND ${key.probe} >= ${f}.k`);
     asofCols.push(`${f}.event_ts AS e${i}`, `${f}.created_ts AS c${i}`, ...v.features.map((_, k) => `${f}.v${k} AS v${i}_${k}`));
+    // The ASOF match, unless it has expired (an older row would have expired too).
     const asofValue = (k: number) => `CASE WHEN ${inTtl(ttl, `a.e${i}`, 'a.ts')} THEN a.v${i}_${k} END`;
-    if (perRow) {
-      const b = `pit_b${i}`;
-      steps.push(
-        `CREATE TEMP TABLE ${b} AS SELECT l.row_id, arg_max({${v.features.map((_, k) => `'v${k}': f.v${k}`).join(', ')}}, (f.event_ts, f.created_ts)) AS m
-         FROM (SELECT row_id, entity_id, ts FROM pit_a WHERE c${i} > ts AND ${inTtl(ttl, `e${i}`, 'ts')}) l
+    if (!perRow) {
+      outputs.push(() => v.features.map((feature, k) => `${asofValue(k)} AS ${ident(feature.as)}`));
+      return;
+    }
+    const b = `pit_b${i}`;
+    const late = `c${i} > ts AND ${inTtl(ttl, `e${i}`, 'ts')}`;
+    fallbacks.push({
+      view: i,
+      count: `SELECT count(*) FROM pit_a WHERE ${late}`,
+      create: `CREATE TEMP TABLE ${b} AS SELECT l.row_id, arg_max({${v.features.map((_, k) => `'v${k}': f.v${k}`).join(', ')}}, (f.event_ts, f.created_ts)) AS m
+         FROM (SELECT row_id, entity_id, ts FROM pit_a WHERE ${late}) l
          JOIN ${feat} f ON l.entity_id = f.entity_id AND f.event_ts <= l.ts AND f.created_ts <= l.ts AND ${inTtl(ttl, 'f.event_ts', 'l.ts')}
          GROUP BY l.row_id`,
-      );
-      fallbacks.push(`LEFT JOIN ${b} ON ${b}.row_id = a.row_id`);
-      // The ASOF match arrived after ts: use the fallback's answer (null when there is none).
-      v.features.forEach((feature, k) => out.push(`CASE WHEN a.c${i} > a.ts THEN ${b}.m.v${k} ELSE ${asofValue(k)} END AS ${ident(feature.as)}`));
-    } else {
-      v.features.forEach((feature, k) => out.push(`${asofValue(k)} AS ${ident(feature.as)}`));
-    }
+    });
+    // Where the ASOF match arrived after ts, the fallback's answer (null when there is none).
+    // Without a fallback table no row needed one: every late match has expired, so asofValue is null there.
+    outputs.push((withFallback) =>
+      v.features.map((feature, k) =>
+        withFallback ? `CASE WHEN a.c${i} > a.ts THEN ${b}.m.v${k} ELSE ${asofValue(k)} END AS ${ident(feature.as)}` : `${asofValue(k)} AS ${ident(feature.as)}`,
+      ),
+    );
   });
 
   const asof = `SELECT ${asofCols.join(', ')} FROM ${ident(spine.table)} s ${asofJoins.join(' ')}`;
-  if (perRow && steps.length) {
-    steps.unshift(`CREATE TEMP TABLE pit_a AS ${asof}`);
-    return { steps, select: `SELECT ${out.join(', ')} FROM pit_a a ${fallbacks.join(' ')} ORDER BY a.row_id` };
+  const columns = (created: ReadonlySet<number>) => [...spineCols.map((c) => `a.${c}`), ...outputs.flatMap((o, i) => o(created.has(i)))].join(', ');
+  if (fallbacks.length === 0) {
+    return { asof: undefined, fallbacks, select: (created) => `SELECT ${columns(created)} FROM (${asof}) a ORDER BY a.row_id` };
   }
-  return { steps: [], select: `SELECT ${out.join(', ')} FROM (${asof}) a ORDER BY a.row_id` };
+  return {
+    asof: `CREATE TEMP TABLE pit_a AS ${asof}`,
+    fallbacks,
+    select: (created) =>
+      `SELECT ${columns(created)} FROM pit_a a ${[...created].map((i) => `LEFT JOIN pit_b${i} ON pit_b${i}.row_id = a.row_id`).join(' ')} ORDER BY a.row_id`,
+  };
 }
 
 /** Run the join and write the training set to `outFile` (Parquet). */
 export async function pointInTimeJoin(
   c: DuckDBConnection, spine: PitSpine, views: readonly PitView[], opts: PitJoinOptions, outFile: string,
 ): Promise<PitOutput> {
-  const { steps, select } = planPointInTimeJoin(spine, views, opts);
-  for (const sql of steps) await c.run(sql);
-  await c.run(`COPY (${select}) TO ${literal(outFile)} (FORMAT parquet, COMPRESSION zstd)`);
+  const plan = planPointInTimeJoin(spine, views, opts);
+  const created = new Set<number>();
+  if (plan.asof) await c.run(plan.asof);
+  for (const fb of plan.fallbacks) {
+    // Skipping an empty fallback saves a scan of the view's files.
+    if (num((await c.runAndReadAll(fb.count)).getRows()[0]![0]) === 0) continue;
+    await c.run(fb.create);
+    created.add(fb.view);
+  }
+  await c.run(`COPY (${plan.select(created)}) TO ${literal(outFile)} (FORMAT parquet, COMPRESSION zstd)`);
   const described = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(outFile)})`);
   const count = await c.runAndReadAll(`SELECT count(*) FROM read_parquet(${literal(outFile)})`);
   return {
