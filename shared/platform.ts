@@ -14,6 +14,9 @@ import { DeadLetterStore } from './features/dead-letter';
 import { IngestService } from './features/ingest';
 import type { FeatureRepo } from './features/repo';
 import { featureRepo } from './definitions';
+import { ServingService } from './serving/service';
+import type { PredictionRecord } from './serving/prediction-log';
+import { eventHubSinkFor } from './events/event-hub-sink';
 
 export interface Platform {
   config: StrataConfig;
@@ -24,6 +27,10 @@ export interface Platform {
   manifest(): Promise<Manifest>;
   deadLetters: DeadLetterStore;
   ingest(): Promise<IngestService>;
+  /** Model serving (registry, deployments, predictor, prediction log, metrics): one per process. */
+  serving(): ServingService;
+  /** Finish shadows, send buffered prediction records, release sessions (appTerminate); no-op if never started. */
+  closeServing(): Promise<void>;
 }
 
 /** Memoize an async factory; a failure is not cached (the next call tries again). */
@@ -45,7 +52,55 @@ export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo =
   const manifest = once(async () => new Manifest(await storage.table(MANIFEST_TABLE)));
   const deadLetters = new DeadLetterStore(storage);
   const ingest = once(async () => new IngestService({ repo, offline: await offline(), online, deadLetters, manifest: await manifest() }));
-  return { config: cfg, repo, storage, online, offline, manifest, deadLetters, ingest };
+  let serving: { service: ServingService; close(): Promise<void> } | undefined;
+  const servingOf = () => (serving ??= createServing(cfg, storage, online));
+  return {
+    config: cfg, repo, storage, online, offline, manifest, deadLetters, ingest,
+    serving: () => servingOf().service,
+    closeServing: async () => serving?.close(),
+  };
+}
+
+/**
+ * Serving on the platform's storage and online store. Prediction records go to the
+ * predictions hub: Event Hubs when EVENTHUB_CONNECTION is real, else the local host's bus;
+ * WEBSITE_HOSTNAME is read now (first use), since the local host sets it after loading the app.
+ */
+function createServing(cfg: StrataConfig, storage: Storage, online: OnlineStore): { service: ServingService; close(): Promise<void> } {
+  const warn = (message: string) => console.warn(`[serving] ${message}`);
+  // A failing shadow or sink fails on every request: say so once per 10 s per cause, with a count.
+  const quiet = new Map<string, { until: number; suppressed: number }>();
+  const warnThrottled = (context: string, message: string) => {
+    const now = Date.now();
+    const q = quiet.get(context);
+    if (q && now < q.until) {
+      q.suppressed++;
+      return;
+    }
+    warn(`${context}: ${message}${q?.suppressed ? ` (and ${q.suppressed} more like it in the last 10 s)` : ''}`);
+    quiet.set(context, { until: now + 10_000, suppressed: 0 });
+  };
+  const sink = eventHubSinkFor<PredictionRecord>(cfg.predictionsHub, {
+    connection: cfg.eventHubConnection,
+    localHostname: process.env.WEBSITE_HOSTNAME,
+    adminKey: cfg.adminKey,
+    onOversize: (bytes) => warn(`a prediction record of ${bytes} bytes exceeds the largest Event Hubs batch; skipped`),
+  });
+  if (!sink) warn('predictions are not logged: set EVENTHUB_CONNECTION to an Event Hubs connection string');
+  const service = new ServingService({
+    storage,
+    store: online,
+    ...(sink ? { sink } : {}),
+    sessionGraceMs: cfg.sessionGraceMs,
+    onError: (e, context) => warnThrottled(context.replace(/\d+ prediction records/, 'prediction records'), (e as Error).message ?? String(e)),
+  });
+  return {
+    service,
+    async close() {
+      await service.close();
+      await sink?.close();
+    },
+  };
 }
 
 let current: Platform | undefined;

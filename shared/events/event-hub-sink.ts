@@ -1,0 +1,119 @@
+/**
+ * Sending JSON events to an Event Hub from inside the core, where no output binding can
+ * help: the prediction log is written from the predict path, off the response, in batches
+ * PredictionLog forms (it also retries with backoff and bounds its buffer, so a sink makes
+ * one attempt per call and throws on failure).
+ *
+ *   eventHubSinkFor(hub, { connection, localHostname, adminKey }) -> EventHubSink | undefined
+ *     connection is a real connection string (Endpoint=sb://...) -> EventHubProducerClient
+ *     else the app runs on the local host (WEBSITE_HOSTNAME on loopback) -> its local bus,
+ *          POST http://$WEBSITE_HOSTNAME/api/_local/eventhubs/<hub> with the admin key
+ *     else undefined: nowhere to send (the caller says so once)
+ *
+ * Each element of `send(events)` becomes one event whose body is the element as JSON, the
+ * shape the Event Hubs trigger hands an ingest function.
+ */
+import { EventHubProducerClient, type EventDataBatch } from '@azure/event-hubs';
+import { DependencyError } from '../errors';
+
+export interface EventHubSink<T = unknown> {
+  /** Where events go, for logs ("event hub predictions (Azure)"). */
+  readonly target: string;
+  send(events: T[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EventHubSinkOptions {
+  /** EVENTHUB_CONNECTION: used when it is a real connection string. */
+  connection?: string | undefined;
+  /** WEBSITE_HOSTNAME: the local host sets it to 127.0.0.1:<port>; Azure sets the site's public name. */
+  localHostname?: string | undefined;
+  /** The key the local bus endpoint requires (STRATA_ADMIN_KEY). */
+  adminKey: string;
+  /** Called for an event larger than the hub's largest batch: it is skipped, not retried forever. */
+  onOversize?: (bytes: number) => void;
+  /** Per request to the local bus (default 10 s). */
+  timeoutMs?: number;
+}
+
+export function isRealEventHubConnection(s: string | undefined): s is string {
+  return typeof s === 'string' && /Endpoint=sb:\/\//i.test(s);
+}
+
+/** A host name of this machine: only there can the local bus be (Azure's WEBSITE_HOSTNAME is public). */
+export function isLoopbackHostname(h: string | undefined): h is string {
+  return typeof h === 'string' && /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i.test(h);
+}
+
+export function eventHubSinkFor<T>(hub: string, o: EventHubSinkOptions): EventHubSink<T> | undefined {
+  if (isRealEventHubConnection(o.connection)) return new AzureEventHubSink<T>(o.connection, hub, o.onOversize);
+  if (isLoopbackHostname(o.localHostname)) return new LocalBusSink<T>(o.localHostname, hub, o.adminKey, o.timeoutMs);
+  return undefined;
+}
+
+/** Event Hubs itself: events packed into as few batches as the hub's size limit allows. */
+export class AzureEventHubSink<T> implements EventHubSink<T> {
+  readonly target: string;
+  private readonly producer: EventHubProducerClient;
+
+  constructor(connection: string, private readonly hub: string, private readonly onOversize?: (bytes: number) => void) {
+    this.producer = new EventHubProducerClient(connection, hub);
+    this.target = `event hub ${hub} (Azure)`;
+  }
+
+  async send(events: T[]): Promise<void> {
+    try {
+      let batch: EventDataBatch = await this.producer.createBatch();
+      for (const body of events) {
+        if (batch.tryAdd({ body })) continue;
+        if (batch.count === 0) {
+          this.onOversize?.(Buffer.byteLength(JSON.stringify(body)));
+          continue;
+        }
+        await this.producer.sendBatch(batch);
+        batch = await this.producer.createBatch();
+        if (!batch.tryAdd({ body })) this.onOversize?.(Buffer.byteLength(JSON.stringify(body)));
+      }
+      if (batch.count > 0) await this.producer.sendBatch(batch);
+    } catch (e) {
+      throw new DependencyError(`could not send ${events.length} event(s) to ${this.target}: ${(e as Error).message}`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.producer.close();
+  }
+}
+
+/** The local host's event bus, through its publish endpoint: one POST per call. */
+export class LocalBusSink<T> implements EventHubSink<T> {
+  readonly target: string;
+  private readonly url: string;
+
+  constructor(hostname: string, hub: string, private readonly adminKey: string, private readonly timeoutMs = 10_000) {
+    this.url = `http://${hostname}/api/_local/eventhubs/${encodeURIComponent(hub)}`;
+    this.target = `event hub ${hub} (local bus at ${hostname})`;
+  }
+
+  async send(events: T[]): Promise<void> {
+    if (!events.length) return;
+    let res: Response;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-functions-key': this.adminKey },
+        body: JSON.stringify(events),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw new DependencyError(`could not send ${events.length} event(s) to ${this.target}: ${(e as Error).message}`);
+    }
+    if (res.status !== 202) {
+      const text = await res.text().catch(() => '');
+      throw new DependencyError(`${this.target} refused ${events.length} event(s): HTTP ${res.status} ${text.slice(0, 300)}`);
+    }
+    await res.arrayBuffer().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {}
+}
