@@ -1,7 +1,7 @@
 /**
  * The sample feature repo: users' clicks and purchases -> churn features.
  *
- *   churnRepo                      the checked repo (defineRepo) used by tests and `npm start`
+ *   churnRepo                      the checked repo (defineRepo) used by tests; `npm start` serves it plus platform sources
  *   user                           entity keyed by user_id
  *   clicks, purchases              sources (Event Hubs hubs "clicks", "purchases"; files too)
  *   userClicks, userPurchases      windowed views over the sources
@@ -101,9 +101,12 @@ export const churnV1 = featureService({
   ],
 });
 
-export const churnRepo = defineRepo({
+/** The sample's definitions, for apps that add their own beside them (shared/definitions/index.ts). */
+export const churnRepoSpec = {
   entities: [user],
   sources: [clicks, purchases],
   views: [userClicks, userPurchases, userEngagement],
   services: [churnV1],
-});
+};
+
+export const churnRepo = defineRepo(churnRepoSpec);

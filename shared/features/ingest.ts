@@ -117,16 +117,19 @@ export class IngestService {
       return { ...report, status: 'already-ingested' };
     }
 
-    const pipeline = await this.warmPipeline();
-    let result = this.pending.get(batchId);
-    if (!result) {
-      result = pipeline.ingest(source.name, accepted);
-      this.pending.set(batchId, result);
+    // A source no view reads (the prediction log) only lands in its own segment: it neither
+    // feeds the DAG nor moves the feature clock.
+    if (repo.viewsReading(source.name).length > 0) {
+      const pipeline = await this.warmPipeline();
+      let result = this.pending.get(batchId);
+      if (!result) {
+        result = pipeline.ingest(source.name, accepted);
+        this.pending.set(batchId, result);
+      }
+      report.late = result.late.length;
+      report.problems = result.problems.map((p) => `${p.view}: ${p.message ?? JSON.stringify(p)}`);
+      report.views = await this.writeViews(result, { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) });
     }
-    report.late = result.late.length;
-    report.problems = result.problems.map((p) => `${p.view}: ${p.message ?? JSON.stringify(p)}`);
-
-    report.views = await this.writeViews(result, { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) });
     await this.deps.offline.writeRows(
       { view: sourceSegmentView(source.name), version: source.version, columns: sourceColumns(source), lineage: this.lineage(req) },
       accepted.map((r) => sourceRow(source, this.joinKeyOf(source), r)),
@@ -178,9 +181,9 @@ export class IngestService {
     return { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) };
   }
 
-  /** The join key of the entity whose views read this source (the source segment's entity_id). */
+  /** The join key of the entity whose views read this source (the source segment's entity_id); a source no view reads is keyed by its id field. */
   private joinKeyOf(source: ResolvedSource): string | undefined {
-    return this.deps.repo.viewsReading(source.name)[0]?.joinKey;
+    return this.deps.repo.viewsReading(source.name)[0]?.joinKey ?? source.idField;
   }
 
   /** A batch is done when every day of its source segment is in the manifest. */
@@ -205,6 +208,7 @@ export class IngestService {
     const pipeline = new FeaturePipeline(repo);
     let newest = -Infinity;
     for (const s of repo.sources.values()) {
+      if (repo.viewsReading(s.name).length === 0) continue; // not on the feature clock
       for (const seg of await offline.listSegments(sourceSegmentView(s.name), { version: s.version })) newest = Math.max(newest, seg.maxEventTs);
     }
     if (newest === -Infinity) return pipeline;
