@@ -18,4 +18,5 @@ export { ServingMetrics, LATENCY_BUCKETS_MS, quantile } from './metrics';
 export type { ModelStats, VersionStats } from './metrics';
 export { checkArtifact } from './artifact-check';
 export type { ArtifactCheck, TensorInfo } from './artifact-check';
+export { withFeatureService, checkRepoFeatures } from './repo-features';
 export * from './api-schemas';

@@ -1,0 +1,53 @@
+/**
+ * The model registry, read (admin):
+ *   GET /api/models                     every model's state (aliases, traffic)
+ *   GET /api/models/{model}             its state, versions and change history
+ *   GET /api/models/{model}/versions    its versions (artifact, signature, load check)
+ *   GET /api/models/{model}/history     every alias and traffic change, oldest first
+ */
+import { app } from '@azure/functions';
+import { z } from 'zod';
+import { platform } from '../shared/platform';
+import { handled, readQuery } from './http';
+import { modelParam } from './models-http';
+
+const HistoryQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
+
+app.http('models-list', {
+  methods: ['GET'],
+  route: 'models',
+  authLevel: 'admin',
+  handler: handled(async () => ({ jsonBody: { models: await platform().serving().listModels() } })),
+});
+
+app.http('models-get', {
+  methods: ['GET'],
+  route: 'models/{model}',
+  authLevel: 'admin',
+  handler: handled(async (req) => ({ jsonBody: await platform().serving().getModel(modelParam(req)) })),
+});
+
+app.http('models-versions', {
+  methods: ['GET'],
+  route: 'models/{model}/versions',
+  authLevel: 'admin',
+  handler: handled(async (req) => {
+    const registry = platform().serving().registry;
+    const model = modelParam(req);
+    await registry.getModel(model); // 404 for an unknown model, not an empty list
+    return { jsonBody: { model, versions: await registry.listVersions(model) } };
+  }),
+});
+
+app.http('models-history', {
+  methods: ['GET'],
+  route: 'models/{model}/history',
+  authLevel: 'admin',
+  handler: handled(async (req) => {
+    const registry = platform().serving().registry;
+    const model = modelParam(req);
+    const { limit } = readQuery(req, HistoryQuery);
+    await registry.getModel(model);
+    return { jsonBody: { model, history: await registry.history(model, limit) } };
+  }),
+});
