@@ -3,7 +3,7 @@
  *
  *   const store = new RedisOnlineStore(url, { prefix?, batchSize? })
  *   store.write(view, rows, ttlMs?) -> { applied, skipped }
- *   store.read(keys)                -> (OnlineRecord | null)[]   one pipeline, one round trip, any views
+ *   store.read(keys)                -> (OnlineRecord | null)[]   one round trip, any views (one key: HGETALL; more: a pipeline)
  *   store.ping() / store.close()
  *
  * Layout: one hash per (view, entity) at `strata:v1:{view}:{entity}` holding every feature value
@@ -97,6 +97,11 @@ export class RedisOnlineStore implements OnlineStore {
 
   async read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>> {
     if (!keys.length) return [];
+    if (keys.length === 1) {
+      // One key (a single-entity predict or lookup): a plain HGETALL, about half the cost of a one-command pipeline.
+      const k = keys[0]!;
+      return [decodeRecord(await this.run(() => this.redis.hgetall(onlineKey(this.prefix, k.view, k.entityId)), 'read features'))];
+    }
     const p = this.redis.pipeline();
     for (const k of keys) p.hgetall(onlineKey(this.prefix, k.view, k.entityId));
     const results = await this.run(() => p.exec(), 'read features');
