@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EventHubProducerClient } from '@azure/event-hubs';
 import { functionsCore, fromTyped, FunctionsCore, RegisteredFunction, InvocationResponse } from './functions-core';
 import type { HostExtension, HostJson, LocalHttpRequest } from './extension';
 import { HttpFrontDoor, HostRoute, json } from './http/server';
@@ -19,6 +18,7 @@ import { TimerScheduler } from './timers/scheduler';
 import { BlobTriggerPoller, parseBlobPath } from './blob/trigger';
 import { invokeWithRetry } from './retry';
 import { storageFor } from '../shared/storage/clients';
+import { AzureEventHubSink } from '../shared/events/event-hub-sink';
 import { consoleLogger, Logger } from './logger';
 import { extensionsFor } from './extensions';
 
@@ -64,7 +64,7 @@ export class LocalHost {
   private timers: TimerScheduler | undefined;
   private blobPoller: BlobTriggerPoller | undefined;
   private readonly azureSources: AzureEventHubSource[] = [];
-  private readonly producers = new Map<string, EventHubProducerClient>();
+  private readonly azureSinks = new Map<string, AzureEventHubSink<unknown>>();
   private extensions: HostExtension[] = [];
   baseUrl = '';
   port = 0;
@@ -203,17 +203,9 @@ export class LocalHost {
       await this.bus.publish(hub, events);
       return;
     }
-    let producer = this.producers.get(hub);
-    if (!producer) this.producers.set(hub, (producer = new EventHubProducerClient(conn, hub)));
-    let batch = await producer.createBatch();
-    for (const e of events) {
-      if (!batch.tryAdd({ body: e.body, properties: e.properties })) {
-        await producer.sendBatch(batch);
-        batch = await producer.createBatch();
-        if (!batch.tryAdd({ body: e.body, properties: e.properties })) throw new Error(`an event for hub "${hub}" is larger than the maximum batch size`);
-      }
-    }
-    if (batch.count) await producer.sendBatch(batch);
+    let sink = this.azureSinks.get(hub);
+    if (!sink) this.azureSinks.set(hub, (sink = new AzureEventHubSink<unknown>(conn, hub, (bytes) => this.log('error', `an event of ${bytes} bytes for hub "${hub}" is larger than a batch may be; dropped`))));
+    await sink.send(events.map((e) => e.body));
   }
 
   private async fireTimer(name: string, payload: unknown): Promise<void> {
@@ -303,7 +295,7 @@ export class LocalHost {
     await Promise.allSettled(this.azureSources.map((s) => s.stop()));
     await this.bus?.stop();
     for (const ext of [...this.extensions].reverse()) await ext.stop?.().catch((e: Error) => this.log('warn', `extension ${ext.name}: ${e.message}`));
-    await Promise.allSettled([...this.producers.values()].map((p) => p.close()));
+    await Promise.allSettled([...this.azureSinks.values()].map((p) => p.close()));
     await this.frontDoor?.close();
     await this.core.terminate();
   }

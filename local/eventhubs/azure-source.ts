@@ -9,9 +9,7 @@ import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DeliveredEvent } from './metadata';
 
-export function isRealEventHubConnection(value: string | undefined): value is string {
-  return typeof value === 'string' && /Endpoint=sb:\/\//i.test(value);
-}
+export { isRealEventHubConnection } from '../../shared/events/event-hub-sink';
 
 /** An SDK event as the trigger presents it (same shape as the local bus). */
 export function toDeliveredEvent(e: ReceivedEventData): DeliveredEvent {
