@@ -12,7 +12,8 @@
  *   2. if the batch's source segment is committed, the batch was fully ingested: stop;
  *   3. the DAG pipeline computes rows of every affected view (once per batch per process:
  *      a retry in the same process reuses the result, so windows never count a batch twice);
- *   4. each view's rows -> offline segment (idempotent) and online store (newest wins);
+ *   4. each view's rows -> offline segment (idempotent) and online store (newest wins), and
+ *      one interval-ledger update for the batch (ledger.ts: rows, late records, watermarks);
  *   5. the validated records -> the source's own segment (what backfills and warm-up read).
  * A crash anywhere before 5 redelivers the batch; everything before it is idempotent.
  *
@@ -32,6 +33,7 @@ import { validateRecords, type RawRecord, type ValidRecord } from './validate';
 import type { DeadLetter, DeadLetterRef, DeadLetterStore } from './dead-letter';
 import type { UnreadableRecord } from './files';
 import { NotFoundError } from '../errors';
+import { IntervalLedger, streamUpdate } from './ledger';
 
 export interface IngestRequest {
   source: string;
@@ -74,6 +76,8 @@ export interface IngestDeps {
   online: OnlineStore;
   deadLetters: DeadLetterStore;
   manifest: Manifest;
+  /** The interval ledger, updated once per batch (default: opened on the offline store's storage; null: none). */
+  ledger?: IntervalLedger | null;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -91,6 +95,7 @@ export class IngestService {
   private pipeline: Promise<FeaturePipeline> | undefined;
   /** Pipeline results of batches fed but not yet committed, by batch id (retries reuse them). */
   private readonly pending = new Map<string, PipelineResult>();
+  private ledger: Promise<IntervalLedger | null> | undefined;
 
   constructor(private readonly deps: IngestDeps) {}
 
@@ -128,7 +133,10 @@ export class IngestService {
       }
       report.late = result.late.length;
       report.problems = result.problems.map((p) => `${p.view}: ${p.message ?? JSON.stringify(p)}`);
+      // Before the batch-done marker, so a crash cannot lose a late-data mark.
+      const ledger = this.recordInLedger(result, pipeline.watermark, { source: source.name, accepted });
       report.views = await this.writeViews(result, { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) });
+      await ledger;
     }
     await this.deps.offline.writeRows(
       { view: sourceSegmentView(source.name), version: source.version, columns: sourceColumns(source), lineage: this.lineage(req) },
@@ -152,7 +160,9 @@ export class IngestService {
       result = pipeline.flush(until);
       this.pending.set(key, result);
     }
+    const ledger = this.recordInLedger(result, pipeline.watermark);
     const out = await this.writeViews(result, { input: { kind: 'job', key }, ...(jobId ? { jobId } : {}) });
+    await ledger;
     this.pending.delete(key);
     return out;
   }
@@ -170,6 +180,17 @@ export class IngestService {
       }),
     );
     return Object.fromEntries(written);
+  }
+
+  /** One ledger update per batch (rows and late records per view and day, the views' watermarks). */
+  private async recordInLedger(result: PipelineResult, clock: number, records?: { source: string; accepted: ReadonlyArray<ValidRecord> }): Promise<void> {
+    if (this.deps.ledger === null) return;
+    if (!this.ledger) {
+      this.ledger = this.deps.ledger ? Promise.resolve(this.deps.ledger) : IntervalLedger.open(this.deps.offline.storage);
+      this.ledger.catch(() => (this.ledger = undefined));
+    }
+    const ledger = await this.ledger;
+    await ledger?.recordStream(streamUpdate(this.deps.repo, result, clock, records));
   }
 
   /** The largest lateness of any view: how far behind now a flush may move the clock. */

@@ -1,0 +1,50 @@
+/**
+ * A backfill in one process, without Durable Functions: the same plan, intervals and online
+ * refresh the orchestration (orchestrations/backfill.ts) runs as activities, for tests,
+ * benchmarks and scripts. Stages run in order; a stage's intervals run `maxParallel` at a time.
+ */
+import { plannedDays, planBackfill } from './plan';
+import { runBackfillInterval } from './interval';
+import { refreshOnline } from './online';
+import type { BackfillRequest } from './request';
+import { emptyProgress, withInterval, withPlan, type BackfillDeps, type BackfillPlan, type BackfillProgress, type IntervalResult } from './types';
+
+export async function runBackfill(
+  deps: BackfillDeps,
+  req: BackfillRequest,
+  opts: { jobId: string; onProgress?: (p: BackfillProgress) => void; refreshOnline?: boolean },
+): Promise<BackfillProgress & { plan: BackfillPlan; results: IntervalResult[] }> {
+  const plan = await startBackfill(deps, req, opts.jobId);
+  let progress = withPlan(emptyProgress(opts.jobId), plan);
+  const results: IntervalResult[] = [];
+  for (const [stage, s] of plan.stages.entries()) {
+    progress = { ...progress, stage: `${stage + 1}/${plan.stages.length}` };
+    await forEachLimit(s.intervals, req.maxParallel, async (i) => {
+      const r = await runBackfillInterval(deps, { jobId: plan.jobId, stage, from: i.from, to: i.to, views: i.views, versions: plan.versions, cap: plan.cap });
+      results.push(r);
+      progress = withInterval(progress, r);
+      opts.onProgress?.(progress);
+    });
+  }
+  if (opts.refreshOnline !== false) {
+    progress = { ...progress, phase: 'refreshing online' };
+    const online = await Promise.all(plan.views.map((v) => refreshOnline(deps, { view: v.view, version: v.version, from: v.from, to: v.to })));
+    progress = { ...progress, online };
+  }
+  return { ...progress, phase: 'done', plan, results };
+}
+
+/** Plan, and mark the planned days pending in the ledger (the orchestration's first activity). */
+export async function startBackfill(deps: BackfillDeps, req: BackfillRequest, jobId: string): Promise<BackfillPlan> {
+  const plan = await planBackfill(deps, req, jobId);
+  if (deps.ledger) await deps.ledger.markPending(plannedDays(deps.repo, plan), jobId, (deps.now ?? Date.now)());
+  return plan;
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,213 @@
+/**
+ * Backfills on real Azurite, Redis and DuckDB, driven in-process (runBackfill: the same plan,
+ * interval and refresh functions the Durable activities call): train/serve consistency across
+ * the DAG, idempotent re-runs, warm-up, late data and the ledger, the online refresh.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { z } from 'zod';
+import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
+import { startRedis, RedisHandle } from '../../local/processes/redis';
+import { tempDir } from '../helpers/temp';
+import { testPlatform } from '../helpers/feature-platform';
+import { newestPerTime } from '../helpers/feature-fixtures';
+import { arrivals, backfillDeps, daysAgo, ingestAll, revisedChurnRepo, DAY, HOUR, MINUTE } from '../helpers/backfill-fixtures';
+import { runBackfill, type BackfillRequest } from '../../shared/features/backfill';
+import { IntervalLedger } from '../../shared/features/ledger';
+import { RedisOnlineStore } from '../../shared/features/online/redis';
+import { computeView } from '../../shared/features/transform';
+import { validRecordOf, sourceSegmentView } from '../../shared/features/ingest';
+import { defineRepo, entity, featureView, source, sliding, tumbling } from '../../shared/features/definitions';
+import { featureRepo } from '../../shared/definitions';
+import type { FeatureRepo } from '../../shared/features/repo';
+import type { Platform } from '../../shared/platform';
+
+const tmp = tempDir('backfill-');
+let redis: RedisHandle;
+const azurites: AzuriteHandle[] = [];
+const platforms: Platform[] = [];
+const stores: RedisOnlineStore[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await Promise.all([...platforms.map((p) => p.online.close()), ...stores.map((s) => s.close())]);
+  await Promise.all([...azurites.map((a) => a.stop()), redis?.stop()]);
+  tmp.cleanup();
+});
+
+let n = 0;
+async function platform(repo?: FeatureRepo): Promise<Platform> {
+  const i = n++;
+  const azurite = await startAzurite({ location: path.join(tmp.dir, `azurite${i}`) });
+  azurites.push(azurite);
+  const p = testPlatform({ storageConnection: azurite.connectionString, redisUrl: `${redis.url}/${i % 8}`, dataDir: path.join(tmp.dir, `data${i}`), ...(repo ? { repo } : {}) });
+  platforms.push(p);
+  return p;
+}
+
+const request = (views: string[], from: number, to: number, o: Partial<BackfillRequest> = {}): BackfillRequest => ({ views, from, to, intervalMs: DAY, maxParallel: 2, ...o });
+
+describe('a backfill equals the streaming result for the same events', () => {
+  it('across the DAG: clicks, purchases and the derived engagement view, recomputed under new versions', async () => {
+    const p = await platform();
+    const events = arrivals(7, daysAgo(3) + 2 * HOUR, 50);
+    await ingestAll(await p.ingest(), events);
+    const clock = Math.max(...events.flatMap((a) => a.events.map((e) => Date.parse(e.ts as string))));
+
+    const revised = revisedChurnRepo();
+    const deps = await backfillDeps(p, { repo: revised });
+    const done = await runBackfill(deps, request(['user_clicks', 'user_purchases'], daysAgo(3), daysAgo(0)), { jobId: 'equal-1' });
+    expect(done.plan.views.map((v) => [v.view, v.stage])).toEqual([['user_clicks', 0], ['user_purchases', 0], ['user_engagement', 1]]);
+    expect(done.intervals).toMatchObject({ total: 6, done: 6, committed: 6 });
+
+    const offline = await p.offline();
+    for (const view of ['user_clicks', 'user_purchases', 'user_engagement']) {
+      expect(revised.view(view).version).not.toBe(featureRepo.view(view).version);
+      const upToClock = (rows: Awaited<ReturnType<typeof offline.readRows>>) => newestPerTime(rows.filter((r) => r.eventTs <= clock));
+      const streamed = upToClock(await offline.readRows(view, { version: featureRepo.view(view).version }));
+      const backfilled = upToClock(await offline.readRows(view, { version: revised.view(view).version }));
+      expect(backfilled.length, view).toBeGreaterThan(50);
+      expect(backfilled, view).toEqual(streamed);
+      expect(done.rows[view]).toBeGreaterThanOrEqual(backfilled.length);
+    }
+
+    // Both versions stay readable; the newest is the default.
+    expect(await offline.latestVersion('user_clicks')).toBe(revised.view('user_clicks').version);
+  });
+
+  it('run again, it commits nothing new; the ledger has every day complete under the new versions', async () => {
+    const p = await platform();
+    await ingestAll(await p.ingest(), arrivals(8, daysAgo(3) + HOUR, 30));
+    const revised = revisedChurnRepo();
+    const deps = await backfillDeps(p, { repo: revised });
+    const req = request(['user_clicks'], daysAgo(3), daysAgo(1), { intervalMs: 6 * HOUR });
+    const first = await runBackfill(deps, req, { jobId: 'again-1' });
+    const offline = await p.offline();
+    const segments = async () => (await offline.listSegments('user_clicks', { version: revised.view('user_clicks').version })).length;
+    const before = await segments();
+    expect(first.intervals.committed).toBeGreaterThan(0);
+
+    const second = await runBackfill(deps, req, { jobId: 'again-1' });
+    expect(second.intervals.committed).toBe(0);
+    expect(second.intervals.skipped + second.intervals.empty).toBe(second.intervals.total);
+    expect(await segments()).toBe(before);
+
+    const entries = await deps.ledger!.entries({ views: ['user_clicks', 'user_engagement'] });
+    const mine = entries.filter((e) => e.version === revised.view(e.view).version);
+    expect(mine.map((e) => `${e.view} ${e.day} ${e.status}`)).toEqual([
+      `user_clicks ${day(daysAgo(3))} complete`, `user_engagement ${day(daysAgo(3))} complete`,
+      `user_clicks ${day(daysAgo(2))} complete`, `user_engagement ${day(daysAgo(2))} complete`,
+    ]);
+    expect(mine.find((e) => e.view === 'user_clicks' && e.day === day(daysAgo(3)))!.backfillRows).toBeGreaterThan(0);
+  });
+});
+
+describe('warm-up', () => {
+  // A view with no consumers, so the backfill starts exactly at `from` (no widening).
+  const user = entity({ name: 'user', joinKey: 'user_id' });
+  const clicks = source({ name: 'clicks', schema: z.object({ user_id: z.string(), page: z.string(), ts: z.string() }), eventTime: 'ts', stream: { hub: 'clicks' } });
+  const daily = (revision: number) => featureView({
+    name: 'daily_clicks', entity: user, input: clicks, revision,
+    features: (f) => ({ clicks_24h: f.count(sliding('24h', { hop: '1h' })), pages_24h: f.distinctCount('page', sliding('24h', { hop: '1h' })), yesterday: f.count(tumbling('1d')) }),
+  });
+  const v1 = defineRepo({ entities: [user], sources: [clicks], views: [daily(1)] });
+  const v2 = defineRepo({ entities: [user], sources: [clicks], views: [daily(2)] });
+
+  it('makes the first windowed values of an interval equal to those computed with the full history', async () => {
+    const p = await platform(v1);
+    const events = arrivals(9, daysAgo(3), 60).filter((a) => a.source === 'clicks');
+    await ingestAll(await p.ingest(), events);
+    const deps = await backfillDeps(p, { repo: v2 });
+    const from = daysAgo(2);
+    await runBackfill(deps, request(['daily_clicks'], from, from + DAY), { jobId: 'warm-1' });
+
+    const offline = await p.offline();
+    const backfilled = await offline.readRows('daily_clicks', { version: v2.view('daily_clicks').version });
+    expect(Math.min(...backfilled.map((r) => r.eventTs))).toBeGreaterThanOrEqual(from);
+    const streamed = await offline.readRows('daily_clicks', { version: v1.view('daily_clicks').version, from, to: from + DAY });
+    expect(newestPerTime(backfilled)).toEqual(newestPerTime(streamed));
+
+    const firstOf = (rows: typeof backfilled, entity: string) => rows.filter((r) => r.entityId === entity).sort((a, b) => a.eventTs - b.eventTs)[0]!;
+    const first = firstOf(backfilled, 'u1');
+    expect(first.values.clicks_24h).toBe(newestPerTime(streamed).find((r) => r.entityId === 'u1' && r.eventTs === first.eventTs)!.values.clicks_24h);
+    // Without the day before, the same interval starts from empty windows: the warm-up is what makes it right.
+    const src = v2.source('clicks');
+    const dayRecords = (await offline.readRows(sourceSegmentView('clicks'), { from, to: from + DAY })).map((r) => validRecordOf(src, r));
+    const cold = computeView(v2, 'daily_clicks', dayRecords, { from, to: from + DAY - 1 });
+    expect(firstOf(cold.rows, 'u1').values.clicks_24h).toBeLessThan(first.values.clicks_24h as number);
+  });
+});
+
+describe('late data and the interval ledger', () => {
+  it('a record too late for a complete day marks it (and what reads it) incomplete; a backfill completes it again', async () => {
+    const p = await platform();
+    const ingest = await p.ingest();
+    const d2 = daysAgo(2);
+    await ingestAll(ingest, arrivals(10, d2 + 8 * HOUR, 10));
+    // The next day's events move the clock past d2's end plus the lateness: d2 is final.
+    await ingestAll(ingest, arrivals(11, d2 + DAY + 2 * HOUR, 3));
+    const ledger = await IntervalLedger.open(p.storage);
+    const status = async (view: string, d: number) => {
+      const e = (await ledger.entries({ views: [view], fromDay: day(d), toDay: day(d) }))[0];
+      return e ? `${e.status}${e.reason ? ` (${e.reason})` : ''}` : 'none';
+    };
+    expect(await status('user_clicks', d2)).toBe('complete');
+    expect(await status('user_engagement', d2)).toBe('complete');
+    expect(await status('src.clicks', d2)).toBe('complete');
+    expect(await status('user_clicks', d2 + DAY)).toBe('incomplete (open)');
+
+    const late = await ingest.ingest({
+      source: 'clicks',
+      records: [{ record: { user_id: 'u1', page: '/late', ts: new Date(d2 + 12 * HOUR).toISOString() }, position: 'late 1' }],
+      batch: { kind: 'eventhub', source: 'clicks', partition: 'late', firstSeq: 1, lastSeq: 1 },
+      receivedAt: d2 + DAY + 6 * HOUR,
+    });
+    expect(late.late).toBe(1);
+    expect(await status('user_clicks', d2)).toBe('incomplete (late)');
+    expect(await status('user_engagement', d2)).toBe('incomplete (late)');
+    expect(await status('user_purchases', d2)).toBe('complete');
+    const entry = (await ledger.entries({ views: ['user_clicks'], fromDay: day(d2), toDay: day(d2) }))[0]!;
+    expect(entry.lateRecords).toBe(1);
+
+    const deps = await backfillDeps(p, { ledger });
+    const done = await runBackfill(deps, request(['user_clicks'], d2, d2 + DAY), { jobId: 'late-1' });
+    expect(done.intervals.committed).toBeGreaterThan(0);
+    expect(await status('user_clicks', d2)).toBe('complete');
+    expect(await status('user_engagement', d2)).toBe('complete');
+    // The backfill read the late click: the day's newest rows count it.
+    const rows = newestPerTime(await (await p.offline()).readRows('user_clicks', { from: d2 + 12 * HOUR, to: d2 + 12 * HOUR + 1 }));
+    expect(rows.find((r) => r.entityId === 'u1')!.values.last_page).toBe('/late');
+  });
+});
+
+describe('online refresh', () => {
+  it('puts each entity\'s latest backfilled row online, never over a newer value', async () => {
+    const p = await platform();
+    const start = Math.floor((Date.now() - 7 * HOUR) / MINUTE) * MINUTE;
+    await ingestAll(await p.ingest(), arrivals(12, start, 4, ['u1', 'u2']));
+    const online = new RedisOnlineStore(`${redis.url}/9`);
+    stores.push(online);
+    const newer = { entityId: 'u1', eventTs: Date.now() - MINUTE, createdTs: Date.now(), values: { clicks_1h: 99, clicks_24h: 99, distinct_pages_24h: 9, last_page: '/newer', clicks_per_day: 9 } };
+    await online.write('user_clicks', [newer], HOUR * 48);
+
+    const revised = revisedChurnRepo();
+    const deps = await backfillDeps(p, { repo: revised, online });
+    const done = await runBackfill(deps, request(['user_clicks'], daysAgo(1), daysAgo(-1)), { jobId: 'online-1' });
+    const clicks = done.online!.find((o) => o.view === 'user_clicks')!;
+    expect(clicks).toMatchObject({ entities: 2, applied: 1, skipped: 1 });
+
+    const [u1, u2] = await online.read([{ view: 'user_clicks', entityId: 'u1' }, { view: 'user_clicks', entityId: 'u2' }]);
+    expect(u1!.values.clicks_1h).toBe(99);
+    const rows = await (await p.offline()).readRows('user_clicks', { version: revised.view('user_clicks').version });
+    const latestU2 = rows.filter((r) => r.entityId === 'u2').sort((a, b) => a.eventTs - b.eventTs || a.createdTs - b.createdTs).at(-1)!;
+    expect(u2).toEqual({ eventTs: latestU2.eventTs, createdTs: latestU2.createdTs, values: latestU2.values });
+    // Nothing after the stream's clock (now minus the lateness): no future values online.
+    expect(latestU2.eventTs).toBeLessThanOrEqual(Date.now() - HOUR);
+  });
+});
+
+function day(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
