@@ -289,15 +289,17 @@ export class LocalHost {
   }
 
   async stop(): Promise<void> {
-    this.frontDoor.ready = false;
+    // No new trigger work first; then let the app finish (appTerminate hooks flush buffers such as
+    // the prediction log, which may still publish to the bus over HTTP); then drain and close.
     await this.blobPoller?.stop();
     await this.timers?.stop();
     await Promise.allSettled(this.azureSources.map((s) => s.stop()));
+    await this.core.terminate().catch((e: Error) => this.log('warn', `appTerminate hook failed: ${e.message}`));
+    this.frontDoor.ready = false;
     await this.bus?.stop();
     for (const ext of [...this.extensions].reverse()) await ext.stop?.().catch((e: Error) => this.log('warn', `extension ${ext.name}: ${e.message}`));
     await Promise.allSettled([...this.azureSinks.values()].map((p) => p.close()));
     await this.frontDoor?.close();
-    await this.core.terminate();
   }
 }
 
