@@ -19,7 +19,9 @@ for (const source of featureRepo.sources.values()) {
     cardinality: 'many',
     retry: { strategy: 'exponentialBackoff', maxRetryCount: 8, minimumInterval: { seconds: 1 }, maximumInterval: { seconds: 60 } },
     handler: async (events: unknown, ctx: InvocationContext) => {
-      const report = await ingestEventBatch(await platform().ingest(), source.name, events as unknown[], ctx);
+      const p = platform();
+      const report = await ingestEventBatch(await p.ingest(), source.name, events as unknown[], ctx);
+      p.ingestMetrics.observe(report);
       ctx.log(`ingest ${source.name}: ${report.accepted} accepted, ${report.rejected} rejected (${report.status})`);
     },
   });

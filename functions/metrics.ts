@@ -1,7 +1,7 @@
 /**
  * GET /api/metrics: Prometheus text (prom-client) of serving — requests, predictions and
  * errors per model version, and the latency histogram with fixed buckets (sum them across
- * instances). Function key, not anonymous: the numbers reveal model names and traffic;
+ * instances) — and of ingest (records accepted/rejected/late per source, rows per view). Function key, not anonymous: the numbers reveal model names and traffic;
  * a scraper passes the key as `?code=` (Prometheus `params: { code: [...] }`) or the
  * x-functions-key header, and never needs the admin key.
  */
@@ -14,7 +14,8 @@ app.http('metrics', {
   route: 'metrics',
   authLevel: 'function',
   handler: handled(async () => {
-    const m = await platform().serving().metricsText();
-    return { headers: { 'content-type': m.contentType }, body: m.body };
+    const p = platform();
+    const m = await p.serving().metricsText();
+    return { headers: { 'content-type': m.contentType }, body: `${m.body.trimEnd()}\n${await p.ingestMetrics.registry.metrics()}` };
   }),
 });

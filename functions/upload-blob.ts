@@ -10,6 +10,7 @@ app.storageBlob('ingest-upload-blob', {
     const p = platform();
     const meta = ctx.triggerMetadata as { source: string; name: string };
     const report = await ingestFile(await p.ingest(), p.repo, { source: meta.source, fileName: meta.name, bytes: blob as Buffer, jobId: ctx.invocationId });
+    p.ingestMetrics.observe(report);
     ctx.log(`uploads/${meta.source}/${meta.name}: ${report.accepted} accepted, ${report.rejected} rejected (${report.status})`);
   },
 });

@@ -34,6 +34,7 @@ app.http('upload-file', {
       bytes,
       jobId: ctx.invocationId,
     });
+    p.ingestMetrics.observe(report);
     return { status: report.status === 'already-ingested' ? 200 : 201, jsonBody: report };
   }),
 });

@@ -11,6 +11,7 @@ import { createOnlineStore } from './features/online';
 import { OfflineStore } from './features/offline/store';
 import { Manifest, MANIFEST_TABLE } from './features/offline/manifest';
 import { DeadLetterStore } from './features/dead-letter';
+import { IngestMetrics } from './features/ingest-metrics';
 import { IngestService } from './features/ingest';
 import type { FeatureRepo } from './features/repo';
 import { featureRepo } from './definitions';
@@ -26,6 +27,8 @@ export interface Platform {
   offline(): Promise<OfflineStore>;
   manifest(): Promise<Manifest>;
   deadLetters: DeadLetterStore;
+  /** Ingest counters for /api/metrics (observed by the ingest functions from their reports). */
+  ingestMetrics: IngestMetrics;
   ingest(): Promise<IngestService>;
   /** Model serving (registry, deployments, predictor, prediction log, metrics): one per process. */
   serving(): ServingService;
@@ -51,11 +54,12 @@ export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo =
   const offline = once(() => OfflineStore.open({ storage, cacheDir: path.resolve(cfg.dataDir, 'cache', 'offline') }));
   const manifest = once(async () => new Manifest(await storage.table(MANIFEST_TABLE)));
   const deadLetters = new DeadLetterStore(storage);
+  const ingestMetrics = new IngestMetrics();
   const ingest = once(async () => new IngestService({ repo, offline: await offline(), online, deadLetters, manifest: await manifest() }));
   let serving: { service: ServingService; close(): Promise<void> } | undefined;
   const servingOf = () => (serving ??= createServing(cfg, storage, online));
   return {
-    config: cfg, repo, storage, online, offline, manifest, deadLetters, ingest,
+    config: cfg, repo, storage, online, offline, manifest, deadLetters, ingestMetrics, ingest,
     serving: () => servingOf().service,
     closeServing: async () => serving?.close(),
   };

@@ -229,3 +229,17 @@ describe('definitions registry', () => {
     expect((await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: fkey })).status).toBe(401);
   });
 });
+
+describe('ingest metrics', () => {
+  it('/api/metrics counts accepted and dead-lettered records per source and rows per view', async () => {
+    const res = await fetch(`${host.baseUrl}/api/metrics`, { headers: fkey });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const value = (line: RegExp) => Number((text.match(line) ?? [])[1] ?? NaN);
+    // 2 bad clicks from the stream, 2 bad rows from the CSV (the same CSV again counts nothing).
+    expect(value(/strata_ingest_records_total\{source="clicks",outcome="rejected"\} (\d+)/)).toBe(4);
+    expect(value(/strata_ingest_records_total\{source="clicks",outcome="accepted"\} (\d+)/)).toBe(7);
+    expect(value(/strata_ingest_feature_rows_total\{view="user_clicks"\} (\d+)/)).toBeGreaterThan(0);
+    expect(value(/strata_ingest_batches_total\{source="clicks",status="already-ingested"\} (\d+)/)).toBe(1);
+  });
+});
