@@ -18,3 +18,6 @@ import './models-deploy';
 import './models-stats';
 import './predict';
 import './metrics';
+import './dag';
+import '../orchestrations/backfill';
+import './backfills';
