@@ -10,35 +10,25 @@ import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
-import { parseBackfillRequest, backfillInstanceId } from '../shared/features/backfill';
+import { parseBackfillRequest, backfillInstanceId, type BackfillRequest } from '../shared/features/backfill';
 import { BACKFILL_ORCHESTRATION } from '../orchestrations/backfill';
 import { errorResponse, readJson } from './http';
 
 const RUNNING = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
 
-/** Start a backfill unless the same one is running; the check-status payload either way. */
-export async function startOrJoinBackfill(client: DurableClient, req: HttpRequest, body: unknown): Promise<HttpResponseInit> {
-  const { repo } = platform();
-  const request = parseBackfillRequest(repo, body);
-  const id = backfillInstanceId(repo, request);
+/** Start a backfill unless the same one is running. */
+export async function startOrJoinBackfill(client: DurableClient, request: BackfillRequest): Promise<{ id: string; status: 'started' | 'joined' }> {
+  const id = backfillInstanceId(platform().repo, request);
   const existing = await client.getStatus(id).catch(() => undefined);
-  let status: 'started' | 'joined' = 'joined';
-  if (!existing || !RUNNING.has(String(existing.runtimeStatus))) {
-    try {
-      await client.startNew(BACKFILL_ORCHESTRATION, { instanceId: id, input: request });
-      status = 'started';
-    } catch (e) {
-      // Two identical requests at once: the other one started it.
-      if (!/already exists/i.test((e as Error).message)) throw e;
-    }
+  if (existing && RUNNING.has(String(existing.runtimeStatus))) return { id, status: 'joined' };
+  try {
+    await client.startNew(BACKFILL_ORCHESTRATION, { instanceId: id, input: request });
+    return { id, status: 'started' };
+  } catch (e) {
+    // Two identical requests at once: the other one started it.
+    if (/already exists/i.test((e as Error).message)) return { id, status: 'joined' };
+    throw e;
   }
-  const links = client.createHttpManagementPayload(id);
-  void req;
-  return {
-    status: 202,
-    headers: { Location: links.statusQueryGetUri, 'Retry-After': '10' },
-    jsonBody: { ...links, status, request: { ...request, from: new Date(request.from).toISOString(), to: new Date(request.to).toISOString() } },
-  };
 }
 
 df.app.client.http('backfills-start', {
@@ -47,7 +37,14 @@ df.app.client.http('backfills-start', {
   authLevel: 'function',
   handler: async (req: HttpRequest, client: DurableClient, ctx: InvocationContext) => {
     try {
-      return await startOrJoinBackfill(client, req, await readJson(req, z.unknown()));
+      const request = parseBackfillRequest(platform().repo, await readJson(req, z.unknown()));
+      const { id, status } = await startOrJoinBackfill(client, request);
+      const links = client.createHttpManagementPayload(id);
+      return {
+        status: 202,
+        headers: { Location: links.statusQueryGetUri, 'Retry-After': '10' },
+        jsonBody: { ...links, status, request: { ...request, from: new Date(request.from).toISOString(), to: new Date(request.to).toISOString() } },
+      };
     } catch (e) {
       return errorResponse(e, ctx);
     }

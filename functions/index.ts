@@ -21,3 +21,6 @@ import './metrics';
 import './dag';
 import '../orchestrations/backfill';
 import './backfills';
+import './plan';
+import './plan-view-status';
+import './plan-timer';

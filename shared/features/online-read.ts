@@ -17,6 +17,12 @@ export interface ViewFreshness {
   ageMs: number | null;
   /** Within the view's TTL (always true for a view without TTL, false when missing). */
   fresh: boolean;
+  /**
+   * Whether the view has caught up with its sources (its watermark reached their newest event;
+   * plan.ts caughtUpViews): false while a new definition is backfilled or the stream lags.
+   * Present when the caller passes the flags.
+   */
+  caughtUp?: boolean;
 }
 
 export interface EntityFeatures {
@@ -42,7 +48,9 @@ export function resolveSelection(repo: FeatureRepo, sel: FeatureSelection): Arra
   return out;
 }
 
-export async function readOnlineFeatures(repo: FeatureRepo, store: OnlineStore, entityIds: string[], sel: FeatureSelection, now = Date.now()): Promise<EntityFeatures[]> {
+export async function readOnlineFeatures(
+  repo: FeatureRepo, store: OnlineStore, entityIds: string[], sel: FeatureSelection, now = Date.now(), caughtUp?: Readonly<Record<string, boolean>>,
+): Promise<EntityFeatures[]> {
   const refs = resolveSelection(repo, sel);
   const views = [...new Set(refs.map((r) => r.view))];
   const keys: OnlineKey[] = [];
@@ -60,6 +68,7 @@ export async function readOnlineFeatures(repo: FeatureRepo, store: OnlineStore, 
         createdTime: rec ? new Date(rec.createdTs).toISOString() : null,
         ageMs: age,
         fresh: rec !== null && (ttl === undefined || (age as number) < ttl),
+        ...(caughtUp ? { caughtUp: caughtUp[view] ?? false } : {}),
       };
     });
     for (const r of refs) {

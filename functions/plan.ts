@@ -1,0 +1,40 @@
+/**
+ * GET /api/plan[?views=a,b][&freshness=6h]: which days of which views are missing, incomplete
+ * or stale against their freshness target, whether each view has caught up with its sources,
+ * and the backfill requests (POST /api/backfills bodies) that would fix it.
+ */
+import { app } from '@azure/functions';
+import { z } from 'zod';
+import { platform } from '../shared/platform';
+import { IntervalLedger } from '../shared/features/ledger';
+import { computePlan } from '../shared/features/plan';
+import { parseDuration } from '../shared/features/duration';
+import { handled, readQuery } from './http';
+
+export const duration = z.string().transform((s, ctx) => {
+  try {
+    return parseDuration(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const Query = z.object({ views: z.string().min(1).optional(), freshness: duration.optional() });
+
+app.http('plan', {
+  methods: ['GET'],
+  route: 'plan',
+  authLevel: 'function',
+  handler: handled(async (req) => {
+    const p = platform();
+    const q = readQuery(req, Query);
+    const views = q.views?.split(',').map((v) => v.trim()).filter(Boolean);
+    for (const v of views ?? []) p.repo.view(v); // 404 naming an unknown view
+    const plan = await computePlan(
+      { repo: p.repo, ledger: await IntervalLedger.open(p.storage) },
+      { ...(views ? { views } : {}), ...(q.freshness !== undefined ? { freshness: q.freshness } : {}) },
+    );
+    return { jsonBody: plan };
+  }),
+});
