@@ -24,3 +24,4 @@ import './backfills';
 import './plan';
 import './plan-view-status';
 import './plan-timer';
+import './lineage';

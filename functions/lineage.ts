@@ -1,0 +1,73 @@
+/**
+ * Lineage over HTTP.
+ *   GET  /api/lineage/{kind}/{id}?direction=up|down&depth=3    kind: segment, training-set, view, source
+ *        (a segment by its id or <view>/<version>/<day>/<segmentId>; a view by name or name@version)
+ *   POST /api/lineage-versions/infer  { rules: [{ where, param, maxDepth? }], dryRun? }   (admin)
+ *   POST /api/lineage-versions/update { where, set, dryRun? }                             (admin)
+ * See shared/features/lineage.ts and lineage-versions.ts for what is walked and written.
+ */
+import { app } from '@azure/functions';
+import { z } from 'zod';
+import { platform } from '../shared/platform';
+import { Lineage } from '../shared/features/lineage';
+import { inferVersions, updateVersion } from '../shared/features/lineage-versions';
+import { handled, readJson, readQuery } from './http';
+
+const Query = z.object({
+  direction: z.enum(['up', 'down']).default('up'),
+  depth: z.coerce.number().int().min(1, 'at least 1 step').max(10, 'at most 10 steps').optional(),
+});
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const Where = z.object({
+  kind: z.enum(['segment', 'training-set']),
+  view: z.string().min(1).optional(),
+  version: z.string().min(1).optional(),
+  fromDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be yyyy-mm-dd').optional(),
+  toDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be yyyy-mm-dd').optional(),
+  jobId: z.string().min(1).optional(),
+  ids: z.array(z.string().min(1)).optional(),
+  params: z.record(z.string(), z.union([scalar, z.null()])).optional(),
+  includeSuperseded: z.boolean().optional(),
+});
+const InferBody = z.object({
+  rules: z.array(z.object({ where: Where, param: z.string().min(1), maxDepth: z.number().int().min(1).max(20).optional() })).min(1, 'give at least one rule'),
+  dryRun: z.boolean().default(true),
+});
+const UpdateBody = z.object({ where: Where, set: z.record(z.string(), scalar), dryRun: z.boolean().default(true) });
+
+const deps = async () => {
+  const p = platform();
+  return { repo: p.repo, offline: await p.offline(), storage: p.storage };
+};
+
+app.http('lineage', {
+  methods: ['GET'],
+  route: 'lineage/{kind}/{*id}',
+  authLevel: 'function',
+  handler: handled(async (req) => {
+    const q = readQuery(req, Query);
+    const lineage = new Lineage(await deps());
+    return { jsonBody: await lineage.walk(req.params.kind!, decodeURIComponent(req.params.id!), { direction: q.direction, ...(q.depth ? { depth: q.depth } : {}) }) };
+  }),
+});
+
+app.http('lineage-versions-infer', {
+  methods: ['POST'],
+  route: 'lineage-versions/infer',
+  authLevel: 'admin',
+  handler: handled(async (req) => {
+    const body = await readJson(req, InferBody);
+    return { jsonBody: await inferVersions(await deps(), body.rules, { dryRun: body.dryRun }) };
+  }),
+});
+
+app.http('lineage-versions-update', {
+  methods: ['POST'],
+  route: 'lineage-versions/update',
+  authLevel: 'admin',
+  handler: handled(async (req) => {
+    const body = await readJson(req, UpdateBody);
+    return { jsonBody: await updateVersion(await deps(), body.where, body.set, { dryRun: body.dryRun }) };
+  }),
+});
