@@ -56,7 +56,7 @@ it('resumes after the host is killed and commits each interval once', async () =
     expect(new Set(keys).size).toBe(keys.length);
     expect(segments.every((s) => s.lineage.jobId === links.id)).toBe(true);
     expect(out.rows.user_clicks).toBe(segments.reduce((n, s) => n + s.rowCount, 0));
-    const hours = new Set(keys.map((k) => /:(\d{4}-\d\d-\d\dT[\d:.]+Z)\.\./.exec(k)![1]));
+    const hours = new Set(keys.map((k) => /:(\d{4}-\d\d-\d\dT[\d:.]+Z)\.\./.exec(k)![1]!));
     expect(hours.size).toBe(keys.length);
     expect(Math.min(...[...hours].map((h) => Date.parse(h)))).toBeGreaterThanOrEqual(daysAgo(6)); // the first clicks, minutes before daysAgo(5)
     expect(Math.max(...[...hours].map((h) => Date.parse(h)))).toBeLessThan(daysAgo(1));
