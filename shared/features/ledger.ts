@@ -25,9 +25,9 @@
  *
  * Table `featureledger`: PartitionKey = day (yyyy-mm-dd), RowKey = view — a batch touches one
  * or two days, so one query and one transaction per day. Heads (one per view: version,
- * watermark, earliest/newest event) live in PartitionKey `head`. Day rows change under ETag
- * (optimistic, retried), heads by last-writer-wins merge (monitoring values; the next batch
- * corrects a lost race). Row counts may count a batch twice if ingest crashes between this
+ * watermark, earliest/newest event) live in PartitionKey `head`. Rows change under ETag
+ * (optimistic, retried on a lost race), so concurrent batches never lose each other's counts
+ * or move a watermark back. Row counts may count a batch twice if ingest crashes between this
  * update and its batch-done marker (statuses and watermarks are idempotent).
  */
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
@@ -255,27 +255,36 @@ export class IntervalLedger {
     return out;
   }
 
+  private mutateDay(day: string, views: ReadonlySet<string>, next: (view: string, row: Row | undefined) => Row): Promise<void> {
+    return this.mutate<Row>(day, views, next);
+  }
+
   /**
-   * Read the day's rows of `views`, compute their new state and write them in one transaction
-   * (each existing row only if unchanged since read); on a lost race read again and recompute.
+   * Read the partition's rows with these keys, compute their new state and write them in one
+   * transaction (each existing row only if unchanged since read); on a lost race, read again
+   * and recompute. `next` returning the row unchanged (same object) skips it.
    */
-  private async mutateDay(day: string, views: ReadonlySet<string>, next: (view: string, row: Row | undefined) => Row): Promise<void> {
+  private async mutate<R extends { partitionKey: string; rowKey: string }>(pk: string, keys: ReadonlySet<string>, next: (key: string, row: R | undefined) => R): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const current = new Map((await this.list(`PartitionKey eq '${day}'`)).filter((r) => views.has(r.rowKey!)).map((r) => [r.rowKey!, r]));
+      const current = new Map<string, TableEntityResult<R>>();
+      for await (const e of this.table.listEntities<R>({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) if (keys.has(e.rowKey!)) current.set(e.rowKey!, e);
       const actions: TransactionAction[] = [];
-      for (const view of views) {
-        const row = current.get(view);
-        const updated = next(view, row ? plain(row) : undefined);
-        const entity = clean({ ...updated, partitionKey: day, rowKey: view });
+      for (const key of keys) {
+        const row = current.get(key);
+        const before = row ? plain(row) : undefined;
+        const updated = next(key, before);
+        if (updated === before) continue;
+        const entity = clean({ ...updated, partitionKey: pk, rowKey: key });
         actions.push(row ? ['update', entity, 'Replace', { etag: row.etag }] : ['create', entity]);
       }
+      if (!actions.length) return;
       try {
         await this.table.submitTransaction(actions);
         return;
       } catch (e) {
         const code = (e as { statusCode?: number }).statusCode;
         if ((code !== 409 && code !== 412) || attempt >= MAX_ATTEMPTS) {
-          if (code === 409 || code === 412) throw new DependencyError(`interval ledger: day ${day} kept changing under ${MAX_ATTEMPTS} attempts to update it; retry`);
+          if (code === 409 || code === 412) throw new DependencyError(`interval ledger: partition ${pk} kept changing under ${MAX_ATTEMPTS} attempts to update it; retry`);
           throw e;
         }
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
@@ -283,16 +292,16 @@ export class IntervalLedger {
     }
   }
 
+  /** Heads move forward only (max watermark and newest event, min earliest), under ETag like day rows. */
   private async mergeHeads(deltas: readonly HeadDelta[], at: number): Promise<void> {
     if (!deltas.length) return;
-    const current = await this.heads();
-    const actions: TransactionAction[] = [];
-    for (const d of deltas) {
-      const h = current.get(d.view);
+    const byView = new Map(deltas.map((d) => [d.view, d]));
+    await this.mutate<HeadRow>(HEAD, new Set(byView.keys()), (view, h) => {
+      const d = byView.get(view)!;
       const same = h?.version === d.version;
       const row: HeadRow = {
         partitionKey: HEAD,
-        rowKey: d.view,
+        rowKey: view,
         version: d.version,
         watermark: same ? Math.max(h!.watermark, d.watermark) : d.watermark,
         updatedAt: at,
@@ -301,10 +310,9 @@ export class IntervalLedger {
       const newest = maxDefined(same ? h!.newestEvent : undefined, d.newestEvent);
       if (earliest !== undefined) row.earliestEvent = earliest;
       if (newest !== undefined) row.newestEvent = newest;
-      if (same && row.watermark === h!.watermark && row.earliestEvent === h!.earliestEvent && row.newestEvent === h!.newestEvent) continue;
-      actions.push(['upsert', { ...row }, 'Merge']);
-    }
-    for (let i = 0; i < actions.length; i += 100) await this.table.submitTransaction(actions.slice(i, i + 100));
+      if (same && row.watermark === h!.watermark && row.earliestEvent === h!.earliestEvent && row.newestEvent === h!.newestEvent) return h!;
+      return row;
+    });
   }
 }
 
@@ -501,10 +509,10 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) =>
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** A stored entity as a plain Row (without the SDK's etag/timestamp). */
-function plain(e: Stored): Row {
-  const { etag: _etag, timestamp: _ts, ...rest } = e as Stored & { timestamp?: string };
-  return rest as Row;
+/** A stored entity as a plain row (without the SDK's etag/timestamp). */
+function plain<R>(e: TableEntityResult<R>): R {
+  const { etag: _etag, timestamp: _ts, ...rest } = e as TableEntityResult<R> & { timestamp?: string };
+  return rest as unknown as R;
 }
 
 /** Table entities cannot hold undefined. */
