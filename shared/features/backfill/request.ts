@@ -36,10 +36,15 @@ export interface BackfillRequest {
   maxParallel: number;
 }
 
-const time = z.union([
-  z.number().int('must be whole epoch milliseconds').nonnegative('must not be negative'),
-  z.string().trim().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time (e.g. 2024-03-01 or 2024-03-01T00:00:00Z) or epoch milliseconds').transform((s) => Date.parse(s)),
-]);
+const time = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Date.parse(v.trim()))) return Date.parse(v.trim());
+  ctx.addIssue({
+    code: 'custom',
+    message: v === undefined ? 'required: an ISO-8601 time (e.g. 2024-03-01) or epoch milliseconds' : `must be an ISO-8601 time (e.g. 2024-03-01 or 2024-03-01T00:00:00Z) or whole epoch milliseconds, got ${JSON.stringify(v)}`,
+  });
+  return z.NEVER;
+});
 
 export const backfillRequestSchema = z.object({
   views: z.array(z.string().min(1)).min(1, 'name at least one feature view'),
