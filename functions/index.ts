@@ -20,6 +20,7 @@ import './predict';
 import './metrics';
 import './dag';
 import '../orchestrations/backfill';
+import '../orchestrations/backfill-activities';
 import './backfills';
 import './plan';
 import './plan-view-status';

@@ -1,7 +1,7 @@
 /**
  * The backfill orchestration: plan, then each stage's intervals in waves of maxParallel, then
- * the online refresh. It only schedules; every read and write is in an activity, each a thin
- * wrapper over shared/features/backfill.
+ * the online refresh. It only schedules; every read and write is in an activity
+ * (backfill-activities.ts), each a thin wrapper over shared/features/backfill.
  *
  *   input: BackfillRequest (parsed at the edge, functions/backfills.ts); instance id: backfillInstanceId(request)
  *   custom status: BackfillProgress (phase, stage, intervals done/total, rows per view)
@@ -14,39 +14,21 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
-import { platform, once } from '../shared/platform';
-import { IntervalLedger } from '../shared/features/ledger';
 import {
-  emptyProgress, refreshOnline, runBackfillInterval, startBackfill, withInterval, withPlan,
-  type BackfillDeps, type BackfillPlan, type BackfillProgress, type BackfillRequest, type IntervalResult, type IntervalTask, type OnlineRefresh,
-} from '../shared/features/backfill';
+  emptyProgress, withInterval, withPlan,
+  type BackfillPlan, type BackfillProgress, type IntervalResult, type IntervalTask, type OnlineRefresh,
+} from '../shared/features/backfill/types';
+import type { BackfillRequest } from '../shared/features/backfill/request';
 
 export const BACKFILL_ORCHESTRATION = 'backfill';
 
-const deps = once(async (): Promise<BackfillDeps> => {
-  const p = platform();
-  return { repo: p.repo, offline: await p.offline(), online: p.online, ledger: await IntervalLedger.open(p.storage) };
-});
-
-/** Transient storage trouble: retried; a definition change mid-way fails at once (same error each time). */
+/** For transient storage trouble. (A definition changed mid-way fails every attempt alike, and then the backfill.) */
 function retry(): df.RetryOptions {
   const r = new df.RetryOptions(2_000, 4);
   r.backoffCoefficient = 2;
   r.maxRetryIntervalInMilliseconds = 30_000;
   return r;
 }
-
-df.app.activity('backfill-plan', {
-  handler: async (input: { request: BackfillRequest; jobId: string }): Promise<BackfillPlan> => startBackfill(await deps(), input.request, input.jobId),
-});
-
-df.app.activity('backfill-interval', {
-  handler: async (task: IntervalTask): Promise<IntervalResult> => runBackfillInterval(await deps(), task),
-});
-
-df.app.activity('backfill-refresh-online', {
-  handler: async (job: { view: string; version: string; from: number; to: number }): Promise<OnlineRefresh> => refreshOnline(await deps(), job),
-});
 
 df.app.orchestration(BACKFILL_ORCHESTRATION, function* (ctx: OrchestrationContext) {
   const request = ctx.df.getInput<BackfillRequest>();
