@@ -5,8 +5,8 @@
  * caught-up flags read it. It is an index over the offline store, never the data itself.
  *
  *   const ledger = await IntervalLedger.open(storage)
- *   ledger.recordStream(streamUpdate(repo, source, records, pipelineResult, clock))   one call per ingest batch
- *   ledger.markPending(views, days, version, jobId) / ledger.recordBackfill(...)      a backfill's intervals
+ *   ledger.recordStream(streamUpdate(repo, pipelineResult, clock, { source, accepted }))   one call per ingest batch
+ *   ledger.markPending([{ view, version, day, closesAt }], jobId) / ledger.recordBackfill(parts)   a backfill's days
  *   ledger.entries({ fromDay?, toDay?, views? }) -> LedgerEntry[]                    effective statuses
  *   ledger.heads() -> Map<view, LedgerHead>                                           watermark per view
  *
