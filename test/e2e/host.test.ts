@@ -173,6 +173,19 @@ describe('shutdown', () => {
     expect(other.output()).toContain('SIGTERM: stopping');
   });
 
+  it('a body over STRATA_UPLOAD_MAX_BYTES gets 413 naming the setting, before any function runs', async () => {
+    const small = await startHostProcess({ entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data4'), env: { FIXTURE_LOG: path.join(tmp.dir, 'small.jsonl'), STRATA_UPLOAD_MAX_BYTES: '1000' } });
+    try {
+      const big = await fetch(`${small.baseUrl}/api/hello/x`, { method: 'POST', body: 'x'.repeat(5000) });
+      expect(big.status).toBe(413);
+      expect(await big.json()).toMatchObject({ error: expect.stringContaining('STRATA_UPLOAD_MAX_BYTES') });
+      const ok = await fetch(`${small.baseUrl}/api/hello/x`, { method: 'POST', body: 'x'.repeat(500) });
+      expect(ok.status).toBe(200);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('a bad setting stops the start with a message naming it', async () => {
     const bad = await startHostProcess({ entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data3'), env: { REDIS_URL: 'localhost:6379' }, noWait: true });
     const r = await bad.exited;
