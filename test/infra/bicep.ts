@@ -337,17 +337,22 @@ class Parser {
     return { kind: 'if', cond, body: this.object(), line };
   }
 
-  private callArgs(): Expr[] {
+  /** `( item, item, ... )`, newlines insignificant inside. */
+  private parenList<T>(item: () => T): T[] {
     this.expect('(');
     this.parenDepth++;
-    const args: Expr[] = [];
+    const items: T[] = [];
     while (!this.is(')')) {
-      args.push(this.expr());
+      items.push(item());
       if (!this.is(')')) this.expect(',');
     }
     this.parenDepth--;
     this.expect(')');
-    return args;
+    return items;
+  }
+
+  private callArgs(): Expr[] {
+    return this.parenList(() => this.expr());
   }
 
   expr(): Expr {
@@ -360,15 +365,7 @@ class Parser {
     }
     if (this.is('(') && this.lambdaAhead()) {
       const line = this.peek().line;
-      this.next();
-      this.parenDepth++;
-      const params: string[] = [];
-      while (!this.is(')')) {
-        params.push(this.ident());
-        if (!this.is(')')) this.expect(',');
-      }
-      this.parenDepth--;
-      this.expect(')');
+      const params = this.parenList(() => this.ident());
       this.expect('=>');
       return { kind: 'lambda', params, body: this.expr(), line };
     }
@@ -572,56 +569,42 @@ export function parseBicepFile(file: string): BicepFile {
 
 // ---------------------------------------------------------------- helpers over the tree
 
+/** The expressions directly inside `e`. */
+function children(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'string':
+      return e.parts.filter((p): p is Expr => typeof p !== 'string');
+    case 'member':
+      return [e.object];
+    case 'index':
+      return [e.object, e.index];
+    case 'call':
+      return [e.callee, ...e.args];
+    case 'object':
+      return e.props.map((p) => p.value);
+    case 'array':
+      return e.items;
+    case 'for':
+      return [e.source, e.body];
+    case 'if':
+      return [e.cond, e.body];
+    case 'ternary':
+      return [e.cond, e.then, e.else];
+    case 'binary':
+      return [e.left, e.right];
+    case 'unary':
+      return [e.operand];
+    case 'lambda':
+      return [e.body];
+    default:
+      return [];
+  }
+}
+
 /** Every expression inside `e` (itself included), depth first. */
 export function* subExpressions(e: Expr): Generator<Expr> {
   yield e;
-  switch (e.kind) {
-    case 'string':
-      for (const p of e.parts) if (typeof p !== 'string') yield* subExpressions(p);
-      break;
-    case 'member':
-      yield* subExpressions(e.object);
-      break;
-    case 'index':
-      yield* subExpressions(e.object);
-      yield* subExpressions(e.index);
-      break;
-    case 'call':
-      yield* subExpressions(e.callee);
-      for (const a of e.args) yield* subExpressions(a);
-      break;
-    case 'object':
-      for (const p of e.props) yield* subExpressions(p.value);
-      break;
-    case 'array':
-      for (const i of e.items) yield* subExpressions(i);
-      break;
-    case 'for':
-      yield* subExpressions(e.source);
-      yield* subExpressions(e.body);
-      break;
-    case 'if':
-      yield* subExpressions(e.cond);
-      yield* subExpressions(e.body);
-      break;
-    case 'ternary':
-      yield* subExpressions(e.cond);
-      yield* subExpressions(e.then);
-      yield* subExpressions(e.else);
-      break;
-    case 'binary':
-      yield* subExpressions(e.left);
-      yield* subExpressions(e.right);
-      break;
-    case 'unary':
-      yield* subExpressions(e.operand);
-      break;
-    case 'lambda':
-      yield* subExpressions(e.body);
-      break;
-    default:
-      break;
-  }
+  for (const c of children(e)) yield* subExpressions(c);
 }
 
 /** The value of property `key` of an object literal (the body of an `if` counts as its object). */
@@ -636,16 +619,6 @@ export function prop(e: Expr | undefined, key: string): Expr | undefined {
 export function literal(e: Expr | undefined): string | undefined {
   if (e?.kind !== 'string' || e.parts.length !== 1) return undefined;
   return e.parts[0] as string;
-}
-
-/** `a.b.c` as 'a.b.c' for member chains on a name, else undefined. */
-export function dotted(e: Expr): string | undefined {
-  if (e.kind === 'ident') return e.name;
-  if (e.kind === 'member') {
-    const o = dotted(e.object);
-    return o === undefined ? undefined : `${o}.${e.name}`;
-  }
-  return undefined;
 }
 
 /** The name of a called function (`listKeys`, `az.resourceGroup` -> `resourceGroup`, `x.listKeys` -> `listKeys`). */
@@ -716,18 +689,18 @@ export function output(file: BicepFile, name: string): Extract<Declaration, { ki
   return file.declarations.find((d): d is Extract<Declaration, { kind: 'output' }> => d.kind === 'output' && d.name === name);
 }
 
-/**
- * What an expression can evaluate from, followed across names: a `var` to its value, a `param`
- * of a local module to the argument its caller passes (or its default), `mod.outputs.x` of a
- * local module to that output's expression. Yields every expression reached (with the
- * instance it belongs to), so a check can look for a forbidden call or reference wherever a
- * value really comes from. Registry (AVM) module outputs are leaves: `{ avmOutput }`.
- */
 export interface Reached {
   expr: Expr;
   instance: Instance;
 }
 
+/**
+ * What an expression can evaluate from, followed across names: a `var` to its value, a `param`
+ * of a local module to the argument its caller passes (or its default), `mod.outputs.x` of a
+ * local module to that output's expression. Yields every expression reached (with the
+ * instance it belongs to), so a check can look for a forbidden call or reference wherever a
+ * value really comes from. Outputs of registry (AVM) modules are where it stops.
+ */
 export function* reach(e: Expr, inst: Instance, seen = new Set<Expr>()): Generator<Reached> {
   for (const sub of subExpressions(e)) {
     if (seen.has(sub)) continue;
