@@ -1,4 +1,8 @@
-/** A file dropped into the `uploads` container under `<source>/` is ingested like an HTTP upload. */
+/**
+ * A file dropped into the `uploads` container under `<source>/` is ingested like an HTTP upload.
+ * Event Grid source: the only blob trigger Flex Consumption runs, and seconds instead of minutes
+ * on any plan (infra/modules/upload-events.bicep subscribes it); the local host polls.
+ */
 import { app, InvocationContext } from '@azure/functions';
 import { platform } from '../shared/platform';
 import { ingestFile } from '../shared/features/file-ingest';
@@ -6,6 +10,7 @@ import { ingestFile } from '../shared/features/file-ingest';
 app.storageBlob('ingest-upload-blob', {
   path: 'uploads/{source}/{name}',
   connection: 'AzureWebJobsStorage',
+  source: 'EventGrid',
   handler: async (blob: unknown, ctx: InvocationContext) => {
     const p = platform();
     const meta = ctx.triggerMetadata as { source: string; name: string };

@@ -22,6 +22,15 @@ export interface AzuriteOptions {
   logFile?: string;
 }
 
+/** Azurite is a devDependency (the deployment package leaves it out): say so when it is missing. */
+function azuriteEntry(): string {
+  try {
+    return require.resolve('azurite/dist/src/azurite.js');
+  } catch {
+    throw new Error('azurite is not installed: it is a devDependency, so run `npm ci` without --omit=dev, or set AzureWebJobsStorage to a storage account');
+  }
+}
+
 export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteHandle> {
   fs.mkdirSync(opts.location, { recursive: true });
   const ports = {
@@ -29,7 +38,7 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteHandle>
     queue: opts.ports?.queue ?? (await freePort()),
     table: opts.ports?.table ?? (await freePort()),
   };
-  const bin = require.resolve('azurite/dist/src/azurite.js');
+  const bin = azuriteEntry();
   const args = [
     bin, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
     '--location', opts.location,

@@ -71,6 +71,13 @@ export type StrataConfig = Readonly<{
 /** The setting names the code reads, for docs and local.settings.example.json checks. */
 export const SETTING_NAMES = Object.keys(schema.shape);
 
+/**
+ * Settings only the local host reads: on Azure the Functions host owns the port and the keys
+ * (function and admin keys live in the host's key store), so infra/ never sets these; a key
+ * there would be a secret in plain app settings.
+ */
+export const LOCAL_ONLY_SETTINGS: readonly string[] = Object.freeze(['STRATA_PORT', 'STRATA_FUNCTION_KEY', 'STRATA_ADMIN_KEY']);
+
 /** Parse settings from an environment; throws ConfigError naming every bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
   const picked: Record<string, string | undefined> = {};
