@@ -23,7 +23,7 @@ const y = p.map((pi, i) => (u[i]! < pi ? 1 : 0));
 
 describe('realized performance', () => {
   it('binary metrics match scikit-learn (ties in the scores)', () => {
-    expect(y.reduce((a, b) => a + b, 0)).toBe(103);
+    expect(y.reduce<number>((a, b) => a + b, 0)).toBe(103);
     const m = classificationMetrics(y, p);
     expect(m.auc).toBeCloseTo(0.7900610549494546, 12);
     expect(m.accuracy).toBeCloseTo(0.7, 12);

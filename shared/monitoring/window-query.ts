@@ -1,0 +1,235 @@
+/**
+ * The window side's aggregates (window.ts) computed by DuckDB over all rows of a window:
+ * one scan for every count, one reservoir sample for the raw values, and (only when a window
+ * holds categories the baseline does not list) one small query per such feature for the most
+ * frequent of them. Work is bounded by features × bins, never by rows.
+ *
+ * Baseline bins are left-closed (baseline.ts) and DuckDB's `histogram(x, boundaries)` counts
+ * right-closed buckets (b[i-1] < x <= b[i]), so each edge e becomes the boundary nextDown(e),
+ * the largest double below it: x <= nextDown(e) is exactly x < e. Two more boundaries,
+ * nextDown(min) and max, split off the values outside the training range, so the bins and the
+ * out-of-range counts come from the one histogram per feature (a FILTER per count would cost
+ * as much again). NaN is a missing value (`nullif`), as in window.ts.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { ident, literal, num } from '../features/offline/duckdb';
+import type { CategoricalFeatureBaseline, FeatureBaseline, NumericFeatureBaseline } from './baseline';
+import { SCORE_BINS, type ScoreHistogram } from './performance-estimated';
+import { categoryKey, UNKNOWN_CATEGORIES_LISTED, type CategoricalWindowAggregate, type NumericWindowAggregate, type WindowAggregates, type WindowFeatureAggregate } from './window';
+
+export interface WindowColumn {
+  /** The SQL expression of the value over the relation: a quoted column (`ident(name)`), a struct field, a JSON extraction. */
+  expr: string;
+  baseline: FeatureBaseline;
+  /** Categorical only: whether the values are numbers (category keys are then compared as numbers). Default 'string'. */
+  valueType?: 'string' | 'number';
+}
+
+export interface WindowQuery {
+  /** The relation the window reads, e.g. `read_parquet([...])`, or a subquery in parentheses. */
+  from: string;
+  /** A SQL condition selecting the window's rows (its time range, model version). */
+  where?: string;
+  /** Keyed like the baseline's features. */
+  features: Record<string, WindowColumn>;
+  prediction?: WindowColumn;
+  label?: WindowColumn;
+  /** Rows sampled for KS and Wasserstein (default 10,000) and the sample's seed (default 1). */
+  sample?: { size?: number; seed?: number };
+  /** Count a binary classifier's score into a histogram, for the performance estimate. */
+  scores?: { expr: string; bins?: number };
+}
+
+export interface WindowResult {
+  aggregates: WindowAggregates;
+  scores?: ScoreHistogram;
+}
+
+/** The largest double below x (x finite). */
+export function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  const buf = new DataView(new ArrayBuffer(8));
+  buf.setFloat64(0, x);
+  const bits = buf.getBigUint64(0);
+  buf.setBigUint64(0, x > 0 ? bits - 1n : bits + 1n);
+  return buf.getFloat64(0);
+}
+
+/** How one numeric feature's DuckDB buckets map back to baseline bins and the out-of-range counts. */
+interface NumericPlan {
+  boundaries: number[];
+  /** Per bucket (boundaries.length + 1, the last unbounded): its baseline bin, and whether it lies below min / above max. */
+  bin: number[];
+  below: boolean[];
+  above: boolean[];
+}
+
+export function numericPlan(b: NumericFeatureBaseline): NumericPlan {
+  const cuts = b.bins.edges.map(nextDown);
+  const boundaries = [...new Set([nextDown(b.min), ...cuts, b.max])].sort((x, y) => x - y);
+  const bucketCount = boundaries.length + 1;
+  const bin: number[] = [];
+  const below: boolean[] = [];
+  const above: boolean[] = [];
+  for (let k = 0; k < bucketCount; k++) {
+    const upper = k < boundaries.length ? boundaries[k]! : Infinity;
+    const lower = k > 0 ? boundaries[k - 1]! : -Infinity;
+    // Values in (lower, upper]: an edge e is <= each of them exactly when nextDown(e) <= lower.
+    bin.push(cuts.filter((c) => c <= lower).length);
+    below.push(upper <= nextDown(b.min));
+    above.push(lower >= b.max);
+  }
+  return { boundaries, bin, below, above };
+}
+
+/**
+ * A double as SQL, exactly: parsed from its shortest round-trip text as a string cast (a bare
+ * literal like 2.9999999999999996 would be a DECIMAL first and could round to another double).
+ */
+const doubleSql = (x: number) => `CAST(${literal(String(x))} AS DOUBLE)`;
+const doubleList = (xs: readonly number[]) => `[${xs.map((x) => literal(String(x))).join(', ')}]::DOUBLE[]`;
+
+/** The categories a baseline lists, as SQL literals of the column's type. */
+function categoryLiterals(b: CategoricalFeatureBaseline, valueType: 'string' | 'number'): string[] {
+  const keys = Object.keys(b.categories);
+  if (valueType === 'string') return keys.map(literal);
+  return keys.map(Number).filter(Number.isFinite).map(doubleSql);
+}
+
+interface Column { key: string; role: 'feature' | 'prediction' | 'label'; name: string; col: WindowColumn; value: string }
+
+function columnsOf(q: WindowQuery): Column[] {
+  const cols: Column[] = [];
+  const add = (role: Column['role'], name: string, col: WindowColumn) => {
+    const i = cols.length;
+    const value = col.baseline.kind === 'numeric' || col.valueType === 'number' ? `nullif(CAST(${col.expr} AS DOUBLE), 'NaN'::DOUBLE)` : `CAST(${col.expr} AS VARCHAR)`;
+    cols.push({ key: `c${i}`, role, name, col, value });
+  };
+  for (const [name, col] of Object.entries(q.features)) add('feature', name, col);
+  if (q.prediction) add('prediction', 'prediction', q.prediction);
+  if (q.label) add('label', 'label', q.label);
+  return cols;
+}
+
+const whereClause = (q: WindowQuery) => (q.where ? ` WHERE ${q.where}` : '');
+
+/** The one scan: row count, and per feature its histogram, non-null count, min, max and sum. */
+export function aggregateSql(q: WindowQuery): string {
+  const parts = ['count(*) AS rows'];
+  for (const c of columnsOf(q)) {
+    const v = c.value;
+    if (c.col.baseline.kind === 'numeric') {
+      const plan = numericPlan(c.col.baseline);
+      parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `count(${v}) AS ${c.key}_n`, `min(${v}) AS ${c.key}_min`, `max(${v}) AS ${c.key}_max`, `sum(${v}) AS ${c.key}_sum`);
+    } else {
+      const listed = categoryLiterals(c.col.baseline, c.col.valueType ?? 'string');
+      const inListed = listed.length ? `${v} IN (${listed.join(', ')})` : 'false';
+      parts.push(`histogram(${v}) FILTER (WHERE ${inListed}) AS ${c.key}_h`, `count(${v}) AS ${c.key}_n`);
+    }
+  }
+  if (q.scores) {
+    const bins = q.scores.bins ?? SCORE_BINS;
+    parts.push(`histogram(least(greatest(floor(CAST(${q.scores.expr} AS DOUBLE) * ${bins}), 0), ${bins - 1})::INTEGER) AS scores_h`);
+  }
+  return `SELECT ${parts.join(', ')} FROM ${q.from}${whereClause(q)}`;
+}
+
+/** The seeded reservoir sample of the numeric columns (all rows when the window has no more than the sample size). */
+export function sampleSql(q: WindowQuery): string | undefined {
+  const numeric = columnsOf(q).filter((c) => c.col.baseline.kind === 'numeric');
+  if (!numeric.length) return undefined;
+  const size = q.sample?.size ?? 10_000;
+  const seed = q.sample?.seed ?? 1;
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`sample size must be a positive whole number, got ${size}`);
+  if (!Number.isInteger(seed)) throw new RangeError(`sample seed must be a whole number, got ${seed}`);
+  return `SELECT ${numeric.map((c) => `${c.value} AS ${c.key}`).join(', ')} FROM (SELECT * FROM ${q.from}${whereClause(q)}) USING SAMPLE reservoir(${size} ROWS) REPEATABLE (${seed})`;
+}
+
+/** The most frequent values of one categorical column that its baseline does not list. */
+function unknownSql(q: WindowQuery, c: Column): string {
+  const listed = categoryLiterals(c.col.baseline as CategoricalFeatureBaseline, c.col.valueType ?? 'string');
+  const notListed = listed.length ? `NOT (${c.value} IN (${listed.join(', ')}))` : 'true';
+  const cond = [q.where ? `(${q.where})` : '', `${c.value} IS NOT NULL`, notListed].filter(Boolean).join(' AND ');
+  return `SELECT ${c.value} AS v, count(*) AS n FROM ${q.from} WHERE ${cond} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${UNKNOWN_CATEGORIES_LISTED}`;
+}
+
+/** Map entries of a DuckDB histogram as [key, count] (the JSON form: keys as numbers or strings, counts as strings). */
+function histogramEntries(v: unknown): Array<[unknown, number]> {
+  if (v === null || v === undefined) return [];
+  if (!Array.isArray(v)) throw new TypeError(`expected a DuckDB MAP as a list of entries, got ${JSON.stringify(v)}`);
+  return v.map((e: { key: unknown; value: unknown }) => [e.key, Number(e.value)]);
+}
+
+const asNumber = (v: unknown): number | null => (v === null || v === undefined ? null : typeof v === 'string' ? Number(v) : num(v));
+
+export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuery): Promise<WindowResult> {
+  const cols = columnsOf(q);
+  const row = (await conn.runAndReadAll(aggregateSql(q))).getRowObjectsJson()[0] as Record<string, unknown>;
+  const rows = asNumber(row.rows) ?? 0;
+  const sampleText = sampleSql(q);
+  const sampleRows = sampleText ? ((await conn.runAndReadAll(sampleText)).getRowObjectsJson() as Array<Record<string, unknown>>) : [];
+
+  const aggregates: WindowAggregates = { rows, features: {} };
+  for (const c of cols) {
+    const present = asNumber(row[`${c.key}_n`]) ?? 0;
+    let agg: WindowFeatureAggregate;
+    if (c.col.baseline.kind === 'numeric') {
+      agg = numericAggregate(c.col.baseline, row, c.key, rows, present, sampleRows);
+    } else {
+      const counts: Record<string, number> = {};
+      let listed = 0;
+      for (const [k, n] of histogramEntries(row[`${c.key}_h`])) {
+        counts[categoryKey(k as string | number)] = n;
+        listed += n;
+      }
+      const otherCount = present - listed;
+      const unknown = otherCount > 0
+        ? ((await conn.runAndReadAll(unknownSql(q, c))).getRowObjectsJson() as Array<{ v: string | number; n: string | number }>).map((r) => ({ value: categoryKey(r.v), count: Number(r.n) }))
+        : [];
+      agg = { kind: 'categorical', rows, nulls: rows - present, counts, otherCount, unknown } satisfies CategoricalWindowAggregate;
+    }
+    if (c.role === 'feature') aggregates.features[c.name] = agg;
+    else aggregates[c.role] = agg;
+  }
+  const result: WindowResult = { aggregates };
+  if (q.scores) {
+    const counts = new Array<number>(q.scores.bins ?? SCORE_BINS).fill(0);
+    for (const [k, n] of histogramEntries(row.scores_h)) counts[Number(k)] = n;
+    result.scores = { counts };
+  }
+  return result;
+}
+
+function numericAggregate(b: NumericFeatureBaseline, row: Record<string, unknown>, key: string, rows: number, present: number, sampleRows: Array<Record<string, unknown>>): NumericWindowAggregate {
+  const plan = numericPlan(b);
+  const index = new Map(plan.boundaries.map((x, i) => [x, i]));
+  const binCounts = new Array<number>(b.bins.edges.length + 1).fill(0);
+  let belowRange = 0;
+  let aboveRange = 0;
+  for (const [k, n] of histogramEntries(row[`${key}_h`])) {
+    const bucket = k === 'Infinity' ? plan.boundaries.length : index.get(Number(k));
+    if (bucket === undefined) throw new Error(`DuckDB returned a histogram bucket ${String(k)} that is not one of the boundaries`);
+    binCounts[plan.bin[bucket]!]! += n;
+    if (plan.below[bucket]) belowRange += n;
+    if (plan.above[bucket]) aboveRange += n;
+  }
+  const sum = asNumber(row[`${key}_sum`]);
+  const sample: number[] = [];
+  for (const r of sampleRows) {
+    const v = asNumber(r[key]);
+    if (v !== null) sample.push(v);
+  }
+  return {
+    kind: 'numeric', rows, nulls: rows - present, binCounts, belowRange, aboveRange,
+    min: asNumber(row[`${key}_min`]), max: asNumber(row[`${key}_max`]), mean: present > 0 && sum !== null ? sum / present : null, sample,
+  };
+}
+
+/** A relation over Parquet files, for `WindowQuery.from`. */
+export function parquetRelation(files: readonly string[]): string {
+  if (!files.length) throw new RangeError('a window needs at least one Parquet file');
+  return `read_parquet([${files.map(literal).join(', ')}])`;
+}
+
+/** A plain column as a window value expression. */
+export const columnExpr = (name: string): string => ident(name);
