@@ -4,8 +4,10 @@
  * hash, so the same call writes the same file on any machine and thread count. Used by
  * bench/monitoring and by the window-query integration test.
  */
-import { ident, literal } from '../../shared/features/offline/duckdb';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { ident, literal } from '../../shared/features/offline/duckdb';
+import type { FeatureBaseline, MonitoringBaseline, NumericFeatureBaseline } from '../../shared/monitoring/baseline';
+import { readWindowAggregates } from '../../shared/monitoring/window-query';
 
 export type SyntheticColumn =
   /** N(mean + shift·sd, sd), NULL on every `nullEvery`-th row. */
@@ -47,4 +49,38 @@ export async function writeSyntheticParquet(conn: DuckDBConnection, file: string
   const first = opts.firstId ?? 0;
   const cols = opts.columns.map((c, k) => columnSql(c, k, opts.seed));
   await conn.run(`COPY (SELECT i AS id, ${cols.join(', ')} FROM range(${first}, ${first + opts.rows}) t(i)) TO ${literal(file)} (FORMAT parquet)`);
+}
+
+/**
+ * A monitoring baseline from a training Parquet file, computed by DuckDB the way a baseline
+ * builder would (decile cut points above the min, counts per left-closed bin, moments, a
+ * reservoir sample, category counts). For benchmarks; training owns the real builder.
+ */
+export async function baselineFromParquet(conn: DuckDBConnection, file: string, columns: SyntheticColumn[], opts: { sampleSize?: number } = {}): Promise<Pick<MonitoringBaseline, 'rows' | 'features'>> {
+  const rel = `read_parquet(${literal(file)})`;
+  const features: Record<string, FeatureBaseline> = {};
+  const rows = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${rel}`)).getRows()[0]![0]);
+  for (const c of columns) {
+    const x = ident(c.name);
+    if (c.kind === 'category') {
+      const r = (await conn.runAndReadAll(`SELECT ${x} AS v, count(*) AS n FROM ${rel} WHERE ${x} IS NOT NULL GROUP BY 1`)).getRowObjectsJson();
+      const categories = Object.fromEntries(r.map((e) => [String(e.v), Number(e.n)]));
+      const present = Object.values(categories).reduce((a, b) => a + b, 0);
+      features[c.name] = { kind: 'categorical', nullRate: 1 - present / rows, categories, otherCount: 0 };
+      continue;
+    }
+    const s = (await conn.runAndReadAll(`SELECT min(${x}) AS lo, max(${x}) AS hi, avg(${x}) AS mean, stddev_samp(${x}) AS std, count(${x}) AS n,
+        quantile_disc(${x}, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) AS q FROM ${rel}`)).getRowObjectsJson()[0]!;
+    const min = Number(s.lo);
+    const edges: number[] = [];
+    for (const q of s.q as number[]) if (q > min && (edges.length === 0 || q > edges[edges.length - 1]!)) edges.push(q);
+    const sample = (await conn.runAndReadAll(`SELECT ${x} AS v FROM ${rel} WHERE ${x} IS NOT NULL USING SAMPLE reservoir(${opts.sampleSize ?? 10_000} ROWS) REPEATABLE (1)`)).getRowObjectsJson().map((r) => Number(r.v));
+    const draft: NumericFeatureBaseline = { kind: 'numeric', nullRate: 1 - Number(s.n) / rows, min, max: Number(s.hi), mean: Number(s.mean), std: Number(s.std), bins: { edges, counts: new Array<number>(edges.length + 1).fill(0) }, sample };
+    // The bin counts: the window aggregate over the training file counts exactly the baseline's bins.
+    const { aggregates } = await readWindowAggregates(conn, { from: rel, features: { [c.name]: { expr: x, baseline: draft } }, sample: { size: 1 } });
+    const agg = aggregates.features[c.name]!;
+    if (agg.kind === 'numeric') draft.bins.counts = agg.binCounts;
+    features[c.name] = draft;
+  }
+  return { rows, features };
 }
