@@ -8,6 +8,7 @@
  * precision for tiny p-values (1 - cdf would round them to 0).
  */
 import gammainc from '@stdlib/math-base-special-gammainc';
+import { countTotals } from './inputs';
 
 export interface ChiSquareResult {
   statistic: number;
@@ -24,10 +25,7 @@ export function chiSquareSurvival(x: number, dof: number): number {
 
 /** The test on two count vectors of equal length (column i = category i on both sides). */
 export function chiSquareHomogeneity(baseline: readonly number[], window: readonly number[]): ChiSquareResult {
-  if (baseline.length !== window.length) throw new RangeError(`chiSquareHomogeneity: ${baseline.length} baseline columns vs ${window.length} window columns`);
-  const nb = sum(baseline);
-  const nw = sum(window);
-  if (nb === 0 || nw === 0) throw new RangeError('chiSquareHomogeneity needs counts on both sides');
+  const [nb, nw] = countTotals(baseline, window, 'chiSquareHomogeneity');
   const total = nb + nw;
   let statistic = 0;
   let columns = 0;
@@ -42,5 +40,3 @@ export function chiSquareHomogeneity(baseline: readonly number[], window: readon
   const dof = columns - 1;
   return { statistic, dof, pValue: dof > 0 ? chiSquareSurvival(statistic, dof) : 1 };
 }
-
-const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);

@@ -5,12 +5,10 @@
  * log), which Evidently's 0.1 threshold is stated in. Symmetric and finite even when a
  * category exists on one side only.
  */
+import { countTotals } from './inputs';
 
 export function jensenShannonDistance(baselineCounts: readonly number[], windowCounts: readonly number[]): number {
-  if (baselineCounts.length !== windowCounts.length) throw new RangeError(`jensenShannonDistance: ${baselineCounts.length} baseline categories vs ${windowCounts.length} window categories`);
-  const nb = baselineCounts.reduce((a, b) => a + b, 0);
-  const nw = windowCounts.reduce((a, b) => a + b, 0);
-  if (nb === 0 || nw === 0) throw new RangeError('jensenShannonDistance needs counts on both sides');
+  const [nb, nw] = countTotals(baselineCounts, windowCounts, 'jensenShannonDistance');
   let divergence = 0;
   for (let i = 0; i < baselineCounts.length; i++) {
     const p = baselineCounts[i]! / nb;

@@ -7,6 +7,7 @@
  * so callers use it on bounded samples (drift.ts: small windows only).
  */
 import pKolmogorov from '@stdlib/stats-kstest/lib/marsaglia.js';
+import { walkEcdfs } from './inputs';
 
 export interface KsResult {
   statistic: number;
@@ -17,21 +18,10 @@ export interface KsResult {
 
 /** D between two samples (ties handled: a value shared by both moves both CDFs before the gap is read). */
 export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const x = Float64Array.from(a).sort();
-  const y = Float64Array.from(b).sort();
-  const n1 = x.length;
-  const n2 = y.length;
-  if (n1 === 0 || n2 === 0) throw new RangeError('ksStatistic needs at least one value on each side');
-  let i = 0;
-  let j = 0;
   let d = 0;
-  while (i < n1 && j < n2) {
-    const v = Math.min(x[i]!, y[j]!);
-    while (i < n1 && x[i] === v) i++;
-    while (j < n2 && y[j] === v) j++;
-    const gap = Math.abs(i / n1 - j / n2);
-    if (gap > d) d = gap;
-  }
+  walkEcdfs(a, b, 'ksStatistic', (_v, _below, at) => {
+    if (at > d) d = at;
+  });
   return d;
 }
 

@@ -4,14 +4,12 @@
  * PSI implementations do) so an empty bin adds a large but finite term. Works on counts, so
  * the window side only has to count rows per baseline bin (or per category).
  */
+import { countTotals } from './inputs';
 
 export const PSI_EMPTY_BIN_SHARE = 1e-4;
 
 export function populationStabilityIndex(baselineCounts: readonly number[], windowCounts: readonly number[]): number {
-  if (baselineCounts.length !== windowCounts.length) throw new RangeError(`populationStabilityIndex: ${baselineCounts.length} baseline bins vs ${windowCounts.length} window bins`);
-  const nb = baselineCounts.reduce((a, b) => a + b, 0);
-  const nw = windowCounts.reduce((a, b) => a + b, 0);
-  if (nb === 0 || nw === 0) throw new RangeError('populationStabilityIndex needs counts on both sides');
+  const [nb, nw] = countTotals(baselineCounts, windowCounts, 'populationStabilityIndex');
   let psi = 0;
   for (let i = 0; i < baselineCounts.length; i++) {
     const p = Math.max(baselineCounts[i]! / nb, PSI_EMPTY_BIN_SHARE);

@@ -3,25 +3,16 @@
  * empirical CDFs, in the feature's own units. Monitoring divides it by the baseline's standard
  * deviation so one threshold fits every feature. Same as scipy.stats.wasserstein_distance.
  */
+import { walkEcdfs } from './inputs';
 
 export function wassersteinDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const x = Float64Array.from(a).sort();
-  const y = Float64Array.from(b).sort();
-  const n1 = x.length;
-  const n2 = y.length;
-  if (n1 === 0 || n2 === 0) throw new RangeError('wassersteinDistance needs at least one value on each side');
-  // Walk the merged values; between consecutive ones both CDFs are constant.
-  let i = 0;
-  let j = 0;
-  let prev = Math.min(x[0]!, y[0]!);
+  // Between consecutive values both CDFs are constant: the area is a sum of rectangles.
+  let prev = NaN;
   let area = 0;
-  while (i < n1 || j < n2) {
-    const v = j >= n2 || (i < n1 && x[i]! <= y[j]!) ? x[i]! : y[j]!;
-    area += Math.abs(i / n1 - j / n2) * (v - prev);
-    while (i < n1 && x[i] === v) i++;
-    while (j < n2 && y[j] === v) j++;
+  walkEcdfs(a, b, 'wassersteinDistance', (v, below) => {
+    if (below > 0) area += below * (v - prev);
     prev = v;
-  }
+  });
   return area;
 }
 
