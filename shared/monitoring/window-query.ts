@@ -9,7 +9,10 @@
  * the largest double below it: x <= nextDown(e) is exactly x < e. Two more boundaries,
  * nextDown(min) and max, split off the values outside the training range, so the bins and the
  * out-of-range counts come from the one histogram per feature (a FILTER per count would cost
- * as much again). NaN is a missing value (`nullif`), as in window.ts.
+ * as much again); the non-null count is the histogram's total. NaN is a missing value, as in
+ * window.ts: DuckDB orders NaN above every number, so a NaN max reveals it, and only then is
+ * the scan repeated with NaN turned into NULL for those columns (an expression on every value
+ * of every column would slow every window for a case Strata's ingest already refuses).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal, num } from '../features/offline/duckdb';
@@ -98,12 +101,17 @@ function categoryLiterals(b: CategoricalFeatureBaseline, valueType: 'string' | '
 
 interface Column { key: string; role: 'feature' | 'prediction' | 'label'; name: string; col: WindowColumn; value: string }
 
-function columnsOf(q: WindowQuery): Column[] {
+/** The columns in a fixed order (keys c0, c1, ...); `nanAsNull` names the keys whose NaN must become NULL. */
+function columnsOf(q: WindowQuery, nanAsNull: ReadonlySet<string> = new Set()): Column[] {
   const cols: Column[] = [];
   const add = (role: Column['role'], name: string, col: WindowColumn) => {
-    const i = cols.length;
-    const value = col.baseline.kind === 'numeric' || col.valueType === 'number' ? `nullif(CAST(${col.expr} AS DOUBLE), 'NaN'::DOUBLE)` : `CAST(${col.expr} AS VARCHAR)`;
-    cols.push({ key: `c${i}`, role, name, col, value });
+    const key = `c${cols.length}`;
+    const double = `CAST(${col.expr} AS DOUBLE)`;
+    // Numbers used as categories (few columns) always drop NaN; numeric features only after a NaN max showed one.
+    const value = col.baseline.kind === 'numeric'
+      ? (nanAsNull.has(key) ? `nullif(${double}, 'NaN'::DOUBLE)` : double)
+      : col.valueType === 'number' ? `nullif(${double}, 'NaN'::DOUBLE)` : `CAST(${col.expr} AS VARCHAR)`;
+    cols.push({ key, role, name, col, value });
   };
   for (const [name, col] of Object.entries(q.features)) add('feature', name, col);
   if (q.prediction) add('prediction', 'prediction', q.prediction);
@@ -113,14 +121,14 @@ function columnsOf(q: WindowQuery): Column[] {
 
 const whereClause = (q: WindowQuery) => (q.where ? ` WHERE ${q.where}` : '');
 
-/** The one scan: row count, and per feature its histogram, non-null count, min, max and sum. */
-export function aggregateSql(q: WindowQuery): string {
+/** The one scan: row count, and per feature its histogram, min, max and sum (categorical: listed counts and non-null count). */
+export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): string {
   const parts = ['count(*) AS rows'];
-  for (const c of columnsOf(q)) {
+  for (const c of columnsOf(q, nanAsNull)) {
     const v = c.value;
     if (c.col.baseline.kind === 'numeric') {
       const plan = numericPlan(c.col.baseline);
-      parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `count(${v}) AS ${c.key}_n`, `min(${v}) AS ${c.key}_min`, `max(${v}) AS ${c.key}_max`, `sum(${v}) AS ${c.key}_sum`);
+      parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `min(${v}) AS ${c.key}_min`, `max(${v}) AS ${c.key}_max`, `sum(${v}) AS ${c.key}_sum`);
     } else {
       const listed = categoryLiterals(c.col.baseline, c.col.valueType ?? 'string');
       const inListed = listed.length ? `${v} IN (${listed.join(', ')})` : 'false';
@@ -135,8 +143,8 @@ export function aggregateSql(q: WindowQuery): string {
 }
 
 /** The seeded reservoir sample of the numeric columns (all rows when the window has no more than the sample size). */
-export function sampleSql(q: WindowQuery): string | undefined {
-  const numeric = columnsOf(q).filter((c) => c.col.baseline.kind === 'numeric');
+export function sampleSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): string | undefined {
+  const numeric = columnsOf(q, nanAsNull).filter((c) => c.col.baseline.kind === 'numeric');
   if (!numeric.length) return undefined;
   const size = q.sample?.size ?? 10_000;
   const seed = q.sample?.seed ?? 1;
@@ -163,19 +171,22 @@ function histogramEntries(v: unknown): Array<[unknown, number]> {
 const asNumber = (v: unknown): number | null => (v === null || v === undefined ? null : typeof v === 'string' ? Number(v) : num(v));
 
 export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuery): Promise<WindowResult> {
-  const cols = columnsOf(q);
-  const row = (await conn.runAndReadAll(aggregateSql(q))).getRowObjectsJson()[0] as Record<string, unknown>;
+  const scan = async (nanAsNull?: ReadonlySet<string>) => (await conn.runAndReadAll(aggregateSql(q, nanAsNull))).getRowObjectsJson()[0] as Record<string, unknown>;
+  let row = await scan();
+  const withNaN = new Set(columnsOf(q).filter((c) => row[`${c.key}_max`] === 'NaN').map((c) => c.key));
+  if (withNaN.size) row = await scan(withNaN);
+  const cols = columnsOf(q, withNaN);
   const rows = asNumber(row.rows) ?? 0;
-  const sampleText = sampleSql(q);
+  const sampleText = sampleSql(q, withNaN);
   const sampleRows = sampleText ? ((await conn.runAndReadAll(sampleText)).getRowObjectsJson() as Array<Record<string, unknown>>) : [];
 
   const aggregates: WindowAggregates = { rows, features: {} };
   for (const c of cols) {
-    const present = asNumber(row[`${c.key}_n`]) ?? 0;
     let agg: WindowFeatureAggregate;
     if (c.col.baseline.kind === 'numeric') {
-      agg = numericAggregate(c.col.baseline, row, c.key, rows, present, sampleRows);
+      agg = numericAggregate(c.col.baseline, row, c.key, rows, sampleRows);
     } else {
+      const present = asNumber(row[`${c.key}_n`]) ?? 0;
       const counts: Record<string, number> = {};
       let listed = 0;
       for (const [k, n] of histogramEntries(row[`${c.key}_h`])) {
@@ -200,13 +211,15 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
   return result;
 }
 
-function numericAggregate(b: NumericFeatureBaseline, row: Record<string, unknown>, key: string, rows: number, present: number, sampleRows: Array<Record<string, unknown>>): NumericWindowAggregate {
+function numericAggregate(b: NumericFeatureBaseline, row: Record<string, unknown>, key: string, rows: number, sampleRows: Array<Record<string, unknown>>): NumericWindowAggregate {
   const plan = numericPlan(b);
   const index = new Map(plan.boundaries.map((x, i) => [x, i]));
   const binCounts = new Array<number>(b.bins.edges.length + 1).fill(0);
   let belowRange = 0;
   let aboveRange = 0;
+  let present = 0;
   for (const [k, n] of histogramEntries(row[`${key}_h`])) {
+    present += n;
     const bucket = k === 'Infinity' ? plan.boundaries.length : index.get(Number(k));
     if (bucket === undefined) throw new Error(`DuckDB returned a histogram bucket ${String(k)} that is not one of the boundaries`);
     binCounts[plan.bin[bucket]!]! += n;
