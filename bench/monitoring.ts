@@ -22,7 +22,7 @@ import type { MonitoringBaseline } from '../shared/monitoring/baseline';
 import { driftReport } from '../shared/monitoring/drift';
 import { estimatePerformance } from '../shared/monitoring/performance-estimated';
 import { qualityReport } from '../shared/monitoring/quality';
-import { numericPlan, readWindowAggregates, type WindowQuery } from '../shared/monitoring/window-query';
+import { doubleList, numericPlan, readWindowAggregates, type WindowQuery } from '../shared/monitoring/window-query';
 import { baselineFromParquet, writeSyntheticParquet, type SyntheticColumn } from './lib/monitoring-data';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -69,7 +69,7 @@ async function main() {
     };
 
     const bareSql = `SELECT ${Object.entries(features).map(([name, b]) =>
-      b.kind === 'numeric' ? `histogram(${expr(name)}, [${numericPlan(b).boundaries.map((x) => literal(String(x))).join(', ')}]::DOUBLE[])` : `histogram(${expr(name)})`).join(', ')} FROM ${from}`;
+      b.kind === 'numeric' ? `histogram(${expr(name)}, ${doubleList(numericPlan(b).boundaries)})` : `histogram(${expr(name)})`).join(', ')} FROM ${from}`;
     const bare = () => withConnection(async (c) => {
       const s = performance.now();
       await c.runAndReadAll(bareSql);
@@ -105,6 +105,7 @@ async function main() {
       features: FEATURES,
       files: FILES,
       cores: os.cpus().length,
+      loadAverage: os.loadavg().map((x) => round(x, 1)),
       monitoring: {
         seconds: round(best.seconds),
         medianSeconds: round(median(fullRuns.map((f) => f.seconds))),

@@ -1,8 +1,9 @@
 /**
  * The window side's aggregates (window.ts) computed by DuckDB over all rows of a window:
- * one scan for every count, one reservoir sample for the raw values, and (only when a window
- * holds categories the baseline does not list) one small query per such feature for the most
- * frequent of them. Work is bounded by features × bins, never by rows.
+ * one scan for every count and one reservoir sample for the raw values. Work is bounded by
+ * features × bins, never by rows; a categorical feature is counted per distinct value (plain
+ * `histogram(x)`, cheaper than testing each value against the baseline's list), so its cost
+ * follows its cardinality, which is what makes it categorical.
  *
  * Baseline bins are left-closed (baseline.ts) and DuckDB's `histogram(x, boundaries)` counts
  * right-closed buckets (b[i-1] < x <= b[i]), so each edge e becomes the boundary nextDown(e),
@@ -18,13 +19,13 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal, num } from '../features/offline/duckdb';
 import type { CategoricalFeatureBaseline, FeatureBaseline, NumericFeatureBaseline } from './baseline';
 import { SCORE_BINS, type ScoreHistogram } from './performance-estimated';
-import { categoryKey, UNKNOWN_CATEGORIES_LISTED, type CategoricalWindowAggregate, type NumericWindowAggregate, type WindowAggregates, type WindowFeatureAggregate } from './window';
+import { categoryKey, topCounts, UNKNOWN_CATEGORIES_LISTED, type CategoricalWindowAggregate, type NumericWindowAggregate, type WindowAggregates, type WindowFeatureAggregate } from './window';
 
 export interface WindowColumn {
   /** The SQL expression of the value over the relation: a quoted column (`ident(name)`), a struct field, a JSON extraction. */
   expr: string;
   baseline: FeatureBaseline;
-  /** Categorical only: whether the values are numbers (category keys are then compared as numbers). Default 'string'. */
+  /** Categorical only: the values are numbers (codes); their keys are the numbers as JavaScript prints them ("3", "0.5"). Default 'string'. */
   valueType?: 'string' | 'number';
 }
 
@@ -86,18 +87,11 @@ export function numericPlan(b: NumericFeatureBaseline): NumericPlan {
 }
 
 /**
- * A double as SQL, exactly: parsed from its shortest round-trip text as a string cast (a bare
- * literal like 2.9999999999999996 would be a DECIMAL first and could round to another double).
+ * Doubles as a SQL list, exactly: each parsed from its shortest round-trip text as a string
+ * cast (a bare literal like 2.9999999999999996 would be a DECIMAL first and could round to
+ * another double, moving a bin edge).
  */
-const doubleSql = (x: number) => `CAST(${literal(String(x))} AS DOUBLE)`;
-const doubleList = (xs: readonly number[]) => `[${xs.map((x) => literal(String(x))).join(', ')}]::DOUBLE[]`;
-
-/** The categories a baseline lists, as SQL literals of the column's type. */
-function categoryLiterals(b: CategoricalFeatureBaseline, valueType: 'string' | 'number'): string[] {
-  const keys = Object.keys(b.categories);
-  if (valueType === 'string') return keys.map(literal);
-  return keys.map(Number).filter(Number.isFinite).map(doubleSql);
-}
+export const doubleList = (xs: readonly number[]): string => `[${xs.map((x) => literal(String(x))).join(', ')}]::DOUBLE[]`;
 
 interface Column { key: string; role: 'feature' | 'prediction' | 'label'; name: string; col: WindowColumn; value: string }
 
@@ -130,15 +124,11 @@ export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): s
       const plan = numericPlan(c.col.baseline);
       parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `min(${v}) AS ${c.key}_min`, `max(${v}) AS ${c.key}_max`, `sum(${v}) AS ${c.key}_sum`);
     } else {
-      const listed = categoryLiterals(c.col.baseline, c.col.valueType ?? 'string');
-      const inListed = listed.length ? `${v} IN (${listed.join(', ')})` : 'false';
-      parts.push(`histogram(${v}) FILTER (WHERE ${inListed}) AS ${c.key}_h`, `count(${v}) AS ${c.key}_n`);
+      parts.push(`histogram(${v}) AS ${c.key}_h`);
     }
   }
-  if (q.scores) {
-    const bins = q.scores.bins ?? SCORE_BINS;
-    parts.push(`histogram(least(greatest(floor(CAST(${q.scores.expr} AS DOUBLE) * ${bins}), 0), ${bins - 1})::INTEGER) AS scores_h`);
-  }
+  // Score bins by floor(score * bins); a score outside [0, 1] is clamped when read.
+  if (q.scores) parts.push(`histogram(floor(CAST(${q.scores.expr} AS DOUBLE) * ${q.scores.bins ?? SCORE_BINS})::BIGINT) AS scores_h`);
   return `SELECT ${parts.join(', ')} FROM ${q.from}${whereClause(q)}`;
 }
 
@@ -151,14 +141,6 @@ export function sampleSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): stri
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`sample size must be a positive whole number, got ${size}`);
   if (!Number.isInteger(seed)) throw new RangeError(`sample seed must be a whole number, got ${seed}`);
   return `SELECT ${numeric.map((c) => `${c.value} AS ${c.key}`).join(', ')} FROM (SELECT * FROM ${q.from}${whereClause(q)}) USING SAMPLE reservoir(${size} ROWS) REPEATABLE (${seed})`;
-}
-
-/** The most frequent values of one categorical column that its baseline does not list. */
-function unknownSql(q: WindowQuery, c: Column): string {
-  const listed = categoryLiterals(c.col.baseline as CategoricalFeatureBaseline, c.col.valueType ?? 'string');
-  const notListed = listed.length ? `NOT (${c.value} IN (${listed.join(', ')}))` : 'true';
-  const cond = [q.where ? `(${q.where})` : '', `${c.value} IS NOT NULL`, notListed].filter(Boolean).join(' AND ');
-  return `SELECT ${c.value} AS v, count(*) AS n FROM ${q.from} WHERE ${cond} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${UNKNOWN_CATEGORIES_LISTED}`;
 }
 
 /** Map entries of a DuckDB histogram as [key, count] (the JSON form: keys as numbers or strings, counts as strings). */
@@ -186,29 +168,33 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
     if (c.col.baseline.kind === 'numeric') {
       agg = numericAggregate(c.col.baseline, row, c.key, rows, sampleRows);
     } else {
-      const present = asNumber(row[`${c.key}_n`]) ?? 0;
-      const counts: Record<string, number> = {};
-      let listed = 0;
-      for (const [k, n] of histogramEntries(row[`${c.key}_h`])) {
-        counts[categoryKey(k as string | number)] = n;
-        listed += n;
-      }
-      const otherCount = present - listed;
-      const unknown = otherCount > 0
-        ? ((await conn.runAndReadAll(unknownSql(q, c))).getRowObjectsJson() as Array<{ v: string | number; n: string | number }>).map((r) => ({ value: categoryKey(r.v), count: Number(r.n) }))
-        : [];
-      agg = { kind: 'categorical', rows, nulls: rows - present, counts, otherCount, unknown } satisfies CategoricalWindowAggregate;
+      agg = categoricalAggregate(c.col.baseline, histogramEntries(row[`${c.key}_h`]), rows);
     }
     if (c.role === 'feature') aggregates.features[c.name] = agg;
     else aggregates[c.role] = agg;
   }
   const result: WindowResult = { aggregates };
   if (q.scores) {
-    const counts = new Array<number>(q.scores.bins ?? SCORE_BINS).fill(0);
-    for (const [k, n] of histogramEntries(row.scores_h)) counts[Number(k)] = n;
+    const bins = q.scores.bins ?? SCORE_BINS;
+    const counts = new Array<number>(bins).fill(0);
+    for (const [k, n] of histogramEntries(row.scores_h)) counts[Math.min(bins - 1, Math.max(0, Number(k)))]! += n;
     result.scores = { counts };
   }
   return result;
+}
+
+function categoricalAggregate(b: CategoricalFeatureBaseline, entries: Array<[unknown, number]>, rows: number): CategoricalWindowAggregate {
+  const counts: Record<string, number> = {};
+  const unlisted = new Map<string, number>();
+  let present = 0;
+  let otherCount = 0;
+  for (const [k, n] of entries) {
+    const key = categoryKey(k as string | number);
+    present += n;
+    if (Object.hasOwn(b.categories, key)) counts[key] = n;
+    else { otherCount += n; unlisted.set(key, n); }
+  }
+  return { kind: 'categorical', rows, nulls: rows - present, counts, otherCount, unknown: topCounts(unlisted, UNKNOWN_CATEGORIES_LISTED) };
 }
 
 function numericAggregate(b: NumericFeatureBaseline, row: Record<string, unknown>, key: string, rows: number, sampleRows: Array<Record<string, unknown>>): NumericWindowAggregate {
