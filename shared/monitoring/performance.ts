@@ -1,0 +1,34 @@
+/**
+ * Model performance for one window, realized (predictions joined to the labels that arrived)
+ * or estimated (from the model's calibrated scores, before labels arrive). Both come out in
+ * one shape, marked with their kind and the share of the window's predictions labelled, so a
+ * store row, a gauge and a chart treat them alike and an estimate is replaced by the realized
+ * value as labels land.
+ */
+
+export type PerformanceKind = 'realized' | 'estimated';
+export type PerformanceTask = 'binary' | 'regression';
+
+/** Metric name → value; null when undefined for the data (AUC with one class). */
+export interface PerformanceMetrics {
+  auc?: number | null;
+  accuracy?: number;
+  logLoss?: number;
+  brier?: number;
+  /** Expected calibration error: the count-weighted mean |mean score - positive rate| over the calibration bins. */
+  calibrationError?: number;
+  rmse?: number;
+  mae?: number;
+  r2?: number;
+}
+
+export interface PerformanceResult {
+  kind: PerformanceKind;
+  task: PerformanceTask;
+  /** Predictions in the window. */
+  predictions: number;
+  /** Of them, those with a label (realized) or with a score the estimate used (estimated). */
+  labelled: number;
+  labelledShare: number;
+  metrics: PerformanceMetrics;
+}
