@@ -26,3 +26,8 @@ import './plan';
 import './plan-view-status';
 import './plan-timer';
 import './lineage';
+import './dashboard';
+import './overview';
+import './serving-models';
+import './models-timeseries';
+import './backfills-list';
