@@ -13,9 +13,9 @@ export interface SourceOverview {
   name: string; version: string; hub: string | null; files: boolean; views: string[]; newestEvent: string | null;
   ingest: { recordsPerSecond: number; rateWindowSeconds: number; since: string; perMinute: number[]; lastHour: number };
   deadLettered: { days: number; records: number };
-  late: { days: number; records: number; byView: Record<string, number> };
+  late: { days: number; daysMarked: number; byView: Record<string, number> };
 }
-export interface ViewOverview extends ViewStatus { inputs: string[]; ageMs: number | null; lateRecords: number }
+export interface ViewOverview extends ViewStatus { inputs: string[]; ageMs: number | null; lateDays: number }
 export interface Overview { generatedAt: string; health: Health; sources: SourceOverview[]; views: ViewOverview[] }
 
 export interface Plan {

@@ -2,8 +2,9 @@
  * GET /api/overview: the dashboard's first page in one answer, computed from shared storage
  * (so every instance answers the same): dependency health; per source, the records ingested
  * over the last hour (per minute, from the offline store's manifest: each ingested batch's
- * source segment carries its row count and commit time), dead-lettered and late records over
- * the last days; per view, its freshness (watermark, lag behind its sources, caught up) from
+ * source segment carries its row count and commit time), dead-lettered records and the days
+ * marked late (records arrived too late to be folded in: a backfill fixes them) over the last
+ * days; per view, its freshness (watermark, lag behind its sources, caught up) from
  * the interval ledger's plan. Counters in process memory (/api/metrics) are per instance;
  * these are not.
  */
@@ -50,8 +51,12 @@ export interface SourceOverview {
     lastHour: number;
   };
   deadLettered: { days: number; records: number };
-  /** Records too late to be folded into a view (the most of any of its views), over `days`. */
-  late: { days: number; records: number; byView: Record<string, number> };
+  /**
+   * Days (of the last `days`) that a view reading this source has marked late: records arrived
+   * too late to be folded in. Days, not records: the ledger marks every day a late record's
+   * windows reach, so its per-day counts do not add up to records.
+   */
+  late: { days: number; daysMarked: number; byView: Record<string, number> };
 }
 
 export interface ViewOverview extends ViewStatus {
@@ -59,7 +64,8 @@ export interface ViewOverview extends ViewStatus {
   inputs: string[];
   /** now - watermark, ms: how old the newest computed value is (null: nothing computed). */
   ageMs: number | null;
-  lateRecords: number;
+  /** Days of the last `days` with records too late to be folded in. */
+  lateDays: number;
 }
 
 export interface Overview {
@@ -84,7 +90,7 @@ export async function dashboardOverview(deps: OverviewDeps, opts: OverviewOption
     deps.health(),
     computePlan({ repo, ledger: deps.ledger }, { now }),
     deps.ledger.heads(),
-    deps.ledger.entries({ fromDay, now }),
+    deps.ledger.entries({ fromDay, toDay: eventDay(now), now }), // a late record also marks days its windows reach: not future ones
     Promise.all([...repo.sources.values()].map(async (s) => {
       const view = sourceSegmentView(s.name);
       const [recent, dead] = await Promise.all([
@@ -96,8 +102,8 @@ export async function dashboardOverview(deps: OverviewDeps, opts: OverviewOption
     })),
   ]);
 
-  const lateByView = new Map<string, number>();
-  for (const e of entries) lateByView.set(e.view, (lateByView.get(e.view) ?? 0) + e.lateRecords);
+  const lateDays = new Map<string, Set<string>>();
+  for (const e of entries) if (e.lateRecords > 0) (lateDays.get(e.view) ?? lateDays.set(e.view, new Set()).get(e.view)!).add(e.day);
 
   const sourceRows: SourceOverview[] = sources.map(({ s, recent, dead }) => {
     const perMinute = new Array<number>(61).fill(0);
@@ -110,7 +116,8 @@ export async function dashboardOverview(deps: OverviewDeps, opts: OverviewOption
       newest = Math.max(newest, r.maxEventTs);
     }
     const views = repo.viewsReading(s.name).map((v) => v.name);
-    const byView = Object.fromEntries(views.map((v) => [v, lateByView.get(v) ?? 0]));
+    const byView = Object.fromEntries(views.map((v) => [v, lateDays.get(v)?.size ?? 0]));
+    const marked = new Set(views.flatMap((v) => [...(lateDays.get(v) ?? [])]));
     return {
       name: s.name,
       version: s.version,
@@ -126,7 +133,7 @@ export async function dashboardOverview(deps: OverviewDeps, opts: OverviewOption
         lastHour: perMinute.reduce((a, b) => a + b, 0),
       },
       deadLettered: { days, records: Object.values(dead).reduce((a, b) => a + b, 0) },
-      late: { days, records: Math.max(0, ...Object.values(byView)), byView },
+      late: { days, daysMarked: marked.size, byView },
     };
   });
 
@@ -137,7 +144,7 @@ export async function dashboardOverview(deps: OverviewDeps, opts: OverviewOption
       ...v,
       inputs: view.input.kind === 'source' ? [view.input.source] : [...view.input.views],
       ageMs: watermark === null ? null : Math.max(0, now - watermark),
-      lateRecords: lateByView.get(v.view) ?? 0,
+      lateDays: lateDays.get(v.view)?.size ?? 0,
     };
   });
   return { generatedAt: new Date(now).toISOString(), health, sources: sourceRows, views };

@@ -50,7 +50,9 @@ function modelSection(m: ModelSummary, ts: Timeseries, width: number): HTMLEleme
   // Production and canary (and any other live version) side by side, same quantiles each.
   const side = h('div', { class: 'side-by-side' });
   el.append(side);
-  const shown = live.length ? live : ts.versions;
+  // Every aliased live version (production, canary) gets its chart, with or without traffic yet.
+  const aliased = [...new Set(Object.entries(m.aliases).filter(([a]) => !a.startsWith('shadow')).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)).map(([, v]) => v))];
+  const shown = [...new Set([...aliased, ...live.map((v) => v.version)])].map((n) => live.find((v) => v.version === n) ?? idle(n, ts.buckets.length));
   for (const v of shown) {
     lineChart(side, {
       title: `Latency ${label(v, m)}`,
@@ -86,6 +88,14 @@ function modelSection(m: ModelSummary, ts: Timeseries, width: number): HTMLEleme
     ? table(['when', 'change', 'details'], m.history.map((x) => [fmtTime(x.at), x.action, describe(x)]), { 'data-table': 'history' })
     : empty('No changes yet.'));
   return el;
+}
+
+const rank = (alias: string) => (alias === 'production' ? 0 : alias === 'canary' ? 1 : 2);
+
+/** A version with no predictions in the range (nothing to draw yet). */
+function idle(version: number, n: number): VersionSeries {
+  const none = () => new Array<number | null>(n).fill(null);
+  return { version, shadow: false, routedBy: [], requests: [], requestsPerSecond: [], predictions: [], latencyMs: { p50: none(), p95: none(), p99: none() }, totals: { requests: 0, predictions: 0, latencyMs: { p50: null, p95: null, p99: null } } };
 }
 
 function describe(x: ModelSummary['history'][number]): string {

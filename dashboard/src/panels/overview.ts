@@ -10,10 +10,12 @@ import type { Overview } from '../types';
 
 definePage({ id: 'overview', title: 'Overview', order: 10 });
 
-// The three panels refresh together: one request per round, not three.
-let pending: { at: number; data: Promise<Overview> } | undefined;
+// The three panels refresh together: one request per round of one visit of the page, not three.
+let pending: { at: number; signal: AbortSignal; data: Promise<Overview> } | undefined;
 function overview(ctx: PanelContext): Promise<Overview> {
-  if (!pending || Date.now() - pending.at > 2000) pending = { at: Date.now(), data: ctx.api.get<Overview>('overview', ctx.signal) };
+  if (!pending || pending.signal !== ctx.signal || Date.now() - pending.at > 2000) {
+    pending = { at: Date.now(), signal: ctx.signal, data: ctx.api.get<Overview>('overview', ctx.signal) };
+  }
   const p = pending.data;
   p.catch(() => (pending = undefined));
   return p;
@@ -38,7 +40,7 @@ definePanel({
     const { sources } = await overview(ctx);
     if (!sources.length) return void ctx.body.append(empty('No sources are defined.'));
     ctx.body.append(table(
-      ['source', 'arrives by', 'views', 'records/s', 'last hour', 'newest event', 'dead-lettered', 'late'],
+      ['source', 'arrives by', 'views', 'records/s', 'last hour', 'newest event', 'dead-lettered records', 'days marked late'],
       sources.map((s) => [
         h('strong', {}, s.name),
         [s.hub ? `hub ${s.hub}` : '', s.files ? 'files' : ''].filter(Boolean).join(', '),
@@ -47,10 +49,10 @@ definePanel({
         fmtNumber(s.ingest.lastHour),
         fmtTime(s.newestEvent),
         s.deadLettered.records ? badge(fmtNumber(s.deadLettered.records), 'warn') : '0',
-        s.late.records ? badge(fmtNumber(s.late.records), 'warn') : '0',
+        s.late.daysMarked ? badge(fmtNumber(s.late.daysMarked), 'warn') : '0',
       ]),
       { 'data-table': 'sources' },
-    ), h('p', { class: 'hint' }, `Dead-lettered and late: last ${sources[0]!.deadLettered.days} days.`));
+    ), h('p', { class: 'hint' }, `Dead-lettered and late: last ${sources[0]!.deadLettered.days} days. A day is marked late when records arrived too late to be folded in (the Plan page backfills it).`));
     const since = Date.parse(sources[0]!.ingest.since);
     lineChart(ctx.body, {
       title: 'Records ingested per minute',
@@ -67,12 +69,12 @@ definePanel({
   async render(ctx) {
     const { views } = await overview(ctx);
     ctx.body.append(table(
-      ['view', 'version', 'computed from', 'watermark', 'age', 'lag behind sources', 'state', 'days complete / incomplete / missing / stale', 'late records'],
+      ['view', 'version', 'computed from', 'watermark', 'age', 'lag behind sources', 'state', 'days complete / incomplete / missing / stale', 'days marked late'],
       views.map((v) => [
         h('strong', {}, v.view), v.version.slice(0, 8), v.inputs.join(', '), fmtTime(v.watermark), fmtAge(v.ageMs), fmtAge(v.lagMs),
         v.watermark === null ? badge('not computed', 'muted') : v.caughtUp ? badge('caught up', 'ok') : badge('behind', 'warn'),
         `${v.days.complete} / ${v.days.incomplete} / ${v.days.missing} / ${v.days.stale}`,
-        fmtNumber(v.lateRecords),
+        fmtNumber(v.lateDays),
       ]),
       { 'data-table': 'freshness' },
     ));
