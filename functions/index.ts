@@ -31,3 +31,4 @@ import './overview';
 import './serving-models';
 import './models-timeseries';
 import './backfills-list';
+import './telemetry';

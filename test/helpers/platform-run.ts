@@ -138,7 +138,8 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
     }, 60_000, `${expected} predictions in the offline store's prediction log`);
     return run;
   } catch (e) {
+    const log = host.output().slice(-4000);
     await run.stop();
-    throw e;
+    throw new Error(`${(e as Error).message}\n--- host output (end) ---\n${log}`);
   }
 }
