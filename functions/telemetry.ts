@@ -6,9 +6,10 @@
  */
 import { app } from '@azure/functions';
 import { platform } from '../shared/platform';
+import { config } from '../shared/config';
 import { startAppInsightsMetrics, type AppInsightsMetrics } from '../shared/telemetry/app-insights';
 
-const connectionString = process.env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
+const connectionString = config().appInsightsConnectionString;
 if (connectionString) {
   let running: Promise<AppInsightsMetrics> | undefined;
   app.hook.appStart(async () => {

@@ -50,9 +50,8 @@ function lateDays(): number {
 async function openPage(id: string): Promise<void> {
   await page.click(`nav a[data-page="${id}"]`);
   await page.waitForSelector(`main[data-page="${id}"]`);
-  // A string: evaluated in the page (the tests' TypeScript has no DOM types).
-  await page.waitForFunction(`(() => { const panels = [...document.querySelectorAll('main section.panel')];
-    return panels.length > 0 && panels.every((p) => p.getAttribute('data-state') !== 'loading'); })()`, undefined, { timeout: 30_000 });
+  await page.waitForSelector('main section.panel');
+  await page.waitForSelector('main section.panel[data-state="loading"]', { state: 'detached', timeout: 30_000 });
   const failed = await page.$$eval('section.panel[data-state="error"]', (els) => els.map((e) => `${e.getAttribute('data-panel')}: ${e.querySelector('.panel-error')?.textContent}`));
   expect(failed, 'panels that failed to render').toEqual([]);
 }
