@@ -7,16 +7,10 @@
  * metrics but not change the registry.
  */
 import type { ServingService } from './service';
-import type { HistoryEntry, TrafficPolicy } from './registry';
+import type { HistoryEntry, ModelState } from './registry';
 import type { ModelStats } from './metrics';
 
-export interface ModelSummary {
-  model: string;
-  description?: string;
-  latestVersion: number;
-  aliases: Record<string, number>;
-  traffic: TrafficPolicy;
-  productionHistory: number[];
+export interface ModelSummary extends Pick<ModelState, 'model' | 'description' | 'latestVersion' | 'aliases' | 'traffic' | 'productionHistory'> {
   versions: Array<{ version: number; createdAt: string; description?: string; featureService: string; features: number; aliases: string[] }>;
   /** Newest first. */
   history: Array<Omit<HistoryEntry, 'at'> & { at: string }>;
