@@ -3,20 +3,41 @@
  * views in topological order. `?view=<name>` narrows it to what the view depends on and what
  * depends on it.
  *
- * Extension point: models join the graph as `model:<name>` nodes with an edge from the feature
- * service they read; add them in `withModels` below once the serving registry records a
- * model's feature service (dagGraph stays a pure function of the definitions).
+ * Models join the graph as `model:<name>` nodes (version = the production version) with an
+ * edge from the feature service their production version reads (or from each view it reads,
+ * for a signature that lists its own features); dagGraph stays a pure function of the
+ * definitions.
  */
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
 import { dagGraph, downstream, upstream, type DagGraph } from '../shared/features/dag';
+import { PRODUCTION } from '../shared/serving/registry';
 import { handled, readQuery } from './http';
 
 const Query = z.object({ view: z.string().min(1).optional() });
 
 async function withModels(graph: DagGraph): Promise<DagGraph> {
-  return graph;
+  const serving = platform().serving();
+  const nodes = [...graph.nodes];
+  const edges = [...graph.edges];
+  const present = new Set(nodes.map((n) => n.id));
+  for (const m of await serving.listModels()) {
+    const version = m.aliases[PRODUCTION] ?? m.latestVersion;
+    if (!version) continue;
+    const v = await serving.registry.getVersion(m.model, version);
+    const fs = v.signature.featureService;
+    const from = present.has(`service:${fs.name}`) ? [`service:${fs.name}`] : [...new Set(fs.features.map((f) => `view:${f.view}`))].filter((id) => present.has(id));
+    if (from.length === 0) continue; // narrowed by ?view= to a part of the DAG the model does not read
+    const id = `model:${m.model}`;
+    nodes.push({
+      id, kind: 'model', name: m.model, version: `v${version}`,
+      ...(m.description !== undefined ? { description: m.description } : {}),
+      details: { aliases: m.aliases, traffic: m.traffic, featureService: fs.name, features: fs.features.length },
+    });
+    for (const f of from) edges.push({ from: f, to: id });
+  }
+  return { nodes, edges };
 }
 
 app.http('dag', {

@@ -1,7 +1,8 @@
 /**
  * GET /api/metrics: Prometheus text (prom-client) of serving — requests, predictions and
  * errors per model version, and the latency histogram with fixed buckets (sum them across
- * instances) — and of ingest (records accepted/rejected/late per source, rows per view). Function key, not anonymous: the numbers reveal model names and traffic;
+ * instances) — and of ingest (records accepted/rejected/late per source, rows per view): every
+ * registry of platform().metricRegistries(). Function key, not anonymous: the numbers reveal model names and traffic;
  * a scraper passes the key as `?code=` (Prometheus `params: { code: [...] }`) or the
  * x-functions-key header, and never needs the admin key.
  */
@@ -15,7 +16,9 @@ app.http('metrics', {
   authLevel: 'function',
   handler: handled(async () => {
     const p = platform();
-    const m = await p.serving().metricsText();
-    return { headers: { 'content-type': m.contentType }, body: `${m.body.trimEnd()}\n${await p.ingestMetrics.registry.metrics()}` };
+    p.serving(); // its metrics are listed from the first scrape on, even before a prediction
+    const registries = p.metricRegistries();
+    const texts = await Promise.all(registries.map((r) => r.metrics()));
+    return { headers: { 'content-type': registries[0]!.contentType }, body: `${texts.map((t) => t.trimEnd()).filter(Boolean).join('\n')}\n` };
   }),
 });

@@ -119,6 +119,7 @@ async function serve(flags: Flags): Promise<void> {
   console.log('Functions:');
   for (const r of rows) console.log(`  ${r.name.padEnd(w)}  ${r.trigger.padEnd(22)} ${r.detail}`);
   console.log(`\nReady: ${host.baseUrl}/api/health`);
+  if (rows.some((r) => r.name === 'dashboard')) console.log(`Dashboard: ${host.baseUrl}/dashboard?code=${encodeURIComponent(cfg.functionKey)}`);
 }
 
 async function send(flags: Flags): Promise<void> {

@@ -252,7 +252,14 @@ export class LocalHost {
         return json(202, { function: fn.name, durationMs: Date.now() - started });
       }),
       route('POST', `${prefix}/_local/eventhubs/{hub}`, async (req, p) => this.publishFromHttp(req, p.hub!)),
+      // Azure serves functions under the route prefix only; locally /dashboard is a shortcut to the page.
+      { method: 'GET', route: compileRoute('dashboard'), authLevel: 'anonymous', handle: async (req) => this.redirectToDashboard(req) },
     ];
+  }
+
+  private async redirectToDashboard(req: LocalHttpRequest) {
+    const search = req.query.toString();
+    return { status: 302, headers: { location: `/${[this.routePrefix, 'dashboard'].filter(Boolean).join('/')}/${search ? `?${search}` : ''}` }, body: '' };
   }
 
   /**

@@ -8,6 +8,8 @@
  * - the compiled app: dist/ output of the sources under functions/, orchestrations/, shared/
  *   (only of sources that exist, so stale output of a deleted file never ships). The local
  *   host (local/), its test fixtures, benchmarks and these scripts stay out;
+ * - the built dashboard (dist/dashboard/: the files its manifest.json lists, and the
+ *   manifest), which GET /api/dashboard serves;
  * - production dependencies only: the packages package-lock.json does not mark `dev`, as
  *   installed in node_modules (npm installs only this platform's optional native packages).
  *   Left out of them: .bin links, type declarations and source maps (never loaded at run
@@ -23,6 +25,8 @@ import { ZipFile } from 'yazl';
 import { repoRoot } from './repo-root';
 
 export const APP_SOURCE_DIRS = ['functions', 'orchestrations', 'shared'] as const;
+/** The dashboard's build output under dist/ (scripts/build-dashboard.mjs). */
+export const DASHBOARD_DIR = 'dashboard';
 export const TARGET = { platform: 'linux', arch: 'x64' } as const;
 /** Zip entries' timestamp (the earliest a zip can hold in local time is 1980). */
 const ZIP_TIME = new Date(Date.UTC(1980, 0, 2));
@@ -94,6 +98,12 @@ export function packageContents(root = repoRoot()): PackageContents {
       if (fs.existsSync(`${js}.map`)) entries.push(entry(root, `${js}.map`));
     }
   }
+
+  const dashboard = path.join(root, 'dist', DASHBOARD_DIR);
+  const manifest = path.join(dashboard, 'manifest.json');
+  if (!fs.existsSync(manifest)) throw new Error(`${path.relative(root, manifest)} is missing: run npm run build`);
+  entries.push(entry(root, manifest));
+  for (const f of (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { files: string[] }).files) entries.push(entry(root, path.join(dashboard, f)));
 
   const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
   const packages: string[] = [];

@@ -4,6 +4,7 @@
  * own services from the same constructors.
  */
 import path from 'node:path';
+import type { Registry } from 'prom-client';
 import { config, type StrataConfig } from './config';
 import { storageFor, type Storage } from './storage/clients';
 import type { OnlineStore } from './features/online/types';
@@ -34,6 +35,12 @@ export interface Platform {
   serving(): ServingService;
   /** Finish shadows, send buffered prediction records, release sessions (appTerminate); no-op if never started. */
   closeServing(): Promise<void>;
+  /**
+   * The Prometheus registries of the services started so far: what GET /api/metrics serves
+   * and Application Insights receives. Starts nothing (serving reads WEBSITE_HOSTNAME when it
+   * starts, after the host has set it). Add new registries here.
+   */
+  metricRegistries(): Registry[];
 }
 
 /** Memoize an async factory; a failure is not cached (the next call tries again). */
@@ -62,6 +69,7 @@ export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo =
     config: cfg, repo, storage, online, offline, manifest, deadLetters, ingestMetrics, ingest,
     serving: () => servingOf().service,
     closeServing: async () => serving?.close(),
+    metricRegistries: () => [...(serving ? [serving.service.metrics.registry] : []), ingestMetrics.registry],
   };
 }
 

@@ -51,6 +51,8 @@ const schema = z.object({
   STRATA_PREDICTIONS_HUB: nonEmpty.default('predictions'),
   STRATA_SESSION_GRACE_MS: int(0).default(30_000),
   STRATA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be one of debug, info, warn, error' }).default('info'),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().trim().optional().transform((s) => (s ? s : undefined))
+    .refine((s) => s === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(s), 'must be an Application Insights connection string (InstrumentationKey=...;IngestionEndpoint=...)'),
 });
 
 export type StrataConfig = Readonly<{
@@ -66,6 +68,8 @@ export type StrataConfig = Readonly<{
   predictionsHub: string;
   sessionGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Set: the app exports its metrics to Application Insights (shared/telemetry). */
+  appInsightsConnectionString: string | undefined;
 }>;
 
 /** The setting names the code reads, for docs and local.settings.example.json checks. */
@@ -98,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     predictionsHub: s.STRATA_PREDICTIONS_HUB,
     sessionGraceMs: s.STRATA_SESSION_GRACE_MS,
     logLevel: s.STRATA_LOG_LEVEL,
+    appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
   });
 }
 

@@ -53,10 +53,11 @@ export function servicesUsing(repo: FeatureRepo, view: string): string[] {
   return [...repo.services.values()].filter((s) => s.views.includes(view)).map((s) => s.name);
 }
 
-export type DagNodeKind = 'source' | 'view' | 'service';
+/** `model` nodes are added by GET /api/dag from the serving registry (not part of the definitions). */
+export type DagNodeKind = 'source' | 'view' | 'service' | 'model';
 
 export interface DagNode {
-  /** `source:clicks`, `view:user_clicks`, `service:churn_v1` */
+  /** `source:clicks`, `view:user_clicks`, `service:churn_v1`, `model:churn` */
   id: string;
   kind: DagNodeKind;
   name: string;

@@ -39,6 +39,18 @@ export class DeadLetterStore {
     return { blobPath, count: letters.length };
   }
 
+  /** How many records of a source were dead-lettered on each day since `fromDay` (yyyy-mm-dd), from blob metadata only. */
+  async countsByDay(source: string, fromDay: string): Promise<Record<string, number>> {
+    const container = await this.storage.container(DEAD_LETTER_CONTAINER);
+    const out: Record<string, number> = {};
+    for await (const b of container.listBlobsFlat({ prefix: `${source}/`, includeMetadata: true })) {
+      const day = b.name.slice(source.length + 1, source.length + 11);
+      if (day < fromDay) continue;
+      out[day] = (out[day] ?? 0) + Number(b.metadata?.count ?? 0);
+    }
+    return out;
+  }
+
   /** The newest dead letters of a source (for GET /api/dead-letter/{source}). */
   async list(source: string, limit = 100): Promise<DeadLetter[]> {
     const container = await this.storage.container(DEAD_LETTER_CONTAINER);

@@ -67,7 +67,7 @@ export class ServingMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'model' | 'version' | 'shadow'>;
   private readonly predictions: Counter<'model' | 'version' | 'shadow'>;
-  private readonly errors: Counter<'model' | 'version' | 'status'>;
+  private readonly errors: Counter<'model' | 'version' | 'shadow' | 'status'>;
   private readonly latency: Histogram<'model' | 'version' | 'shadow'>;
   private readonly slots: Slot[];
   private readonly slotMs: number;
@@ -82,7 +82,8 @@ export class ServingMetrics {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'strata_predict_requests_total', help: 'Predict requests served, per model version', labelNames: ['model', 'version', 'shadow'], registers });
     this.predictions = new Counter({ name: 'strata_predictions_total', help: 'Entities predicted, per model version', labelNames: ['model', 'version', 'shadow'], registers });
-    this.errors = new Counter({ name: 'strata_predict_errors_total', help: 'Predict requests that failed, per model version and HTTP status', labelNames: ['model', 'version', 'status'], registers });
+    // Same labels as the request counter (plus status), so errors / requests divides label by label.
+    this.errors = new Counter({ name: 'strata_predict_errors_total', help: 'Predict requests that failed, per model version and HTTP status', labelNames: ['model', 'version', 'shadow', 'status'], registers });
     this.latency = new Histogram({
       name: 'strata_predict_duration_seconds',
       help: 'Predict latency per model version (fixed buckets: merge across instances by summing)',
@@ -105,7 +106,7 @@ export class ServingMetrics {
 
   /** A failed request; version 0 when it failed before a version was chosen. */
   error(model: string, version: number, status: number, shadow = false): void {
-    this.errors.inc({ model, version: String(version), status: String(status) });
+    this.errors.inc({ model, version: String(version), shadow: String(shadow), status: String(status) });
     this.series(model, version, shadow).errors++;
   }
 

@@ -343,7 +343,7 @@ describe('observing versions', () => {
     expect(r.text).toMatch(/strata_predict_requests_total\{model="churn",version="1",shadow="false"\} \d+/);
     expect(r.text).toMatch(/strata_predict_requests_total\{model="churn",version="2",shadow="false"\} \d+/);
     expect(r.text).toMatch(/strata_predict_requests_total\{model="churn",version="3",shadow="true"\} \d+/);
-    expect(r.text).toMatch(/strata_predict_errors_total\{model="churn",version="1",status="422"\} \d+/);
+    expect(r.text).toMatch(/strata_predict_errors_total\{model="churn",version="1",shadow="false",status="422"\} \d+/);
     expect(r.text).toMatch(/strata_predict_duration_seconds_bucket\{le="0.005",model="churn",version="1",shadow="false"\} \d+/);
     expect((await fetch(`${host.baseUrl}/api/metrics`)).status).toBe(401);
   });

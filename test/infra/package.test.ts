@@ -105,14 +105,20 @@ describe('npm run package: the contents', () => {
       }
     };
     for (const dir of APP_SOURCE_DIRS) walk(path.join(ROOT, dir));
-    const appJs = names.filter((n) => n.startsWith('dist/') && n.endsWith('.js'));
+    const appJs = names.filter((n) => n.startsWith('dist/') && !n.startsWith('dist/dashboard/') && n.endsWith('.js'));
     expect(appJs).toHaveLength(sources);
+  });
+
+  it('holds the built dashboard: every file its manifest lists, and the manifest', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/dashboard/manifest.json'), 'utf8')) as { files: string[] };
+    expect(manifest.files).toContain('index.html');
+    for (const f of ['manifest.json', ...manifest.files]) expect(names).toContain(`dist/dashboard/${f}`);
   });
 
   it('leaves out the local host, test fixtures, benchmarks and these scripts', () => {
     for (const n of names) {
       if (n.startsWith('node_modules/')) continue;
-      expect(n).toMatch(/^(host\.json|package\.json|dist\/(functions|orchestrations|shared)\/.+\.js(\.map)?)$/);
+      expect(n).toMatch(/^(host\.json|package\.json|dist\/(functions|orchestrations|shared)\/.+\.js(\.map)?|dist\/dashboard\/(index\.html|manifest\.json|assets\/app-[A-Z0-9]+\.(js|css)))$/);
     }
     for (const dir of ['dist/local/', 'dist/test/', 'dist/bench/', 'dist/scripts/']) expect(names.some((n) => n.startsWith(dir)), dir).toBe(false);
   });

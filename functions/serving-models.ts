@@ -1,0 +1,16 @@
+/**
+ * GET /api/serving/models (function key): every model's aliases, traffic, versions, recent
+ * changes and this instance's recent stats: the read-only view of serving the dashboard
+ * uses (the registry routes under /api/models need the admin key).
+ */
+import { app } from '@azure/functions';
+import { platform } from '../shared/platform';
+import { servingSummary } from '../shared/serving/summary';
+import { handled } from './http';
+
+app.http('serving-models', {
+  methods: ['GET'],
+  route: 'serving/models',
+  authLevel: 'function',
+  handler: handled(async () => ({ jsonBody: { models: await servingSummary(platform().serving()) } })),
+});
