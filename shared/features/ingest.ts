@@ -76,6 +76,8 @@ export interface IngestDeps {
   online: OnlineStore;
   deadLetters: DeadLetterStore;
   manifest: Manifest;
+  /** Records dated more than this ahead of their arrival are dead-lettered (STRATA_MAX_FUTURE_SKEW; default 1 h). */
+  maxFutureSkewMs?: number;
   /** The interval ledger, updated once per batch (default: opened on the offline store's storage; null: none). */
   ledger?: IntervalLedger | null;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -105,7 +107,7 @@ export class IngestService {
     if (!source) throw new NotFoundError(`unknown source "${req.source}"; known sources: ${[...repo.sources.keys()].join(', ') || '(none)'}`);
     const receivedAt = req.receivedAt ?? Date.now();
     const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
-    const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt });
+    const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt, ...(this.deps.maxFutureSkewMs !== undefined ? { maxFutureSkewMs: this.deps.maxFutureSkewMs } : {}) });
 
     const letters: DeadLetter[] = [
       ...(req.unreadable ?? []).map((u) => ({ source: source.name, record: u.raw, reason: u.reason, position: u.position, receivedAt: new Date(receivedAt).toISOString() })),

@@ -9,6 +9,7 @@
  *   ledger.markPending([{ view, version, day, closesAt }], jobId) / ledger.recordBackfill(parts)   a backfill's days
  *   ledger.entries({ fromDay?, toDay?, views? }) -> LedgerEntry[]                    effective statuses
  *   ledger.heads() -> Map<view, LedgerHead>                                           watermark per view
+ *   ledger.rewind(heads, forgetAfterDay)                                              admin repair of a clock that ran ahead
  *
  * Statuses (per view, version and day):
  *   complete    the day's rows are final: a backfill computed the whole day, or the stream's
@@ -215,6 +216,30 @@ export class IntervalLedger {
       if (!h || h.watermark < p.to) heads.set(p.view, { view: p.view, version: p.version, watermark: p.to });
     }
     await this.mergeHeads([...heads.values()], at);
+  }
+
+  /**
+   * An admin repair of a clock that ran ahead (features/future-records.ts): set these views'
+   * heads back to the watermark (and newest event) given, and forget their day rows after
+   * `forgetAfterDay`. The only update that moves a watermark back.
+   */
+  async rewind(heads: readonly HeadDelta[], forgetAfterDay: string, at = Date.now()): Promise<void> {
+    const byView = new Map(heads.map((h) => [h.view, h]));
+    await this.mutate<HeadRow>(HEAD, new Set(byView.keys()), (view, h) => {
+      const d = byView.get(view)!;
+      if (!h || h.version !== d.version) return h as HeadRow;
+      const row: HeadRow = { partitionKey: HEAD, rowKey: view, version: h.version, watermark: d.watermark, updatedAt: at };
+      if (h.earliestEvent !== undefined) row.earliestEvent = h.earliestEvent;
+      const newest = d.newestEvent ?? h.newestEvent;
+      if (newest !== undefined) row.newestEvent = newest;
+      return row;
+    });
+    const later = await this.list(`PartitionKey gt '${forgetAfterDay}' and PartitionKey ne '${HEAD}'`);
+    await forEachLimit(later.filter((r) => byView.has(r.rowKey!)), 4, async (r) => {
+      await this.table.deleteEntity(r.partitionKey, r.rowKey!, { etag: r.etag }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404 && e.statusCode !== 412) throw e;
+      });
+    });
   }
 
   /** Day rows (with effective statuses) in a day range, optionally for some views only. */

@@ -1,7 +1,7 @@
 /**
  * Validating a batch of raw records against their source, at the edge of the core.
  *
- *   validateRecords(repo, sourceName, batch: RawRecord<P>[], { receivedAt? })
+ *   validateRecords(repo, sourceName, batch: RawRecord<P>[], { receivedAt?, maxFutureSkewMs? })
  *     -> { accepted: ValidRecord<P>[], rejected: RejectedRecord<P>[] }
  *   parseEventTime(value) -> { ok: true, ms } | { ok: false, problem }
  *
@@ -12,7 +12,10 @@
  *
  * Event times: an ISO-8601 string (`2024-05-01T12:00:00Z`, offset optional — none means UTC,
  * date-only means midnight UTC) or epoch milliseconds (a number, or a string of digits as CSV
- * gives them). Numbers that look like epoch *seconds* are refused with that hint.
+ * gives them). Numbers that look like epoch *seconds* are refused with that hint. An event time
+ * more than `maxFutureSkewMs` (STRATA_MAX_FUTURE_SKEW, default 1 h) ahead of the record's arrival
+ * is refused too: one wrong producer clock (9999-12-30) would otherwise move the source's event
+ * clock so far ahead that every later record counts as late.
  *
  * Reasons read like `field "amount": expected number, got string "abc"`; several problems of one
  * record are joined with "; ".
@@ -20,6 +23,7 @@
 import type { z } from 'zod';
 import type { FeatureRepo, ResolvedSource } from './repo';
 import { didYouMean, known } from './suggest';
+import { formatDuration } from './duration';
 
 export interface RawRecord<P = unknown> {
   record: unknown;
@@ -52,17 +56,26 @@ export function validateRecords<P>(
   repo: FeatureRepo,
   sourceName: string,
   batch: ReadonlyArray<RawRecord<P>>,
-  opts: { receivedAt?: number } = {},
+  opts: { receivedAt?: number; maxFutureSkewMs?: number } = {},
 ): ValidationResult<P> {
   const source = repo.sources.get(sourceName);
   if (!source) {
     const reason = `unknown source "${sourceName}"${didYouMean(sourceName, repo.sources.keys())}; ${known(repo.sources.keys())}`;
     return { accepted: [], rejected: batch.map((b) => ({ record: b.record, reason, position: b.position })) };
   }
-  return validateAgainst(source, batch, opts.receivedAt ?? Date.now());
+  return validateAgainst(source, batch, opts.receivedAt ?? Date.now(), opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
 }
 
-function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawRecord<P>>, receivedAt: number): ValidationResult<P> {
+/** How far ahead of its arrival an event time may be (STRATA_MAX_FUTURE_SKEW's default). */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 3_600_000;
+
+/** Why a record dated too far ahead of its arrival is refused, or undefined when it is not. */
+export function futureSkewProblem(eventTime: string, eventTs: number, receivedAt: number, maxFutureSkewMs: number): string | undefined {
+  if (eventTs - receivedAt <= maxFutureSkewMs) return undefined;
+  return `field "${eventTime}": event time ${new Date(eventTs).toISOString()} is more than ${formatDuration(maxFutureSkewMs)} ahead of its arrival at ${new Date(receivedAt).toISOString()} (STRATA_MAX_FUTURE_SKEW); fix the producer's clock`;
+}
+
+function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawRecord<P>>, receivedAt: number, maxFutureSkewMs: number): ValidationResult<P> {
   const accepted: ValidRecord<P>[] = [];
   const rejected: RejectedRecord<P>[] = [];
   for (const { record, position } of batch) {
@@ -73,6 +86,8 @@ function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawReco
     const problems: string[] = [];
     const time = parseEventTime((record as Record<string, unknown>)[source.eventTime]);
     if (!time.ok) problems.push(time.missing ? `field "${source.eventTime}" is missing (the event time: ${EXPECTED_TIME.replace('expected ', '')})` : `field "${source.eventTime}": ${time.problem}`);
+    const skew = time.ok ? futureSkewProblem(source.eventTime, time.ms, receivedAt, maxFutureSkewMs) : undefined;
+    if (skew) problems.push(skew);
     const parsed = source.schema.safeParse(record);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {

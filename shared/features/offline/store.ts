@@ -235,19 +235,9 @@ export class OfflineStore {
       query.to !== undefined ? `event_ts < ${Math.ceil(query.to)}` : undefined,
       query.asOf !== undefined ? `created_ts <= ${Math.floor(query.asOf)}` : undefined,
     ].filter(Boolean);
-    return withConnection(async (c) => {
-      const r = await c.runAndReadAll(
-        `SELECT * FROM read_parquet(${fileList(files)}, union_by_name = true) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY entity_id, event_ts, created_ts`,
-      );
-      const names = r.columnNames();
-      const out: FeatureRow[] = [];
-      for (const row of r.getRows()) {
-        const values: Record<string, FeatureValue> = {};
-        for (let k = 3; k < names.length; k++) values[names[k]!] = jsValue(row[k]);
-        out.push({ entityId: String(row[0]), eventTs: num(row[1]), createdTs: num(row[2]), values });
-      }
-      return out;
-    });
+    return withConnection((c) =>
+      selectRows(c, `SELECT * FROM read_parquet(${fileList(files)}, union_by_name = true) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY entity_id, event_ts, created_ts`),
+    );
   }
 
   private async resolve(view: string, query: SegmentQuery): Promise<{ version: string | undefined; segments: SegmentRecord[] }> {
@@ -328,6 +318,19 @@ function newestVersion(rows: readonly SegmentRecord[]): string | undefined {
 function stripEtag(e: ManifestEntry): SegmentRecord {
   const { rowEtag: _rowEtag, ...rest } = e;
   return rest;
+}
+
+/** Segment-shaped rows (entity_id, event_ts, created_ts, features...) of a query as FeatureRows. */
+export async function selectRows(c: DuckDBConnection, sql: string): Promise<FeatureRow[]> {
+  const r = await c.runAndReadAll(sql);
+  const names = r.columnNames();
+  const out: FeatureRow[] = [];
+  for (const row of r.getRows()) {
+    const values: Record<string, FeatureValue> = {};
+    for (let k = 3; k < names.length; k++) values[names[k]!] = jsValue(row[k]);
+    out.push({ entityId: String(row[0]), eventTs: num(row[1]), createdTs: num(row[2]), values });
+  }
+  return out;
 }
 
 function jsValue(v: unknown): FeatureValue {
