@@ -38,6 +38,7 @@ import type { FeatureRepo } from './repo';
 import type { PipelineResult } from './pipeline';
 import type { ValidRecord } from './validate';
 import { downstream } from './dag';
+import { forEachLimit, settleAll } from '../concurrency';
 import { eventDay, dayStart } from './offline/segment-id';
 
 export const LEDGER_TABLE = 'featureledger';
@@ -173,7 +174,7 @@ export class IntervalLedger {
   async recordStream(u: StreamUpdate): Promise<void> {
     if (!u.days.length && !u.heads.length) return;
     const byDay = groupBy(u.days, (d) => d.day);
-    await Promise.all([
+    await settleAll([
       ...[...byDay].map(([day, deltas]) =>
         this.mutateDay(day, new Set(deltas.map((d) => d.view)), (view, row) => applyStream(row, deltas.find((d) => d.view === view)!, u.at))),
       this.mergeHeads(u.heads, u.at),
@@ -204,7 +205,7 @@ export class IntervalLedger {
   /** A backfill computed part of a day (idempotent per part: a re-run activity changes nothing). */
   async recordBackfill(parts: ReadonlyArray<BackfillPart>, at = Date.now()): Promise<void> {
     const byDay = groupBy(parts, (p) => p.day);
-    await Promise.all([...byDay].map(([day, list]) =>
+    await settleAll([...byDay].map(([day, list]) =>
       this.mutateDay(day, new Set(list.map((p) => p.view)), (view, row) => {
         let out = row;
         for (const p of list.filter((x) => x.view === view)) out = applyBackfill(out, p, at);
@@ -524,14 +525,6 @@ function groupBy<T>(list: ReadonlyArray<T>, key: (t: T) => string): Map<string, 
     else out.set(k, [x]);
   }
   return out;
-}
-
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** A stored entity as a plain row (without the SDK's etag/timestamp). */

@@ -66,6 +66,23 @@ export function validateRecords<P>(
   return validateAgainst(source, batch, opts.receivedAt ?? Date.now(), opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
 }
 
+/** Deeper records are refused: real events are shallow, and recursion over 4,000 levels overflows the stack. */
+export const MAX_RECORD_DEPTH = 64;
+
+/** Levels of objects and arrays within each other (a scalar is 0), counted up to `limit + 1`, without recursion. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > deepest) deepest = d + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
 /** How far ahead of its arrival an event time may be (STRATA_MAX_FUTURE_SKEW's default). */
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 3_600_000;
 
@@ -81,6 +98,11 @@ function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawReco
   for (const { record, position } of batch) {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
       rejected.push({ record, reason: `record is not a JSON object: got ${describeValue(record)}`, position });
+      continue;
+    }
+    // Before anything walks it recursively (the schema, serializers): a poison record must fail alone.
+    if (nestingDepth(record, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
+      rejected.push({ record, reason: `record is nested more than ${MAX_RECORD_DEPTH} levels deep (objects and arrays within each other); at most ${MAX_RECORD_DEPTH} are accepted`, position });
       continue;
     }
     const problems: string[] = [];

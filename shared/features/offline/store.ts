@@ -35,11 +35,12 @@ import { ConflictError } from '../../errors';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { FeatureRow, FeatureValue } from '../types';
 import { BlobCache, StaleBlobError } from './cache';
-import { assertColumns, fileList, num, withConnection } from './duckdb';
+import { assertColumns, fileList, literal, num, withConnection } from './duckdb';
 import { MANIFEST_TABLE, Manifest, type ManifestEntry } from './manifest';
 import { OFFLINE_CONTAINER, blobVersion, deleteIfUnchanged, uploadOnce, type SegmentBlobFacts } from './segment-blobs';
 import { stageQuery, stageRows, stagedDays, writeDayFile, type DayFile } from './segment-file';
 import { assertName, eventDay, segmentBlobPath, segmentId } from './segment-id';
+import { forEachLimit } from '../../concurrency';
 import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, SegmentStats, WriteResult } from './types';
 
 export interface OfflineStoreOptions {
@@ -240,6 +241,18 @@ export class OfflineStore {
     );
   }
 
+  /**
+   * The rows of one committed segment, or of the compaction that holds them now ([] when it
+   * was retracted): what a replay of a batch's rows reads.
+   */
+  async segmentRows(view: string, version: string, day: string, segmentId: string): Promise<FeatureRow[]> {
+    let record = await this.manifest.get(view, version, day, segmentId);
+    for (let hops = 0; record?.state === 'superseded' && record.supersededBy && hops < 8; hops++) record = await this.manifest.get(view, version, day, record.supersededBy);
+    if (!record || record.state !== 'live') return [];
+    const [file] = await this.cache.fetchAll([{ container: OFFLINE_CONTAINER, blobPath: record.blobPath, etag: record.etag }]);
+    return withConnection((c) => selectRows(c, `SELECT * FROM read_parquet(${literal(file!)}) ORDER BY entity_id, event_ts, created_ts`));
+  }
+
   private async resolve(view: string, query: SegmentQuery): Promise<{ version: string | undefined; segments: SegmentRecord[] }> {
     assertName('view', view);
     if (query.version !== undefined) assertName('version', query.version);
@@ -279,14 +292,10 @@ export class OfflineStore {
         return { done: days.filter((d) => committed.has(d.day)).map((d) => this.alreadyCommitted(spec, d.day, d.rowCount)), files };
       });
       const segments: SegmentCommit[] = new Array(files.length);
-      let next = 0;
-      const worker = async () => {
-        while (next < files.length) {
-          const i = next++;
-          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, files[i]!, { checked: true });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, files.length) }, worker));
+      // Every upload has settled before the finally below removes the files they read.
+      await forEachLimit(files, COMMIT_CONCURRENCY, async (file, i) => {
+        segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, file, { checked: true });
+      });
       const all = [...done, ...segments].sort((a, b) => a.day.localeCompare(b.day));
       return { segments: all, rowsCommitted: segments.reduce((n, s) => n + (s.status === 'committed' ? s.rowCount : 0), 0) };
     } finally {

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { DependencyError } from '../../errors';
+import { forEachLimit } from '../../concurrency';
 import type { FeatureRow, FeatureValue } from '../types';
 import type { OnlineKey, OnlineRecord, OnlineStore, OnlineWriteResult } from './types';
 import { CREATED_TS_FIELD, DEFAULT_KEY_PREFIX, EVENT_TS_FIELD, decodeValue, encodeValue, expiryOf, onlineKey } from './codec';
@@ -92,14 +93,10 @@ export class RedisOnlineStore implements OnlineStore {
     const chunks: FeatureRow[][] = [];
     for (let i = 0; i < rows.length; i += this.batchSize) chunks.push(rows.slice(i, i + this.batchSize));
     let applied = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const n = await this.writeChunk(view, chunks[next++]!, ttlMs); // not `applied += await`: that reads applied before awaiting
-        applied += n;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PIPELINES_IN_FLIGHT, chunks.length) }, worker));
+    await forEachLimit(chunks, PIPELINES_IN_FLIGHT, async (chunk) => {
+      const n = await this.writeChunk(view, chunk, ttlMs); // not `applied += await`: that reads applied before awaiting
+      applied += n;
+    });
     return { applied, skipped: rows.length - applied };
   }
 
