@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
 import { tempDir } from '../helpers/temp';
 import { testPlatform, clickEvents } from '../helpers/feature-platform';
-import { OFFLINE_CONTAINER, OfflineStore, segmentBlobPath, segmentId } from '../../shared/features/offline';
+import { OfflineStore } from '../../shared/features/offline';
 import { Storage } from '../../shared/storage/clients';
 import { DependencyError } from '../../shared/errors';
 import { sourceSegmentView } from '../../shared/features/ingest';

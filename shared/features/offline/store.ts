@@ -1,6 +1,7 @@
 /**
  * The offline store: the full history of every feature view, as immutable Parquet segments
- * in Blob (`offline/<view>/<version>/<yyyy-mm-dd>/<segmentId>.parquet`) plus a manifest in
+ * in Blob (`offline/<view>/<version>/<yyyy-mm-dd>/<segmentId>.parquet`; a multi-day batch's
+ * carry its claimed rendering, `<segmentId>.<claim>-<rendering>.parquet`) plus a manifest in
  * Table storage that makes each segment visible atomically.
  *
  * Segment format: wide per view — one row per entity per event:
@@ -24,6 +25,8 @@
  *  3. insert the manifest row (insert-only). A crash between 2 and 3 leaves an invisible
  *     orphan; the next delivery of the same input commits that orphan (if younger than half
  *     the grace period) or replaces it, and gcOrphans deletes orphans older than the grace.
+ * A write spanning several days is one rendering, whoever races it: the first writer to claim
+ * the batch wins all of its days (batch-claim.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,6 +44,7 @@ import { OFFLINE_CONTAINER, blobVersion, deleteIfUnchanged, uploadOnce, type Seg
 import { stageQuery, stageRows, stagedDays, writeDayFile, type DayFile } from './segment-file';
 import { assertName, eventDay, segmentBlobPath, segmentId } from './segment-id';
 import { forEachLimit } from '../../concurrency';
+import { commitClaimed } from './batch-claim';
 import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, SegmentStats, WriteResult } from './types';
 
 export interface OfflineStoreOptions {
@@ -291,12 +295,18 @@ export class OfflineStore {
         for (const d of days) if (!committed.has(d.day)) files.push(await writeDayFile(c, 'segment_rows', spec.columns, d, dir));
         return { done: days.filter((d) => committed.has(d.day)).map((d) => this.alreadyCommitted(spec, d.day, d.rowCount)), files };
       });
-      const segments: SegmentCommit[] = new Array(files.length);
-      // Every upload has settled before the finally below removes the files they read.
-      await forEachLimit(files, COMMIT_CONCURRENCY, async (file, i) => {
-        segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, file, { checked: true });
-      });
-      const all = [...done, ...segments].sort((a, b) => a.day.localeCompare(b.day));
+      let segments: SegmentCommit[] = new Array(files.length);
+      if (files.length + done.length > 1 && files.length > 0) {
+        // Several days: one rendering for the whole batch (batch-claim.ts).
+        segments = await commitClaimed(this, spec, files);
+      } else {
+        // Every upload has settled before the finally below removes the files they read.
+        await forEachLimit(files, COMMIT_CONCURRENCY, async (file, i) => {
+          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, file, { checked: true });
+        });
+      }
+      const claimed = new Set(segments.map((s) => s.day));
+      const all = [...done.filter((d) => !claimed.has(d.day)), ...segments].sort((a, b) => a.day.localeCompare(b.day));
       return { segments: all, rowsCommitted: segments.reduce((n, s) => n + (s.status === 'committed' ? s.rowCount : 0), 0) };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
