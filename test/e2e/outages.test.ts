@@ -72,6 +72,17 @@ describe('a poison record on the bus', () => {
   });
 });
 
+describe('the future-records repair route', () => {
+  it('needs the admin key and answers a dry run: nothing dated ahead was stored, nothing to do', async () => {
+    const url = `${host.baseUrl}/api/sources/clicks/retract-future`;
+    expect((await fetch(url, { method: 'POST', headers: fkey })).status).toBe(401);
+    const res = await fetch(url, { method: 'POST', headers: { 'x-functions-key': ADMIN_KEY } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ source: 'clicks', dryRun: true, maxFutureSkew: '1h', records: 0, backfill: null });
+    expect((await fetch(`${host.baseUrl}/api/sources/nope/retract-future`, { method: 'POST', headers: { 'x-functions-key': ADMIN_KEY } })).status).toBe(404);
+  });
+});
+
 describe('Redis down', () => {
   it('batches reach the offline store all the same; online values follow when Redis is back, also across a host restart', async () => {
     await redis.stop();

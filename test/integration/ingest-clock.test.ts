@@ -10,12 +10,8 @@
  * S + 0, 5, 10 min (arriving at S + 11), + 20, 25, 30 (at S + 31), + 40 (at S + 41); S is a
  * 5-minute mark three hours ago. The hostile click (u9) arrives with the first batch.
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
-import { startRedis, type RedisHandle } from '../../local/processes/redis';
-import { tempDir } from '../helpers/temp';
-import { testPlatform } from '../helpers/feature-platform';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freshPlatforms } from '../helpers/feature-platform';
 import { backfillDeps } from '../helpers/backfill-fixtures';
 import { IngestService, sourceSegmentView, type IngestReport } from '../../shared/features/ingest';
 import { IntervalLedger } from '../../shared/features/ledger';
@@ -28,29 +24,8 @@ const HOUR = 60 * MIN;
 const S = Math.floor((Date.now() - 3 * HOUR) / (5 * MIN)) * 5 * MIN;
 const HOSTILE = '9999-12-30T00:00:00.000Z';
 
-const tmp = tempDir('strata-clock-');
-let redis: RedisHandle;
-const azurites: AzuriteHandle[] = [];
-const platforms: Platform[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(platforms.map((p) => p.online.close()));
-  await Promise.all([...azurites.map((a) => a.stop()), redis?.stop()]);
-  tmp.cleanup();
-});
-
 /** A platform on its own Azurite and Redis database (the clock is per storage account). */
-async function platform(): Promise<Platform> {
-  const i = platforms.length;
-  const azurite = await startAzurite({ location: path.join(tmp.dir, `azurite${i}`) });
-  azurites.push(azurite);
-  const p = testPlatform({ storageConnection: azurite.connectionString, redisUrl: `${redis.url}/${i + 1}`, dataDir: path.join(tmp.dir, `data${i}`) });
-  platforms.push(p);
-  return p;
-}
+const { platform } = freshPlatforms('strata-clock-');
 
 const click = (user: string, ts: number | string) => ({ user_id: user, page: '/home', ts: typeof ts === 'string' ? ts : new Date(ts).toISOString() });
 let seq = 0;

@@ -3,12 +3,8 @@
  * between the view commits and the batch-done marker, warm-up after a cold start, and the
  * streaming and file paths giving the same features for the same events.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
-import { startRedis, RedisHandle } from '../../local/processes/redis';
-import { tempDir } from '../helpers/temp';
-import { testPlatform, clickEvents } from '../helpers/feature-platform';
+import { describe, expect, it } from 'vitest';
+import { freshPlatforms, clickEvents } from '../helpers/feature-platform';
 import { IngestService, sourceSegmentView } from '../../shared/features/ingest';
 import { ingestFile } from '../../shared/features/file-ingest';
 import { maintainOfflineStore } from '../../shared/features/maintenance';
@@ -19,31 +15,9 @@ import { defineRepo, entity, featureView, source, tumbling } from '../../shared/
 import type { FeatureRepo } from '../../shared/features/repo';
 import { z } from 'zod';
 
-const tmp = tempDir();
-let redis: RedisHandle;
-const azurites: AzuriteHandle[] = [];
 const START = Math.floor((Date.now() - 3 * 3_600_000) / 60_000) * 60_000;
-const platforms: Platform[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(platforms.map((p) => p.online.close()));
-  await Promise.all([...azurites.map((a) => a.stop()), redis?.stop()]);
-  tmp.cleanup();
-});
-
-let n = 0;
 /** A fresh platform: its own Azurite (storage account) and Redis database, as a separate deployment would have. */
-async function platform(repo?: FeatureRepo): Promise<Platform> {
-  const i = n++;
-  const azurite = await startAzurite({ location: path.join(tmp.dir, `azurite${i}`) });
-  azurites.push(azurite);
-  const p = testPlatform({ storageConnection: azurite.connectionString, redisUrl: `${redis.url}/${i % 16}`, dataDir: path.join(tmp.dir, `data${i}`), ...(repo ? { repo } : {}) });
-  platforms.push(p);
-  return p;
-}
+const { platform } = freshPlatforms();
 
 const batch = (partition: string, first: number, last: number) => ({ kind: 'eventhub' as const, source: 'clicks', partition, firstSeq: first, lastSeq: last });
 const records = (events: unknown[], first = 0) => events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
