@@ -59,7 +59,6 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'STRATA_UPLOAD_MAX_BYTES', value: string(uploadMaxBytes) }
         { name: 'STRATA_PREDICTIONS_HUB', value: 'predictions' }
         { name: 'STRATA_SESSION_GRACE_MS', value: '30000' }
-        { name: 'STRATA_MAX_FUTURE_SKEW', value: '1h' }
         { name: 'STRATA_LOG_LEVEL', value: 'info' }
       ]
     }
