@@ -129,6 +129,9 @@ describe('storage down', () => {
     expect(sent.status).toBe(503);
     expect(((await sent.json()) as { error: string }).error).toMatch(/storage .* is unreachable .*no event was accepted/);
     expect((await fetch(`${host.baseUrl}/api/health`)).status).toBe(503);
+    const durable = await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/instances/some-job`);
+    expect(durable.status).toBe(503);
+    expect(JSON.stringify(await durable.json())).toMatch(/Table storage at .* is unreachable/);
     await new Promise((r) => setTimeout(r, 3000)); // timers and triggers run into the outage meanwhile
     expect(host.child.exitCode).toBeNull();
     expect(host.output()).not.toMatch(/unhandled promise rejection/);
