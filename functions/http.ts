@@ -5,8 +5,11 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { StrataError, ValidationError, detailsFromZod } from '../shared/errors';
+import { storageUnavailable } from '../shared/storage/clients';
 
-export function errorResponse(err: unknown, ctx: InvocationContext): HttpResponseInit {
+export function errorResponse(thrown: unknown, ctx: InvocationContext): HttpResponseInit {
+  // A storage outage is a 503 naming the service, whatever call hit it.
+  const err = storageUnavailable(thrown) ?? thrown;
   if (err instanceof StrataError) {
     if (err.status >= 500) ctx.error(err);
     return { status: err.status, jsonBody: { error: err.message, ...(err.details.length ? { details: err.details } : {}) } };

@@ -7,6 +7,7 @@ import './ingest-events';
 import './upload-file';
 import './upload-blob';
 import './dead-letter';
+import './retract-future';
 import './features';
 import './training-sets';
 import './definitions';

@@ -1,8 +1,10 @@
 /**
  * One Event Hubs-triggered function per stream source of the feature repo: each batch goes
  * through validation, dead-letter, the DAG and both stores (shared/features/ingest.ts).
- * A retry policy covers transient storage failures: the trigger would otherwise checkpoint
- * past a failed batch, as Azure's does.
+ * The retry policy retries a failed batch until it succeeds (maxRetryCount -1, backoff up to
+ * 30 s): the trigger would otherwise checkpoint past it, as Azure's does, and its records would
+ * never reach the offline store. While storage or the online store is down the partition
+ * waits; a record that is itself invalid never fails a batch (it goes to the dead letters).
  */
 import { app, InvocationContext } from '@azure/functions';
 import { platform } from '../shared/platform';
@@ -17,7 +19,7 @@ for (const source of featureRepo.sources.values()) {
     connection: 'EVENTHUB_CONNECTION',
     consumerGroup: config().eventHubConsumerGroup,
     cardinality: 'many',
-    retry: { strategy: 'exponentialBackoff', maxRetryCount: 8, minimumInterval: { seconds: 1 }, maximumInterval: { seconds: 60 } },
+    retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 1 }, maximumInterval: { seconds: 30 } },
     handler: async (events: unknown, ctx: InvocationContext) => {
       const p = platform();
       const report = await ingestEventBatch(await p.ingest(), source.name, events as unknown[], ctx);

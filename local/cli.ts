@@ -64,6 +64,9 @@ async function serve(flags: Flags): Promise<void> {
   resetConfig();
   const cfg = loadConfig();
   const log = consoleLogger(cfg.logLevel);
+  // A safety net, not the fix: every promise is awaited or handled (scripts/check-floating-promises.js,
+  // run by npm test); one that slips through is logged instead of ending the host and its work.
+  process.on('unhandledRejection', (reason) => log('error', `unhandled promise rejection (a bug; the host keeps running): ${(reason as Error)?.stack ?? String(reason)}`));
   const entry = flags.values.entry ? path.resolve(flags.values.entry) : defaultEntry();
   if (!fs.existsSync(entry)) throw new Error(`entry file ${entry} does not exist (run \`npm run build\` first, or pass --entry <file.js>)`);
   const dataDir = path.resolve(cfg.dataDir);

@@ -17,6 +17,7 @@ import { AzureEventHubSource, isRealEventHubConnection } from './eventhubs/azure
 import { TimerScheduler } from './timers/scheduler';
 import { BlobTriggerPoller, parseBlobPath } from './blob/trigger';
 import { invokeWithRetry } from './retry';
+import { storageUnavailable } from '../shared/storage/clients';
 import { storageFor } from '../shared/storage/clients';
 import { AzureEventHubSink } from '../shared/events/event-hub-sink';
 import { consoleLogger, Logger } from './logger';
@@ -66,6 +67,8 @@ export class LocalHost {
   private readonly azureSources: AzureEventHubSource[] = [];
   private readonly azureSinks = new Map<string, AzureEventHubSink<unknown>>();
   private extensions: HostExtension[] = [];
+  /** Aborted when the host stops: invocations waiting to be retried give up (and are not checkpointed). */
+  private readonly stopping = new AbortController();
   baseUrl = '';
   port = 0;
 
@@ -136,7 +139,7 @@ export class LocalHost {
         functionName: fn.name,
         pattern: parseBlobPath(resolveSetting(String(fn.trigger.path))),
         invoke: async ({ data, triggerMetadata }) => {
-          await invokeWithRetry(this.core, fn, { inputData: [{ name: fn.triggerKey, data }], triggerMetadata });
+          await invokeWithRetry(this.core, fn, { inputData: [{ name: fn.triggerKey, data }], triggerMetadata }, { signal: this.stopping.signal });
         },
       })),
       o.blobPollMs ?? 1000,
@@ -161,7 +164,10 @@ export class LocalHost {
         const batches = cardinality === 'one' ? events.map((e) => [e]) : [events];
         for (const b of batches) {
           const inv = eventHubInvocation(fn.triggerKey, cardinality, b, { eventHubName: hub, consumerGroup, partitionId, fullyQualifiedNamespace: ns });
-          await invokeWithRetry(this.core, fn, inv);
+          await invokeWithRetry(this.core, fn, inv, {
+            signal: this.stopping.signal,
+            onRetry: (n, ms, err) => this.log('warn', `function ${fn.name} partition ${partitionId}: attempt ${n} failed (${(err as Error).message}); retrying in ${ms} ms, the partition waits`),
+          });
         }
       };
       if (isRealEventHubConnection(conn)) {
@@ -211,7 +217,7 @@ export class LocalHost {
   private async fireTimer(name: string, payload: unknown): Promise<void> {
     const fn = this.core.byTrigger('timerTrigger').find((f) => f.name === name);
     if (!fn) throw new Error(`no timer function named "${name}"`);
-    await invokeWithRetry(this.core, fn, { inputData: [{ name: fn.triggerKey, data: { json: JSON.stringify(payload) } }] });
+    await invokeWithRetry(this.core, fn, { inputData: [{ name: fn.triggerKey, data: { json: JSON.stringify(payload) } }] }, { signal: this.stopping.signal });
   }
 
   /** Functions with their triggers and, for HTTP, URLs (the start-up listing and GET /admin/functions). */
@@ -286,8 +292,15 @@ export class LocalHost {
       const fromField = field && body && typeof body === 'object' ? (body as Record<string, unknown>)[field] : undefined;
       return { body, partitionKey: key ?? (fromField === undefined || fromField === null ? null : String(fromField)) };
     });
-    const result = await this.bus.publish(hub, events);
-    return json(202, { hub, accepted: events.length, ...result });
+    try {
+      const result = await this.bus.publish(hub, events);
+      return json(202, { hub, accepted: events.length, ...result });
+    } catch (err) {
+      // The bus keeps its log in storage: an outage is a 503 naming it, and nothing was accepted.
+      const down = storageUnavailable(err);
+      if (down) return json(503, { error: `${down.message}; no event was accepted` });
+      throw err;
+    }
   }
 
   /** Wait until the local bus has delivered and checkpointed everything queued. */
@@ -296,6 +309,7 @@ export class LocalHost {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     // No new trigger work first; then let the app finish (appTerminate hooks flush buffers such as
     // the prediction log, which may still publish to the bus over HTTP); then drain and close.
     await this.blobPoller?.stop();

@@ -62,7 +62,7 @@ export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo =
   const manifest = once(async () => new Manifest(await storage.table(MANIFEST_TABLE)));
   const deadLetters = new DeadLetterStore(storage);
   const ingestMetrics = new IngestMetrics();
-  const ingest = once(async () => new IngestService({ repo, offline: await offline(), online, deadLetters, manifest: await manifest() }));
+  const ingest = once(async () => new IngestService({ repo, offline: await offline(), online, deadLetters, manifest: await manifest(), maxFutureSkewMs: cfg.maxFutureSkewMs }));
   let serving: { service: ServingService; close(): Promise<void> } | undefined;
   const servingOf = () => (serving ??= createServing(cfg, storage, online));
   return {

@@ -136,6 +136,7 @@ var strataSettings = {
   STRATA_PREDICTIONS_HUB: predictionsHub
   STRATA_SESSION_GRACE_MS: string(sessionGraceMs)
   STRATA_LOG_LEVEL: logLevel
+  STRATA_MAX_FUTURE_SKEW: '1h'
 }
 
 var secretSettings = toObject(keyVaultSecretSettings, n => n, n => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${replace(n, '_', '-')})')

@@ -10,6 +10,7 @@ import type { DurableEngine } from './engine';
 import { DurableUrls, WEBHOOK_PATH } from './client-urls';
 import { RUNTIME_STATUSES, RuntimeStatus, isTerminal } from './protocol';
 import type { InstanceStatus } from './status';
+import { storageUnavailable } from '../../shared/storage/clients';
 
 function reply(status: number, body?: unknown, headers: Record<string, string> = {}): LocalHttpResponse {
   if (body === undefined) return { status, headers };
@@ -80,7 +81,8 @@ export class DurableHttpApi {
     if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
     try {
       return await this.route(req, parts);
-    } catch (err) {
+    } catch (thrown) {
+      const err = storageUnavailable(thrown) ?? thrown; // the task hub's storage down: 503 naming it
       if (err instanceof StrataError) return problem(err.status, err.message, err.details.length ? err.details : undefined);
       return problem(500, `Something went wrong while processing your request: ${(err as Error).message}`);
     }

@@ -8,6 +8,7 @@ import { EventHubConsumerClient, ReceivedEventData, PartitionContext } from '@az
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DeliveredEvent } from './metadata';
+import { HostStoppingError } from '../retry';
 
 export { isRealEventHubConnection } from '../../shared/events/event-hub-sink';
 
@@ -64,6 +65,7 @@ export class AzureEventHubSource {
             );
           } catch (err) {
             o.log('error', `event hub "${o.eventHubName}" partition ${ctx.partitionId}: ${(err as Error).message}`);
+            if (err instanceof HostStoppingError) return; // not done: delivered again after the restart
           }
           // Checkpoint whether or not the invocation succeeded, as the Functions trigger does.
           await ctx.updateCheckpoint(events[events.length - 1]!);

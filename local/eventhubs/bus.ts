@@ -7,6 +7,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { CheckpointStore, PartitionLog } from './partition-log';
 import { DeliveredEvent, partitionForKey } from './metadata';
+import { HostStoppingError } from '../retry';
 
 export interface EventToPublish {
   body: unknown;
@@ -129,6 +130,12 @@ export class LocalEventBus {
         try {
           await c.handler(partitionId, batch);
         } catch (err) {
+          if (err instanceof HostStoppingError) {
+            // Not done: no checkpoint, so the batch is delivered again at the next start.
+            state.queue.unshift(...batch);
+            this.opts.log('warn', `event hub "${c.hub}" consumer ${c.name} partition ${partitionId}: ${err.message}; not checkpointed`);
+            break;
+          }
           // Like Azure: a failed invocation is not retried by the trigger (use a retry policy); the checkpoint moves on.
           this.opts.log('error', `event hub "${c.hub}" consumer ${c.name} partition ${partitionId}: ${(err as Error).message}`);
         }

@@ -8,6 +8,7 @@ import type { FunctionsCore, RegisteredFunction, InvocationResponse } from '../f
 import type { LocalHttpRequest, LocalHttpResponse } from '../extension';
 import { compileRoute, compareSpecificity, CompiledRoute } from './route';
 import { AuthLevel, authorized, HostKeys, presentedKey } from './keys';
+import { storageUnavailable } from '../../shared/storage/clients';
 
 export interface HostRoute {
   method: string;
@@ -77,9 +78,12 @@ export class HttpFrontDoor {
   listen(port: number, host = '127.0.0.1'): Promise<number> {
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => {
-        this.opts.log('error', `unhandled host error: ${(err as Error).stack ?? err}`);
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'internal host error' }));
+        // A host route (the Durable API, the local bus) that met a storage outage: 503 naming it.
+        const down = storageUnavailable(err);
+        if (down) this.opts.log('warn', `${req.method} ${req.url}: ${down.message}`);
+        else this.opts.log('error', `unhandled host error: ${(err as Error).stack ?? err}`);
+        if (!res.headersSent) res.writeHead(down ? 503 : 500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: down ? down.message : 'internal host error' }));
       });
     });
     this.server.keepAliveTimeout = 65_000;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, detailsFromZod } from '../errors';
+import { parseDuration } from '../features/duration';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -29,6 +30,17 @@ const int = (min: number) =>
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
+/** A duration setting ("1h", "90s", "1h30m" or milliseconds) as milliseconds. */
+const duration = (fallback: string) =>
+  nonEmpty.default(fallback).transform((s, ctx) => {
+    try {
+      return parseDuration(/^\d+$/.test(s) ? Number(s) : s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
 const schema = z.object({
   AzureWebJobsStorage: nonEmpty
     .default(DEFAULT_STORAGE)
@@ -50,6 +62,7 @@ const schema = z.object({
   STRATA_UPLOAD_MAX_BYTES: int(1).default(256 * 1024 * 1024),
   STRATA_PREDICTIONS_HUB: nonEmpty.default('predictions'),
   STRATA_SESSION_GRACE_MS: int(0).default(30_000),
+  STRATA_MAX_FUTURE_SKEW: duration('1h'),
   STRATA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be one of debug, info, warn, error' }).default('info'),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().trim().optional().transform((s) => (s ? s : undefined))
     .refine((s) => s === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(s), 'must be an Application Insights connection string (InstrumentationKey=...;IngestionEndpoint=...)'),
@@ -67,6 +80,8 @@ export type StrataConfig = Readonly<{
   uploadMaxBytes: number;
   predictionsHub: string;
   sessionGraceMs: number;
+  /** Records whose event time is more than this ahead of their arrival are dead-lettered. */
+  maxFutureSkewMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Set: the app exports its metrics to Application Insights (shared/telemetry). */
   appInsightsConnectionString: string | undefined;
@@ -101,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     uploadMaxBytes: s.STRATA_UPLOAD_MAX_BYTES,
     predictionsHub: s.STRATA_PREDICTIONS_HUB,
     sessionGraceMs: s.STRATA_SESSION_GRACE_MS,
+    maxFutureSkewMs: s.STRATA_MAX_FUTURE_SKEW,
     logLevel: s.STRATA_LOG_LEVEL,
     appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
   });

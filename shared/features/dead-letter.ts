@@ -2,9 +2,29 @@
  * The dead-letter store: records that failed validation, with the reason and where they came
  * from, so nothing that arrived is silently dropped. One JSON-lines blob per ingested batch,
  * named by the batch's identity, so a redelivered batch overwrites its own dead letters
- * instead of duplicating them.
+ * instead of duplicating them. A record nested deeper than any real event (a poison record of
+ * thousands of levels) is kept down to MAX_KEPT_DEPTH levels, the rest replaced by a marker,
+ * so writing, listing and serving it never overflows the stack; letters stored before are
+ * capped the same way when listed.
  */
 import type { Storage } from '../storage/clients';
+import { MAX_RECORD_DEPTH } from './validate';
+
+/** Levels of a record kept in a dead letter (deeper values become a marker string). */
+export const MAX_KEPT_DEPTH = MAX_RECORD_DEPTH;
+
+/** JSON text of a value with everything below `maxDepth` levels replaced; stringify never recurses deeper. */
+export function cappedJson(value: unknown, maxDepth = MAX_KEPT_DEPTH + 2): string {
+  const depthOf = new WeakMap<object, number>();
+  return JSON.stringify(value, function (this: unknown, _key: string, v: unknown) {
+    if (v === null || typeof v !== 'object') return v;
+    const parent = this !== null && typeof this === 'object' ? depthOf.get(this) : undefined;
+    const depth = parent === undefined ? 0 : parent + 1;
+    if (depth >= maxDepth) return `[nested deeper than ${MAX_KEPT_DEPTH} levels: not kept]`;
+    depthOf.set(v, depth);
+    return v;
+  });
+}
 
 export const DEAD_LETTER_CONTAINER = 'dead-letter';
 
@@ -31,7 +51,7 @@ export class DeadLetterStore {
     if (!letters.length) return undefined;
     const container = await this.storage.container(DEAD_LETTER_CONTAINER);
     const blobPath = `${source}/${at.toISOString().slice(0, 10)}/${batchId}.jsonl`;
-    const body = letters.map((l) => JSON.stringify(l)).join('\n') + '\n';
+    const body = letters.map((l) => cappedJson(l)).join('\n') + '\n';
     await container.getBlockBlobClient(blobPath).upload(body, Buffer.byteLength(body), {
       blobHTTPHeaders: { blobContentType: 'application/x-ndjson' },
       metadata: { source, count: String(letters.length) },
@@ -62,7 +82,7 @@ export class DeadLetterStore {
       const text = (await container.getBlockBlobClient(b.name).downloadToBuffer()).toString('utf8');
       for (const line of text.split('\n')) {
         if (!line) continue;
-        out.push(JSON.parse(line) as DeadLetter);
+        out.push(JSON.parse(cappedJson(JSON.parse(line))) as DeadLetter);
         if (out.length >= limit) return out;
       }
     }

@@ -2,6 +2,13 @@
  * Ingest of one uploaded file (HTTP upload or a blob dropped in `uploads/<source>/`):
  * read it in chunks, ingest each chunk as a batch named by (file content hash, chunk), and
  * sum up the reports. The same bytes uploaded again commit nothing new.
+ *
+ * All or nothing per file: the whole file is read once before the first chunk is ingested, so
+ * a file that cannot be read to the end (an unclosed quote on its last line, a truncated
+ * Parquet file) is refused with 400 and commits nothing; its fixed version then counts every
+ * row once. Records that can be read but are invalid still go to the dead letters one by one.
+ * A failure while committing (storage down, a crash) leaves the chunks committed so far, named
+ * by the file's hash: the same file sent again commits the rest and nothing twice.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -71,6 +78,14 @@ export async function ingestFile(ingest: IngestService, repo: FeatureRepo, req: 
     received: 0, accepted: 0, rejected: 0, deadLetters: [], views: {}, late: 0, problems: [],
   };
   try {
+    // Pass 1: read to the end, keeping nothing (memory stays bounded by one chunk).
+    try {
+      for await (const c of readRecords(tmp, format, source.schema, FILE_CHUNK_RECORDS)) void c;
+    } catch (e) {
+      if (e instanceof ValidationError) throw new ValidationError(`${e.message}; nothing from ${req.fileName} was ingested`, e.details);
+      throw e;
+    }
+    // Pass 2: ingest chunk by chunk.
     let chunk = 0;
     for await (const c of readRecords(tmp, format, source.schema, FILE_CHUNK_RECORDS)) {
       const r: IngestReport = await ingest.ingest({

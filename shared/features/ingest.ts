@@ -9,13 +9,19 @@
  * Hubs range, a file chunk) names every segment it writes, and the commits happen in an
  * order that makes the source segment the batch's "done" marker:
  *   1. rejected records -> one dead-letter blob named by the batch (a retry overwrites it);
- *   2. if the batch's source segment is committed, the batch was fully ingested: stop;
+ *   2. if the batch's source segment is committed, the batch was fully ingested: stop (after
+ *      bringing online what an online outage held back, see 4);
  *   3. the DAG pipeline computes rows of every affected view (once per batch per process:
  *      a retry in the same process reuses the result, so windows never count a batch twice);
- *   4. each view's rows -> offline segment (idempotent) and online store (newest wins), and
- *      one interval-ledger update for the batch (ledger.ts: rows, late records, watermarks);
+ *   4. each view's rows -> offline segment (idempotent), with one interval-ledger update for
+ *      the batch (ledger.ts: rows, late records, watermarks); then the online store (newest
+ *      wins). The offline commit never waits for the online store: when it fails, the batch's
+ *      view segments go to the online backlog (online-backlog.ts), 5 happens all the same,
+ *      and the batch fails with a DependencyError, so its retry (the trigger's retry policy
+ *      keeps the partition paused) replays them once the online store answers;
  *   5. the validated records -> the source's own segment (what backfills and warm-up read).
- * A crash anywhere before 5 redelivers the batch; everything before it is idempotent.
+ * A crash anywhere before 5 redelivers the batch; everything before it is idempotent. No step
+ * is left running when another fails (shared/concurrency): a failed batch has stopped writing.
  *
  * Windows need history: a cold process warms the pipeline from the offline store (source
  * records for windowed views, input-view rows for derived views) up to the newest committed
@@ -32,8 +38,11 @@ import { FeaturePipeline, type PipelineResult } from './pipeline';
 import { validateRecords, type RawRecord, type ValidRecord } from './validate';
 import type { DeadLetter, DeadLetterRef, DeadLetterStore } from './dead-letter';
 import type { UnreadableRecord } from './files';
-import { NotFoundError } from '../errors';
+import { DependencyError, NotFoundError } from '../errors';
 import { IntervalLedger, streamUpdate } from './ledger';
+import { OnlineBacklog, type SegmentRef } from './online-backlog';
+import { settleAll } from '../concurrency';
+import { storageUnavailable } from '../storage/clients';
 
 export interface IngestRequest {
   source: string;
@@ -76,8 +85,12 @@ export interface IngestDeps {
   online: OnlineStore;
   deadLetters: DeadLetterStore;
   manifest: Manifest;
+  /** Records dated more than this ahead of their arrival are dead-lettered (STRATA_MAX_FUTURE_SKEW; default 1 h). */
+  maxFutureSkewMs?: number;
   /** The interval ledger, updated once per batch (default: opened on the offline store's storage; null: none). */
   ledger?: IntervalLedger | null;
+  /** Batches committed offline while the online store was down (default: opened on the offline store's storage; null: none). */
+  onlineBacklog?: OnlineBacklog | null;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -96,16 +109,25 @@ export class IngestService {
   /** Pipeline results of batches fed but not yet committed, by batch id (retries reuse them). */
   private readonly pending = new Map<string, PipelineResult>();
   private ledger: Promise<IntervalLedger | null> | undefined;
+  private backlog: Promise<OnlineBacklog | null> | undefined;
 
   constructor(private readonly deps: IngestDeps) {}
 
   async ingest(req: IngestRequest): Promise<IngestReport> {
+    try {
+      return await this.ingestBatch(req);
+    } catch (e) {
+      throw storageUnavailable(e) ?? e; // a storage outage names the service (the batch is retried)
+    }
+  }
+
+  private async ingestBatch(req: IngestRequest): Promise<IngestReport> {
     const { repo } = this.deps;
     const source = repo.sources.get(req.source);
     if (!source) throw new NotFoundError(`unknown source "${req.source}"; known sources: ${[...repo.sources.keys()].join(', ') || '(none)'}`);
     const receivedAt = req.receivedAt ?? Date.now();
     const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
-    const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt });
+    const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt, ...(this.deps.maxFutureSkewMs !== undefined ? { maxFutureSkewMs: this.deps.maxFutureSkewMs } : {}) });
 
     const letters: DeadLetter[] = [
       ...(req.unreadable ?? []).map((u) => ({ source: source.name, record: u.raw, reason: u.reason, position: u.position, receivedAt: new Date(receivedAt).toISOString() })),
@@ -119,11 +141,14 @@ export class IngestService {
     if (accepted.length === 0) return report;
     if (await this.isCommitted(source, req.batch, accepted)) {
       this.pending.delete(batchId);
+      // A retry of a batch committed while the online store was down brings its rows online now.
+      await this.drainOnlineBacklog();
       return { ...report, status: 'already-ingested' };
     }
 
     // A source no view reads (the prediction log) only lands in its own segment: it neither
     // feeds the DAG nor moves the feature clock.
+    let onlineDown: unknown;
     if (repo.viewsReading(source.name).length > 0) {
       const pipeline = await this.warmPipeline();
       let result = this.pending.get(batchId);
@@ -133,16 +158,21 @@ export class IngestService {
       }
       report.late = result.late.length;
       report.problems = result.problems.map((p) => `${p.view}: ${p.message ?? JSON.stringify(p)}`);
-      // Before the batch-done marker, so a crash cannot lose a late-data mark.
-      const ledger = this.recordInLedger(result, pipeline.watermark, { source: source.name, accepted });
-      report.views = await this.writeViews(result, { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) });
-      await ledger;
+      // Before the batch-done marker, so a crash cannot lose a late-data mark or a view's rows.
+      const [, offline] = await settleAll([
+        this.recordInLedger(result, pipeline.watermark, { source: source.name, accepted }),
+        this.writeViewsOffline(result, { input: req.batch, ...(req.jobId ? { jobId: req.jobId } : {}) }),
+      ]);
+      const online = await this.writeViewsOnline(result, batchId, offline);
+      if ('failed' in online) onlineDown = online.failed;
+      report.views = viewReports(offline, 'written' in online ? online.written : undefined);
     }
     await this.deps.offline.writeRows(
       { view: sourceSegmentView(source.name), version: source.version, columns: sourceColumns(source), lineage: this.lineage(req) },
       accepted.map((r) => sourceRow(source, this.joinKeyOf(source), r)),
     );
     this.pending.delete(batchId);
+    if (onlineDown !== undefined) throw onlineUnavailable(onlineDown, `batch ${batchId} of source ${source.name}`);
     return report;
   }
 
@@ -152,6 +182,14 @@ export class IngestService {
    * now minus the largest lateness, so records still allowed to arrive are not made late.
    */
   async flush(until: number, jobId?: string): Promise<Record<string, ViewIngest>> {
+    try {
+      return await this.flushTo(until, jobId);
+    } catch (e) {
+      throw storageUnavailable(e) ?? e;
+    }
+  }
+
+  private async flushTo(until: number, jobId?: string): Promise<Record<string, ViewIngest>> {
     const pipeline = await this.warmPipeline();
     if (until <= pipeline.watermark) return {};
     const key = `flush:${Math.floor(until)}`;
@@ -160,26 +198,71 @@ export class IngestService {
       result = pipeline.flush(until);
       this.pending.set(key, result);
     }
-    const ledger = this.recordInLedger(result, pipeline.watermark);
-    const out = await this.writeViews(result, { input: { kind: 'job', key }, ...(jobId ? { jobId } : {}) });
-    await ledger;
+    const [, offline] = await settleAll([this.recordInLedger(result, pipeline.watermark), this.writeViewsOffline(result, { input: { kind: 'job', key }, ...(jobId ? { jobId } : {}) })]);
     this.pending.delete(key);
-    return out;
+    const online = await this.writeViewsOnline(result, sha256Hex(key).slice(0, 32), offline);
+    if ('failed' in online) throw onlineUnavailable(online.failed, `the flush to ${new Date(until).toISOString()}`);
+    return viewReports(offline, online.written);
   }
 
-  /** Every view's rows to its offline segment and the online store, all views at once. */
-  private async writeViews(result: PipelineResult, lineage: SegmentLineage): Promise<Record<string, ViewIngest>> {
-    const written = await Promise.all(
-      [...result.rows].filter(([, rows]) => rows.length > 0).map(async ([viewName, rows]) => {
+  /** Every view's rows to its offline segments, all views at once. */
+  private async writeViewsOffline(result: PipelineResult, lineage: SegmentLineage): Promise<Map<string, { rows: number; segments: SegmentRef[] }>> {
+    const views = [...result.rows].filter(([, rows]) => rows.length > 0);
+    const written = await settleAll(
+      views.map(async ([viewName, rows]) => {
         const view = this.deps.repo.view(viewName);
-        const [segments, online] = await Promise.all([
-          this.deps.offline.writeRows({ view: view.name, version: view.version, columns: view.columns, lineage }, rows),
-          this.deps.online.write(view.name, rows, view.ttlMs),
-        ]);
-        return [view.name, { rows: rows.length, segments: segments.segments.length, online }] as const;
+        const w = await this.deps.offline.writeRows({ view: view.name, version: view.version, columns: view.columns, lineage }, rows);
+        return [view.name, { rows: rows.length, segments: w.segments.map((s) => ({ view: view.name, version: view.version, day: s.day, segmentId: s.segmentId })) }] as const;
       }),
     );
-    return Object.fromEntries(written);
+    return new Map(written);
+  }
+
+  /**
+   * Every view's rows to the online store, after the backlog of earlier batches. When the
+   * online store fails, the batch's segments join the backlog (durably; a failure to record
+   * them is thrown, so nothing is marked done) and the cause is returned: the caller commits the
+   * batch offline all the same and fails, so a retry brings the rows online.
+   */
+  private async writeViewsOnline(result: PipelineResult, key: string, offline: ReadonlyMap<string, { segments: SegmentRef[] }>): Promise<{ written: Map<string, OnlineWriteResult> } | { failed: unknown }> {
+    try {
+      await this.drainOnlineBacklog();
+      const written = await settleAll(
+        [...result.rows].filter(([, rows]) => rows.length > 0).map(async ([viewName, rows]) => {
+          const view = this.deps.repo.view(viewName);
+          return [view.name, await this.deps.online.write(view.name, rows, view.ttlMs)] as const;
+        }),
+      );
+      return { written: new Map(written) };
+    } catch (failed) {
+      const backlog = await this.openBacklog();
+      if (!backlog) throw failed;
+      await backlog.add(key, [...offline.values()].flatMap((v) => v.segments));
+      return { failed };
+    }
+  }
+
+  /** Replay every batch committed while the online store was down (rows from its offline segments). */
+  private async drainOnlineBacklog(): Promise<void> {
+    const backlog = await this.openBacklog();
+    if (!backlog) return;
+    for (const entry of await backlog.outstanding()) {
+      for (const s of entry.segments) {
+        const rows = await this.deps.offline.segmentRows(s.view, s.version, s.day, s.segmentId);
+        if (rows.length) await this.deps.online.write(s.view, rows, this.deps.repo.views.get(s.view)?.ttlMs);
+      }
+      await backlog.remove(entry.key);
+      this.deps.log?.('info', `ingest: online values of ${entry.key} (committed offline while the online store was down) are written`);
+    }
+  }
+
+  private openBacklog(): Promise<OnlineBacklog | null> {
+    if (this.deps.onlineBacklog === null) return Promise.resolve(null);
+    if (!this.backlog) {
+      this.backlog = this.deps.onlineBacklog ? Promise.resolve(this.deps.onlineBacklog) : OnlineBacklog.open(this.deps.offline.storage);
+      this.backlog.catch(() => (this.backlog = undefined));
+    }
+    return this.backlog;
   }
 
   /** One ledger update per batch (rows and late records per view and day, the views' watermarks). */
@@ -260,6 +343,19 @@ export class IngestService {
     this.pipeline = undefined;
     this.pending.clear();
   }
+}
+
+/** Per view: rows and segments written offline, and what the online store took (none when it was down). */
+function viewReports(offline: ReadonlyMap<string, { rows: number; segments: SegmentRef[] }>, online: ReadonlyMap<string, OnlineWriteResult> | undefined): Record<string, ViewIngest> {
+  return Object.fromEntries(
+    [...offline].map(([view, o]) => [view, { rows: o.rows, segments: o.segments.length, online: online?.get(view) ?? { applied: 0, skipped: 0 } }]),
+  );
+}
+
+/** The error a batch (or flush) committed offline but not online fails with: retry it. */
+function onlineUnavailable(cause: unknown, what: string): DependencyError {
+  const message = (cause as Error)?.message ?? String(cause);
+  return new DependencyError(`the online store failed (${message}); ${what} is committed to the offline store, and its online values are written when the online store answers again (retry it)`);
 }
 
 function sourceRow(source: ResolvedSource, joinKey: string | undefined, r: ValidRecord): FeatureRow {

@@ -9,6 +9,7 @@
  *   ledger.markPending([{ view, version, day, closesAt }], jobId) / ledger.recordBackfill(parts)   a backfill's days
  *   ledger.entries({ fromDay?, toDay?, views? }) -> LedgerEntry[]                    effective statuses
  *   ledger.heads() -> Map<view, LedgerHead>                                           watermark per view
+ *   ledger.rewind(heads, forgetAfterDay)                                              admin repair of a clock that ran ahead
  *
  * Statuses (per view, version and day):
  *   complete    the day's rows are final: a backfill computed the whole day, or the stream's
@@ -37,6 +38,7 @@ import type { FeatureRepo } from './repo';
 import type { PipelineResult } from './pipeline';
 import type { ValidRecord } from './validate';
 import { downstream } from './dag';
+import { forEachLimit, settleAll } from '../concurrency';
 import { eventDay, dayStart } from './offline/segment-id';
 
 export const LEDGER_TABLE = 'featureledger';
@@ -172,7 +174,7 @@ export class IntervalLedger {
   async recordStream(u: StreamUpdate): Promise<void> {
     if (!u.days.length && !u.heads.length) return;
     const byDay = groupBy(u.days, (d) => d.day);
-    await Promise.all([
+    await settleAll([
       ...[...byDay].map(([day, deltas]) =>
         this.mutateDay(day, new Set(deltas.map((d) => d.view)), (view, row) => applyStream(row, deltas.find((d) => d.view === view)!, u.at))),
       this.mergeHeads(u.heads, u.at),
@@ -203,7 +205,7 @@ export class IntervalLedger {
   /** A backfill computed part of a day (idempotent per part: a re-run activity changes nothing). */
   async recordBackfill(parts: ReadonlyArray<BackfillPart>, at = Date.now()): Promise<void> {
     const byDay = groupBy(parts, (p) => p.day);
-    await Promise.all([...byDay].map(([day, list]) =>
+    await settleAll([...byDay].map(([day, list]) =>
       this.mutateDay(day, new Set(list.map((p) => p.view)), (view, row) => {
         let out = row;
         for (const p of list.filter((x) => x.view === view)) out = applyBackfill(out, p, at);
@@ -215,6 +217,30 @@ export class IntervalLedger {
       if (!h || h.watermark < p.to) heads.set(p.view, { view: p.view, version: p.version, watermark: p.to });
     }
     await this.mergeHeads([...heads.values()], at);
+  }
+
+  /**
+   * An admin repair of a clock that ran ahead (features/future-records.ts): set these views'
+   * heads back to the watermark (and newest event) given, and forget their day rows after
+   * `forgetAfterDay`. The only update that moves a watermark back.
+   */
+  async rewind(heads: readonly HeadDelta[], forgetAfterDay: string, at = Date.now()): Promise<void> {
+    const byView = new Map(heads.map((h) => [h.view, h]));
+    await this.mutate<HeadRow>(HEAD, new Set(byView.keys()), (view, h) => {
+      const d = byView.get(view)!;
+      if (!h || h.version !== d.version) return h as HeadRow;
+      const row: HeadRow = { partitionKey: HEAD, rowKey: view, version: h.version, watermark: d.watermark, updatedAt: at };
+      if (h.earliestEvent !== undefined) row.earliestEvent = h.earliestEvent;
+      const newest = d.newestEvent ?? h.newestEvent;
+      if (newest !== undefined) row.newestEvent = newest;
+      return row;
+    });
+    const later = await this.list(`PartitionKey gt '${forgetAfterDay}' and PartitionKey ne '${HEAD}'`);
+    await forEachLimit(later.filter((r) => byView.has(r.rowKey!)), 4, async (r) => {
+      await this.table.deleteEntity(r.partitionKey, r.rowKey!, { etag: r.etag }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404 && e.statusCode !== 412) throw e;
+      });
+    });
   }
 
   /** Day rows (with effective statuses) in a day range, optionally for some views only. */
@@ -499,14 +525,6 @@ function groupBy<T>(list: ReadonlyArray<T>, key: (t: T) => string): Map<string, 
     else out.set(k, [x]);
   }
   return out;
-}
-
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** A stored entity as a plain row (without the SDK's etag/timestamp). */

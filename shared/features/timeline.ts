@@ -120,9 +120,22 @@ function laterChangesOf(groups: ReadonlyArray<{ window: ResolvedWindow }>): Arra
   return out;
 }
 
+/**
+ * A version of a keyed record that a newer version replaced: the values that counted it (at and
+ * after its event time) changed when the newer one arrived, even where the newer one does not
+ * count (it moved in event time), so evaluations over its time are knowable only from then on.
+ */
+interface Retirement {
+  ts: number;
+  /** The replacing version's createdTs. */
+  createdTs: number;
+}
+
 export class SourceTimeline implements Timeline<SourceItem> {
   private items: SourceItem[] = [];
   private readonly byKey = new Map<string, SourceItem>();
+  /** Sorted by ts; empty unless corrections moved records (then they are few). */
+  private retired: Retirement[] = [];
 
   constructor(private readonly plan: SourcePlan) {}
 
@@ -136,15 +149,22 @@ export class SourceTimeline implements Timeline<SourceItem> {
   insert(items: SourceItem[]): void {
     const removed = new Set<SourceItem>();
     const added: SourceItem[] = [];
-    for (const it of items) {
-      if (it.key !== undefined) {
-        const existing = this.byKey.get(it.key);
-        if (existing && compareVersions(it, existing) <= 0) continue;
-        if (existing) removed.add(existing);
-        this.byKey.set(it.key, it);
+    const retired: Retirement[] = [];
+    // Versions of one id in version order, so a batch holding several gives the retirements that
+    // the same versions arriving one by one give.
+    const keyed = items.filter((i) => i.key !== undefined).sort(compareVersions);
+    for (const it of keyed) {
+      const existing = this.byKey.get(it.key!);
+      if (existing && compareVersions(it, existing) <= 0) continue;
+      if (existing) {
+        removed.add(existing);
+        retired.push({ ts: existing.ts, createdTs: it.createdTs });
       }
+      this.byKey.set(it.key!, it);
       added.push(it);
     }
+    for (const it of items) if (it.key === undefined) added.push(it);
+    if (retired.length) this.retired = this.retired.concat(retired).sort((a, b) => a.ts - b.ts);
     const kept = removed.size ? this.items.filter((i) => !removed.has(i)) : this.items;
     const addedKept = removed.size ? added.filter((i) => !removed.has(i)) : added;
     addedKept.sort(compareEvents);
@@ -152,30 +172,34 @@ export class SourceTimeline implements Timeline<SourceItem> {
     this.items = !last || !addedKept.length || compareEvents(last, addedKept[0]!) <= 0 ? kept.concat(addedKept) : kept.concat(addedKept).sort(compareEvents);
   }
 
+  // A replaced version's times stay candidates: the values there changed when it was replaced,
+  // so one pass over every version emits the rows a stream re-emits when the correction arrives.
   candidates(from: number, to: number): number[] {
-    const items = this.items;
     const out: number[] = [];
-    if (this.plan.perEvent) for (let i = firstAtOrAfter(items, from); i < items.length && items[i]!.ts <= to; i++) out.push(items[i]!.ts);
-    for (const change of this.plan.laterChanges) {
-      for (let i = firstWhere(items, (ts) => change(ts) >= from); i < items.length; i++) {
-        const c = change(items[i]!.ts);
-        if (c > to) break;
-        out.push(c);
+    for (const list of [this.items, this.retired]) {
+      if (this.plan.perEvent) for (let i = firstAtOrAfter(list, from); i < list.length && list[i]!.ts <= to; i++) out.push(list[i]!.ts);
+      for (const change of this.plan.laterChanges) {
+        for (let i = firstWhere(list, (ts) => change(ts) >= from); i < list.length; i++) {
+          const c = change(list[i]!.ts);
+          if (c > to) break;
+          out.push(c);
+        }
       }
     }
     return sortedUnique(out);
   }
 
   nextCandidateAfter(t: number): number {
-    const items = this.items;
     let best = Infinity;
-    if (this.plan.perEvent) {
-      const i = firstAfter(items, t);
-      if (i < items.length) best = items[i]!.ts;
-    }
-    for (const change of this.plan.laterChanges) {
-      const i = firstWhere(items, (ts) => change(ts) > t);
-      if (i < items.length) best = Math.min(best, change(items[i]!.ts));
+    for (const list of [this.items, this.retired]) {
+      if (this.plan.perEvent) {
+        const i = firstAfter(list, t);
+        if (i < list.length) best = Math.min(best, list[i]!.ts);
+      }
+      for (const change of this.plan.laterChanges) {
+        const i = firstWhere(list, (ts) => change(ts) > t);
+        if (i < list.length) best = Math.min(best, change(list[i]!.ts));
+      }
     }
     return best;
   }
@@ -184,7 +208,10 @@ export class SourceTimeline implements Timeline<SourceItem> {
     const items = this.items;
     const hi = firstAfter(items, t);
     const latest = items[hi - 1];
-    let createdTs = latest ? latest.createdTs : -Infinity;
+    const retired = this.retired;
+    // A value changed when a replaced version that counted here (the latest record, or in a
+    // window) was replaced: it is knowable from the replacement's arrival on.
+    let createdTs = Math.max(latest ? latest.createdTs : -Infinity, this.newestRetired(latest ? firstAtOrAfter(retired, latest.ts) : 0, firstAfter(retired, t)));
     const values: Record<string, FeatureValue> = {};
     for (const name of this.plan.order) values[name] = null; // declared order, filled below
     for (const f of this.plan.exprs) values[f.name] = latest ? latest.exprValues[f.name] ?? null : null;
@@ -194,10 +221,12 @@ export class SourceTimeline implements Timeline<SourceItem> {
       if (w.kind === 'sliding') {
         lo = firstAfter(items, t - w.sizeMs);
         end = hi;
+        if (retired.length) createdTs = Math.max(createdTs, this.newestRetired(firstAfter(retired, t - w.sizeMs), firstAfter(retired, t)));
       } else {
         const windowEnd = Math.floor(t / w.sizeMs) * w.sizeMs;
         lo = firstAtOrAfter(items, windowEnd - w.sizeMs);
         end = firstAtOrAfter(items, windowEnd);
+        if (retired.length) createdTs = Math.max(createdTs, this.newestRetired(firstAtOrAfter(retired, windowEnd - w.sizeMs), firstAtOrAfter(retired, windowEnd)));
       }
       for (let i = lo; i < end; i++) if (items[i]!.createdTs > createdTs) createdTs = items[i]!.createdTs;
       for (const f of features) {
@@ -215,7 +244,16 @@ export class SourceTimeline implements Timeline<SourceItem> {
       for (const it of this.items.slice(0, n)) if (it.key !== undefined && this.byKey.get(it.key) === it) this.byKey.delete(it.key);
       this.items = this.items.slice(n);
     }
+    const r = firstAtOrAfter(this.retired, horizon);
+    if (r > 0) this.retired = this.retired.slice(r);
     return this.items.length === 0;
+  }
+
+  /** The newest createdTs of retired[from, to) (indexes); -Infinity if none. */
+  private newestRetired(from: number, to: number): number {
+    let best = -Infinity;
+    for (let i = from; i < to; i++) best = Math.max(best, this.retired[i]!.createdTs);
+    return best;
   }
 
   quietAfter(): number {

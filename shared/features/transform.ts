@@ -23,8 +23,11 @@
  * to the next multiple of `hop`), at the end of a tumbling window holding events and at the end of
  * the window after it, and, for derived views, at each input row and input TTL expiry. Records of one
  * entity with the same event time give one row.
- * createdTs of a row = the newest createdTs among the inputs it was computed from: "as known at"
- * reads (created_ts <= T) see a value only once everything it depends on had arrived.
+ * createdTs of a row = the newest createdTs among the inputs it was computed from, and among the
+ * corrections that took an input out of it (a record replaced by a version with another event
+ * time: the rows that counted the old version change, even where the new one does not count, and
+ * a row left empty carries the correction's createdTs too): "as known at" reads (created_ts <= T)
+ * see a value only once everything it depends on had arrived, and the old value until then.
  *
  * ## Event time, arrival, watermark
  * The state keeps an event clock, the watermark W: the newest event time seen (or a `watermark` /
@@ -39,7 +42,8 @@
  *   - older: returned in `late`, untouched, for the caller to keep (offline) and to recompute by a
  *     backfill; the state is not changed by it.
  * Records with the source's id field replace earlier records with the same id (newest createdTs
- * wins), so a redelivered or corrected record is counted once. Without an id field, callers must
+ * wins), so a redelivered or corrected record is counted once; a correction is late (left for a
+ * backfill) when either its event time or the replaced version's is older than the lateness. Without an id field, callers must
  * not feed the same batch twice (ingest skips committed batches).
  *
  * ## Guarantee

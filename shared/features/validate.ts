@@ -1,7 +1,7 @@
 /**
  * Validating a batch of raw records against their source, at the edge of the core.
  *
- *   validateRecords(repo, sourceName, batch: RawRecord<P>[], { receivedAt? })
+ *   validateRecords(repo, sourceName, batch: RawRecord<P>[], { receivedAt?, maxFutureSkewMs? })
  *     -> { accepted: ValidRecord<P>[], rejected: RejectedRecord<P>[] }
  *   parseEventTime(value) -> { ok: true, ms } | { ok: false, problem }
  *
@@ -12,7 +12,10 @@
  *
  * Event times: an ISO-8601 string (`2024-05-01T12:00:00Z`, offset optional — none means UTC,
  * date-only means midnight UTC) or epoch milliseconds (a number, or a string of digits as CSV
- * gives them). Numbers that look like epoch *seconds* are refused with that hint.
+ * gives them). Numbers that look like epoch *seconds* are refused with that hint. An event time
+ * more than `maxFutureSkewMs` (STRATA_MAX_FUTURE_SKEW, default 1 h) ahead of the record's arrival
+ * is refused too: one wrong producer clock (9999-12-30) would otherwise move the source's event
+ * clock so far ahead that every later record counts as late.
  *
  * Reasons read like `field "amount": expected number, got string "abc"`; several problems of one
  * record are joined with "; ".
@@ -20,6 +23,7 @@
 import type { z } from 'zod';
 import type { FeatureRepo, ResolvedSource } from './repo';
 import { didYouMean, known } from './suggest';
+import { formatDuration } from './duration';
 
 export interface RawRecord<P = unknown> {
   record: unknown;
@@ -52,17 +56,43 @@ export function validateRecords<P>(
   repo: FeatureRepo,
   sourceName: string,
   batch: ReadonlyArray<RawRecord<P>>,
-  opts: { receivedAt?: number } = {},
+  opts: { receivedAt?: number; maxFutureSkewMs?: number } = {},
 ): ValidationResult<P> {
   const source = repo.sources.get(sourceName);
   if (!source) {
     const reason = `unknown source "${sourceName}"${didYouMean(sourceName, repo.sources.keys())}; ${known(repo.sources.keys())}`;
     return { accepted: [], rejected: batch.map((b) => ({ record: b.record, reason, position: b.position })) };
   }
-  return validateAgainst(source, batch, opts.receivedAt ?? Date.now());
+  return validateAgainst(source, batch, opts.receivedAt ?? Date.now(), opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
 }
 
-function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawRecord<P>>, receivedAt: number): ValidationResult<P> {
+/** Deeper records are refused: real events are shallow, and recursion over 4,000 levels overflows the stack. */
+export const MAX_RECORD_DEPTH = 64;
+
+/** Levels of objects and arrays within each other (a scalar is 0), counted up to `limit + 1`, without recursion. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > deepest) deepest = d + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
+/** How far ahead of its arrival an event time may be (STRATA_MAX_FUTURE_SKEW's default). */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 3_600_000;
+
+/** Why a record dated too far ahead of its arrival is refused, or undefined when it is not. */
+export function futureSkewProblem(eventTime: string, eventTs: number, receivedAt: number, maxFutureSkewMs: number): string | undefined {
+  if (eventTs - receivedAt <= maxFutureSkewMs) return undefined;
+  return `field "${eventTime}": event time ${new Date(eventTs).toISOString()} is more than ${formatDuration(maxFutureSkewMs)} ahead of its arrival at ${new Date(receivedAt).toISOString()} (STRATA_MAX_FUTURE_SKEW); fix the producer's clock`;
+}
+
+function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawRecord<P>>, receivedAt: number, maxFutureSkewMs: number): ValidationResult<P> {
   const accepted: ValidRecord<P>[] = [];
   const rejected: RejectedRecord<P>[] = [];
   for (const { record, position } of batch) {
@@ -70,9 +100,16 @@ function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawReco
       rejected.push({ record, reason: `record is not a JSON object: got ${describeValue(record)}`, position });
       continue;
     }
+    // Before anything walks it recursively (the schema, serializers): a poison record must fail alone.
+    if (nestingDepth(record, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
+      rejected.push({ record, reason: `record is nested more than ${MAX_RECORD_DEPTH} levels deep (objects and arrays within each other); at most ${MAX_RECORD_DEPTH} are accepted`, position });
+      continue;
+    }
     const problems: string[] = [];
     const time = parseEventTime((record as Record<string, unknown>)[source.eventTime]);
     if (!time.ok) problems.push(time.missing ? `field "${source.eventTime}" is missing (the event time: ${EXPECTED_TIME.replace('expected ', '')})` : `field "${source.eventTime}": ${time.problem}`);
+    const skew = time.ok ? futureSkewProblem(source.eventTime, time.ms, receivedAt, maxFutureSkewMs) : undefined;
+    if (skew) problems.push(skew);
     const parsed = source.schema.safeParse(record);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {

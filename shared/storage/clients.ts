@@ -1,9 +1,21 @@
 /**
  * Blob and Table clients from one storage connection string (Azurite locally,
  * a storage account in Azure). Containers and tables are created on first use, once.
+ *
+ * Outages: the clients retry a failed request a few times within about two seconds, then give
+ * up, so callers learn quickly and retry at their own level (ingest retries the batch with
+ * backoff and keeps the partition paused; HTTP callers get 503). `storageUnavailable(err)`
+ * tells such a failure (unreachable, or a 5xx from the service) and names the service.
  */
 import { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
+import { DependencyError } from '../errors';
+
+const BLOB_RETRY = { maxTries: 4, retryDelayInMs: 250, maxRetryDelayInMs: 2000 };
+const TABLE_RETRY = { maxRetries: 3, retryDelayInMs: 250, maxRetryDelayInMs: 2000 };
+
+/** Endpoint URL prefixes of every Storage built in this process, to name the service that failed. */
+const endpoints = new Map<string, 'Blob' | 'Table'>();
 
 export class Storage {
   readonly blobs: BlobServiceClient;
@@ -11,7 +23,9 @@ export class Storage {
   private readonly ensuredTables = new Map<string, Promise<TableClient>>();
 
   constructor(readonly connectionString: string) {
-    this.blobs = BlobServiceClient.fromConnectionString(connectionString);
+    this.blobs = BlobServiceClient.fromConnectionString(connectionString, { retryOptions: BLOB_RETRY });
+    endpoints.set(this.blobs.url.replace(/\/$/, ''), 'Blob');
+    endpoints.set(this.tableService().url.replace(/\/$/, ''), 'Table');
   }
 
   /** A container client; the container exists when the promise resolves. */
@@ -30,7 +44,7 @@ export class Storage {
   table(name: string): Promise<TableClient> {
     let p = this.ensuredTables.get(name);
     if (!p) {
-      const t = TableClient.fromConnectionString(this.connectionString, name, { allowInsecureConnection: true });
+      const t = TableClient.fromConnectionString(this.connectionString, name, { allowInsecureConnection: true, retryOptions: TABLE_RETRY });
       p = t.createTable().then(() => t);
       p.catch(() => this.ensuredTables.delete(name));
       this.ensuredTables.set(name, p);
@@ -39,7 +53,7 @@ export class Storage {
   }
 
   tableService(): TableServiceClient {
-    return TableServiceClient.fromConnectionString(this.connectionString, { allowInsecureConnection: true });
+    return TableServiceClient.fromConnectionString(this.connectionString, { allowInsecureConnection: true, retryOptions: TABLE_RETRY });
   }
 }
 
@@ -49,4 +63,23 @@ export function storageFor(connectionString: string): Storage {
   let s = byConnection.get(connectionString);
   if (!s) byConnection.set(connectionString, (s = new Storage(connectionString)));
   return s;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'REQUEST_SEND_ERROR']);
+
+/**
+ * A storage request that failed because the service is unreachable or failing (not because
+ * of what was asked), as a DependencyError (503) naming Blob or Table storage; else undefined.
+ */
+export function storageUnavailable(err: unknown): DependencyError | undefined {
+  if (err instanceof DependencyError) return err;
+  const e = err as { name?: string; code?: string; statusCode?: number; message?: string; request?: { url?: string } } | null;
+  if (!e || e.name !== 'RestError') return undefined;
+  const down = e.statusCode === undefined ? NETWORK_CODES.has(String(e.code)) || /socket hang up|ECONNRE|timed? ?out/i.test(e.message ?? '') : e.statusCode >= 500;
+  if (!down) return undefined;
+  const url = e.request?.url ?? '';
+  const hit = [...endpoints].find(([prefix]) => url.startsWith(prefix));
+  const where = hit ? `${hit[1]} storage at ${hit[0]}` : `storage${url ? ` at ${new URL(url).origin}` : ''}`;
+  const why = e.statusCode !== undefined ? `answered ${e.statusCode}` : `is unreachable (${(e.message ?? e.code ?? '').split('\n')[0]})`;
+  return new DependencyError(`${where} ${why}; retry when it is back`);
 }

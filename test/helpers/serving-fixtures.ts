@@ -76,6 +76,9 @@ export class CountingStore implements OnlineStore {
   write(view: string, rows: FeatureRow[], ttlMs?: number): Promise<OnlineWriteResult> {
     return this.inner.write(view, rows, ttlMs);
   }
+  forgetAfter(view: string, entityIds: string[], eventTs: number): Promise<number> {
+    return this.inner.forgetAfter(view, entityIds, eventTs);
+  }
   read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>> {
     this.reads++;
     return this.inner.read(keys);

@@ -3,44 +3,21 @@
  * between the view commits and the batch-done marker, warm-up after a cold start, and the
  * streaming and file paths giving the same features for the same events.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
-import { startRedis, RedisHandle } from '../../local/processes/redis';
-import { tempDir } from '../helpers/temp';
-import { testPlatform, clickEvents } from '../helpers/feature-platform';
+import { describe, expect, it } from 'vitest';
+import { freshPlatforms, clickEvents } from '../helpers/feature-platform';
 import { IngestService, sourceSegmentView } from '../../shared/features/ingest';
 import { ingestFile } from '../../shared/features/file-ingest';
 import { maintainOfflineStore } from '../../shared/features/maintenance';
 import type { Platform } from '../../shared/platform';
 import type { OfflineStore } from '../../shared/features/offline/store';
 import { featureRepo } from '../../shared/definitions';
+import { defineRepo, entity, featureView, source, tumbling } from '../../shared/features/definitions';
+import type { FeatureRepo } from '../../shared/features/repo';
+import { z } from 'zod';
 
-const tmp = tempDir();
-let redis: RedisHandle;
-const azurites: AzuriteHandle[] = [];
 const START = Math.floor((Date.now() - 3 * 3_600_000) / 60_000) * 60_000;
-const platforms: Platform[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(platforms.map((p) => p.online.close()));
-  await Promise.all([...azurites.map((a) => a.stop()), redis?.stop()]);
-  tmp.cleanup();
-});
-
-let n = 0;
 /** A fresh platform: its own Azurite (storage account) and Redis database, as a separate deployment would have. */
-async function platform(): Promise<Platform> {
-  const i = n++;
-  const azurite = await startAzurite({ location: path.join(tmp.dir, `azurite${i}`) });
-  azurites.push(azurite);
-  const p = testPlatform({ storageConnection: azurite.connectionString, redisUrl: `${redis.url}/${i % 16}`, dataDir: path.join(tmp.dir, `data${i}`) });
-  platforms.push(p);
-  return p;
-}
+const { platform } = freshPlatforms();
 
 const batch = (partition: string, first: number, last: number) => ({ kind: 'eventhub' as const, source: 'clicks', partition, firstSeq: first, lastSeq: last });
 const records = (events: unknown[], first = 0) => events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
@@ -159,6 +136,46 @@ describe('dead letters', () => {
     // A redelivery rewrites the same dead-letter blob: no duplicates.
     await ingest.ingest({ source: 'clicks', records: records(bad), batch: batch('3', 0, 6) });
     expect(await p.deadLetters.list('clicks')).toHaveLength(6);
+  });
+});
+
+describe('files: all or nothing', () => {
+  // A lean repo (an hourly count), so 60,001 rows cost little beyond reading and committing them.
+  const user = entity({ name: 'user', joinKey: 'user_id' });
+  const taps = source({ name: 'taps', schema: z.object({ user_id: z.string().min(1), page: z.string().min(1), ts: z.string() }), eventTime: 'ts', file: true });
+  const hourly = featureView({ name: 'taps_hourly', entity: user, input: taps, ttl: '2d', features: (f) => ({ taps: f.count(tumbling('1h')) }) });
+  const repo = defineRepo({ entities: [user], sources: [taps], views: [hourly] });
+
+  it('a file that cannot be read to the end commits nothing; the fixed file then counts every row once', async () => {
+    const p = await platform(repo);
+    const ingest = await p.ingest();
+    // 60,001 taps (two chunks of 50,000) of 100 users, one a second (36 per user and hour) from
+    // a whole hour 20 h ago; one of them is invalid.
+    const first = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 20 * 3_600_000;
+    const lines = Array.from({ length: 60_001 }, (_, i) => `f${i % 100},/p${i % 7},${new Date(first + i * 1000).toISOString()}`);
+    lines[1234] = `f34,,${new Date(first + 1234_000).toISOString()}`; // an empty page: this record alone is dead-lettered
+    const fixed = ['user_id,page,ts', ...lines].join('\n');
+    const broken = `${fixed.slice(0, fixed.lastIndexOf('\n'))}\nf0,"/unclosed,${new Date(first).toISOString()}`;
+    const online = async () => (await p.online.read(['f0', 'f34'].map((entityId) => ({ view: 'taps_hourly', entityId })))).map((r) => r && [r.eventTs, r.values.taps]);
+
+    await expect(ingestFile(ingest, repo, { source: 'taps', fileName: 'taps.csv', bytes: Buffer.from(broken) })).rejects.toThrow(
+      /CSV file cannot be read: line 60002: a quoted field is not closed; nothing from taps\.csv was ingested/,
+    );
+    const offline = await p.offline();
+    expect(await offline.readRows(sourceSegmentView('taps'), {})).toEqual([]);
+    expect(await offline.readRows('taps_hourly', {})).toEqual([]);
+    expect(await online()).toEqual([null, null]);
+    expect(await p.deadLetters.list('taps')).toEqual([]);
+
+    const r = await ingestFile(ingest, repo, { source: 'taps', fileName: 'taps.csv', bytes: Buffer.from(fixed) });
+    expect(r).toMatchObject({ status: 'ingested', received: 60_001, accepted: 60_000, rejected: 1 });
+    expect((await offline.readRows(sourceSegmentView('taps'), {})).length).toBe(60_000);
+    // The clock (the last tap, 16h40m in) has passed 16 hour ends: one row each per user.
+    const rows = await offline.readRows('taps_hourly', {});
+    expect(rows).toHaveLength(100 * 16);
+    expect(rows.filter((x) => x.entityId === 'f34').map((x) => x.values.taps)).toEqual([35, ...Array(15).fill(36)]);
+    expect(await online()).toEqual([[first + 16 * 3_600_000, 36], [first + 16 * 3_600_000, 36]]);
+    expect((await p.deadLetters.list('taps')).map((l) => l.position)).toEqual(['taps.csv line 1236']);
   });
 });
 

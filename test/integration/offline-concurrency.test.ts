@@ -56,6 +56,23 @@ describe('offline store: concurrent writers', () => {
     for (const i of batches) expect(new Set(read.filter((r) => r.entityId.startsWith(`e${i}-`)).map((r) => r.createdTs)).size).toBe(1);
   });
 
+  it('a batch over several days is one writer’s rendering, however many writers race it', async () => {
+    const stores = await Promise.all(Array.from({ length: 5 }, () => env.store()));
+    const batches = Array.from({ length: 6 }, (_, i) => 20 + i);
+    // Each batch: 4 rows on 4 event days (4 segments); each writer renders it with its own createdTs.
+    const rowsOf = (i: number, createdTs: number) => [0, 1, 2, 3].map((d) => row(`b${i}-${d}`, Date.UTC(2024, 6, 1 + d, 12, i), createdTs, { clicks: i * 10 + d }));
+    await Promise.all(stores.flatMap((store, w) => batches.map((i) => store.writeRows(spec('claimed', hubBatch(i, i)), rowsOf(i, 7000 + w)))));
+    const rows = await expectManifestMatchesBlobs('claimed');
+    expect(rows).toHaveLength(batches.length * 4);
+    const read = await stores[0]!.readRows('claimed');
+    expect(read).toHaveLength(batches.length * 4);
+    for (const i of batches) expect(new Set(read.filter((r) => r.entityId.startsWith(`b${i}-`)).map((r) => r.createdTs)).size).toBe(1);
+    // A later delivery of the same batches, rendered differently (another day more), adds nothing.
+    const again = await stores[1]!.writeRows(spec('claimed', hubBatch(20, 20)), [...rowsOf(20, 9999), row('b20-x', Date.UTC(2024, 6, 9), 9999, { clicks: 1 })]);
+    expect(again.rowsCommitted).toBe(0);
+    expect(await stores[0]!.readRows('claimed')).toEqual(read);
+  });
+
   it('writer processes delivering overlapping batches in different orders keep the manifest consistent', async () => {
     const out = transpileProject(fs.mkdtempSync(path.join(env.dir, 'js-')));
     const script = `

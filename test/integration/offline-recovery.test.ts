@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcOrphans, segmentBlobPath, segmentId, withConnection, type OfflineStore, type SegmentSpec } from '../../shared/features/offline';
+import { MANIFEST_TABLE, gcOrphans, segmentBlobPath, segmentId, withConnection, type OfflineStore, type SegmentSpec } from '../../shared/features/offline';
 import { uploadOnce } from '../../shared/features/offline/segment-blobs';
 import { stageRows, writeDayFiles } from '../../shared/features/offline/segment-file';
 import type { FeatureRow } from '../../shared/features/types';
@@ -94,5 +94,25 @@ describe('offline store: crash between upload and commit', () => {
     // The input whose orphan was collected can still be delivered and committed.
     expect((await store.writeRows(spec('gc', hubBatch(1, 1)), clicks(1, 300))).rowsCommitted).toBe(1);
     expect((await store.readRows('gc')).map((r) => r.entityId)).toEqual(['u1', 'u2']);
+  });
+
+  it('a crash after a multi-day batch was claimed: gcOrphans keeps the claimed blobs, and the next delivery commits that rendering, not its own', async () => {
+    const store = await env.store();
+    const days = (createdTs: number) => [1, 2, 3].map((d) => row(`u${d}`, `2024-04-0${d}T12:00:00`, createdTs, { clicks: d }));
+    await store.writeRows(spec('claimcrash', hubBatch(1, 1)), days(100));
+    // As if the writer had died after its claim and its first commit: two manifest rows never made it.
+    const table = await env.storage().table(MANIFEST_TABLE);
+    const rows = (await store.manifest.list({ view: 'claimcrash' })).sort((a, b) => a.day.localeCompare(b.day));
+    for (const r of rows.slice(1)) await table.deleteEntity(`claimcrash~v1~${r.day}`, r.segmentId);
+    expect((await store.readRows('claimcrash')).map((r) => r.entityId)).toEqual(['u1']);
+
+    await sleep(2100);
+    const gc = await gcOrphans(store, { view: 'claimcrash', graceMs: 1000 });
+    expect(gc.orphansDeleted).toEqual([]);
+
+    const again = await store.writeRows(spec('claimcrash', hubBatch(1, 1)), days(999));
+    expect(again.rowsCommitted).toBe(2);
+    expect((await store.readRows('claimcrash')).map((r) => [r.entityId, r.createdTs])).toEqual([['u1', 100], ['u2', 100], ['u3', 100]]);
+    expect((await gcOrphans(store, { view: 'claimcrash', graceMs: 1000 })).orphansDeleted).toEqual([]);
   });
 });

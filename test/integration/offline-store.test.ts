@@ -26,7 +26,9 @@ describe('offline store: segments and the manifest', () => {
       ['2024-03-01', 2, 'committed'],
       ['2024-03-02', 1, 'committed'],
     ]);
-    for (const s of res.segments) expect(s.blobPath).toBe(`days/v1/${s.day}/${s.segmentId}.parquet`);
+    // A batch over several days is one claimed rendering: every segment's blob names the same claim and rendering.
+    for (const s of res.segments) expect(s.blobPath).toMatch(new RegExp(`^days/v1/${s.day}/${s.segmentId}\\.[0-9a-f]{32}-[0-9a-f]{16}\\.parquet$`));
+    expect(new Set(res.segments.map((s) => s.blobPath.split('.')[1])).size).toBe(1);
 
     expect(await store.readRows('days')).toEqual(sorted(rows));
     const segs = await store.listSegments('days');

@@ -157,6 +157,19 @@ describe.each(stores)('%s online store', (_kind, make) => {
     expect((await store.read([{ view: v, entityId: 'u1' }]))[0]!.values).toEqual({ a: 3 });
   });
 
+  it('forgets values dated after a time, and only those (a clock that ran ahead is repaired)', async () => {
+    const v = freshView();
+    await store.write(v, [row('u1', 5000, 10, { n: 1 }), row('u2', 3000, 10, { n: 2 }), row('u3', 4000, 10, { n: 3 })]);
+    expect(await store.forgetAfter(v, ['u1', 'u2', 'u3', 'u4', 'u1'], 4000)).toBe(1);
+    expect(await store.read(['u1', 'u2', 'u3'].map((entityId) => ({ view: v, entityId })))).toEqual([
+      null,
+      { values: { n: 2 }, eventTs: 3000, createdTs: 10 },
+      { values: { n: 3 }, eventTs: 4000, createdTs: 10 },
+    ]);
+    // an older row can be written again once the future one is gone
+    expect(await store.write(v, [row('u1', 2000, 20, { n: 9 })])).toEqual({ applied: 1, skipped: 0 });
+  });
+
   it('reports reachability', async () => {
     const p = await store.ping();
     expect(p.ok).toBe(true);

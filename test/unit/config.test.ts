@@ -25,6 +25,13 @@ describe('configuration', () => {
     }
   });
 
+  it('reads durations as milliseconds and names a bad one', () => {
+    expect(loadConfig({}).maxFutureSkewMs).toBe(3_600_000);
+    expect(loadConfig({ STRATA_MAX_FUTURE_SKEW: '90s' }).maxFutureSkewMs).toBe(90_000);
+    expect(loadConfig({ STRATA_MAX_FUTURE_SKEW: '5000' }).maxFutureSkewMs).toBe(5000);
+    expect(() => loadConfig({ STRATA_MAX_FUTURE_SKEW: 'soon' })).toThrow(/STRATA_MAX_FUTURE_SKEW: expected a duration like "30s"/);
+  });
+
   it('accepts the development storage shorthand', () => {
     expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).storageConnection).toMatch(/devstoreaccount1/);
   });

@@ -57,8 +57,8 @@ describe('FeaturePipeline on the churn repo', () => {
 
   it('the day’s click count appears when the day is over', () => {
     const p = new FeaturePipeline(churnRepo, { views: ['user_clicks'] });
-    p.ingest('clicks', valid('clicks', [{ user_id: 'u1', page: 'a', ts: '2024-05-01T23:00:00Z' }, { user_id: 'u1', page: 'b', ts: '2024-05-01T23:30:00Z' }], 0));
-    const next = p.ingest('clicks', valid('clicks', [{ user_id: 'u2', page: 'a', ts: '2024-05-02T00:05:00Z' }], 0));
+    p.ingest('clicks', valid('clicks', [{ user_id: 'u1', page: 'a', ts: '2024-05-01T23:00:00Z' }, { user_id: 'u1', page: 'b', ts: '2024-05-01T23:30:00Z' }], t('2024-05-01T23:31:00Z')));
+    const next = p.ingest('clicks', valid('clicks', [{ user_id: 'u2', page: 'a', ts: '2024-05-02T00:05:00Z' }], t('2024-05-02T00:06:00Z')));
     expect(next.rows.get('user_clicks')!.find((r) => r.entityId === 'u1')).toMatchObject({
       eventTs: t('2024-05-02T00:00:00Z'),
       values: { clicks_per_day: 2, clicks_1h: 1, clicks_24h: 2 },

@@ -139,6 +139,24 @@ describe('event time, not arrival order', () => {
     expect(state.advance([order('o1', 0, 11, at(3))]).rows).toEqual([]); // an older version loses
   });
 
+  it('a correction that moves a record in event time: every row it changes or empties carries its createdTs, as one pass gives', () => {
+    const order = (id: string, minute: number, amount: number, created: number) =>
+      rec('orders', { user_id: 'u1', order_id: id, amount, ts: at(minute) }, at(minute), created);
+    const first = [order('o1', 0, 10, at(0)), order('o2', 20, 5, at(20))];
+    const moved = order('o1', 30, 10, at(31)); // o1 happened at 30, not at 0
+    const state = new WindowState(testRepo, 'order_totals');
+    const before = state.advance(first).rows;
+    const after = state.advance([moved]).rows;
+    expect(after.map((r) => [r.eventTs, r.createdTs, r.values])).toEqual([
+      [at(0), at(31), { orders_1h: 0, spend_1h: 0 }], // nothing is left at 0: the row without o1, never createdTs -Infinity
+      [at(20), at(31), { orders_1h: 1, spend_1h: 5 }], // o2 alone, although o2 arrived at 20
+      [at(30), at(31), { orders_1h: 2, spend_1h: 15 }],
+    ]);
+    // Both versions in one pass (a backfill reading the source's records) give the same newest rows.
+    const once = computeView(testRepo, 'order_totals', [...first, moved], { to: at(30) });
+    expect(newestPerTime(once.rows)).toEqual(newestPerTime([...before, ...after]));
+  });
+
   it('gives one row for records of an entity at the same event time', () => {
     const { rows } = computeView(testRepo, 'slide', [click('u1', 1, 'a', 1), click('u1', 1, 'b', 2)]);
     expect(rows).toHaveLength(1);

@@ -32,6 +32,17 @@ describe('validateRecords', () => {
     ]);
   });
 
+  it('refuses an event time more than the allowed skew ahead of its arrival, naming the setting', () => {
+    expect(reasonFor({ ...good, ts: '9999-12-30T00:00:00Z' })).toBe(
+      'field "ts": event time 9999-12-30T00:00:00.000Z is more than 1h ahead of its arrival at 2024-05-01T12:00:00.000Z (STRATA_MAX_FUTURE_SKEW); fix the producer\'s clock',
+    );
+    const at = (iso: string, maxFutureSkewMs?: number) =>
+      validateRecords(churnRepo, 'purchases', [{ record: { ...good, ts: iso }, position: 1 }], { receivedAt: RECEIVED, ...(maxFutureSkewMs ? { maxFutureSkewMs } : {}) }).accepted.length;
+    expect(at('2024-05-01T13:00:00Z')).toBe(1); // exactly 1 h ahead
+    expect(at('2024-05-01T13:00:00.001Z')).toBe(0);
+    expect(at('2024-05-01T13:00:00.001Z', 2 * 3_600_000)).toBe(1);
+  });
+
   it('keeps every record, in order, in exactly one list', () => {
     const batch = [good, { ...good, amount: 'x' }, { ...good, order_id: 'o2' }, null].map((record, i) => ({ record, position: i }));
     const { accepted, rejected } = validateRecords(churnRepo, 'purchases', batch, { receivedAt: RECEIVED });

@@ -6,6 +6,7 @@
 import { plannedDays, planBackfill } from './plan';
 import { runBackfillInterval } from './interval';
 import { refreshOnline } from './online';
+import { forEachLimit } from '../../concurrency';
 import type { BackfillRequest } from './request';
 import { emptyProgress, withInterval, withPlan, type BackfillDeps, type BackfillPlan, type BackfillProgress, type IntervalResult } from './types';
 
@@ -39,12 +40,4 @@ export async function startBackfill(deps: BackfillDeps, req: BackfillRequest, jo
   const plan = await planBackfill(deps, req, jobId);
   if (deps.ledger) await deps.ledger.markPending(plannedDays(deps.repo, plan), jobId, (deps.now ?? Date.now)());
   return plan;
-}
-
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

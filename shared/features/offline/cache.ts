@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Storage } from '../../storage/clients';
 import { StrataError } from '../../errors';
+import { forEachLimit } from '../../concurrency';
 
 /** The blob no longer has the ETag asked for (changed or deleted since it was listed). */
 export class StaleBlobError extends StrataError {
@@ -64,15 +65,9 @@ export class BlobCache {
   /** Fetch many, a few downloads at a time, in input order. */
   async fetchAll(items: ReadonlyArray<{ container: string; blobPath: string; etag: string }>): Promise<string[]> {
     const out = new Array<string>(items.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < items.length) {
-        const i = next++;
-        const it = items[i]!;
-        out[i] = await this.fetch(it.container, it.blobPath, it.etag);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(DOWNLOAD_CONCURRENCY, items.length) }, worker));
+    await forEachLimit(items, DOWNLOAD_CONCURRENCY, async (it, i) => {
+      out[i] = await this.fetch(it.container, it.blobPath, it.etag);
+    });
     return out;
   }
 

@@ -7,7 +7,8 @@
  * Keys: PartitionKey `<view>~<version>~<yyyy-mm-dd>` (one partition per view/version/day:
  * the unit of compaction, and a range scan lists a view over days); RowKey = segment id.
  * Superseded rows are kept as tombstones: they keep lineage walkable and make a redelivered
- * batch whose segment was compacted away still a no-op.
+ * batch whose segment was compacted away still a no-op. A retraction (retraction.ts) supersedes
+ * a segment by a filtered copy the same way, or, when no row of it stays, with none (`retracted`).
  */
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { DependencyError } from '../../errors';
@@ -48,6 +49,8 @@ type Row = {
   state: string;
   supersededBy?: string;
   supersededAt?: number;
+  /** Why a segment was taken out with no replacement (state superseded, no supersededBy). */
+  retracted?: string;
 };
 
 /** A manifest row as read, with the Table ETag needed to change it safely. */
@@ -98,6 +101,7 @@ function fromRow(e: TableEntityResult<Row>): ManifestEntry {
     committedAt: e.committedAt,
     state: e.state === 'superseded' ? 'superseded' : 'live',
     ...(e.supersededBy ? { supersededBy: e.supersededBy } : {}),
+    ...(e.retracted ? { retracted: e.retracted } : {}),
     ...(e.timestamp ? { changedAt: Date.parse(e.timestamp) } : {}),
     rowEtag: e.etag,
   };
@@ -175,6 +179,25 @@ export class Manifest {
   }
 
   /**
+   * Take a segment out with no replacement (every row of it was retracted), only if its row is
+   * unchanged since it was read: 'conflict' when it changed (a compaction replaced it meanwhile).
+   */
+  async retract(entry: ManifestEntry, reason: string): Promise<'committed' | 'conflict'> {
+    try {
+      await this.table.updateEntity(
+        { partitionKey: partitionKey(entry.view, entry.version, entry.day), rowKey: entry.segmentId, state: 'superseded', supersededAt: Date.now(), retracted: reason },
+        'Merge',
+        { etag: entry.rowEtag },
+      );
+      return 'committed';
+    } catch (e) {
+      const code = (e as { statusCode?: number }).statusCode;
+      if (code === 412 || code === 404) return 'conflict';
+      throw e;
+    }
+  }
+
+  /**
    * Commit a compaction: insert the merged segment and mark every input superseded, in one
    * transaction, each input only if its row is unchanged since it was read. Returns
    * 'conflict' when any input changed (another compaction got there first) and
@@ -212,12 +235,12 @@ export class Manifest {
 /**
  * A listing is consistent when every compaction it shows is either fully applied or not
  * seen at all: no input of a listed compaction is still live, and every superseded row's
- * replacement is listed.
+ * replacement is listed (a retracted row has none).
  */
 export function isConsistent(rows: readonly SegmentRecord[]): boolean {
   const byId = new Map(rows.map((r) => [r.segmentId, r]));
   for (const r of rows) {
-    if (r.state === 'superseded' && (!r.supersededBy || !byId.has(r.supersededBy))) return false;
+    if (r.state === 'superseded' && r.retracted === undefined && (!r.supersededBy || !byId.has(r.supersededBy))) return false;
     if (r.lineage.input.kind === 'compaction') {
       for (const id of r.lineage.input.inputs) if (byId.get(id)?.state === 'live') return false;
     }

@@ -70,11 +70,14 @@ export function segmentBlobPath(view: string, version: string, day: string, id: 
   return `${view}/${version}/${day}/${id}.parquet`;
 }
 
-/** The inverse of segmentBlobPath; undefined for paths the store did not write. */
-export function parseSegmentBlobPath(path: string): { view: string; version: string; day: string; segmentId: string } | undefined {
-  const m = /^([^/]+)\/([^/]+)\/(\d{4}-\d{2}-\d{2})\/([0-9a-f]{32})\.parquet$/.exec(path);
+/**
+ * The inverse of segmentBlobPath, and of a claimed rendering's path
+ * (`<segmentId>.<claimId>-<rendering>.parquet`, batch-claim.ts); undefined for paths the store did not write.
+ */
+export function parseSegmentBlobPath(path: string): { view: string; version: string; day: string; segmentId: string; claimId?: string } | undefined {
+  const m = /^([^/]+)\/([^/]+)\/(\d{4}-\d{2}-\d{2})\/([0-9a-f]{32})(?:\.([0-9a-f]{32})-[0-9a-f]{16})?\.parquet$/.exec(path);
   if (!m) return undefined;
-  return { view: m[1]!, version: m[2]!, day: m[3]!, segmentId: m[4]! };
+  return { view: m[1]!, version: m[2]!, day: m[3]!, segmentId: m[4]!, ...(m[5] ? { claimId: m[5] } : {}) };
 }
 
 /** sha256 of a file's bytes, for `{kind: 'file'}` inputs. */

@@ -1,6 +1,7 @@
 /**
  * The offline store: the full history of every feature view, as immutable Parquet segments
- * in Blob (`offline/<view>/<version>/<yyyy-mm-dd>/<segmentId>.parquet`) plus a manifest in
+ * in Blob (`offline/<view>/<version>/<yyyy-mm-dd>/<segmentId>.parquet`; a multi-day batch's
+ * carry its claimed rendering, `<segmentId>.<claim>-<rendering>.parquet`) plus a manifest in
  * Table storage that makes each segment visible atomically.
  *
  * Segment format: wide per view — one row per entity per event:
@@ -24,6 +25,8 @@
  *  3. insert the manifest row (insert-only). A crash between 2 and 3 leaves an invisible
  *     orphan; the next delivery of the same input commits that orphan (if younger than half
  *     the grace period) or replaces it, and gcOrphans deletes orphans older than the grace.
+ * A write spanning several days is one rendering, whoever races it: the first writer to claim
+ * the batch wins all of its days (batch-claim.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,11 +38,13 @@ import { ConflictError } from '../../errors';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { FeatureRow, FeatureValue } from '../types';
 import { BlobCache, StaleBlobError } from './cache';
-import { assertColumns, fileList, num, withConnection } from './duckdb';
+import { assertColumns, fileList, literal, num, withConnection } from './duckdb';
 import { MANIFEST_TABLE, Manifest, type ManifestEntry } from './manifest';
 import { OFFLINE_CONTAINER, blobVersion, deleteIfUnchanged, uploadOnce, type SegmentBlobFacts } from './segment-blobs';
 import { stageQuery, stageRows, stagedDays, writeDayFile, type DayFile } from './segment-file';
 import { assertName, eventDay, segmentBlobPath, segmentId } from './segment-id';
+import { forEachLimit } from '../../concurrency';
+import { commitClaimed } from './batch-claim';
 import type { EventRange, SegmentCommit, SegmentLineage, SegmentRecord, SegmentSpec, SegmentStats, WriteResult } from './types';
 
 export interface OfflineStoreOptions {
@@ -235,19 +240,21 @@ export class OfflineStore {
       query.to !== undefined ? `event_ts < ${Math.ceil(query.to)}` : undefined,
       query.asOf !== undefined ? `created_ts <= ${Math.floor(query.asOf)}` : undefined,
     ].filter(Boolean);
-    return withConnection(async (c) => {
-      const r = await c.runAndReadAll(
-        `SELECT * FROM read_parquet(${fileList(files)}, union_by_name = true) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY entity_id, event_ts, created_ts`,
-      );
-      const names = r.columnNames();
-      const out: FeatureRow[] = [];
-      for (const row of r.getRows()) {
-        const values: Record<string, FeatureValue> = {};
-        for (let k = 3; k < names.length; k++) values[names[k]!] = jsValue(row[k]);
-        out.push({ entityId: String(row[0]), eventTs: num(row[1]), createdTs: num(row[2]), values });
-      }
-      return out;
-    });
+    return withConnection((c) =>
+      selectRows(c, `SELECT * FROM read_parquet(${fileList(files)}, union_by_name = true) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY entity_id, event_ts, created_ts`),
+    );
+  }
+
+  /**
+   * The rows of one committed segment, or of the compaction that holds them now ([] when it
+   * was retracted): what a replay of a batch's rows reads.
+   */
+  async segmentRows(view: string, version: string, day: string, segmentId: string): Promise<FeatureRow[]> {
+    let record = await this.manifest.get(view, version, day, segmentId);
+    for (let hops = 0; record?.state === 'superseded' && record.supersededBy && hops < 8; hops++) record = await this.manifest.get(view, version, day, record.supersededBy);
+    if (!record || record.state !== 'live') return [];
+    const [file] = await this.cache.fetchAll([{ container: OFFLINE_CONTAINER, blobPath: record.blobPath, etag: record.etag }]);
+    return withConnection((c) => selectRows(c, `SELECT * FROM read_parquet(${literal(file!)}) ORDER BY entity_id, event_ts, created_ts`));
   }
 
   private async resolve(view: string, query: SegmentQuery): Promise<{ version: string | undefined; segments: SegmentRecord[] }> {
@@ -288,16 +295,18 @@ export class OfflineStore {
         for (const d of days) if (!committed.has(d.day)) files.push(await writeDayFile(c, 'segment_rows', spec.columns, d, dir));
         return { done: days.filter((d) => committed.has(d.day)).map((d) => this.alreadyCommitted(spec, d.day, d.rowCount)), files };
       });
-      const segments: SegmentCommit[] = new Array(files.length);
-      let next = 0;
-      const worker = async () => {
-        while (next < files.length) {
-          const i = next++;
-          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, files[i]!, { checked: true });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, files.length) }, worker));
-      const all = [...done, ...segments].sort((a, b) => a.day.localeCompare(b.day));
+      let segments: SegmentCommit[] = new Array(files.length);
+      if (files.length + done.length > 1 && files.length > 0) {
+        // Several days: one rendering for the whole batch (batch-claim.ts).
+        segments = await commitClaimed(this, spec, files);
+      } else {
+        // Every upload has settled before the finally below removes the files they read.
+        await forEachLimit(files, COMMIT_CONCURRENCY, async (file, i) => {
+          segments[i] = await this.commitDayFile(spec.view, spec.version, spec.lineage, file, { checked: true });
+        });
+      }
+      const claimed = new Set(segments.map((s) => s.day));
+      const all = [...done.filter((d) => !claimed.has(d.day)), ...segments].sort((a, b) => a.day.localeCompare(b.day));
       return { segments: all, rowsCommitted: segments.reduce((n, s) => n + (s.status === 'committed' ? s.rowCount : 0), 0) };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -328,6 +337,19 @@ function newestVersion(rows: readonly SegmentRecord[]): string | undefined {
 function stripEtag(e: ManifestEntry): SegmentRecord {
   const { rowEtag: _rowEtag, ...rest } = e;
   return rest;
+}
+
+/** Segment-shaped rows (entity_id, event_ts, created_ts, features...) of a query as FeatureRows. */
+export async function selectRows(c: DuckDBConnection, sql: string): Promise<FeatureRow[]> {
+  const r = await c.runAndReadAll(sql);
+  const names = r.columnNames();
+  const out: FeatureRow[] = [];
+  for (const row of r.getRows()) {
+    const values: Record<string, FeatureValue> = {};
+    for (let k = 3; k < names.length; k++) values[names[k]!] = jsValue(row[k]);
+    out.push({ entityId: String(row[0]), eventTs: num(row[1]), createdTs: num(row[2]), values });
+  }
+  return out;
 }
 
 function jsValue(v: unknown): FeatureValue {

@@ -67,8 +67,10 @@ export interface SegmentRecord extends SegmentStats {
   lineage: SegmentLineage;
   committedAt: number;
   state: SegmentState;
-  /** The compaction that replaced this segment (state = superseded). */
+  /** The compaction (or retraction) that replaced this segment (state = superseded). */
   supersededBy?: string;
+  /** Why the segment was taken out with no replacement (state = superseded): every row of it was retracted. */
+  retracted?: string;
   /** Server time of the row's last change (Table `Timestamp`), ms. */
   changedAt?: number;
 }

@@ -48,6 +48,19 @@ export class EmbeddedOnlineStore implements OnlineStore {
     return { applied, skipped: rows.length - applied };
   }
 
+  async forgetAfter(view: string, entityIds: string[], eventTs: number): Promise<number> {
+    let removed = 0;
+    for (const id of new Set(entityIds)) {
+      const key = onlineKey(DEFAULT_KEY_PREFIX, view, id);
+      const e = this.entries.get(key);
+      if (e && e.eventTs > eventTs) {
+        this.entries.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   async read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>> {
     const now = this.now();
     return keys.map((k) => {

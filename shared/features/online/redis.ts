@@ -4,6 +4,7 @@
  *   const store = new RedisOnlineStore(url, { prefix?, batchSize? })
  *   store.write(view, rows, ttlMs?) -> { applied, skipped }
  *   store.read(keys)                -> (OnlineRecord | null)[]   one round trip, any views (one key: HGETALL; more: a pipeline)
+ *   store.forgetAfter(view, entityIds, eventTs) -> removed     values dated after eventTs go (a repair, not a hot path)
  *   store.ping() / store.close()
  *
  * Layout: one hash per (view, entity) at `strata:v1:{view}:{entity}` holding every feature value
@@ -19,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { DependencyError } from '../../errors';
+import { forEachLimit } from '../../concurrency';
 import type { FeatureRow, FeatureValue } from '../types';
 import type { OnlineKey, OnlineRecord, OnlineStore, OnlineWriteResult } from './types';
 import { CREATED_TS_FIELD, DEFAULT_KEY_PREFIX, EVENT_TS_FIELD, decodeValue, encodeValue, expiryOf, onlineKey } from './codec';
@@ -45,6 +47,13 @@ if exp ~= '' then redis.call('PEXPIREAT', KEYS[1], tonumber(exp) - 1) end
 return 1
 `;
 const WRITE_SHA = createHash('sha1').update(WRITE_IF_NEWER).digest('hex');
+
+// KEYS[1] the hash; ARGV[1] an event time: the hash goes if its event time is later.
+const FORGET_IF_AFTER = `
+local e = redis.call('HGET', KEYS[1], '${EVENT_TS_FIELD}')
+if e and tonumber(e) > tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+`;
 
 /** Pipelines in flight at once per write: enough to keep the socket busy, bounded memory. */
 const PIPELINES_IN_FLIGHT = 4;
@@ -84,15 +93,26 @@ export class RedisOnlineStore implements OnlineStore {
     const chunks: FeatureRow[][] = [];
     for (let i = 0; i < rows.length; i += this.batchSize) chunks.push(rows.slice(i, i + this.batchSize));
     let applied = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const n = await this.writeChunk(view, chunks[next++]!, ttlMs); // not `applied += await`: that reads applied before awaiting
-        applied += n;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PIPELINES_IN_FLIGHT, chunks.length) }, worker));
+    await forEachLimit(chunks, PIPELINES_IN_FLIGHT, async (chunk) => {
+      const n = await this.writeChunk(view, chunk, ttlMs); // not `applied += await`: that reads applied before awaiting
+      applied += n;
+    });
     return { applied, skipped: rows.length - applied };
+  }
+
+  async forgetAfter(view: string, entityIds: string[], eventTs: number): Promise<number> {
+    const ids = [...new Set(entityIds)];
+    let removed = 0;
+    for (let i = 0; i < ids.length; i += this.batchSize) {
+      const p = this.redis.pipeline();
+      for (const id of ids.slice(i, i + this.batchSize)) p.eval(FORGET_IF_AFTER, 1, onlineKey(this.prefix, view, id), String(eventTs));
+      const results = await this.run(() => p.exec(), 'remove features');
+      for (const [err, res] of results) {
+        if (err) throw this.unavailable('remove features', err);
+        removed += res === 1 ? 1 : 0;
+      }
+    }
+    return removed;
   }
 
   async read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>> {

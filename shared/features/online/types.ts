@@ -31,6 +31,12 @@ export interface OnlineStore {
    * ttlMs: the view's TTL (keys expire that long after their event time); undefined = no expiry.
    */
   write(view: string, rows: FeatureRow[], ttlMs?: number): Promise<OnlineWriteResult>;
+  /**
+   * Remove the values of these entities whose event time is after `eventTs`, atomically per key:
+   * rows computed on an event clock that ran ahead of real time (features/future-records.ts),
+   * which newer-wins writes could never replace. Returns how many keys went.
+   */
+  forgetAfter(view: string, entityIds: string[], eventTs: number): Promise<number>;
   /** Read many keys (possibly of several views) in one round trip; null where nothing is stored. */
   read(keys: OnlineKey[]): Promise<Array<OnlineRecord | null>>;
   /** Reachability and version, for /api/health. */
