@@ -21,6 +21,7 @@ import { storageFor } from '../shared/storage/clients';
 import { AzureEventHubSink } from '../shared/events/event-hub-sink';
 import { consoleLogger, Logger } from './logger';
 import { extensionsFor } from './extensions';
+import { nameProblem } from '../shared/names';
 
 export interface LocalHostOptions {
   /** Compiled entry file of the Functions app (package.json `main`). */
@@ -99,6 +100,7 @@ export class LocalHost {
 
     this.extensions = [...extensionsFor(this.core), ...(o.extensions ?? [])];
     const fallbacks: Array<(r: LocalHttpRequest) => Promise<import('./extension').LocalHttpResponse | undefined>> = [];
+    const webhooks: Array<{ path: string; systemKey: string }> = [];
     this.frontDoor = new HttpFrontDoor({
       core: this.core,
       routePrefix: this.routePrefix,
@@ -106,6 +108,7 @@ export class LocalHost {
       maxBodyBytes: o.maxBodyBytes,
       hostRoutes: this.hostRoutes(),
       fallbacks,
+      webhooks,
       log: this.log,
     });
     this.port = await this.frontDoor.listen(o.port, o.listenHost ?? '127.0.0.1');
@@ -113,8 +116,9 @@ export class LocalHost {
     process.env.WEBSITE_HOSTNAME = `127.0.0.1:${this.port}`;
 
     for (const ext of this.extensions) {
-      await ext.start?.({ baseUrl: this.baseUrl, storageConnection: o.storageConnection, dataDir: o.dataDir, hostJson: this.hostJson });
+      await ext.start?.({ baseUrl: this.baseUrl, storageConnection: o.storageConnection, dataDir: o.dataDir, hostJson: this.hostJson, ...(o.keys.systemKeys ? { systemKeys: o.keys.systemKeys } : {}) });
       if (ext.inputsFor) this.core.inputProviders.push((fn) => ext.inputsFor!(fn));
+      if (ext.webhook) webhooks.push(ext.webhook);
       if (ext.handleHttp) fallbacks.push((r) => ext.handleHttp!(r));
     }
 
@@ -261,6 +265,9 @@ export class LocalHost {
    * (a field of each body) in the query route events to partitions.
    */
   private async publishFromHttp(req: LocalHttpRequest, hub: string) {
+    const problem = nameProblem('hub', hub);
+    // Before the bus sees it: a hub name is a blob path prefix (`..%2F` would climb out of the bus container).
+    if (problem !== undefined) return json(400, { error: `hub: ${problem}`, details: [{ where: 'hub', problem }] });
     const text = req.body.toString('utf8');
     const ct = String(req.headers['content-type'] ?? '');
     let bodies: unknown[];
