@@ -16,6 +16,8 @@
  *      one interval-ledger update for the batch (ledger.ts: rows, late records, watermarks);
  *   5. the validated records -> the source's own segment (what backfills and warm-up read).
  * A crash anywhere before 5 redelivers the batch; everything before it is idempotent.
+ * The same batch twice at once in one process (ten identical uploads) runs once: the others
+ * wait for it and answer `already-ingested`.
  *
  * Windows need history: a cold process warms the pipeline from the offline store (source
  * records for windowed views, input-view rows for derived views) up to the newest committed
@@ -96,15 +98,33 @@ export class IngestService {
   /** Pipeline results of batches fed but not yet committed, by batch id (retries reuse them). */
   private readonly pending = new Map<string, PipelineResult>();
   private ledger: Promise<IntervalLedger | null> | undefined;
+  /** Batches being ingested now, by batch id: a second request for one waits for the first. */
+  private readonly inFlight = new Map<string, Promise<IngestReport>>();
 
   constructor(private readonly deps: IngestDeps) {}
 
   async ingest(req: IngestRequest): Promise<IngestReport> {
+    const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
+    const running = this.inFlight.get(batchId);
+    if (running) {
+      const first = await running.then((r) => r, () => undefined);
+      // It committed: this one is a duplicate. (Had it failed, this one tries itself.)
+      if (first) return first.accepted > 0 ? { ...first, status: 'already-ingested', views: {}, late: 0, problems: [] } : first;
+    }
+    const p = this.ingestBatch(req, batchId);
+    this.inFlight.set(batchId, p);
+    try {
+      return await p;
+    } finally {
+      if (this.inFlight.get(batchId) === p) this.inFlight.delete(batchId);
+    }
+  }
+
+  private async ingestBatch(req: IngestRequest, batchId: string): Promise<IngestReport> {
     const { repo } = this.deps;
     const source = repo.sources.get(req.source);
     if (!source) throw new NotFoundError(`unknown source "${req.source}"; known sources: ${[...repo.sources.keys()].join(', ') || '(none)'}`);
     const receivedAt = req.receivedAt ?? Date.now();
-    const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
     const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt });
 
     const letters: DeadLetter[] = [
