@@ -22,6 +22,7 @@ import { AzureEventHubSink } from '../shared/events/event-hub-sink';
 import { consoleLogger, Logger } from './logger';
 import { extensionsFor } from './extensions';
 import { nameProblem } from '../shared/names';
+import { publicText } from '../shared/errors';
 
 export interface LocalHostOptions {
   /** Compiled entry file of the Functions app (package.json `main`). */
@@ -250,7 +251,8 @@ export class LocalHost {
           else if (fn.trigger.type === 'blobTrigger') await this.blobPoller!.pollOnce();
           else return json(400, { error: `function "${fn.name}" has a ${fn.trigger.type}; run HTTP functions by their URL and send events to their hub` });
         } catch (err) {
-          return json(500, { error: (err as Error).message });
+          this.log('error', `admin run of "${fn.name}" failed: ${(err as Error).stack ?? err}`);
+          return json(500, { error: `function "${fn.name}" failed: ${publicText((err as Error).message)}` });
         }
         void req;
         return json(202, { function: fn.name, durationMs: Date.now() - started });
