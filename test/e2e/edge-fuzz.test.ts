@@ -27,7 +27,7 @@ let host: HostProcess;
 const DURABLE = '/runtime/webhooks/durabletask';
 const REQUEST_LIMIT_MS = 20_000;
 /** Fuzz runs per route: enough to find the classic mistakes, few enough for CI. */
-const RUNS = 20;
+const RUNS = 15;
 
 interface Reply {
   status: number;
