@@ -188,6 +188,16 @@ describe('names are checked at the edge, before any storage call', () => {
   });
 });
 
+describe('prototype names are ordinary names everywhere', () => {
+  it('a lineage parameter named `constructor` is unset on records that never set it (not "already set")', async () => {
+    const r = await call('POST', '/api/lineage-versions/infer', { headers: akey, body: { rules: [{ where: { kind: 'segment', view: 'src.clicks' }, param: 'constructor' }], dryRun: true } });
+    expect(r.status).toBe(200);
+    expect(r.body.matched).toBeGreaterThan(0);
+    expect(Object.keys(r.body.reasons).join('; ')).toMatch(/no record within \d+ lineage steps up sets constructor/);
+    expect(Object.keys(r.body.reasons).join('; ')).not.toMatch(/already set/);
+  });
+});
+
 describe('bad input is a 4xx naming the field', () => {
   it('a backfill from 1e308 is a 400 naming from', async () => {
     const r = await call('POST', '/api/backfills', { headers: fkey, body: { views: ['user_clicks'], from: 1e308, to: 2e308 } });
