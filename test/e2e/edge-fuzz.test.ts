@@ -27,7 +27,7 @@ let host: HostProcess;
 const DURABLE = '/runtime/webhooks/durabletask';
 const REQUEST_LIMIT_MS = 20_000;
 /** Fuzz runs per route: enough to find the classic mistakes, few enough for CI. */
-const RUNS = 15;
+const RUNS = 12;
 
 interface Reply {
   status: number;
@@ -148,7 +148,7 @@ describe('keys: every route against no key, a wrong key and the function, admin 
 });
 
 /** Values that broke edges before: odd names, traversal, prototype keys, huge and negative numbers, wrong types. */
-const NASTY: unknown[] = ['', '%00', '\u0000', '../../x', 'spines/../models/x.csv', 'constructor', '__proto__', 'a'.repeat(5000), 1e308, -1e308, -1, 0, 1.5, true, null, [], {}, [null]];
+const NASTY: unknown[] = ['', '%00', '../../x', 'spines/../models/x.csv', 'constructor', '__proto__', 'a'.repeat(5000), 1e308, -1, 1.5, true, null, [], {}];
 
 /** Every leaf path of a sample body (arrays are leaves), to put each nasty value at each of them. */
 function leafPaths(v: unknown, prefix: string[] = []): string[][] {
