@@ -85,9 +85,11 @@ async function main() {
       await c.run(`CREATE TEMP TABLE spine AS SELECT row_number() OVER () - 1 AS row_id, * FROM read_parquet(${literal(spineFile)})`);
       await c.run(`COPY (${sql}) TO ${out(name)} (FORMAT parquet, COMPRESSION zstd)`);
     });
+    // Training sets are immutable: each run builds under its own id (the same id would answer the stored set).
+    let run = 0;
     const variants: Record<string, () => Promise<unknown>> = {
-      api_row: () => buildTrainingSet(store, request),
-      api_as_of: () => buildTrainingSet(store, { ...request, asOf }),
+      api_row: () => buildTrainingSet(store, { ...request, id: `bench-row-${run++}` }),
+      api_as_of: () => buildTrainingSet(store, { ...request, asOf, id: `bench-as-of-${run++}` }),
       asof: () => bare('asof', `SELECT s.row_id, s.entity_id, s.ts, s.label, f.f1, f.f2, f.f3 FROM spine s ASOF LEFT JOIN ${feats} f ON s.entity_id = f.entity_id AND s.ts >= f.event_ts ORDER BY s.row_id`),
       asof_known_by: () => bare('asof_known_by', `SELECT s.row_id, s.entity_id, s.ts, s.label, f.f1, f.f2, f.f3 FROM spine s ASOF LEFT JOIN (SELECT * FROM ${feats} WHERE created_ts <= ${asOf}) f ON s.entity_id = f.entity_id AND s.ts >= f.event_ts ORDER BY s.row_id`),
       range_argmax: () => bare('range_argmax', `SELECT s.row_id, s.entity_id, s.ts, s.label, m.v.f1, m.v.f2, m.v.f3 FROM spine s LEFT JOIN (

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { platform } from '../shared/platform';
 import { parseBackfillRequest, backfillInstanceId, type BackfillRequest } from '../shared/features/backfill';
 import { BACKFILL_ORCHESTRATION } from '../orchestrations/backfill';
-import { errorResponse, readJson } from './http';
+import { errorResponse, readJson, routeName } from './http';
 
 const RUNNING = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
 
@@ -57,7 +57,7 @@ df.app.client.http('backfills-status', {
   authLevel: 'function',
   handler: async (req: HttpRequest, client: DurableClient, ctx: InvocationContext) => {
     try {
-      const id = req.params.id!;
+      const id = routeName(req, 'id', 'instanceId');
       const s = await client.getStatus(id).catch(() => undefined);
       if (!s || s.name !== BACKFILL_ORCHESTRATION) return { status: 404, jsonBody: { error: `no backfill with id "${id}"; POST /api/backfills starts one and answers with its id` } };
       return {

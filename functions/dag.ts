@@ -14,8 +14,9 @@ import { platform } from '../shared/platform';
 import { dagGraph, downstream, upstream, type DagGraph } from '../shared/features/dag';
 import { PRODUCTION } from '../shared/serving/registry';
 import { handled, readQuery } from './http';
+import { nameSchema } from '../shared/names';
 
-const Query = z.object({ view: z.string().min(1).optional() });
+const Query = z.object({ view: nameSchema('definition').optional() });
 
 async function withModels(graph: DagGraph): Promise<DagGraph> {
   const serving = platform().serving();

@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
-import { handled, readQuery } from './http';
+import { handled, readQuery, routeName } from './http';
 
 const Query = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
 
@@ -12,8 +12,8 @@ app.http('dead-letter', {
   authLevel: 'function',
   handler: handled(async (req) => {
     const p = platform();
-    p.repo.source(req.params.source!);
+    const source = p.repo.source(routeName(req, 'source', 'definition')).name;
     const { limit } = readQuery(req, Query);
-    return { jsonBody: { source: req.params.source, deadLetters: await p.deadLetters.list(req.params.source!, limit) } };
+    return { jsonBody: { source, deadLetters: await p.deadLetters.list(source, limit) } };
   }),
 });

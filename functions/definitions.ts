@@ -7,7 +7,7 @@ import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
 import { apply, definitionHistory, listDefinitions } from '../shared/features/registry';
-import { handled, readQuery } from './http';
+import { handled, readQuery, routeName, validate } from './http';
 
 const Kind = z.enum(['entity', 'source', 'view', 'service']);
 
@@ -47,8 +47,7 @@ app.http('definitions-history', {
   route: 'definitions/{kind}/{name}/history',
   authLevel: 'function',
   handler: handled(async (req) => {
-    const kind = Kind.safeParse(req.params.kind);
-    if (!kind.success) return { status: 400, jsonBody: { error: `kind must be one of entity, source, view, service; got "${req.params.kind}"` } };
-    return { jsonBody: { history: await definitionHistory(platform().storage, kind.data, req.params.name!) } };
+    const kind = validate(Kind, req.params.kind, 'kind');
+    return { jsonBody: { history: await definitionHistory(platform().storage, kind, routeName(req, 'name', 'definition')) } };
   }),
 });

@@ -6,22 +6,26 @@ import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
 import { readOnlineFeatures, type FeatureSelection } from '../shared/features/online-read';
-import { handled, readJson, readQuery } from './http';
+import { handled, readJson, readQuery, routeName } from './http';
+import { nameSchema } from '../shared/names';
+
+/** `?view=a,b`: view names separated by commas, each by the definition name rule. */
+const viewList = z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(nameSchema('definition')).min(1, 'name at least one view'));
 
 const Query = z
-  .object({ view: z.string().min(1).optional(), service: z.string().min(1).optional() })
+  .object({ view: viewList.optional(), service: nameSchema('definition').optional() })
   .refine((q) => (q.view === undefined) !== (q.service === undefined), 'give either ?view=<view>[,<view>...] or ?service=<feature service>');
 
 const LookupBody = z
   .object({
-    entityIds: z.array(z.string().min(1)).min(1).max(1000, 'at most 1000 entities per lookup'),
-    views: z.array(z.string().min(1)).min(1).optional(),
-    service: z.string().min(1).optional(),
+    entityIds: z.array(nameSchema('entityId')).min(1).max(1000, 'at most 1000 entities per lookup'),
+    views: z.array(nameSchema('definition')).min(1).optional(),
+    service: nameSchema('definition').optional(),
   })
   .refine((b) => (b.views === undefined) !== (b.service === undefined), 'give either views or service');
 
-const selection = (x: { view?: string; views?: string[]; service?: string }): FeatureSelection =>
-  x.service !== undefined ? { service: x.service } : { views: x.views ?? x.view!.split(',').map((s) => s.trim()).filter(Boolean) };
+const selection = (x: { view?: string[]; views?: string[]; service?: string }): FeatureSelection =>
+  x.service !== undefined ? { service: x.service } : { views: x.views ?? x.view! };
 
 app.http('features-get', {
   methods: ['GET'],
@@ -29,7 +33,8 @@ app.http('features-get', {
   authLevel: 'function',
   handler: handled(async (req) => {
     const p = platform();
-    const [one] = await readOnlineFeatures(p.repo, p.online, [req.params.entity!], selection(readQuery(req, Query)));
+    const entity = routeName(req, 'entity', 'entityId');
+    const [one] = await readOnlineFeatures(p.repo, p.online, [entity], selection(readQuery(req, Query)));
     return { jsonBody: one };
   }),
 });

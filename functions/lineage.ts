@@ -9,9 +9,10 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
-import { Lineage } from '../shared/features/lineage';
+import { Lineage, checkLineageRef } from '../shared/features/lineage';
 import { inferVersions, updateVersion } from '../shared/features/lineage-versions';
 import { handled, readJson, readQuery } from './http';
+import { nameSchema } from '../shared/names';
 
 const Query = z.object({
   direction: z.enum(['up', 'down']).default('up'),
@@ -21,8 +22,8 @@ const Query = z.object({
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const Where = z.object({
   kind: z.enum(['segment', 'training-set']),
-  view: z.string().min(1).optional(),
-  version: z.string().min(1).optional(),
+  view: nameSchema('storedView').optional(),
+  version: nameSchema('version').optional(),
   fromDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be yyyy-mm-dd').optional(),
   toDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be yyyy-mm-dd').optional(),
   jobId: z.string().min(1).optional(),
@@ -47,8 +48,10 @@ app.http('lineage', {
   authLevel: 'function',
   handler: handled(async (req) => {
     const q = readQuery(req, Query);
+    checkLineageRef(req.params.kind!, req.params.id ?? '');
     const lineage = new Lineage(await deps());
-    return { jsonBody: await lineage.walk(req.params.kind!, decodeURIComponent(req.params.id!), { direction: q.direction, ...(q.depth ? { depth: q.depth } : {}) }) };
+    // The host decoded the path once already: the id is used as it arrives (a second decode broke on `%ff`).
+    return { jsonBody: await lineage.walk(req.params.kind!, req.params.id ?? '', { direction: q.direction, ...(q.depth ? { depth: q.depth } : {}) }) };
   }),
 });
 

@@ -6,13 +6,13 @@ import type { HttpRequest } from '@azure/functions';
 import { PayloadTooLargeError, ValidationError } from '../shared/errors';
 import type { FeatureRepo } from '../shared/features/repo';
 import {
-  ModelNameSchema, RegisterVersionBodySchema, RegisterVersionFieldsSchema,
+  RegisterVersionBodySchema, RegisterVersionFieldsSchema,
   checkRepoFeatures, withFeatureService, type ModelSignature,
 } from '../shared/serving';
-import { validate } from './http';
+import { routeName, validate } from './http';
 
 export function modelParam(req: HttpRequest): string {
-  return validate(ModelNameSchema, req.params.model, 'model');
+  return routeName(req, 'model', 'model');
 }
 
 export interface Registration {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { platform } from '../shared/platform';
 import { IntervalLedger } from '../shared/features/ledger';
 import { viewStatus } from '../shared/features/plan';
-import { handled, readQuery } from './http';
+import { handled, readQuery, routeName } from './http';
 import { duration } from './plan';
 
 const Query = z.object({ days: z.coerce.number().int().min(1).max(366).optional(), freshness: duration.optional() });
@@ -21,7 +21,7 @@ app.http('plan-view-status', {
     const q = readQuery(req, Query);
     const status = await viewStatus(
       { repo: p.repo, ledger: await IntervalLedger.open(p.storage) },
-      req.params.view!,
+      routeName(req, 'view', 'definition'),
       { ...(q.days !== undefined ? { days: q.days } : {}), ...(q.freshness !== undefined ? { freshness: q.freshness } : {}) },
     );
     return { jsonBody: status };

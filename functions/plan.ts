@@ -10,6 +10,7 @@ import { IntervalLedger } from '../shared/features/ledger';
 import { computePlan } from '../shared/features/plan';
 import { parseDuration } from '../shared/features/duration';
 import { handled, readQuery } from './http';
+import { nameSchema } from '../shared/names';
 
 export const duration = z.string().transform((s, ctx) => {
   try {
@@ -20,7 +21,10 @@ export const duration = z.string().transform((s, ctx) => {
   }
 });
 
-const Query = z.object({ views: z.string().min(1).optional(), freshness: duration.optional() });
+const Query = z.object({
+  views: z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(nameSchema('definition')).min(1, 'name at least one view')).optional(),
+  freshness: duration.optional(),
+});
 
 app.http('plan', {
   methods: ['GET'],
@@ -29,7 +33,7 @@ app.http('plan', {
   handler: handled(async (req) => {
     const p = platform();
     const q = readQuery(req, Query);
-    const views = q.views?.split(',').map((v) => v.trim()).filter(Boolean);
+    const views = q.views;
     for (const v of views ?? []) p.repo.view(v); // 404 naming an unknown view
     const plan = await computePlan(
       { repo: p.repo, ledger: await IntervalLedger.open(p.storage) },

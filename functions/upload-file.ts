@@ -7,10 +7,11 @@ import { z } from 'zod';
 import { platform } from '../shared/platform';
 import { ingestFile } from '../shared/features/file-ingest';
 import { PayloadTooLargeError, ValidationError } from '../shared/errors';
-import { handled, readQuery } from './http';
+import { handled, readQuery, routeName } from './http';
 
 const Query = z.object({
-  name: z.string().min(1).max(500).optional(),
+  // eslint-disable-next-line no-control-regex
+  name: z.string().min(1).max(500).regex(/^[^\u0000-\u001f\u007f/\\]+$/, 'a file name without / \\ or control characters').optional(),
   format: z.enum(['csv', 'jsonl', 'parquet']).optional(),
 });
 
@@ -27,7 +28,7 @@ app.http('upload-file', {
     if (bytes.length > p.config.uploadMaxBytes) throw new PayloadTooLargeError(`file is ${bytes.length} bytes; the limit is ${p.config.uploadMaxBytes} (STRATA_UPLOAD_MAX_BYTES)`);
     if (bytes.length === 0) throw new ValidationError('the request body is empty: send the file as the body', [{ where: 'body', problem: 'empty' }]);
     const report = await ingestFile(await p.ingest(), p.repo, {
-      source: req.params.source!,
+      source: routeName(req, 'source', 'definition'),
       fileName: q.name ?? `upload.${q.format ?? 'csv'}`,
       contentType: req.headers.get('content-type') ?? undefined,
       ...(q.format ? { format: q.format } : {}),

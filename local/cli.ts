@@ -15,6 +15,7 @@ import { startAzurite, AzuriteHandle } from './processes/azurite';
 import { loadConfig, resetConfig } from '../shared/config';
 import { ConfigError } from '../shared/errors';
 import { consoleLogger } from './logger';
+import { DURABLE_SYSTEM_KEY } from './durable';
 
 interface Flags {
   positional: string[];
@@ -84,7 +85,7 @@ async function serve(flags: Flags): Promise<void> {
     port: cfg.port,
     dataDir,
     storageConnection,
-    keys: { functionKey: cfg.functionKey, adminKey: cfg.adminKey },
+    keys: { functionKey: cfg.functionKey, adminKey: cfg.adminKey, systemKeys: { [DURABLE_SYSTEM_KEY]: cfg.durableTaskKey } },
     maxBodyBytes: cfg.uploadMaxBytes,
     partitionCount: intFlag(flags, 'partitions'),
     blobPollMs: intFlag(flags, 'blob-poll-ms'),
@@ -118,7 +119,7 @@ async function serve(flags: Flags): Promise<void> {
   const w = Math.max(...rows.map((r) => r.name.length), 8);
   console.log(`\nStrata local host on ${host.baseUrl}  (data: ${dataDir})`);
   console.log(`online store: ${cfg.redisUrl ? `redis ${cfg.redisUrl}` : 'embedded (set REDIS_URL to use Redis)'}`);
-  console.log(`function key: ${cfg.functionKey}   admin key: ${cfg.adminKey}\n`);
+  console.log(`function key: ${cfg.functionKey}   admin key: ${cfg.adminKey}   system key (${DURABLE_SYSTEM_KEY}): ${cfg.durableTaskKey}\n`);
   console.log('Functions:');
   for (const r of rows) console.log(`  ${r.name.padEnd(w)}  ${r.trigger.padEnd(22)} ${r.detail}`);
   console.log(`\nReady: ${host.baseUrl}/api/health`);

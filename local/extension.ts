@@ -22,12 +22,16 @@ export interface LocalHttpResponse {
 export interface HostContext {
   /** e.g. "http://127.0.0.1:7071" (no trailing slash). */
   baseUrl: string;
+  /** The host's system keys by name (for links an extension builds: `code=` in its webhook URLs). */
+  systemKeys?: Readonly<Record<string, string>>;
   storageConnection: string;
   dataDir: string;
   hostJson: HostJson;
 }
 
 export interface HostJson {
+  /** The longest a function may run (TimeSpan, e.g. "00:10:00"). */
+  functionTimeout?: string;
   extensions?: {
     http?: { routePrefix?: string };
     eventHubs?: { maxEventBatchSize?: number };
@@ -38,6 +42,8 @@ export interface HostJson {
 
 export interface HostExtension {
   readonly name: string;
+  /** The path prefix of this extension's webhooks and the system key (by name) they need, as on Azure. */
+  readonly webhook?: { path: string; systemKey: string };
   /** Extra input data for bindings this extension supplies (e.g. `durableClient`). */
   inputsFor?(fn: RegisteredFunction): Array<{ name: string; data: RpcTypedData }>;
   /** Serve a request the host's own routes did not claim; undefined = not mine. Checked before app routes. */

@@ -22,6 +22,8 @@ import { storageFor } from '../shared/storage/clients';
 import { AzureEventHubSink } from '../shared/events/event-hub-sink';
 import { consoleLogger, Logger } from './logger';
 import { extensionsFor } from './extensions';
+import { nameProblem } from '../shared/names';
+import { publicText } from '../shared/errors';
 
 export interface LocalHostOptions {
   /** Compiled entry file of the Functions app (package.json `main`). */
@@ -102,6 +104,7 @@ export class LocalHost {
 
     this.extensions = [...extensionsFor(this.core), ...(o.extensions ?? [])];
     const fallbacks: Array<(r: LocalHttpRequest) => Promise<import('./extension').LocalHttpResponse | undefined>> = [];
+    const webhooks: Array<{ path: string; systemKey: string }> = [];
     this.frontDoor = new HttpFrontDoor({
       core: this.core,
       routePrefix: this.routePrefix,
@@ -109,6 +112,7 @@ export class LocalHost {
       maxBodyBytes: o.maxBodyBytes,
       hostRoutes: this.hostRoutes(),
       fallbacks,
+      webhooks,
       log: this.log,
     });
     this.port = await this.frontDoor.listen(o.port, o.listenHost ?? '127.0.0.1');
@@ -116,8 +120,9 @@ export class LocalHost {
     process.env.WEBSITE_HOSTNAME = `127.0.0.1:${this.port}`;
 
     for (const ext of this.extensions) {
-      await ext.start?.({ baseUrl: this.baseUrl, storageConnection: o.storageConnection, dataDir: o.dataDir, hostJson: this.hostJson });
+      await ext.start?.({ baseUrl: this.baseUrl, storageConnection: o.storageConnection, dataDir: o.dataDir, hostJson: this.hostJson, ...(o.keys.systemKeys ? { systemKeys: o.keys.systemKeys } : {}) });
       if (ext.inputsFor) this.core.inputProviders.push((fn) => ext.inputsFor!(fn));
+      if (ext.webhook) webhooks.push(ext.webhook);
       if (ext.handleHttp) fallbacks.push((r) => ext.handleHttp!(r));
     }
 
@@ -252,7 +257,8 @@ export class LocalHost {
           else if (fn.trigger.type === 'blobTrigger') await this.blobPoller!.pollOnce();
           else return json(400, { error: `function "${fn.name}" has a ${fn.trigger.type}; run HTTP functions by their URL and send events to their hub` });
         } catch (err) {
-          return json(500, { error: (err as Error).message });
+          this.log('error', `admin run of "${fn.name}" failed: ${(err as Error).stack ?? err}`);
+          return json(500, { error: `function "${fn.name}" failed: ${publicText((err as Error).message)}` });
         }
         void req;
         return json(202, { function: fn.name, durationMs: Date.now() - started });
@@ -274,6 +280,9 @@ export class LocalHost {
    * (a field of each body) in the query route events to partitions.
    */
   private async publishFromHttp(req: LocalHttpRequest, hub: string) {
+    const problem = nameProblem('hub', hub);
+    // Before the bus sees it: a hub name is a blob path prefix (`..%2F` would climb out of the bus container).
+    if (problem !== undefined) return json(400, { error: `hub: ${problem}`, details: [{ where: 'hub', problem }] });
     const text = req.body.toString('utf8');
     const ct = String(req.headers['content-type'] ?? '');
     let bodies: unknown[];

@@ -3,7 +3,8 @@
  * the online refresh. It only schedules; every read and write is in an activity
  * (backfill-activities.ts), each a thin wrapper over shared/features/backfill.
  *
- *   input: BackfillRequest (parsed at the edge, functions/backfills.ts); instance id: backfillInstanceId(request)
+ *   input: BackfillRequest (parsed at the edge, functions/backfills.ts, and checked again here with the same
+ *          schema: an instance started on the Durable API with bad input fails naming the field); instance id: backfillInstanceId(request)
  *   custom status: BackfillProgress (phase, stage, intervals done/total, rows per view)
  *   output: the final BackfillProgress, with the online refresh per view
  *
@@ -18,7 +19,7 @@ import {
   emptyProgress, withInterval, withPlan,
   type BackfillPlan, type BackfillProgress, type IntervalResult, type IntervalTask, type OnlineRefresh,
 } from '../shared/features/backfill/types';
-import type { BackfillRequest } from '../shared/features/backfill/request';
+import { parseBackfillJob } from '../shared/features/backfill/request';
 
 export const BACKFILL_ORCHESTRATION = 'backfill';
 
@@ -31,7 +32,7 @@ function retry(): df.RetryOptions {
 }
 
 df.app.orchestration(BACKFILL_ORCHESTRATION, function* (ctx: OrchestrationContext) {
-  const request = ctx.df.getInput<BackfillRequest>();
+  const request = parseBackfillJob(ctx.df.getInput());
   const jobId = ctx.df.instanceId;
   let progress: BackfillProgress = emptyProgress(jobId);
   ctx.df.setCustomStatus(progress);

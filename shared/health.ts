@@ -3,6 +3,7 @@
  * timeout so a hung dependency reports "down" instead of hanging the probe.
  */
 import type { Storage } from './storage/clients';
+import { publicText } from './errors';
 import type { OnlineStore } from './features/online/types';
 
 export interface DependencyHealth {
@@ -30,7 +31,8 @@ async function timed(check: () => Promise<Omit<DependencyHealth, 'latencyMs'>>, 
     ]);
     return { ...r, latencyMs: Math.round(performance.now() - t0) };
   } catch (err) {
-    return { ok: false, latencyMs: Math.round(performance.now() - t0), error: (err as Error).message };
+    // The route is anonymous: the reason without addresses or paths (the log of the caller has the rest).
+    return { ok: false, latencyMs: Math.round(performance.now() - t0), error: publicText((err as Error).message) };
   } finally {
     clearTimeout(timer);
   }

@@ -25,7 +25,8 @@ export class AppFunctions {
   private orchestrators?: Map<string, RegisteredFunction>;
   private activities?: Map<string, RegisteredFunction>;
 
-  constructor(private readonly core: FunctionsCore) {}
+  /** `activityTimeoutMs`: host.json functionTimeout; an activity running longer fails its task. */
+  constructor(private readonly core: FunctionsCore, private readonly activityTimeoutMs?: number) {}
 
   private index(type: string): Map<string, RegisteredFunction> {
     // The extension matches durable function names case-insensitively.
@@ -89,13 +90,36 @@ export class AppFunctions {
     if (!fn) {
       return { ok: false, failure: { ErrorType: 'FunctionNotFound', ErrorMessage: `The function '${name}' doesn't exist, is disabled, or is not an activity function. Register it with df.app.activity('${name}', ...).` } };
     }
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const res = await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: input } }] });
+      const run = this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: input } }] });
+      const limit = this.activityTimeoutMs;
+      // As on Azure, the task fails at the timeout; the code itself cannot be stopped and may still finish (its result is dropped).
+      const res = limit === undefined ? await run : await Promise.race([run, new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new FunctionTimeoutError(name, limit)), limit);
+      })]);
       return { ok: true, result: toJsonText(fromTyped(res.returnValue)) };
     } catch (err) {
       return { ok: false, failure: activityFailure(err) };
+    } finally {
+      clearTimeout(timer);
     }
   }
+}
+
+/** Azure's words for a function that ran past host.json functionTimeout. */
+export class FunctionTimeoutError extends Error {
+  constructor(name: string, ms: number) {
+    super(`Timeout value of ${formatTimeSpan(ms)} was exceeded by function: Functions.${name}`);
+    this.name = 'FunctionTimeoutException';
+  }
+}
+
+/** hh:mm:ss as host.json writes TimeSpans. */
+function formatTimeSpan(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
 }
 
 /** FailureDetails for an activity error, including what an exception properties provider serialized. */

@@ -4,7 +4,8 @@
  * routes and status codes.
  */
 import { z } from 'zod';
-import { StrataError, ValidationError, detailsFromZod } from '../../shared/errors';
+import { StrataError, ValidationError, detailsFromZod, publicText } from '../../shared/errors';
+import { checkName } from '../../shared/names';
 import type { LocalHttpRequest, LocalHttpResponse } from '../extension';
 import type { DurableEngine } from './engine';
 import { DurableUrls, WEBHOOK_PATH } from './client-urls';
@@ -65,7 +66,11 @@ function jsonBody(req: LocalHttpRequest): { ok: true; value: unknown } | { ok: f
 }
 
 export class DurableHttpApi {
-  constructor(private readonly engine: DurableEngine, private readonly urls: DurableUrls) {}
+  constructor(
+    private readonly engine: DurableEngine,
+    private readonly urls: DurableUrls,
+    private readonly log: (message: string) => void = (m) => console.error(`[durable] ${m}`),
+  ) {}
 
   /** Serve a request under the webhook path; undefined for any other path. */
   async handle(req: LocalHttpRequest): Promise<LocalHttpResponse | undefined> {
@@ -83,8 +88,9 @@ export class DurableHttpApi {
       return await this.route(req, parts);
     } catch (thrown) {
       const err = storageUnavailable(thrown) ?? thrown; // the task hub's storage down: 503 naming it
-      if (err instanceof StrataError) return problem(err.status, err.message, err.details.length ? err.details : undefined);
-      return problem(500, `Something went wrong while processing your request: ${(err as Error).message}`);
+      if (err instanceof StrataError) return problem(err.status, publicText(err.message), err.details.length ? err.details : undefined);
+      this.log(`Durable HTTP API ${req.method} ${req.path} failed: ${(err as Error).stack ?? String(err)}`);
+      return problem(500, 'Something went wrong while processing your request; the host log has the details.');
     }
   }
 
@@ -93,8 +99,12 @@ export class DurableHttpApi {
     const [head, id, op, arg] = p;
     if (head === 'orchestrators' && id) {
       if (m !== 'POST' || p.length > 3) return problem(404, 'start an orchestration with POST orchestrators/{functionName}[/{instanceId}]');
+      checkName('durableName', id, 'functionName');
+      if (op) checkName('instanceId', op, 'instanceId');
       return this.start(req, id, op);
     }
+    // Every instance route names its instance by the rule, before any storage call.
+    if (head === 'instances' && id) checkName('instanceId', id, 'instanceId');
     if (head === 'entities') return problem(501, 'Durable entities are not supported by Strata\'s local Durable engine.');
     if (head !== 'instances') return problem(404, `no Durable API route ${m} ${req.path}`);
 

@@ -1,7 +1,11 @@
 /**
  * The URLs the Durable client works with: the `durableClient` binding payload (what the
  * extension hands a client function) and the management links of one instance
- * (what `createCheckStatusResponse` returns). Both point at the host's own HTTP port.
+ * (what `createCheckStatusResponse` returns). Both point at the host's own HTTP port and, as
+ * on Azure, carry the durabletask_extension system key as `code=`, so the links work as they
+ * are. The payload has no rpcBaseUrl: Azure's RPC endpoint is a key-less port reachable only
+ * inside the instance, which a local host cannot offer, so the SDK calls the same keyed
+ * webhook URLs instead (its documented path for payloads without one).
  */
 
 /** Where the Durable HTTP API lives on the host, for the SDK's RPC calls and the public links alike. */
@@ -23,7 +27,6 @@ export interface ManagementUrls {
 /** The value of a `durableClient` input binding (OrchestrationClientInputData). */
 export interface DurableClientPayload {
   taskHubName: string;
-  rpcBaseUrl: string;
   baseUrl: string;
   requiredQueryStringParameters: string;
   creationUrls: { createNewInstancePostUri: string; createAndWaitOnNewInstancePostUri: string };
@@ -35,9 +38,10 @@ export class DurableUrls {
   readonly webhookBase: string;
   private readonly query: string;
 
-  constructor(hostBaseUrl: string, readonly taskHubName: string) {
+  /** `systemKey`: the durabletask_extension key the links carry as `code=` (none: links without a key). */
+  constructor(hostBaseUrl: string, readonly taskHubName: string, systemKey?: string) {
     this.webhookBase = `${hostBaseUrl.replace(/\/+$/, '')}${WEBHOOK_PATH}`;
-    this.query = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage`;
+    this.query = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage${systemKey ? `&code=${encodeURIComponent(systemKey)}` : ''}`;
   }
 
   /** Management links with the INSTANCEID placeholder (the template the SDK fills in). */
@@ -66,10 +70,8 @@ export class DurableUrls {
     const orchestrators = `${this.webhookBase}/orchestrators/{functionName}[/{instanceId}]`;
     return {
       taskHubName: this.taskHubName,
-      // The SDK resolves relative paths against this with new URL(): it must end with "/".
-      rpcBaseUrl: `${this.webhookBase}/`,
       baseUrl: this.webhookBase,
-      requiredQueryStringParameters: '',
+      requiredQueryStringParameters: this.query,
       creationUrls: {
         createNewInstancePostUri: `${orchestrators}?${this.query}`,
         createAndWaitOnNewInstancePostUri: `${orchestrators}?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${this.query}`,

@@ -9,11 +9,19 @@
  * committed, so after a crash every scheduled-but-unfinished item is found in history and run
  * again (activities are at-least-once, as in Azure). Raised events and terminate / suspend /
  * resume requests are written to the instance's inbox before they are acknowledged.
+ *
+ * Poison instances. Code that throws fails its task or instance as usual; code that kills the
+ * process (a fatal V8 error, exhausted memory) would be re-run by every restart. So a host marks
+ * the task hub's lease running while it works and clean when it stops; a host that starts after
+ * a crash counts, per instance that had an activity or an episode to run, one crash restart
+ * (reset by its next commit). At POISON_AFTER_CRASHES the instance is failed with the reason
+ * instead of resumed, and the host keeps serving everything else.
  */
 import { randomUUID } from 'node:crypto';
 import type { FunctionsCore } from '../functions-core';
 import { storageFor } from '../../shared/storage/clients';
 import { ConflictError, StrataError, ValidationError } from '../../shared/errors';
+import { checkName } from '../../shared/names';
 import { Alarm, alarmAt } from './alarm';
 import { AppFunctions } from './app-functions';
 import { Execution, Work } from './execution';
@@ -28,6 +36,8 @@ export interface EngineOptions {
   hubName: string;
   maxConcurrentActivities: number;
   maxConcurrentOrchestrations: number;
+  /** host.json functionTimeout: an activity still running after this fails its task (as Azure's timeout does). */
+  functionTimeoutMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -81,15 +91,12 @@ const MESSAGE_EVENT: Record<MessageKind, EventType> = {
 /** Enough to batch a large fan-in into a few episodes, small enough to keep one episode short. */
 const MAX_EVENTS_PER_EPISODE = 500;
 const ACTIVE: RuntimeStatus[] = ['Pending', 'Running', 'Suspended'];
+/** Crash restarts (without a commit between them) after which an instance is failed, not resumed. */
+export const POISON_AFTER_CRASHES = 3;
 
-/** Azure Storage keys (and so instance ids) may not contain / \ # ? or control characters. */
+/** Azure Storage keys (and so instance ids) may not contain / \ # ? or control characters (shared/names.ts). */
 export function checkInstanceId(id: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (!id || id.length > 256 || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(id)) {
-    throw new ValidationError(`instance id "${id}" is invalid: use 1-256 characters without / \\ # ? or control characters`, [
-      { where: 'instanceId', problem: 'must be 1-256 characters without / \\ # ? or control characters' },
-    ]);
-  }
+  checkName('instanceId', id, 'instanceId');
 }
 
 export class DurableEngine {
@@ -107,11 +114,12 @@ export class DurableEngine {
   private readonly episodeSlots: Limiter;
   private readonly log: NonNullable<EngineOptions['log']>;
   private stopping = false;
+  private startedAt: Date | undefined;
 
   constructor(o: EngineOptions) {
     this.hubName = o.hubName;
     this.store = new TaskHubStore(storageFor(o.storageConnection), o.hubName);
-    this.app = new AppFunctions(o.core);
+    this.app = new AppFunctions(o.core, o.functionTimeoutMs);
     this.activitySlots = new Limiter(o.maxConcurrentActivities);
     this.episodeSlots = new Limiter(o.maxConcurrentOrchestrations);
     this.log = o.log ?? ((level, m) => (level === 'error' ? console.error : console.log)(`[durable] ${m}`));
@@ -121,9 +129,14 @@ export class DurableEngine {
   async start(): Promise<void> {
     this.stopping = false;
     await this.store.init();
+    const lease = await this.store.readLease();
+    const afterCrash = lease !== undefined && !lease.clean;
+    this.startedAt = new Date();
+    await this.store.writeLease(false, this.startedAt);
+    if (afterCrash) this.log('warn', `the last host on task hub ${this.hubName} (started ${lease.startedAt.toISOString()}) did not stop cleanly; counting a crash restart for each instance it was running code for`);
     const rows = await this.store.allInstances({ statuses: ACTIVE });
     const pool = new Limiter(8);
-    await Promise.all(rows.map((r) => pool.run(() => this.revive(r).catch((e: Error) => {
+    await Promise.all(rows.map((r) => pool.run(() => this.revive(r, afterCrash).catch((e: Error) => {
       this.log('error', `could not resume orchestration "${r.instanceId}": ${e.message}`);
       this.scheduleRevive(r.instanceId);
     }))));
@@ -138,6 +151,8 @@ export class DurableEngine {
     this.revivals.clear();
     await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, 10_000).unref())]);
     this.live.clear();
+    // Activities still running are simply run again by the next host: a clean stop is no crash.
+    if (this.startedAt) await this.store.writeLease(true, this.startedAt).catch((e: Error) => this.log('warn', `could not mark the task hub lease clean: ${e.message}`));
   }
 
   // ---------------------------------------------------------------- client operations
@@ -257,7 +272,7 @@ export class DurableEngine {
       instanceId: a.instanceId, name: a.name, runtimeStatus: 'Pending', input: a.input, output: null, customStatus: null,
       failureDetails: null, createdTime: now, lastUpdatedTime: now, executionId: randomUUID().replace(/-/g, ''),
       historyStart: existing?.historyLength ?? 0, historyLength: existing?.historyLength ?? 0,
-      nextTaskId: 0, actionCount: 0, consumedMessages: [],
+      nextTaskId: 0, actionCount: 0, consumedMessages: [], crashRestarts: 0,
     };
     if (a.version) row.version = a.version;
     if (a.parent) row.parent = a.parent;
@@ -277,8 +292,12 @@ export class DurableEngine {
     return row;
   }
 
-  /** Load an unfinished instance from storage and redo whatever it was waiting for. */
-  private async revive(row: InstanceRecord): Promise<void> {
+  /**
+   * Load an unfinished instance from storage and redo whatever it was waiting for. After a host
+   * crash (`afterCrash`), an instance with code to run counts one crash restart first, and one at
+   * the poison limit is failed instead (see the header).
+   */
+  private async revive(row: InstanceRecord, afterCrash = false): Promise<void> {
     const id = row.instanceId;
     const history = await this.store.readHistory(id, row.historyStart, row.historyLength);
     const inst = new LiveInstance(row, new Execution(id, row.executionId, row.name, history, row.nextTaskId, row.actionCount));
@@ -299,9 +318,47 @@ export class DurableEngine {
     const queued = new Set(inst.inbox.map((b) => b.messageId));
     const waiting = stored.filter((m) => !consumed.has(m.id) && !queued.has(m.id)).map((m) => this.inboundFrom(m));
     inst.inbox.splice(inst.exec.started ? 0 : 1, 0, ...waiting);
-    for (const w of inst.exec.outstandingWork()) this.dispatch(inst, w);
+    const outstanding = inst.exec.outstandingWork();
+    if (afterCrash && !(await this.countCrashRestart(inst, outstanding))) return;
+    for (const w of outstanding) this.dispatch(inst, w);
     inst.ready = true;
     this.drain(inst);
+  }
+
+  /**
+   * After a host crash: one more crash restart for an instance that had code to run (an activity,
+   * or an episode waiting in its inbox), committed before that code runs again. At the poison
+   * limit the instance is failed instead; false then (do not resume it).
+   */
+  private async countCrashRestart(inst: LiveInstance, outstanding: Work[]): Promise<boolean> {
+    const row = inst.row;
+    const code = [...new Set(outstanding.flatMap((w) => (w.kind === 'activity' ? [`activity '${w.name}'`] : [])))];
+    if (inst.inbox.length && row.runtimeStatus !== 'Suspended') code.push(`an episode of orchestrator '${row.name}'`);
+    if (!code.length) return true; // waiting on timers, events or children only: the crash was not its doing
+    const crashes = row.crashRestarts + 1;
+    if (crashes >= POISON_AFTER_CRASHES) {
+      this.log('error', `orchestration "${inst.id}": the host stopped ${crashes} times while running ${code.join(', ')}; failing it instead of running it again`);
+      await this.failInstance(inst, crashes, `the host process stopped ${crashes} times while this instance was running ${code.join(', ')} (a crash: out of memory, a fatal error or a kill in that code); it is failed instead of being run again`);
+      return false;
+    }
+    this.log('warn', `orchestration "${inst.id}": resumed after a host crash (${crashes} of ${POISON_AFTER_CRASHES - 1} allowed) while it ran ${code.join(', ')}`);
+    const counted: InstanceRecord = { ...row, crashRestarts: crashes };
+    counted.etag = await this.store.writeInstance(counted, row.etag);
+    inst.row = counted;
+    return true;
+  }
+
+  /** Fail an instance without running its code again (a poison instance): history, row, parent. */
+  private async failInstance(inst: LiveInstance, crashes: number, reason: string): Promise<void> {
+    const now = new Date();
+    const message = `Orchestrator function '${inst.row.name}' failed: ${reason}`;
+    const output = toJsonText(message);
+    const details: FailureDetails = { ErrorType: 'PoisonInstance', ErrorMessage: message };
+    const records: HistoryRecord[] = [{ event: { EventType: EventType.ExecutionCompleted, EventId: -1, OrchestrationStatus: 'Failed', Result: output, FailureDetails: details, Timestamp: now.toISOString() } }];
+    const next: InstanceRecord = { ...inst.row, runtimeStatus: 'Failed', output, failureDetails: JSON.stringify(details), lastUpdatedTime: now, crashRestarts: crashes };
+    await this.commit(inst, records, next, []);
+    inst.exec.commit(records, inst.exec.nextTaskId, inst.exec.actionCount);
+    this.settle(inst);
   }
 
   /** After a failed episode: forget the in-memory copy and reload from storage, with backoff. */
@@ -504,6 +561,8 @@ export class DurableEngine {
       ...next,
       historyLength: next.executionId === row.executionId ? row.historyLength + records.length : next.historyLength,
       consumedMessages: [...inst.pendingDeletes],
+      // A commit is progress: crash restarts count from zero again (a poison instance keeps its count).
+      crashRestarts: next.runtimeStatus === 'Failed' ? next.crashRestarts : 0,
     };
     committed.etag = await this.store.writeInstance(committed, row.etag);
     inst.row = committed;

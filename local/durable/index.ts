@@ -5,8 +5,9 @@
 import { functionsCore, FunctionsCore, RegisteredFunction, RpcTypedData } from '../functions-core';
 import type { HostContext, HostExtension, LocalHttpRequest, LocalHttpResponse } from '../extension';
 import { DurableHttpApi } from './client-api';
-import { DurableUrls } from './client-urls';
+import { DurableUrls, WEBHOOK_PATH } from './client-urls';
 import { DurableEngine } from './engine';
+import { parseTimeSpanMs } from '../timers/ncrontab';
 
 export { DurableEngine } from './engine';
 export { DurableUrls, WEBHOOK_PATH } from './client-urls';
@@ -23,6 +24,9 @@ export interface DurableExtension extends HostExtension {
   readonly urls: DurableUrls;
 }
 
+/** Azure's name of the Durable extension's system key (its webhooks take it, or the master key). */
+export const DURABLE_SYSTEM_KEY = 'durabletask_extension';
+
 export function createDurableExtension(core: FunctionsCore = functionsCore): DurableExtension {
   let engine: DurableEngine | undefined;
   let urls: DurableUrls | undefined;
@@ -34,6 +38,7 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
 
   return {
     name: 'durable',
+    webhook: { path: WEBHOOK_PATH, systemKey: DURABLE_SYSTEM_KEY },
     get engine() {
       return started(engine);
     },
@@ -43,13 +48,18 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
 
     async start(ctx: HostContext): Promise<void> {
       const cfg = ctx.hostJson.extensions?.durableTask ?? {};
-      urls = new DurableUrls(ctx.baseUrl, cfg.hubName ?? DEFAULT_HUB_NAME);
+      // "-1" is Azure's "no limit" (Premium and Dedicated plans).
+      const limit = ctx.hostJson.functionTimeout;
+      const timeout = limit === undefined || limit === '-1' ? undefined : parseTimeSpanMs(limit);
+      if (limit !== undefined && limit !== '-1' && !(timeout! > 0)) throw new Error(`host.json functionTimeout "${ctx.hostJson.functionTimeout}" is not a TimeSpan such as "00:10:00"`);
+      urls = new DurableUrls(ctx.baseUrl, cfg.hubName ?? DEFAULT_HUB_NAME, ctx.systemKeys?.[DURABLE_SYSTEM_KEY]);
       engine = new DurableEngine({
         core,
         storageConnection: ctx.storageConnection,
         hubName: urls.taskHubName,
         maxConcurrentActivities: cfg.maxConcurrentActivityFunctions ?? DEFAULT_MAX_ACTIVITIES,
         maxConcurrentOrchestrations: cfg.maxConcurrentOrchestratorFunctions ?? DEFAULT_MAX_ORCHESTRATIONS,
+        ...(timeout !== undefined ? { functionTimeoutMs: timeout } : {}),
       });
       api = new DurableHttpApi(engine, urls);
       // The SDK's client calls the host over loopback: keep them away from any HTTP proxy.

@@ -9,6 +9,8 @@
  *   sequence). The same partition holds the instance's durable inbox (RowKey `msg-...`): raised
  *   events and terminate/suspend/resume requests that a crash must not lose.
  * - Blob container `<hub>-large`: values too big for a Table property; the row keeps the blob name.
+ * - The host lease (`<hub>Instances`, PartitionKey `~host`, RowKey `lease`): whether the last host
+ *   on this task hub stopped cleanly, so a restart knows it follows a crash (poison detection).
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
@@ -30,6 +32,9 @@ const SEQ_WIDTH = 10;
 const MSG_PREFIX = 'msg-';
 /** The RowKey of an instance row (one row per partition, like the Azure Storage backend). */
 const INSTANCE_ROW = '';
+/** The host lease row: never an instance (instance queries select RowKey ''). */
+const LEASE_PARTITION = '~host';
+const LEASE_ROW = 'lease';
 
 export interface ParentLink {
   instanceId: string;
@@ -65,6 +70,12 @@ export interface InstanceRecord {
    * deleted right after the commit; a crash in between leaves them here to be dropped, not redelivered.
    */
   consumedMessages: string[];
+  /**
+   * Host restarts after a crash while this instance had code to run (an activity or an episode),
+   * since its last commit. Every commit resets it; the engine fails the instance when it reaches
+   * its poison limit, so a host restart never re-crashes on the same instance forever.
+   */
+  crashRestarts: number;
   etag?: string;
 }
 
@@ -164,6 +175,7 @@ export class TaskHubStore {
       HistoryLength: r.historyLength,
       NextTaskId: r.nextTaskId,
       ActionCount: r.actionCount,
+      CrashRestarts: r.crashRestarts,
     };
     if (r.version) e.Version = r.version;
     if (r.parent) {
@@ -204,6 +216,7 @@ export class TaskHubStore {
       nextTaskId: Number(e.NextTaskId ?? 0),
       actionCount: Number(e.ActionCount ?? 0),
       consumedMessages: consumed ? (JSON.parse(consumed) as string[]) : [],
+      crashRestarts: Number(e.CrashRestarts ?? 0),
       etag: e.etag as string | undefined,
     };
     if (typeof e.Version === 'string') r.version = e.Version;
@@ -241,6 +254,24 @@ export class TaskHubStore {
       }
       throw err;
     }
+  }
+
+  // ---------- host lease ----------
+
+  /** How the last host on this task hub ended: undefined for the first host ever. */
+  async readLease(): Promise<{ clean: boolean; startedAt: Date } | undefined> {
+    try {
+      const e = await this.instances.getEntity<Record<string, unknown>>(LEASE_PARTITION, LEASE_ROW);
+      return { clean: e.Clean === true, startedAt: asDate(e.StartedAt) };
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Running (clean = false) when a host starts, clean when it stops after its episodes committed. */
+  async writeLease(clean: boolean, startedAt: Date): Promise<void> {
+    await this.instances.upsertEntity({ partitionKey: LEASE_PARTITION, rowKey: LEASE_ROW, Clean: clean, StartedAt: startedAt }, 'Replace');
   }
 
   /** Instances matching a filter, one page at a time (continuation tokens are opaque strings). */

@@ -1,3 +1,8 @@
+/**
+ * The host's keys, as Azure's: a function key for `function` routes, the admin (master) key
+ * for everything, and system keys by name for extension webhooks (`durabletask_extension`
+ * for the Durable HTTP API). Compared in constant time.
+ */
 import { timingSafeEqual } from 'node:crypto';
 
 export type AuthLevel = 'anonymous' | 'function' | 'admin';
@@ -5,6 +10,8 @@ export type AuthLevel = 'anonymous' | 'function' | 'admin';
 export interface HostKeys {
   functionKey: string;
   adminKey: string;
+  /** Extension webhooks' keys by name (Azure's "systemKeys"), e.g. durabletask_extension. */
+  systemKeys?: Readonly<Record<string, string>>;
 }
 
 function same(a: string, b: string): boolean {
@@ -17,6 +24,14 @@ function same(a: string, b: string): boolean {
 export function presentedKey(headers: Record<string, string | string[] | undefined>, query: URLSearchParams): string | undefined {
   const h = headers['x-functions-key'];
   return (Array.isArray(h) ? h[0] : h) ?? query.get('code') ?? undefined;
+}
+
+/** An extension webhook (e.g. the Durable HTTP API) takes its system key or the admin (master) key, never a function key. */
+export function authorizedSystem(systemKey: string, key: string | undefined, keys: HostKeys): boolean {
+  if (key === undefined) return false;
+  if (same(key, keys.adminKey)) return true;
+  const expected = keys.systemKeys && Object.hasOwn(keys.systemKeys, systemKey) ? keys.systemKeys[systemKey] : undefined;
+  return expected !== undefined && same(key, expected);
 }
 
 /** Function-level routes accept the function key or the admin (master) key; admin routes only the admin key. */

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { FunctionsCore, RegisteredFunction, InvocationResponse } from '../functions-core';
 import type { LocalHttpRequest, LocalHttpResponse } from '../extension';
 import { compileRoute, compareSpecificity, CompiledRoute } from './route';
-import { AuthLevel, authorized, HostKeys, presentedKey } from './keys';
+import { AuthLevel, authorized, authorizedSystem, HostKeys, presentedKey } from './keys';
 import { storageUnavailable } from '../../shared/storage/clients';
 
 export interface HostRoute {
@@ -26,6 +26,8 @@ export interface HttpFrontDoorOptions {
   hostRoutes: HostRoute[];
   /** Checked after host routes, before app routes (extensions such as Durable). */
   fallbacks: Array<(req: LocalHttpRequest) => Promise<LocalHttpResponse | undefined>>;
+  /** Extension webhook paths and the system key each needs (checked before the fallbacks run). */
+  webhooks: Array<{ path: string; systemKey: string }>;
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -157,6 +159,10 @@ export class HttpFrontDoor {
         return send(res, json(401, { error: `${r.authLevel} key required: send it as the x-functions-key header or the code query parameter` }));
       }
       return send(res, await r.handle(local, params));
+    }
+    const hook = this.opts.webhooks.find((w) => url.pathname === w.path || url.pathname.startsWith(`${w.path}/`));
+    if (hook && !authorizedSystem(hook.systemKey, presentedKey(req.headers, url.searchParams), this.opts.keys)) {
+      return send(res, json(401, { error: `${hook.path} needs the ${hook.systemKey} system key or the admin key: send it as the x-functions-key header or the code query parameter` }));
     }
     for (const f of this.opts.fallbacks) {
       const r = await f(local);

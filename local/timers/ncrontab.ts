@@ -2,6 +2,11 @@
  * NCRONTAB schedules as Azure Functions reads them: six fields, seconds first
  * (`{second} {minute} {hour} {day} {month} {day-of-week}`), or a TimeSpan (`hh:mm:ss`,
  * repeating from start). Times are UTC (WEBSITE_TIME_ZONE is not supported locally).
+ *
+ * Evaluated as NCrontab (github.com/atifaziz/NCrontab, what Azure uses) does, not as classic
+ * cron: a time matches when its day of month AND its day of week match, also when both fields
+ * are restricted (`0 0 0 13 * FRI` is only Friday the 13th); day of week is 0-6 (Sunday 0; 7 is
+ * refused); a name is any prefix of the English name (`J` January, `Augu` August, `sunday`).
  */
 export interface Schedule {
   /** The first occurrence strictly after `after`. */
@@ -9,8 +14,10 @@ export interface Schedule {
   readonly expression: string;
 }
 
-const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+const MONTHS = ['JANUARY', 'FEBRUARY', 'MARCH', 'APRIL', 'MAY', 'JUNE', 'JULY', 'AUGUST', 'SEPTEMBER', 'OCTOBER', 'NOVEMBER', 'DECEMBER'];
+const DAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
+/** The Gregorian calendar repeats every 400 years (146,097 days, a whole number of weeks): a schedule with no time in them never fires. */
+const CALENDAR_CYCLE_MS = 146_097 * 86_400_000;
 
 interface FieldSpec {
   name: string;
@@ -32,12 +39,20 @@ const FIELDS: FieldSpec[] = [
 export class ScheduleError extends Error {}
 
 function parseValue(raw: string, f: FieldSpec, expr: string): number {
-  const upper = raw.toUpperCase();
-  const named = f.names?.indexOf(upper.slice(0, 3)) ?? -1;
-  let v = named >= 0 && /^[A-Z]+$/.test(upper) ? named + (f.nameBase ?? 0) : Number(raw);
-  if (f.name === 'day-of-week' && v === 7) v = 0;
+  let v: number;
+  if (/^[0-9]/.test(raw)) v = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  else {
+    // NCrontab: the first name the text is a prefix of (case-insensitive).
+    const upper = raw.toUpperCase();
+    const named = upper ? (f.names?.findIndex((n) => n.startsWith(upper)) ?? -1) : -1;
+    if (named < 0) {
+      throw new ScheduleError(`schedule "${expr}": "${raw}" is not a ${f.name} value${f.names ? ` (names: ${f.names.map((n) => n.slice(0, 3)).join(', ')})` : ''}`);
+    }
+    v = named + (f.nameBase ?? 0);
+  }
   if (!Number.isInteger(v) || v < f.min || v > f.max) {
-    throw new ScheduleError(`schedule "${expr}": ${f.name} value "${raw}" is out of range ${f.min}-${f.max}`);
+    const hint = f.name === 'day-of-week' && v === 7 ? ' (Sunday is 0, as in NCrontab)' : '';
+    throw new ScheduleError(`schedule "${expr}": ${f.name} value "${raw}" is out of range ${f.min}-${f.max}${hint}`);
   }
   return v;
 }
@@ -57,7 +72,6 @@ function parseField(raw: string, f: FieldSpec, expr: string): Set<number> {
       const [a, b] = rangePart.split('-') as [string, string];
       lo = parseValue(a, f, expr);
       hi = parseValue(b, f, expr);
-      if (f.name === 'day-of-week' && b === '7') hi = 6;
     } else {
       lo = parseValue(rangePart, f, expr);
       hi = stepPart === undefined ? lo : f.max;
@@ -70,8 +84,6 @@ function parseField(raw: string, f: FieldSpec, expr: string): Set<number> {
 
 class CronSchedule implements Schedule {
   private readonly sets: Set<number>[];
-  private readonly dayStar: boolean;
-  private readonly dowStar: boolean;
 
   constructor(readonly expression: string) {
     const fields = expression.trim().split(/\s+/);
@@ -79,21 +91,16 @@ class CronSchedule implements Schedule {
       throw new ScheduleError(`schedule "${expression}": NCRONTAB needs six fields (second minute hour day month day-of-week), got ${fields.length}`);
     }
     this.sets = fields.map((raw, i) => parseField(raw, FIELDS[i]!, expression));
-    this.dayStar = fields[3] === '*' || fields[3] === '?';
-    this.dowStar = fields[5] === '*' || fields[5] === '?';
   }
 
+  /** NCrontab: the day of month and the day of week must both match (not classic cron's OR). */
   private dayMatches(d: Date): boolean {
-    const dom = this.sets[3]!.has(d.getUTCDate());
-    const dow = this.sets[5]!.has(d.getUTCDay());
-    // Classic cron: when both day fields are restricted, either may match.
-    if (!this.dayStar && !this.dowStar) return dom || dow;
-    return dom && dow;
+    return this.sets[3]!.has(d.getUTCDate()) && this.sets[5]!.has(d.getUTCDay());
   }
 
   next(after: Date): Date {
     const t = new Date(Math.floor(after.getTime() / 1000) * 1000 + 1000);
-    const limit = after.getTime() + 5 * 366 * 86_400_000;
+    const limit = after.getTime() + CALENDAR_CYCLE_MS;
     const [sec, min, hour, , month] = this.sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
     while (t.getTime() <= limit) {
       if (!month.has(t.getUTCMonth() + 1)) {
@@ -131,11 +138,17 @@ class IntervalSchedule implements Schedule {
   }
 }
 
+/** A .NET TimeSpan as host.json and schedules write it (`hh:mm:ss`, `d.hh:mm:ss`), in ms; undefined if it is not one. */
+export function parseTimeSpanMs(text: string): number | undefined {
+  const ts = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$/.exec(text.trim());
+  if (!ts) return undefined;
+  const [, d, h, m, s] = ts;
+  return (((Number(d ?? 0) * 24 + Number(h)) * 60 + Number(m)) * 60 + Number(s)) * 1000;
+}
+
 export function parseSchedule(expression: string): Schedule {
-  const ts = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$/.exec(expression.trim());
-  if (ts) {
-    const [, d, h, m, s] = ts;
-    const ms = (((Number(d ?? 0) * 24 + Number(h)) * 60 + Number(m)) * 60 + Number(s)) * 1000;
+  const ms = parseTimeSpanMs(expression);
+  if (ms !== undefined) {
     if (ms <= 0) throw new ScheduleError(`schedule "${expression}": interval must be positive`);
     return new IntervalSchedule(expression, ms);
   }

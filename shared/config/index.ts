@@ -59,6 +59,7 @@ const schema = z.object({
   STRATA_DATA_DIR: nonEmpty.default('.strata'),
   STRATA_FUNCTION_KEY: nonEmpty.default('strata-local-function-key'),
   STRATA_ADMIN_KEY: nonEmpty.default('strata-local-admin-key'),
+  STRATA_DURABLETASK_EXTENSION_KEY: nonEmpty.default('strata-local-durabletask-key'),
   STRATA_UPLOAD_MAX_BYTES: int(1).default(256 * 1024 * 1024),
   STRATA_PREDICTIONS_HUB: nonEmpty.default('predictions'),
   STRATA_SESSION_GRACE_MS: int(0).default(30_000),
@@ -77,6 +78,8 @@ export type StrataConfig = Readonly<{
   dataDir: string;
   functionKey: string;
   adminKey: string;
+  /** Local host: the durabletask_extension system key (the Durable HTTP API's key). */
+  durableTaskKey: string;
   uploadMaxBytes: number;
   predictionsHub: string;
   sessionGraceMs: number;
@@ -95,7 +98,7 @@ export const SETTING_NAMES = Object.keys(schema.shape);
  * (function and admin keys live in the host's key store), so infra/ never sets these; a key
  * there would be a secret in plain app settings.
  */
-export const LOCAL_ONLY_SETTINGS: readonly string[] = Object.freeze(['STRATA_PORT', 'STRATA_FUNCTION_KEY', 'STRATA_ADMIN_KEY']);
+export const LOCAL_ONLY_SETTINGS: readonly string[] = Object.freeze(['STRATA_PORT', 'STRATA_FUNCTION_KEY', 'STRATA_ADMIN_KEY', 'STRATA_DURABLETASK_EXTENSION_KEY']);
 
 /** Parse settings from an environment; throws ConfigError naming every bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
@@ -113,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     dataDir: s.STRATA_DATA_DIR,
     functionKey: s.STRATA_FUNCTION_KEY,
     adminKey: s.STRATA_ADMIN_KEY,
+    durableTaskKey: s.STRATA_DURABLETASK_EXTENSION_KEY,
     uploadMaxBytes: s.STRATA_UPLOAD_MAX_BYTES,
     predictionsHub: s.STRATA_PREDICTIONS_HUB,
     sessionGraceMs: s.STRATA_SESSION_GRACE_MS,

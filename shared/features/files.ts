@@ -1,15 +1,19 @@
 /**
  * Reading uploaded files (CSV, JSONL, Parquet) into raw records with their positions, in
  * chunks, without holding the whole file in memory. Values are left as the file has them,
- * except CSV text, which is converted by the source schema's field types (CSV has no types).
+ * except CSV text, which is converted by the source schema's field types (CSV has no types):
+ * an empty cell is an absent field (so an optional column may be left empty), except in a
+ * required text column, where it is the empty string the schema then judges. A UTF-8
+ * byte-order mark at the start of a CSV or JSONL file is not part of the data. Parquet
+ * struct, list and map values stay objects and arrays, so a scalar field refuses them.
  */
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { z } from 'zod';
 import { CsvParser } from './csv';
 import {
-  DuckDBDateValue, DuckDBDecimalValue, DuckDBTimestampMillisecondsValue, DuckDBTimestampSecondsValue,
-  DuckDBTimestampTZValue, DuckDBTimestampValue, DuckDBValue,
+  DuckDBArrayValue, DuckDBDateValue, DuckDBDecimalValue, DuckDBListValue, DuckDBMapValue, DuckDBStructValue,
+  DuckDBTimestampMillisecondsValue, DuckDBTimestampSecondsValue, DuckDBTimestampTZValue, DuckDBTimestampValue, DuckDBValue,
 } from '@duckdb/node-api';
 import { duckdb, literal } from './offline/duckdb';
 import { ValidationError } from '../errors';
@@ -42,11 +46,18 @@ export function formatFromName(name: string, contentType?: string): FileFormat |
 }
 
 type FieldKind = 'number' | 'boolean' | 'other';
+interface CsvField {
+  kind: FieldKind;
+  /** The schema accepts the field being absent (optional, or with a default). */
+  optional: boolean;
+}
 
 /** What a CSV cell should become for each field of the schema (numbers and booleans are typed). */
-export function csvFieldKinds(schema: z.ZodObject): Record<string, FieldKind> {
-  const out: Record<string, FieldKind> = {};
-  for (const [name, field] of Object.entries(schema.shape)) out[name] = kindOf(field as z.ZodType);
+export function csvFields(schema: z.ZodObject): Map<string, CsvField> {
+  const out = new Map<string, CsvField>();
+  for (const [name, field] of Object.entries(schema.shape)) {
+    out.set(name, { kind: kindOf(field as z.ZodType), optional: (field as z.ZodType).safeParse(undefined).success });
+  }
   return out;
 }
 
@@ -63,8 +74,12 @@ function kindOf(t: z.ZodType): FieldKind {
   return 'other';
 }
 
-function csvCell(value: string, kind: FieldKind | undefined): unknown {
-  if (value === '') return kind === 'other' || kind === undefined ? '' : null;
+/** A cell that stands for "no value": the field is left out of the record. */
+const ABSENT = Symbol('absent');
+
+function csvCell(value: string, field: CsvField | undefined): unknown {
+  const kind = field?.kind;
+  if (value === '') return field === undefined || (kind === 'other' && !field.optional) ? '' : ABSENT;
   if (kind === 'number') {
     const n = Number(value);
     return Number.isNaN(n) ? value : n; // leave it as text: validation reports it with the field name
@@ -85,6 +100,13 @@ export async function* readRecords(path: string, format: FileFormat, schema: z.Z
   }
   const stream = fs.createReadStream(path);
   const decoder = new StringDecoder('utf8');
+  // The first text decoded loses a leading byte-order mark (Excel and Notepad write one).
+  let atStart = true;
+  const text = (s: string): string => {
+    if (!atStart || s === '') return s;
+    atStart = false;
+    return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+  };
   let chunk: RecordChunk = { records: [], unreadable: [] };
   const flushIfFull = function* (): Generator<RecordChunk> {
     if (chunk.records.length + chunk.unreadable.length >= chunkSize) {
@@ -105,19 +127,18 @@ export async function* readRecords(path: string, format: FileFormat, schema: z.Z
       }
     };
     for await (const buf of stream) {
-      const text = rest + decoder.write(buf as Buffer);
-      const lines = text.split('\n');
+      const lines = (rest + text(decoder.write(buf as Buffer))).split('\n');
       rest = lines.pop()!;
       for (const l of lines) {
         handleLine(l.endsWith('\r') ? l.slice(0, -1) : l);
         yield* flushIfFull();
       }
     }
-    rest += decoder.end();
+    rest += text(decoder.end());
     if (rest) handleLine(rest);
   } else {
     const parser = new CsvParser();
-    const kinds = csvFieldKinds(schema);
+    const fields = csvFields(schema);
     let header: string[] | undefined;
     const handleRows = (rows: ReturnType<CsvParser['push']>) => {
       for (const row of rows) {
@@ -129,17 +150,17 @@ export async function* readRecords(path: string, format: FileFormat, schema: z.Z
           chunk.unreadable.push({ raw: row.values.join(',').slice(0, 2000), reason: `has ${row.values.length} fields, the header has ${header.length}`, position: `line ${row.line}` });
           continue;
         }
-        const rec: Record<string, unknown> = {};
-        header.forEach((h, i) => (rec[h] = csvCell(row.values[i]!, kinds[h])));
-        chunk.records.push({ record: rec, position: `line ${row.line}` });
+        // fromEntries: every header is an own key, `__proto__` included.
+        const cells = header.map((h, i) => [h, csvCell(row.values[i]!, fields.get(h))] as const).filter(([, v]) => v !== ABSENT);
+        chunk.records.push({ record: Object.fromEntries(cells), position: `line ${row.line}` });
       }
     };
     try {
       for await (const buf of stream) {
-        handleRows(parser.push(decoder.write(buf as Buffer)));
+        handleRows(parser.push(text(decoder.write(buf as Buffer))));
         yield* flushIfFull();
       }
-      handleRows(parser.push(decoder.end()));
+      handleRows(parser.push(text(decoder.end())));
       handleRows(parser.end());
     } catch (e) {
       throw new ValidationError(`CSV file cannot be read: ${(e as Error).message}`);
@@ -166,9 +187,7 @@ async function* readParquet(path: string, chunkSize: number): AsyncGenerator<Rec
       const chunk = await result.fetchChunk();
       if (!chunk || chunk.rowCount === 0) break;
       for (const row of chunk.getRows()) {
-        const record: Record<string, unknown> = {};
-        names.forEach((n, i) => (record[n] = plainValue(row[i])));
-        out.push({ record, position: `row ${++rowNo}` });
+        out.push({ record: Object.fromEntries(names.map((n, i) => [n, plainValue(row[i])])), position: `row ${++rowNo}` });
       }
       if (out.length >= chunkSize) {
         yield { records: out, unreadable: [] };
@@ -191,5 +210,9 @@ function plainValue(v: DuckDBValue | undefined): unknown {
   if (v instanceof DuckDBTimestampSecondsValue) return new Date(Number(v.seconds) * 1000).toISOString();
   if (v instanceof DuckDBDateValue) return new Date(v.days * 86_400_000).toISOString().slice(0, 10);
   if (v instanceof DuckDBDecimalValue) return Number(v.toString());
+  // Nested values stay nested: a scalar field refuses them with a reason, an untyped one keeps them (as JSON).
+  if (v instanceof DuckDBListValue || v instanceof DuckDBArrayValue) return v.items.map(plainValue);
+  if (v instanceof DuckDBStructValue) return Object.fromEntries(Object.entries(v.entries).map(([k, x]) => [k, plainValue(x)]));
+  if (v instanceof DuckDBMapValue) return v.entries.map((e) => ({ key: plainValue(e.key), value: plainValue(e.value) }));
   return String(v);
 }

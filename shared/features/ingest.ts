@@ -22,6 +22,8 @@
  *   5. the validated records -> the source's own segment (what backfills and warm-up read).
  * A crash anywhere before 5 redelivers the batch; everything before it is idempotent. No step
  * is left running when another fails (shared/concurrency): a failed batch has stopped writing.
+ * The same batch twice at once in one process (ten identical uploads) runs once: the others
+ * wait for it and answer `already-ingested`.
  *
  * Windows need history: a cold process warms the pipeline from the offline store (source
  * records for windowed views, input-view rows for derived views) up to the newest committed
@@ -110,23 +112,35 @@ export class IngestService {
   private readonly pending = new Map<string, PipelineResult>();
   private ledger: Promise<IntervalLedger | null> | undefined;
   private backlog: Promise<OnlineBacklog | null> | undefined;
+  /** Batches being ingested now, by batch id: a second request for one waits for the first. */
+  private readonly inFlight = new Map<string, Promise<IngestReport>>();
 
   constructor(private readonly deps: IngestDeps) {}
 
   async ingest(req: IngestRequest): Promise<IngestReport> {
+    const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
+    const running = this.inFlight.get(batchId);
+    if (running) {
+      const first = await running.then((r) => r, () => undefined);
+      // It committed: this one is a duplicate. (Had it failed, this one tries itself.)
+      if (first) return first.accepted > 0 ? { ...first, status: 'already-ingested', views: {}, late: 0, problems: [] } : first;
+    }
+    const p = this.ingestBatch(req, batchId);
+    this.inFlight.set(batchId, p);
     try {
-      return await this.ingestBatch(req);
+      return await p;
     } catch (e) {
       throw storageUnavailable(e) ?? e; // a storage outage names the service (the batch is retried)
+    } finally {
+      if (this.inFlight.get(batchId) === p) this.inFlight.delete(batchId);
     }
   }
 
-  private async ingestBatch(req: IngestRequest): Promise<IngestReport> {
+  private async ingestBatch(req: IngestRequest, batchId: string): Promise<IngestReport> {
     const { repo } = this.deps;
     const source = repo.sources.get(req.source);
     if (!source) throw new NotFoundError(`unknown source "${req.source}"; known sources: ${[...repo.sources.keys()].join(', ') || '(none)'}`);
     const receivedAt = req.receivedAt ?? Date.now();
-    const batchId = sha256Hex(canonicalJson(req.batch)).slice(0, 32);
     const { accepted, rejected } = validateRecords(repo, source.name, req.records, { receivedAt, ...(this.deps.maxFutureSkewMs !== undefined ? { maxFutureSkewMs: this.deps.maxFutureSkewMs } : {}) });
 
     const letters: DeadLetter[] = [

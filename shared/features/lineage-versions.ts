@@ -30,6 +30,7 @@ import { MANIFEST_TABLE, partitionKey, type ManifestEntry } from './offline/mani
 import { TRAINING_SETS_CONTAINER } from './pit/training-set';
 import { Lineage, segmentNode, trainingSetNode, type LineageNode, type TrainingSetRecord } from './lineage';
 import { ValidationError } from '../errors';
+import { own } from '../own';
 
 type Scalar = string | number | boolean;
 
@@ -155,7 +156,7 @@ async function select(deps: VersionDeps, where: RecordWhere): Promise<Selected[]
         && (where.version === undefined || r.version === where.version)
         && (where.jobId === undefined || r.lineage.jobId === where.jobId)
         && (!where.ids || where.ids.includes(r.segmentId))
-        && params.every(([k, v]) => (v === null ? r.lineage.params?.[k] === undefined : r.lineage.params?.[k] === v)))
+        && params.every(([k, v]) => (v === null ? own(r.lineage.params, k) === undefined : own(r.lineage.params, k) === v)))
       .sort((a, b) => a.view.localeCompare(b.view) || a.day.localeCompare(b.day) || a.segmentId.localeCompare(b.segmentId))
       .map((record) => ({ kind: 'segment' as const, record }));
   }
@@ -171,7 +172,7 @@ async function select(deps: VersionDeps, where: RecordWhere): Promise<Selected[]
       && (!where.toDay || (day !== undefined && day <= where.toDay))
       && (where.jobId === undefined || rec.jobId === where.jobId)
       && (!where.ids || where.ids.includes(id))
-      && params.every(([k, v]) => (v === null ? rec.params?.[k] === undefined : rec.params?.[k] === v));
+      && params.every(([k, v]) => (v === null ? own(rec.params, k) === undefined : own(rec.params, k) === v));
     if (ok) out.push({ kind: 'training-set', record: { ...rec, id, etag: b.properties.etag! } });
   }
   return out.sort((a, b) => idOf(a).localeCompare(idOf(b)));
@@ -196,14 +197,14 @@ async function inferViewVersions(rec: TrainingSetRecord & { etag?: string }, onl
 }
 
 function paramOf(n: LineageNode, param: string): Scalar | undefined {
-  if (n.kind === 'segment') return (n.details.record as ManifestEntry | undefined)?.lineage.params?.[param];
-  if (n.kind === 'training-set') return (n.details.record as TrainingSetRecord | undefined)?.params?.[param];
+  if (n.kind === 'segment') return own((n.details.record as ManifestEntry | undefined)?.lineage.params, param);
+  if (n.kind === 'training-set') return own((n.details.record as TrainingSetRecord | undefined)?.params, param);
   return undefined;
 }
 
 function currentValues(r: Selected, keys: string[], view?: string): Record<string, Scalar | undefined> {
-  if (r.kind === 'segment') return Object.fromEntries(keys.map((k) => [k, r.record.lineage.params?.[k]]));
-  return Object.fromEntries(keys.map((k) => [k, k === 'version' && view ? r.record.views?.find((v) => v.view === view)?.version : r.record.params?.[k]]));
+  if (r.kind === 'segment') return Object.fromEntries(keys.map((k) => [k, own(r.record.lineage.params, k)]));
+  return Object.fromEntries(keys.map((k) => [k, k === 'version' && view ? r.record.views?.find((v) => v.view === view)?.version : own(r.record.params, k)]));
 }
 
 function idOf(r: Selected): string {

@@ -34,6 +34,7 @@ import type { SegmentInput } from './offline/types';
 import { canonicalJson, dayStart, eventDay } from './offline/segment-id';
 import { TRAINING_SETS_CONTAINER, type TrainingSetResult } from './pit/training-set';
 import { NotFoundError, ValidationError } from '../errors';
+import { checkName } from '../names';
 import { didYouMean } from './suggest';
 
 export const WALKABLE_KINDS = ['segment', 'training-set', 'view', 'source'] as const;
@@ -78,6 +79,39 @@ const DAY_MS = 86_400_000;
 /** Days scanned after a segment's day for backfills that read it (a window's reach, bounded). */
 const MAX_REACH_DAYS = 62;
 
+/**
+ * A root as a client names it, checked by the name rules before any storage call: a source
+ * name, a view `name[@version]`, a training-set id, or a segment id (32 hex) or
+ * `<view>/<version>/<yyyy-mm-dd>/<segmentId>`. ValidationError naming `kind` or `id`.
+ */
+export function checkLineageRef(kind: string, id: string): asserts kind is WalkableKind {
+  if (!(WALKABLE_KINDS as readonly string[]).includes(kind)) {
+    throw new ValidationError(`lineage: unknown kind "${kind}"`, [{ where: 'kind', problem: `use one of ${WALKABLE_KINDS.join(', ')}${didYouMean(kind, WALKABLE_KINDS)}` }]);
+  }
+  const parts = (kind === 'view' ? id.split('@') : kind === 'segment' ? id.split('/') : [id]);
+  const fail = (problem: string) => {
+    throw new ValidationError(`lineage: ${JSON.stringify(id.slice(0, 80))} is not a ${kind} id: ${problem}`, [{ where: 'id', problem }]);
+  };
+  try {
+    if (kind === 'source') checkName('definition', id, 'id');
+    else if (kind === 'training-set') checkName('trainingSet', id, 'id');
+    else if (kind === 'view') {
+      if (parts.length > 2) fail('give a view as <name> or <name>@<version>');
+      checkName('storedView', parts[0], 'id');
+      if (parts.length === 2) checkName('version', parts[1], 'id');
+    } else if (parts.length === 1) checkName('segmentId', id, 'id');
+    else if (parts.length !== 4 || !/^\d{4}-\d{2}-\d{2}$/.test(parts[2]!)) fail('give a segment id (32 hex characters) or <view>/<version>/<yyyy-mm-dd>/<segmentId>');
+    else {
+      checkName('storedView', parts[0], 'id');
+      checkName('version', parts[1], 'id');
+      checkName('segmentId', parts[3], 'id');
+    }
+  } catch (e) {
+    if (e instanceof ValidationError && !e.message.startsWith('lineage:')) fail(e.details[0]!.problem);
+    throw e;
+  }
+}
+
 interface Neighbour {
   node: LineageNode;
   relation: LineageEdge['relation'];
@@ -90,9 +124,7 @@ export class Lineage {
   constructor(private readonly deps: LineageDeps) {}
 
   async walk(kind: string, id: string, opts: { direction: 'up' | 'down'; depth?: number; maxNodes?: number }): Promise<LineageResult> {
-    if (!(WALKABLE_KINDS as readonly string[]).includes(kind)) {
-      throw new ValidationError(`lineage: unknown kind "${kind}"`, [{ where: 'kind', problem: `use one of ${WALKABLE_KINDS.join(', ')}${didYouMean(kind, WALKABLE_KINDS)}` }]);
-    }
+    checkLineageRef(kind, id);
     const depth = opts.depth ?? 3;
     const root = await this.resolve(kind as WalkableKind, id);
     const edges = new Map<string, LineageEdge>();

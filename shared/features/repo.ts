@@ -28,14 +28,15 @@ import { versionOf } from './version';
 import { didYouMean, known } from './suggest';
 import { AGGREGATE_FNS, FILE_FORMATS, formatRef, type AggregateFn, type FeatureRef } from './vocabulary';
 import type { Entity, Feature, FeatureService, FeatureView, Source, WindowSpec } from './definitions';
+import { isName } from '../names';
 
 export type DefinitionKind = 'entity' | 'source' | 'view' | 'service';
 
 /** Default for how late a record may arrive and still be folded into windows. */
 export const DEFAULT_LATENESS_MS = 3_600_000;
 
-/** Names become Redis keys, Table keys and blob paths: keep them plain. */
-const NAME = /^[a-z][a-z0-9_]*$/;
+/** Names become Redis keys, Table keys and blob paths: the definition name rule of shared/names.ts. */
+const NAME = { test: (v: string) => isName('definition', v) };
 /** Column names the stores use next to feature columns. */
 const RESERVED_FEATURE_NAMES = new Set(['entity_id', 'event_ts', 'created_ts']);
 const FEATURE_TYPES: readonly FeatureType[] = ['float', 'int', 'string', 'bool'];

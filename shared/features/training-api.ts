@@ -8,14 +8,16 @@ import type { FeatureRepo } from './repo';
 import { parseTrainingSetRequest } from './pit/request';
 import type { TrainingSetRequest } from './pit/training-set';
 import { ValidationError, detailsFromZod, type ErrorDetail } from '../errors';
+import { nameSchema } from '../names';
+import { own } from '../own';
 
 const ApiSchema = z
   .object({
     spine: z.unknown(),
-    featureService: z.string().min(1).optional(),
+    featureService: nameSchema('definition').optional(),
     features: z.array(z.string().regex(/^[^:]+:[^:]+$/, 'must be "view:feature"')).min(1).optional(),
     /** Build from these definition versions instead of the newest, by view name. */
-    versions: z.record(z.string(), z.string()).optional(),
+    versions: z.record(nameSchema('definition'), nameSchema('version')).optional(),
     asOf: z.unknown().optional(),
     knownAt: z.unknown().optional(),
     fullFeatureNames: z.unknown().optional(),
@@ -60,7 +62,7 @@ export function trainingSetRequestFromApi(repo: FeatureRepo, body: unknown): Tra
   if (problems.length) throw new ValidationError('invalid training set request', problems);
   const views = [...byView].map(([view, features]) => {
     const ttlMs = repo.view(view).ttlMs;
-    const version = b.versions?.[view];
+    const version = own(b.versions, view);
     return { view, features, ...(ttlMs !== undefined ? { ttlMs } : {}), ...(version !== undefined ? { version } : {}) };
   });
   const { featureService: _s, features: _f, versions: _v, ...rest } = b;

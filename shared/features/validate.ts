@@ -17,6 +17,10 @@
  * is refused too: one wrong producer clock (9999-12-30) would otherwise move the source's event
  * clock so far ahead that every later record counts as late.
  *
+ * Numbers must stay within ±1e250 (MAX_NUMBER_MAGNITUDE): sums and means over any window of them
+ * stay finite, so a value such as 1e308 is refused here with its reason rather than overflowing an
+ * aggregate to Infinity, which no store can hold (it would be stored as null and served as 0).
+ *
  * Reasons read like `field "amount": expected number, got string "abc"`; several problems of one
  * record are joined with "; ".
  */
@@ -118,6 +122,7 @@ function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawReco
         problems.push(describeIssue(issue, record));
       }
     }
+    if (parsed.success) problems.push(...magnitudeProblems(parsed.data as Record<string, unknown>));
     if (problems.length || !time.ok || !parsed.success) {
       rejected.push({ record, reason: problems.join('; '), position });
       continue;
@@ -125,6 +130,19 @@ function validateAgainst<P>(source: ResolvedSource, batch: ReadonlyArray<RawReco
     accepted.push({ source: source.name, eventTs: time.ms, createdTs: receivedAt, data: parsed.data as Record<string, unknown>, position });
   }
   return { accepted, rejected };
+}
+
+/** The largest magnitude a number field may hold (see the header). */
+export const MAX_NUMBER_MAGNITUDE = 1e250;
+
+function magnitudeProblems(data: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [field, v] of Object.entries(data)) {
+    if (typeof v === 'number' && Math.abs(v) > MAX_NUMBER_MAGNITUDE) {
+      out.push(`field "${field}": ${describeValue(v)} is too large (at most ${MAX_NUMBER_MAGNITUDE} in magnitude, so sums over windows stay finite)`);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

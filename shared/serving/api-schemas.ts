@@ -3,7 +3,7 @@
  * edge (`schema.safeParse(body)`, then `detailsFromZod` into a ValidationError).
  */
 import { z } from 'zod';
-import { ALIAS_NAME, MODEL_NAME } from './registry';
+import { nameSchema } from '../names';
 import { SignatureSchema } from './signature';
 import type { PredictResult } from './predictor';
 
@@ -12,10 +12,10 @@ export const PIN_HEADER = 'x-strata-model-version';
 /** The most entities one predict request may name. */
 export const MAX_BATCH = 1000;
 
-export const ModelNameSchema = z.string().regex(MODEL_NAME, 'must start with a letter or digit and use only letters, digits, _ . - (at most 100 characters)');
+export const ModelNameSchema = nameSchema('model');
 
 const tags = z.record(z.string().max(100), z.string().max(1000)).optional();
-const alias = z.string().regex(ALIAS_NAME, 'must start with a lowercase letter and use only a-z, 0-9, _ and - (e.g. production, canary, shadow)');
+const alias = nameSchema('alias');
 
 /** POST /api/models/{model}/versions with a JSON body: the ONNX file base64-encoded. */
 export const RegisterVersionBodySchema = z
@@ -81,8 +81,8 @@ const FEATURE_REF = /^[^:\s]+:[^:\s]+$/;
 /** POST /api/predict/{model}: one entity or a batch, optional overrides. */
 export const PredictBodySchema = z
   .object({
-    entityId: z.string().min(1, 'must not be empty').max(512).optional(),
-    entityIds: z.array(z.string().min(1, 'must not be empty').max(512)).min(1, 'must list at least one entity id').max(MAX_BATCH, `at most ${MAX_BATCH} entities per request`).optional(),
+    entityId: nameSchema('entityId').optional(),
+    entityIds: z.array(nameSchema('entityId')).min(1, 'must list at least one entity id').max(MAX_BATCH, `at most ${MAX_BATCH} entities per request`).optional(),
     /** Replace online values by `view:feature` for every entity of the request. */
     overrides: z
       .record(z.string(), z.union([z.number(), z.boolean(), z.null()], { message: 'must be a number, boolean or null' }))

@@ -11,6 +11,7 @@ import { CANARY, PRODUCTION, isShadowAlias, type ArtifactRef, type ModelState, t
 import { SessionCache, versionKey, type VersionKey } from './sessions';
 import { compilePlan, type ModelSignature, type ServingPlan } from './signature';
 import { BUCKETS } from './router';
+import { own } from '../own';
 
 /** The registry reads serving needs (ModelRegistry implements it). */
 export interface RegistryReader {
@@ -172,7 +173,7 @@ export class DeploymentCache {
 
 function snapshot(state: ModelState, versions: Map<number, DeployedVersion>, now: number): Deployment {
   const at = (alias: string) => {
-    const v = state.aliases[alias];
+    const v = own(state.aliases, alias);
     return v === undefined ? undefined : versions.get(v);
   };
   const shadowVersions = new Set(Object.entries(state.aliases).filter(([a]) => isShadowAlias(a)).map(([, v]) => v));

@@ -5,12 +5,16 @@
  *
  * One Table partition per model holds its state row, version rows and history rows,
  * so every change is one atomic transaction guarded by the state row's ETag.
- * Artifacts are content-addressed blobs (`{model}/{sha256}.onnx`).
+ * Artifacts are content-addressed blobs (`{model}/{sha256}.onnx`). A registration also claims
+ * its content (artifact hash + signature) with a row in the same transaction, so the same file
+ * registered many times at once gives one version: the losers find the claim and answer it.
  */
 import { createHash } from 'node:crypto';
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { ConflictError, DependencyError, NotFoundError, ValidationError, detailsFromZod } from '../errors';
 import type { Storage } from '../storage/clients';
+import { checkName } from '../names';
+import { own } from '../own';
 import { checkArtifact, type ArtifactCheck } from './artifact-check';
 import { SignatureSchema, type ModelSignature } from './signature';
 
@@ -77,10 +81,9 @@ export interface RegisterInput {
   tags?: Record<string, string>;
 }
 
-export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-export const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
-
 const STATE_RK = 'model';
+/** RowKey of a content claim: `x` + sha256(artifact sha256, signature); holds the version it made. */
+const claimRk = (sha256: string, signature: string) => `x${createHash('sha256').update(`${sha256}\n${signature}`).digest('hex')}`;
 const MAX_PRODUCTION_HISTORY = 100;
 const versionRk = (v: number) => `v${String(v).padStart(10, '0')}`;
 const historyRk = (seq: number) => `h${String(seq).padStart(10, '0')}`;
@@ -116,6 +119,10 @@ export class ModelRegistry {
     const signature = parsed.data;
     const sha256 = createHash('sha256').update(input.artifact).digest('hex');
     const sameSig = stableStringify(signature);
+    const claim = claimRk(sha256, sameSig);
+    const claimed = await this.claimedVersion(model, claim);
+    if (claimed !== undefined) return { version: await this.getVersion(model, claimed), created: false };
+    // Versions registered before content claims existed: found by comparing.
     const existing = (await this.tryState(model)) ? await this.listVersions(model) : [];
     const twin = existing.find((v) => v.artifact.sha256 === sha256 && stableStringify(v.signature) === sameSig);
     if (twin) return { version: twin, created: false };
@@ -129,17 +136,36 @@ export class ModelRegistry {
     });
 
     await this.ensureState(model, input.description);
-    let registered: ModelVersion | undefined;
-    await this.mutate(model, (state) => {
-      const version = state.latestVersion + 1;
-      state.latestVersion = version;
-      registered = {
-        model, version, artifact, signature, tags: input.tags ?? {}, createdAt: this.now(), check,
-        ...(input.description !== undefined ? { description: input.description } : {}),
-      };
-      return { history: [{ action: 'register', to: version }], extra: [['create', versionEntity(registered)]] };
-    });
-    return { version: registered!, created: true };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      let registered: ModelVersion | undefined;
+      const r = await this.tryMutate(model, (state) => {
+        const version = state.latestVersion + 1;
+        state.latestVersion = version;
+        registered = {
+          model, version, artifact, signature, tags: input.tags ?? {}, createdAt: this.now(), check,
+          ...(input.description !== undefined ? { description: input.description } : {}),
+        };
+        const claimRow = { partitionKey: model, rowKey: claim, version };
+        return { history: [{ action: 'register', to: version }], extra: [['create', versionEntity(registered)], ['create', claimRow]] };
+      });
+      if (r !== 'conflict') return { version: registered!, created: true };
+      // Someone else changed the model first; if it was the same registration, its claim says so.
+      const won = await this.claimedVersion(model, claim);
+      if (won !== undefined) return { version: await this.getVersion(model, won), created: false };
+      await backoff(attempt);
+    }
+    throw new ConflictError(`model ${model} is being changed by others at the same time; try again`);
+  }
+
+  /** The version a content claim made, if the content was registered. */
+  private async claimedVersion(model: string, claim: string): Promise<number | undefined> {
+    try {
+      const e = await (await this.table()).getEntity<Record<string, unknown>>(model, claim);
+      return Number(e.version);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
   }
 
   async listModels(): Promise<ModelState[]> {
@@ -198,7 +224,7 @@ export class ModelRegistry {
     checkAliasName(alias);
     if (version !== null) await this.getVersion(model, version);
     return this.mutate(model, (s) => {
-      const from = s.aliases[alias];
+      const from = own(s.aliases, alias);
       if (from === (version ?? undefined)) return { history: [] };
       if (version === null) {
         if (alias === PRODUCTION) {
@@ -310,39 +336,50 @@ export class ModelRegistry {
     model: string,
     change: (s: ModelState) => { history: HistoryDraft[]; extra?: TransactionAction[] },
   ): Promise<ModelState> {
-    checkModelName(model);
-    const t = await this.table();
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const current = await this.tryState(model);
-      if (!current) throw new NotFoundError(`model ${model} is not registered (POST /api/models/${model}/versions registers its first version)`);
-      const next = structuredClone(current.state);
-      const { history, extra = [] } = change(next);
-      if (!history.length) return current.state;
-      const at = this.now();
-      next.updatedAt = at;
-      let seq = current.seq;
-      const actions: TransactionAction[] = [
-        ['update', stateEntity(next, current.seq + history.length), 'Replace', { etag: current.etag }],
-        ...extra,
-        ...history.map((h): TransactionAction => ['create', historyEntity(model, { ...h, seq: ++seq, at })]),
-      ];
-      try {
-        await t.submitTransaction(actions);
-        return next;
-      } catch (e) {
-        const status = statusOf(e);
-        if (status === 412 || status === 409) {
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-          continue;
-        }
-        throw e;
-      }
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const r = await this.tryMutate(model, change);
+      if (r !== 'conflict') return r;
+      await backoff(attempt);
     }
     throw new ConflictError(`model ${model} is being changed by others at the same time; try again`);
+  }
+
+  /** One attempt of mutate: the new state, or 'conflict' when the state row (or a created row) changed first. */
+  private async tryMutate(
+    model: string,
+    change: (s: ModelState) => { history: HistoryDraft[]; extra?: TransactionAction[] },
+  ): Promise<ModelState | 'conflict'> {
+    checkModelName(model);
+    const t = await this.table();
+    const current = await this.tryState(model);
+    if (!current) throw new NotFoundError(`model ${model} is not registered (POST /api/models/${model}/versions registers its first version)`);
+    const next = structuredClone(current.state);
+    const { history, extra = [] } = change(next);
+    if (!history.length) return current.state;
+    const at = this.now();
+    next.updatedAt = at;
+    let seq = current.seq;
+    const actions: TransactionAction[] = [
+      ['update', stateEntity(next, current.seq + history.length), 'Replace', { etag: current.etag }],
+      ...extra,
+      ...history.map((h): TransactionAction => ['create', historyEntity(model, { ...h, seq: ++seq, at })]),
+    ];
+    try {
+      await t.submitTransaction(actions);
+      return next;
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 412 || status === 409) return 'conflict';
+      throw e;
+    }
   }
 }
 
 type HistoryDraft = Omit<HistoryEntry, 'seq' | 'at'>;
+
+/** Attempts of a read-modify-write before giving up with a ConflictError. */
+const MAX_ATTEMPTS = 10;
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
 
 function pushProduction(s: ModelState, version: number): void {
   if (s.productionHistory[s.productionHistory.length - 1] === version) return;
@@ -351,19 +388,11 @@ function pushProduction(s: ModelState, version: number): void {
 }
 
 export function checkModelName(model: string): void {
-  if (!MODEL_NAME.test(model)) {
-    throw new ValidationError(`invalid model name "${model}"`, [
-      { where: 'model', problem: 'must start with a letter or digit and use only letters, digits, _ . - (at most 100 characters)' },
-    ]);
-  }
+  checkName('model', model, 'model');
 }
 
 export function checkAliasName(alias: string): void {
-  if (!ALIAS_NAME.test(alias)) {
-    throw new ValidationError(`invalid alias "${alias}"`, [
-      { where: 'alias', problem: 'must start with a lowercase letter and use only a-z, 0-9, _ and - (at most 40 characters), e.g. production, canary, shadow, shadow-xgb' },
-    ]);
-  }
+  checkName('alias', alias, 'alias');
 }
 
 function checkTraffic(model: string, t: TrafficPolicy): void {

@@ -6,6 +6,7 @@
  */
 import { NotFoundError } from '../errors';
 import type { Deployment, DeployedVersion } from './deployments';
+import { own } from '../own';
 
 export const BUCKETS = 10_000;
 
@@ -41,7 +42,7 @@ export function parsePin(pin: string): Pin {
 /** The version a pin names, if it is an alias of the snapshot; a bare version number is returned as is. */
 export function resolvePin(d: Deployment, pin: Pin): number {
   if ('version' in pin) return pin.version;
-  const v = d.aliases[pin.alias];
+  const v = own(d.aliases, pin.alias);
   if (v === undefined) {
     const known = Object.keys(d.aliases).join(', ') || 'none';
     throw new NotFoundError(`model ${d.model} has no alias "${pin.alias}" to pin to (its aliases: ${known})`);

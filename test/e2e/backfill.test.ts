@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
-import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
+import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, SYSTEM_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
 import { daysAgo, HOUR, MINUTE } from '../helpers/backfill-fixtures';
 
@@ -44,10 +44,10 @@ interface ViewStatus { view: string; caughtUp: boolean; watermark: string | null
 interface Plan { views: ViewStatus[]; work: Array<{ view: string; day: string; kind: string; reason: string }>; backfills: Array<{ views: string[]; from: string; to: string }> }
 interface Instance { name: string; instanceId: string; runtimeStatus: string }
 
-const backfillInstances = async () => (await get<Instance[]>('/runtime/webhooks/durabletask/instances', {})).body.filter((i) => i.name === 'backfill');
+const backfillInstances = async () => (await get<Instance[]>('/runtime/webhooks/durabletask/instances', { 'x-functions-key': SYSTEM_KEY })).body.filter((i) => i.name === 'backfill');
 const finished = (statusUrl: string) =>
   eventually(async () => {
-    const r = await fetch(statusUrl);
+    const r = await fetch(statusUrl, { headers: { 'x-functions-key': SYSTEM_KEY } });
     const s = (await r.json()) as { runtimeStatus: string; output: { intervals: Record<string, number>; rows: Record<string, number> } };
     return r.status === 200 ? s : undefined;
   }, 60_000, 'the backfill to finish');

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { startHostProcess, ROOT, eventually } from '../helpers/host-process';
+import { startHostProcess, ROOT, SYSTEM_KEY, eventually } from '../helpers/host-process';
 import { readJsonLines } from '../helpers/temp';
 import { useAzurite } from '../helpers/storage';
 import { storageFor } from '../../shared/storage/clients';
@@ -42,7 +42,7 @@ it('finishes an orchestration after the host is killed mid-way, without re-runni
   const second = await startHostProcess(opts);
   try {
     const status = await eventually(async () => {
-      const r = await fetch(`${second.baseUrl}/runtime/webhooks/durabletask/instances/crash-1`);
+      const r = await fetch(`${second.baseUrl}/runtime/webhooks/durabletask/instances/crash-1`, { headers: { 'x-functions-key': SYSTEM_KEY } });
       return r.status === 200 ? ((await r.json()) as { runtimeStatus: string; output: unknown }) : undefined;
     }, 30_000, 'crash-1 to finish on the new host');
     expect(status.runtimeStatus).toBe('Completed');

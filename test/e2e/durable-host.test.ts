@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
-import { startHostProcess, HostProcess, ROOT, eventually } from '../helpers/host-process';
+import { startHostProcess, HostProcess, ROOT, SYSTEM_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
 
 const ENTRY = path.join(ROOT, 'dist/test/fixtures/durable-app.js');
@@ -90,7 +90,7 @@ describe('durable functions on the local host', () => {
     const second = await fetch(`${host.baseUrl}/api/orchestrators/waitsForever/e2e-once`, { method: 'POST', body: 'null' });
     expect(second.status).toBe(409);
     expect(((await second.json()) as { error: string }).error).toMatch(/409/);
-    const raw = await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/orchestrators/waitsForever/e2e-once`, { method: 'POST', body: 'null' });
+    const raw = await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/orchestrators/waitsForever/e2e-once`, { method: 'POST', body: 'null', headers: { 'x-functions-key': SYSTEM_KEY } });
     expect(raw.status).toBe(409);
   });
 
@@ -114,7 +114,7 @@ describe('durable functions on the local host', () => {
   it('lists instances by runtime status on the Durable HTTP API', async () => {
     const { links } = await start('sequence', 1, 'e2e-listed');
     await finished(links);
-    const r = await getJson(`${host.baseUrl}/runtime/webhooks/durabletask/instances/?runtimeStatus=Completed&instanceIdPrefix=e2e-`);
+    const r = await getJson(`${host.baseUrl}/runtime/webhooks/durabletask/instances/?runtimeStatus=Completed&instanceIdPrefix=e2e-&code=${SYSTEM_KEY}`);
     expect(r.status).toBe(200);
     expect((r.body as unknown as Array<{ instanceId: string }>).map((s) => s.instanceId)).toContain('e2e-listed');
   });

@@ -9,6 +9,8 @@ import { freePort } from '../../local/processes/ports';
 export const ROOT = path.resolve(__dirname, '../..');
 export const ADMIN_KEY = 'test-admin-key';
 export const FUNCTION_KEY = 'test-function-key';
+/** The host's durabletask_extension system key (the Durable HTTP API's key). */
+export const SYSTEM_KEY = 'test-durabletask-key';
 
 export interface HostProcess {
   baseUrl: string;
@@ -41,6 +43,7 @@ export async function startHostProcess(o: HostProcessOptions): Promise<HostProce
       AzureWebJobsStorage: o.storageConnection,
       STRATA_ADMIN_KEY: ADMIN_KEY,
       STRATA_FUNCTION_KEY: FUNCTION_KEY,
+      STRATA_DURABLETASK_EXTENSION_KEY: SYSTEM_KEY,
       STRATA_LOG_LEVEL: 'info',
       ...o.env,
     },

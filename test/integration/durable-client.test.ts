@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestrationRuntimeStatus } from 'durable-functions';
 import { functionsCore } from '../../local/functions-core';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
-import { startDurableHarness, DurableHarness } from '../fixtures/durable-harness';
+import { startDurableHarness, DurableHarness, HARNESS_SYSTEM_KEY } from '../fixtures/durable-harness';
 import { tempDir } from '../helpers/temp';
 
 let azurite: AzuriteHandle;
@@ -51,14 +51,18 @@ async function startWaiting(instanceId: string): Promise<void> {
 }
 
 describe('Durable client API', () => {
-  it('gives client functions a durableClient binding with the task hub and an rpcBaseUrl ending in "/"', () => {
+  it('gives client functions a durableClient binding whose URLs carry the task hub and the system key as code=', () => {
     const fn = functionsCore.get('startOrchestration');
     const inputs = h.ext.inputsFor!(fn);
     expect(inputs).toHaveLength(1);
     const payload = JSON.parse(inputs[0]!.data.string!) as Record<string, unknown>;
+    const query = `taskHub=StrataHub&connection=Storage&code=${HARNESS_SYSTEM_KEY}`;
     expect(payload.taskHubName).toBe('StrataHub');
-    expect(payload.rpcBaseUrl).toBe(`${h.baseUrl}${API}/`);
-    expect((payload.managementUrls as Record<string, string>).statusQueryGetUri).toBe(`${h.baseUrl}${API}/instances/INSTANCEID?taskHub=StrataHub&connection=Storage`);
+    // No rpcBaseUrl: the SDK calls these keyed URLs (a local host has no key-less RPC port).
+    expect(payload.rpcBaseUrl).toBeUndefined();
+    expect(payload.requiredQueryStringParameters).toBe(query);
+    expect((payload.managementUrls as Record<string, string>).statusQueryGetUri).toBe(`${h.baseUrl}${API}/instances/INSTANCEID?${query}`);
+    expect((payload.creationUrls as Record<string, string>).createNewInstancePostUri).toBe(`${h.baseUrl}${API}/orchestrators/{functionName}[/{instanceId}]?${query}`);
     expect(h.ext.inputsFor!(functionsCore.get('double'))).toEqual([]);
   });
 

@@ -111,7 +111,7 @@ describe('offline store: segments and the manifest', () => {
     ]);
     await expect(store.writeRows(spec('bad', hubBatch(1, 2)), [row('a', Number.NaN, 1, {})])).rejects.toThrow(ValidationError);
     await expect(store.writeRows(spec('bad', hubBatch(1, 2), [{ name: 'event_ts', type: 'int' }]), [])).rejects.toThrow(/reserved/);
-    await expect(store.writeRows(spec('bad/view', hubBatch(1, 2)), [])).rejects.toThrow(/not a valid name/);
+    await expect(store.writeRows(spec('bad/view', hubBatch(1, 2)), [])).rejects.toThrow(/"bad\/view" is not a valid view name/);
     expect(await store.listSegments('bad')).toEqual([]);
   });
 

@@ -4,10 +4,10 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotFoundError, ValidationError } from '../../shared/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors';
 import { compactView, withConnection, type OfflineStore } from '../../shared/features/offline';
 import { literal } from '../../shared/features/offline/duckdb';
-import { TRAINING_SETS_CONTAINER, buildTrainingSet, type TrainingSetRequest, type TrainingSetResult } from '../../shared/features/pit';
+import { TRAINING_SETS_CONTAINER, buildTrainingSet, createTrainingSet, type TrainingSetRequest, type TrainingSetResult } from '../../shared/features/pit';
 import type { SpineRow } from '../../shared/features/pit';
 import { hubBatch, row, spec, startOfflineEnv, t, type OfflineEnv } from './offline-fixtures';
 
@@ -101,7 +101,7 @@ describe('training sets: point-in-time correct, no leakage', () => {
   });
 
   it('writes a JSON record beside the Parquet file', async () => {
-    const res = await buildTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, jobId: 'train-42' });
+    const res = await buildTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, jobId: 'train-42', id: 'with-job' });
     const body = await (await env.storage().container(TRAINING_SETS_CONTAINER)).getBlockBlobClient(res.recordPath).downloadToBuffer();
     expect(JSON.parse(body.toString('utf8'))).toEqual(JSON.parse(JSON.stringify(res)));
     expect(res.jobId).toBe('train-42');
@@ -114,7 +114,34 @@ describe('training sets: point-in-time correct, no leakage', () => {
     expect(await store.listSegments('activity', { to: t('2024-08-02') })).toHaveLength(1);
     const after = await buildTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS });
     expect(after.id).toBe(before.id);
-    expect(await download(after)).toEqual(beforeRows);
+    expect(after).toEqual(before); // immutable: the stored set
+    // Built again from the compacted segments (under its own id): the same rows.
+    const rebuilt = await buildTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, id: 'after-compaction' });
+    expect(rebuilt.segmentsUsed.map((s) => s.segmentId)).not.toEqual(before.segmentsUsed.map((s) => s.segmentId));
+    expect(await download(rebuilt)).toEqual(beforeRows);
+  });
+
+  it('is immutable: the same request under a taken id answers the stored set, a different one is a ConflictError naming id', async () => {
+    const first = await createTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, id: 'fixed' });
+    expect(first.created).toBe(true);
+    const again = await createTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, id: 'fixed', jobId: 'another-job' });
+    expect(again).toEqual({ set: first.set, created: false });
+    const other = await createTrainingSet(store, { spine: { rows: SPINE.slice(1) }, views: VIEWS, id: 'fixed' }).catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(ConflictError);
+    expect((other as ConflictError).details).toEqual([expect.objectContaining({ where: 'id' })]);
+  });
+
+  it('a record whose Parquet file never came (a crash between the two) is repaired by the same request', async () => {
+    const first = await buildTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, id: 'repaired' });
+    const rows = await download(first);
+    const container = await env.storage().container(TRAINING_SETS_CONTAINER);
+    // As if written a minute ago by a builder that died before its Parquet upload.
+    const record = JSON.stringify({ ...first, builtAt: first.builtAt - 60_000 });
+    await container.getBlockBlobClient(first.recordPath).upload(record, record.length);
+    await container.getBlockBlobClient(first.blobPath).delete();
+    const again = await createTrainingSet(store, { spine: { rows: SPINE }, views: VIEWS, id: 'repaired' });
+    expect(again.created).toBe(false);
+    expect(await download(again.set)).toEqual(rows);
   });
 
   it('reads only segments that can matter: within the TTL window and arrived by the cutoff', async () => {
@@ -153,7 +180,7 @@ describe('training sets: as of a past moment', () => {
       row('b', '2024-08-10T11:00', '2024-08-10T15:00', { clicks: 6 }),
       row('a', '2024-08-10T16:00', '2024-08-10T16:00', { clicks: 2 }),
     ]);
-    expect(features(await download(await buildTrainingSet(store, request)), 'clicks')).toEqual([[1], [2], [6]]);
+    expect(features(await download(await buildTrainingSet(store, { ...request, id: 'rebuild-after-corrections' })), 'clicks')).toEqual([[1], [2], [6]]);
     const rebuilt = await download(await buildTrainingSet(store, { ...request, asOf: t('2024-08-10T14:00'), knownAt: 'both' }));
     expect(rebuilt).toEqual(builtThen);
   });

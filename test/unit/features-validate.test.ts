@@ -74,6 +74,11 @@ describe('validateRecords', () => {
     expect(reasonFor({ ...good, amount: Number.POSITIVE_INFINITY })).toMatch(/^field "amount": .*got number Infinity$/);
   });
 
+  it('refuses numbers so large that the sum over a window would overflow (stored as null, served as 0)', () => {
+    expect(reasonFor({ ...good, amount: 1e308 })).toBe('field "amount": number 1e+308 is too large (at most 1e+250 in magnitude, so sums over windows stay finite)');
+    expect(validateRecords(churnRepo, 'purchases', [{ record: { ...good, amount: 1e250 }, position: 'line 8' }], { receivedAt: RECEIVED }).accepted).toHaveLength(1);
+  });
+
   it('refuses a record that is not an object', () => {
     expect(reasonFor('just text')).toBe('record is not a JSON object: got string "just text"');
     expect(reasonFor([1, 2])).toBe('record is not a JSON object: got an array');

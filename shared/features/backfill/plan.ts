@@ -23,7 +23,11 @@ import { downstream, upstream } from '../dag';
 import { sourceSegmentView } from '../ingest';
 import { eventDay } from '../offline/segment-id';
 import { DAY_MS } from '../ledger';
-import type { BackfillRequest } from './request';
+import { MAX_INTERVALS, type BackfillRequest } from './request';
+import { ValidationError } from '../../errors';
+
+/** Interval-by-view pairs one plan may hold (views reach back past the request by their TTLs). */
+const MAX_PLANNED_INTERVALS = 20 * MAX_INTERVALS;
 import type { BackfillDeps, BackfillPlan, PlannedInterval, PlannedStage, PlannedView } from './types';
 
 export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, jobId: string): Promise<BackfillPlan> {
@@ -69,6 +73,15 @@ export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, job
     // Whole days (the ledger's unit), then the interval grid from there.
     const from = Math.floor(Math.max(req.from - extra.get(name)!, Number.isFinite(first) ? first : req.from) / DAY_MS) * DAY_MS;
     views.push({ view: name, version: v.version, stage: stageOf.get(name)!, from, to: cap });
+  }
+
+  // Bounded whatever the input: a request is checked at both edges, but a plan never loops on one that slipped by.
+  if (!(Number.isInteger(req.intervalMs) && req.intervalMs > 0)) {
+    throw new ValidationError(`backfill ${jobId}: intervalMs must be a positive whole number of milliseconds, got ${req.intervalMs}`, [{ where: 'intervalMs', problem: 'must be positive' }]);
+  }
+  const planned = views.reduce((n, v) => n + Math.max(0, Math.ceil((v.to - v.from) / req.intervalMs)), 0);
+  if (planned > MAX_PLANNED_INTERVALS) {
+    throw new ValidationError(`backfill ${jobId}: the plan has ${planned} view intervals, more than ${MAX_PLANNED_INTERVALS}; use a longer interval or a shorter range`, [{ where: 'to', problem: 'range too long for the interval' }]);
   }
 
   const stages: PlannedStage[] = [];

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ContainerClient } from '@azure/storage-blob';
 import type { Storage } from '../../storage/clients';
 import { StrataError } from '../../errors';
 import { forEachLimit } from '../../concurrency';
@@ -34,9 +35,9 @@ export class BlobCache {
     fs.mkdirSync(dir, { recursive: true });
   }
 
-  /** The container's client (the cache's storage account). */
-  containerClient(name: string): ReturnType<Storage['container']> {
-    return this.storage.container(name);
+  /** A container's client for reading: never creates the container (a missing one reads as 404). */
+  readClient(name: string): ContainerClient {
+    return this.storage.blobs.getContainerClient(name);
   }
 
   /** Where (container, path, etag) lives in the cache. */
@@ -94,7 +95,7 @@ export class BlobCache {
   }
 
   private async download(container: string, blobPath: string, etag: string, file: string): Promise<string> {
-    const client = (await this.storage.container(container)).getBlockBlobClient(blobPath);
+    const client = this.readClient(container).getBlockBlobClient(blobPath);
     // Download beside the target, then rename: a reader never sees a half-written file, and
     // processes sharing the folder can race safely (the rename is atomic, the bytes identical).
     const part = `${file}.part-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -3,19 +3,13 @@
  * content or of the clock), so at-least-once delivery has an exactly-once effect.
  */
 import { createHash } from 'node:crypto';
-import { ValidationError } from '../../errors';
+import { checkName } from '../../names';
 import type { SegmentInput } from './types';
 
 const DAY_MS = 86_400_000;
-/** View and version names become Table keys and blob path parts: keep them to a safe alphabet. */
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
+/** View and version names become Table keys and blob path parts: the name rules of shared/names.ts. */
 export function assertName(kind: 'view' | 'version', value: string): void {
-  if (!NAME.test(value)) {
-    throw new ValidationError(`${kind} "${value}" is not a valid name`, [
-      { where: kind, problem: 'use 1-128 characters from A-Z a-z 0-9 _ . - (not starting with . or -)' },
-    ]);
-  }
+  checkName(kind === 'view' ? 'storedView' : 'version', value, kind);
 }
 
 /** The UTC day of an event time, yyyy-mm-dd: the offline store's partition. */

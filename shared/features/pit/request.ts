@@ -6,16 +6,14 @@
 import { z } from 'zod';
 import { ValidationError, detailsFromZod } from '../../errors';
 import type { TrainingSetRequest } from './training-set';
+import { nameSchema } from '../../names';
+import { clientTimeSchema } from '../times';
+import { spineBlobProblem } from './spine';
 
-const time = z.union([
-  z.number().int('must be whole epoch milliseconds').nonnegative('must not be negative'),
-  z.string().trim().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time (e.g. 2024-03-01T12:00:00Z) or epoch milliseconds').transform((s) => Date.parse(s)),
-]);
-
-const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'use 1-128 characters from A-Z a-z 0-9 _ . -');
+const time = clientTimeSchema;
 
 export const spineRowSchema = z.object({
-  entity_id: z.union([z.string().min(1, 'must not be empty'), z.number().transform(String)]),
+  entity_id: z.union([nameSchema('entityId'), z.number().finite().transform(String)]),
   ts: time,
   label: z.union([z.number(), z.string(), z.boolean(), z.null()]).optional(),
 });
@@ -25,14 +23,17 @@ export const trainingSetRequestSchema = z
     spine: z
       .object({
         rows: z.array(spineRowSchema).max(1_000_000, 'inline spines take at most 1,000,000 rows; upload larger ones and pass blobPath').optional(),
-        blobPath: z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}\/.+\.(parquet|csv|csv\.gz)$/i, 'must be <container>/<path> of a .parquet, .csv or .csv.gz blob').optional(),
+        blobPath: z.string().superRefine((p, ctx) => {
+          const problem = spineBlobProblem(p);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }).optional(),
       })
       .refine((s) => (s.rows === undefined) !== (s.blobPath === undefined), 'give either rows (inline) or blobPath, not both'),
     views: z
       .array(
         z.object({
-          view: name,
-          version: name.optional(),
+          view: nameSchema('storedView'),
+          version: nameSchema('version').optional(),
           features: z.array(z.string().min(1)).min(1, 'name at least one feature'),
           ttlMs: z.number().positive('must be a positive number of milliseconds').optional(),
         }),
@@ -41,7 +42,7 @@ export const trainingSetRequestSchema = z
     asOf: time.optional(),
     knownAt: z.enum(['row', 'asOf', 'both']).optional(),
     fullFeatureNames: z.boolean().optional(),
-    id: name.optional(),
+    id: nameSchema('trainingSet').optional(),
   });
 
 /** Parse an untrusted request body into a TrainingSetRequest, or throw a ValidationError naming each problem. */

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { BOOLEAN, DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { NotFoundError, ValidationError } from '../../errors';
+import { blobPathProblem, checkBlobPath } from '../../names';
 import type { BlobCache } from '../offline/cache';
 import { canonicalJson } from '../offline/segment-id';
 import { ident, literal, num } from '../offline/duckdb';
@@ -22,6 +23,17 @@ export interface SpineRow {
 
 /** Inline rows, or `<container>/<path>` of a .parquet or .csv blob with columns entity_id, ts[, label]. */
 export type SpineSource = { rows: readonly SpineRow[] } | { blobPath: string };
+
+/** The containers a spine blob may be read from: never the stores' own (models, offline, dead letters). */
+export const SPINE_CONTAINERS: readonly string[] = ['spines', 'uploads', 'training-sets'];
+const SPINE_FORMAT = /\.(parquet|csv|csv\.gz)$/i;
+
+/** What is wrong with a spine blob path, or undefined (container allowed, no dot segments, a known format). */
+export function spineBlobProblem(blobPath: unknown): string | undefined {
+  const problem = blobPathProblem(blobPath, SPINE_CONTAINERS);
+  if (problem !== undefined) return problem;
+  return SPINE_FORMAT.test(blobPath as string) ? undefined : 'must name a .parquet, .csv or .csv.gz blob';
+}
 
 export interface LoadedSpine {
   rowCount: number;
@@ -114,16 +126,12 @@ function tsExpression(type: string): string {
 }
 
 async function loadBlob(c: DuckDBConnection, table: string, blobPath: string, cache: BlobCache): Promise<string> {
-  const slash = blobPath.indexOf('/');
-  const container = blobPath.slice(0, slash);
-  const name = blobPath.slice(slash + 1);
-  const format = /\.parquet$/i.test(name) ? 'parquet' : /\.csv(\.gz)?$/i.test(name) ? 'csv' : undefined;
-  if (slash <= 0 || !name || !format) {
-    throw new ValidationError(`spine blob path "${blobPath}" is not usable`, [
-      { where: 'spine.blobPath', problem: 'must be <container>/<path> ending in .parquet, .csv or .csv.gz' },
-    ]);
-  }
-  const client = (await cache.containerClient(container)).getBlockBlobClient(name);
+  const problem = spineBlobProblem(blobPath);
+  if (problem !== undefined) throw new ValidationError(`spine blob path: ${problem}`, [{ where: 'spine.blobPath', problem }]);
+  const { container, name } = checkBlobPath(blobPath, SPINE_CONTAINERS, 'spine.blobPath');
+  const format = /\.parquet$/i.test(name) ? 'parquet' : 'csv';
+  // Reading never creates a container: a missing one is a missing blob.
+  const client = cache.readClient(container).getBlockBlobClient(name);
   const props = await client.getProperties().catch((e: { statusCode?: number }) => {
     if (e.statusCode === 404) throw new NotFoundError(`spine blob ${blobPath} does not exist`);
     throw e;

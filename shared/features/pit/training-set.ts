@@ -4,6 +4,12 @@
  * (`<id>.json`: views, versions, the exact segments read, the semantics used) so the set
  * can be traced and rebuilt.
  *
+ * Immutable: a set is identified by what its request means (`identity`: spine content, views
+ * at their versions, knownAt, asOf, column naming). The record is the claim on an id, written
+ * only if none exists (If-None-Match); the same request under a taken id gets the stored set
+ * (created: false), a different one a ConflictError naming `id`. The Parquet file follows its
+ * record, written once, so a crash between the two is repaired by the next same request.
+ *
  * Output columns: row_id (the spine row's position), entity_id, ts (epoch ms), [label],
  * then each requested feature (named `<feature>`, or `<view>__<feature>` with
  * fullFeatureNames), one row per spine row in spine order.
@@ -13,7 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { NotFoundError, ValidationError, type ErrorDetail } from '../../errors';
+import type { ContainerClient } from '@azure/storage-blob';
+import { ConflictError, NotFoundError, ValidationError, type ErrorDetail } from '../../errors';
 import { literal, withConnection } from '../offline/duckdb';
 import { OFFLINE_CONTAINER } from '../offline/segment-blobs';
 import { assertName, canonicalJson } from '../offline/segment-id';
@@ -76,9 +83,20 @@ export interface TrainingSetResult {
   knownAt: KnownAt;
   asOf: number | null;
   spine: { rowCount: number; identity: string };
+  /** sha256 of what the request means (not of when or by whom it was built): same identity, same set. */
+  identity?: string;
   jobId: string | null;
   builtAt: number;
 }
+
+/** A build: the set, and whether this call created it (false: the same request had built it before). */
+export interface TrainingSetBuild {
+  set: TrainingSetResult;
+  created: boolean;
+}
+
+/** How long a second builder of the same set waits for the first one's Parquet file. */
+const PARQUET_WAIT_MS = 30_000;
 
 interface ResolvedView {
   request: TrainingSetView;
@@ -87,7 +105,16 @@ interface ResolvedView {
   pit: PitView;
 }
 
+/** Build (or find) the training set of a request; see createTrainingSet. */
 export async function buildTrainingSet(store: OfflineStore, req: TrainingSetRequest): Promise<TrainingSetResult> {
+  return (await createTrainingSet(store, req)).set;
+}
+
+/**
+ * The training set of a request: built and stored, or the stored one when the same request
+ * built it before (created: false). A different request under a taken id is a ConflictError.
+ */
+export async function createTrainingSet(store: OfflineStore, req: TrainingSetRequest): Promise<TrainingSetBuild> {
   const knownAt = checkRequest(req);
   const work = path.join(os.tmpdir(), `strata-training-set-${process.pid}-${randomBytes(6).toString('hex')}`);
   fs.mkdirSync(work, { recursive: true });
@@ -100,10 +127,14 @@ export async function buildTrainingSet(store: OfflineStore, req: TrainingSetRequ
       checkOutputNames(resolved, req.fullFeatureNames ?? false);
 
       const views = resolved.map((r) => ({ view: r.request.view, version: r.version, features: r.request.features, ttlMs: r.request.ttlMs ?? null }));
-      const id = req.id ?? createHash('sha256')
-        .update(canonicalJson({ spine: spine.identity, views, knownAt, asOf: req.asOf ?? null, full: req.fullFeatureNames ?? false }))
-        .digest('hex')
-        .slice(0, 32);
+      const full = req.fullFeatureNames ?? false;
+      const identity = identityOf({ spine: spine.identity, views, knownAt, asOf: req.asOf ?? null, full });
+      const id = req.id ?? identity.slice(0, 32);
+      const container = await store.storage.container(TRAINING_SETS_CONTAINER);
+      const stored = await readRecord(container, id);
+      const found = stored && (await storedSet(container, stored, identity, full));
+      if (found) return { set: found, created: false };
+
       const out = path.join(work, `${id}.parquet`);
       const joined = await pointInTimeJoin(
         c,
@@ -127,17 +158,81 @@ export async function buildTrainingSet(store: OfflineStore, req: TrainingSetRequ
         knownAt,
         asOf: req.asOf ?? null,
         spine: { rowCount: spine.rowCount, identity: spine.identity },
+        identity,
         jobId: req.jobId ?? null,
         builtAt: Date.now(),
       };
-      const container = await store.storage.container(TRAINING_SETS_CONTAINER);
-      await container.getBlockBlobClient(result.blobPath).uploadFile(out, { blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' } });
       const record = JSON.stringify(result, null, 2);
-      await container.getBlockBlobClient(result.recordPath).upload(record, Buffer.byteLength(record), { blobHTTPHeaders: { blobContentType: 'application/json' } });
-      return result;
+      try {
+        // The claim on the id: only if no record exists (a concurrent builder may have won).
+        await container.getBlockBlobClient(result.recordPath).upload(record, Buffer.byteLength(record), {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+          conditions: { ifNoneMatch: '*' },
+        });
+      } catch (e) {
+        if (!isTaken(e)) throw e;
+        const winner = await readRecord(container, id);
+        if (!winner) throw e;
+        // The same set, but its Parquet file never came (a builder crashed): this build's copy takes its place.
+        if (!(await storedSet(container, winner, identity, full))) await uploadParquetOnce(container, winner.blobPath, out);
+        return { set: winner, created: false };
+      }
+      await uploadParquetOnce(container, result.blobPath, out);
+      return { set: result, created: true };
     });
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function identityOf(what: { spine: string; views: TrainingSetResult['views']; knownAt: KnownAt; asOf: number | null; full: boolean }): string {
+  return createHash('sha256').update(canonicalJson(what)).digest('hex');
+}
+
+const statusCodeOf = (e: unknown) => (e as { statusCode?: number }).statusCode;
+const isTaken = (e: unknown) => statusCodeOf(e) === 409 || statusCodeOf(e) === 412;
+
+async function readRecord(container: ContainerClient, id: string): Promise<TrainingSetResult | undefined> {
+  try {
+    return JSON.parse((await container.getBlockBlobClient(`${id}.json`).downloadToBuffer()).toString('utf8')) as TrainingSetResult;
+  } catch (e) {
+    if (statusCodeOf(e) === 404) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The stored set when it was built from the same request, else a ConflictError naming `id`.
+ * Undefined when its Parquet file is missing: another builder may still be writing it (waited
+ * for), or crashed before (the caller writes its own copy of the same set).
+ */
+async function storedSet(container: ContainerClient, stored: TrainingSetResult, identity: string, full: boolean): Promise<TrainingSetResult | undefined> {
+  // Records from before identities were stored: their identity from what they recorded.
+  const storedIdentity = stored.identity ?? identityOf({ spine: stored.spine.identity, views: stored.views, knownAt: stored.knownAt, asOf: stored.asOf, full });
+  if (storedIdentity !== identity) {
+    throw new ConflictError(`training set id "${stored.id}" is taken by a set built from a different request; training sets are immutable`, [
+      { where: 'id', problem: `already names a different training set (built ${new Date(stored.builtAt).toISOString()}); choose another id, or leave id out to get one from the request` },
+    ]);
+  }
+  const parquet = container.getBlockBlobClient(stored.blobPath);
+  const deadline = Date.now() + (Date.now() - stored.builtAt < PARQUET_WAIT_MS ? PARQUET_WAIT_MS : 0);
+  for (;;) {
+    if (await parquet.exists()) return stored;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+/** Write a set's Parquet file unless it exists (the file of a set never changes). */
+async function uploadParquetOnce(container: ContainerClient, blobPath: string, file: string): Promise<void> {
+  try {
+    await container.getBlockBlobClient(blobPath).uploadFile(file, {
+      blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' },
+      conditions: { ifNoneMatch: '*' },
+    });
+  } catch (e) {
+    if (!isTaken(e)) throw e;
   }
 }
 
