@@ -34,6 +34,15 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
 
   return {
     name: 'durable',
+    bindings: [
+      { type: 'orchestrationTrigger', direction: 'in' },
+      { type: 'activityTrigger', direction: 'in' },
+      { type: 'durableClient', direction: 'in' },
+      { type: 'orchestrationClient', direction: 'in' },
+    ],
+    bindingsNotRun: {
+      entityTrigger: "a Durable entity: entities are not supported by the local Durable engine; the entities API answers 501 and an orchestration that calls or signals one fails with a message naming the call",
+    },
     get engine() {
       return started(engine);
     },
