@@ -59,6 +59,8 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
         hubName: urls.taskHubName,
         maxConcurrentActivities: cfg.maxConcurrentActivityFunctions ?? DEFAULT_MAX_ACTIVITIES,
         maxConcurrentOrchestrations: cfg.maxConcurrentOrchestratorFunctions ?? DEFAULT_MAX_ORCHESTRATIONS,
+        ...(cfg.httpSettings?.defaultAsyncRequestSleepTimeMilliseconds !== undefined ? { httpAsyncSleepMs: cfg.httpSettings.defaultAsyncRequestSleepTimeMilliseconds } : {}),
+        ...(ctx.log ? { log: (level: 'info' | 'warn' | 'error', m: string) => ctx.log!(level, `[durable] ${m}`) } : {}),
       });
       api = new DurableHttpApi(engine, urls);
       // The SDK's client calls the host over loopback: keep them away from any HTTP proxy.

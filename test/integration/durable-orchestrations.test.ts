@@ -235,9 +235,4 @@ describe('durable orchestrations on the local engine', () => {
     expect(blobs.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('fails an orchestration that uses an unsupported API (callHttp) with a message saying so', async () => {
-    const s = await run('usesHttp');
-    expect(s.runtimeStatus).toBe('Failed');
-    expect(s.output).toContain('context.df.callHttp is not supported');
-  });
 });
