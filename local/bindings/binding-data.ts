@@ -6,6 +6,8 @@
  *               (later ones win), plus `Query` and `Headers` objects
  *   queue       a JSON message's top-level properties, then the trigger metadata
  *               (QueueTrigger, Id, DequeueCount, InsertionTime, ...)
+ *   activity    an object input's top-level properties (the backup sample's `backups/{backupPath}`),
+ *               then `instanceId` and `data` (the input)
  *   blob, ...   the trigger metadata (for blobs: the path's own {names}, BlobTrigger, Uri, ...)
  *   always      `sys` = { MethodName, UtcNow, RandGuid } (UtcNow is the invocation's start)
  */
@@ -53,7 +55,7 @@ export function bindingDataFor(fn: RegisteredFunction, req: InvocationRequest, s
     Object.assign(data, http.params ?? {});
     data.Query = { ...(http.query ?? {}) };
     data.Headers = { ...(http.headers ?? {}) };
-  } else if (type === 'queuetrigger') {
+  } else if (type === 'queuetrigger' || type === 'activitytrigger') {
     Object.assign(data, jsonObject(trigger?.string ?? undefined) ?? {});
   }
   for (const [k, v] of Object.entries(req.triggerMetadata ?? {})) data[k] = fromTyped(v);

@@ -100,8 +100,12 @@ export class AppFunctions {
     }
   }
 
-  /** Run an activity with its input (JSON text); the result comes back as JSON text. */
-  async runActivity(name: string, input: string): Promise<ActivityOutcome> {
+  /**
+   * Run an activity with its input (JSON text); the result comes back as JSON text. As the
+   * extension's activity trigger, its binding data (sent as trigger metadata) holds `instanceId`
+   * and the input as `data`; an object input's properties are bindable too (`backups/{backupPath}`).
+   */
+  async runActivity(name: string, input: string, instanceId: string): Promise<ActivityOutcome> {
     if (name === HTTP_ACTIVITY) {
       try {
         return { ok: true, result: JSON.stringify(await callDurableHttp(JSON.parse(input) as DurableHttpRequest, this.http())) };
@@ -115,7 +119,10 @@ export class AppFunctions {
       return { ok: false, failure: { message, details: '' } };
     }
     try {
-      const res = await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: input } }] });
+      const res = await this.core.invoke(fn.id, {
+        inputData: [{ name: fn.triggerKey, data: { string: input } }],
+        triggerMetadata: { instanceId: { string: instanceId }, data: { json: input } },
+      });
       return { ok: true, result: toJsonText(fromTyped(res.returnValue)) };
     } catch (err) {
       return { ok: false, failure: activityFailure(err) };

@@ -593,7 +593,7 @@ export class DurableEngine {
     this.inflight.add(key);
     void this.activitySlots.run(async () => {
       if (this.stopping) return; // runs again when the next host resumes the instance
-      const out = await this.app.runActivity(w.name, w.input);
+      const out = await this.app.runActivity(w.name, w.input, instanceId);
       if (this.stopping && !out.ok) return; // stopped midway (callHttp polling): runs again on resume
       this.stats.activities++;
       const Timestamp = new Date().toISOString();

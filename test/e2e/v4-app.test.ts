@@ -65,8 +65,8 @@ async function blobNames(container: string, prefix: string): Promise<string[]> {
 describe('loading the app as the Node worker does', () => {
   it("loads every file package.json main's glob names, index.js first, then the functions in name order", async () => {
     const fns = (await (await fetch(`${base}/admin/functions`, { headers: { 'x-functions-key': 'test-admin-key' } })).json()) as Array<{ name: string }>;
-    // Registration order is load order: boom, fulfil, fulfilOrder, getOrder, hello, placeOrder, processOrder, reserveStock, ship.
-    expect(fns.map((f) => f.name)).toEqual(['boom', 'fulfil', 'fulfilOrder', 'getOrder', 'hello', 'placeOrder', 'processOrder', 'reserveStock', 'ship']);
+    // Registration order is load order: index.js (no functions), then functions/*.js by name.
+    expect(fns.map((f) => f.name)).toEqual(['archiveOrder', 'boom', 'fulfil', 'fulfilOrder', 'getOrder', 'hello', 'placeOrder', 'processOrder', 'reserveStock', 'ship']);
     expect(host.output()).toMatch(/processOrder\s+queueTrigger\s+queue order-events/);
   });
 
@@ -164,7 +164,9 @@ describe('a durable starter, followed as a client follows it', () => {
       const r = await fetch(location);
       return r.status === 200 ? ((await r.json()) as { runtimeStatus: string; output: unknown }) : undefined;
     }, 15_000, 'the orchestration to complete');
-    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { reserved: 'reserved o-1', shipped: 'shipped o-1, approved by lin' } });
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { reserved: 'reserved o-1', shipped: 'shipped o-1, approved by lin', archived: 'archived o-1' } });
+    // The activity's blob output, named from its input's orderId and the instance id (the backup sample's pattern).
+    expect(JSON.parse(await blobText('archive', `o-1-${links.id}.json`))).toEqual({ orderId: 'o-1', shipped: 'shipped o-1, approved by lin' });
     expect((await fetch(links.purgeHistoryDeleteUri!, { method: 'DELETE' })).status).toBe(200);
     expect((await fetch(location)).status).toBe(404);
   });
