@@ -26,12 +26,7 @@ afterAll(async () => {
 
 const engine = () => h.ext.engine;
 
-async function run(name: string, input?: unknown, instanceId?: string): Promise<InstanceStatus> {
-  const row = await engine().startNew(name, { input, instanceId });
-  const s = await engine().waitForCompletion(row.instanceId, 30_000);
-  if (!s) throw new Error(`instance ${row.instanceId} vanished`);
-  return s;
-}
+const run = (name: string, input?: unknown, instanceId?: string) => h.run(name, input, instanceId);
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

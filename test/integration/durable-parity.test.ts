@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startDurableHarness, DurableHarness } from '../fixtures/durable-harness';
 import { tempDir } from '../helpers/temp';
-import type { InstanceStatus } from '../../local/durable/status';
 
 let azurite: AzuriteHandle;
 let h: DurableHarness;
@@ -55,12 +54,7 @@ afterAll(async () => {
 
 const engine = () => h.ext.engine;
 
-async function run(name: string, input?: unknown, instanceId?: string): Promise<InstanceStatus> {
-  const row = await engine().startNew(name, { input, instanceId });
-  const s = await engine().waitForCompletion(row.instanceId, 30_000);
-  if (!s) throw new Error(`instance ${row.instanceId} vanished`);
-  return s;
-}
+const run = (name: string, input?: unknown, instanceId?: string) => h.run(name, input, instanceId);
 
 describe('failed activities, as the extension reports them', () => {
   it("the orchestrator sees \"Activity function 'x' failed: <message>\" with the error's stack as details", async () => {
