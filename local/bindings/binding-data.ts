@@ -22,16 +22,18 @@ interface HttpData {
   body?: { bytes?: Uint8Array; string?: string };
 }
 
-function jsonObject(text: string | undefined): Record<string, unknown> | undefined {
-  if (!text) return undefined;
-  const t = text.trimStart();
-  if (!t.startsWith('{')) return undefined;
+function parseJson(text: string): unknown {
   try {
-    const v = JSON.parse(t) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }
+}
+
+function jsonObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text || !text.trimStart().startsWith('{')) return undefined;
+  const v = parseJson(text);
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
 function bodyText(b: HttpData['body']): string | undefined {
@@ -55,8 +57,12 @@ export function bindingDataFor(fn: RegisteredFunction, req: InvocationRequest, s
     Object.assign(data, http.params ?? {});
     data.Query = { ...(http.query ?? {}) };
     data.Headers = { ...(http.headers ?? {}) };
-  } else if (type === 'queuetrigger' || type === 'activitytrigger') {
+  } else if (type === 'queuetrigger') {
     Object.assign(data, jsonObject(trigger?.string ?? undefined) ?? {});
+  } else if (type === 'activitytrigger' && trigger?.string != null) {
+    const input = parseJson(trigger.string);
+    if (input && typeof input === 'object' && !Array.isArray(input)) Object.assign(data, input);
+    if (input !== undefined) data.data = input;
   }
   for (const [k, v] of Object.entries(req.triggerMetadata ?? {})) data[k] = fromTyped(v);
   data.sys = {

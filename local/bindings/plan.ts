@@ -10,6 +10,7 @@
 import type { Binding, RegisteredFunction } from '../functions-core';
 import { StartupError } from '../errors';
 import { BindingExpressionError, BindingTemplate, parseTemplate, resolveAppSettings } from './expressions';
+import { BindingError, storageConnectionFor } from './storage';
 
 export interface BindingKind {
   type: string;
@@ -19,6 +20,8 @@ export interface BindingKind {
   required?: string[];
   /** Properties that are `{...}` templates bound per invocation. */
   templates?: string[];
+  /** `connection` names a storage connection setting (checked at start-up). */
+  storage?: boolean;
 }
 
 /** What the host itself serves; the module that carries each out is named beside it. */
@@ -29,13 +32,13 @@ export const HOST_BINDINGS: BindingKind[] = [
   { type: 'warmupTrigger', direction: 'in' }, // host.ts: once, when the host has started
   { type: 'eventHubTrigger', direction: 'in', required: ['eventHubName'] }, // eventhubs/
   { type: 'eventHub', direction: 'out', required: ['eventHubName'] },
-  { type: 'blobTrigger', direction: 'in', required: ['path'] }, // blob/trigger.ts
-  { type: 'blob', direction: 'in', required: ['path'], templates: ['path'] }, // bindings/storage.ts
-  { type: 'blob', direction: 'out', required: ['path'], templates: ['path'] },
-  { type: 'table', direction: 'in', required: ['tableName'], templates: ['tableName', 'partitionKey', 'rowKey', 'filter'] },
-  { type: 'table', direction: 'out', required: ['tableName'], templates: ['tableName', 'partitionKey', 'rowKey'] },
-  { type: 'queueTrigger', direction: 'in', required: ['queueName'] }, // queues/trigger.ts
-  { type: 'queue', direction: 'out', required: ['queueName'], templates: ['queueName'] },
+  { type: 'blobTrigger', direction: 'in', required: ['path'] }, // blob/trigger.ts (on the host's storage)
+  { type: 'blob', direction: 'in', required: ['path'], templates: ['path'], storage: true }, // bindings/storage.ts
+  { type: 'blob', direction: 'out', required: ['path'], templates: ['path'], storage: true },
+  { type: 'table', direction: 'in', required: ['tableName'], templates: ['tableName', 'partitionKey', 'rowKey', 'filter'], storage: true },
+  { type: 'table', direction: 'out', required: ['tableName'], templates: ['tableName', 'partitionKey', 'rowKey'], storage: true },
+  { type: 'queueTrigger', direction: 'in', required: ['queueName'], storage: true }, // queues/trigger.ts
+  { type: 'queue', direction: 'out', required: ['queueName'], templates: ['queueName'], storage: true },
 ];
 
 export interface BindingCatalog {
@@ -108,8 +111,9 @@ export function planApp(functions: Iterable<RegisteredFunction>, catalog: Bindin
       try {
         binding = resolveAll(raw, env);
         for (const p of kind.templates ?? []) if (typeof binding[p] === 'string') templates[p] = parseTemplate(binding[p] as string);
+        if (kind.storage) storageConnectionFor(binding.connection, 'the host storage', env);
       } catch (e) {
-        if (!(e instanceof BindingExpressionError)) throw e;
+        if (!(e instanceof BindingExpressionError) && !(e instanceof BindingError)) throw e;
         problems.push(`${where}: ${e.message}`);
         continue;
       }

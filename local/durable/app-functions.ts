@@ -102,7 +102,7 @@ export class AppFunctions {
 
   /**
    * Run an activity with its input (JSON text); the result comes back as JSON text. As the
-   * extension's activity trigger, its binding data (sent as trigger metadata) holds `instanceId`
+   * extension's activity trigger, its binding data holds `instanceId` (sent as trigger metadata)
    * and the input as `data`; an object input's properties are bindable too (`backups/{backupPath}`).
    */
   async runActivity(name: string, input: string, instanceId: string): Promise<ActivityOutcome> {
@@ -121,7 +121,9 @@ export class AppFunctions {
     try {
       const res = await this.core.invoke(fn.id, {
         inputData: [{ name: fn.triggerKey, data: { string: input } }],
-        triggerMetadata: { instanceId: { string: instanceId }, data: { json: input } },
+        // The extension's binding data also has `data` (the input again); bindingDataFor adds it
+        // host-side, so a large input is not parsed twice by the library.
+        triggerMetadata: { instanceId: { string: instanceId } },
       });
       return { ok: true, result: toJsonText(fromTyped(res.returnValue)) };
     } catch (err) {

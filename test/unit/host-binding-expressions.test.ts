@@ -86,6 +86,15 @@ describe('binding data of an invocation', () => {
     expect(d.code).toBeUndefined();
   });
 
+  it("activity: an object input's properties (the backup sample's {backupPath}), the input as data, and instanceId", () => {
+    const d = bindingDataFor(fn('activityTrigger'), {
+      inputData: [{ name: 't', data: { string: '{"backupPath":"site/a.txt","filePath":"/srv/a.txt"}' } }],
+      triggerMetadata: { instanceId: { string: 'abc' } },
+    }, at);
+    expect(parseTemplate('backups/{backupPath}').bind(d)).toBe('backups/site/a.txt');
+    expect(parseTemplate('{instanceId}/{data.filePath}').bind(d)).toBe('abc//srv/a.txt');
+  });
+
   it('queue: a JSON message\'s properties, and the trigger metadata', () => {
     const d = bindingDataFor(fn('queueTrigger'), {
       inputData: [{ name: 't', data: { string: '{"orderId":"o-1"}' } }],

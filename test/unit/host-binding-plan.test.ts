@@ -41,6 +41,9 @@ describe('binding plan', () => {
     expect(() => planApp([fn('f', { ...http, b: { type: 'blob', direction: 'out', path: '%NOPE%/x' } })], catalog, {})).toThrow(/%NOPE% refers to an app setting that is not set/);
     expect(() => planApp([fn('f', { ...http, b: { type: 'blob', direction: 'out', path: 'c/{oops' } })], catalog, {})).toThrow(/binding 'b' \(blob, out\): "c\/\{oops": unbalanced/);
     expect(() => planApp([fn('f', { ...http, b: { type: 'blob', direction: 'in', path: 'c/x', sdkBinding: true } })], catalog, {})).toThrow(/sdkBinding/);
+    expect(() => planApp([fn('f', { ...http, q: { type: 'queue', direction: 'out', queueName: 'x', connection: 'OTHER_STORAGE' } })], catalog, {}))
+      .toThrow(`function 'f': binding 'q' (queue, out): connection "OTHER_STORAGE": no app setting "OTHER_STORAGE" (or "AzureWebJobsOTHER_STORAGE") holds a storage connection string`);
+    expect(planApp([fn('f', { ...http, q: { type: 'queue', direction: 'out', queueName: 'x', connection: 'Storage' } })], catalog, { AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).functions.get('f')!.outputs).toHaveLength(2);
   });
 
   it('starts with a warning for types an extension registers but does not run', () => {
