@@ -11,6 +11,8 @@ import type { Binding, RegisteredFunction } from '../functions-core';
 import { StartupError } from '../errors';
 import { BindingExpressionError, BindingTemplate, parseTemplate, resolveAppSettings } from './expressions';
 import { BindingError, storageConnectionFor } from './storage';
+import { parseSchedule, ScheduleError } from '../timers/ncrontab';
+import { compileRoute, RouteTemplateError } from '../http/route';
 
 export interface BindingKind {
   type: string;
@@ -112,9 +114,12 @@ export function planApp(functions: Iterable<RegisteredFunction>, catalog: Bindin
         binding = resolveAll(raw, env);
         for (const p of kind.templates ?? []) if (typeof binding[p] === 'string') templates[p] = parseTemplate(binding[p] as string);
         if (kind.storage) storageConnectionFor(binding.connection, 'the host storage', env);
+        if (binding.type === 'timerTrigger') parseSchedule(String(binding.schedule));
+        if (binding.type === 'httpTrigger' && typeof binding.route === 'string') compileRoute(binding.route);
       } catch (e) {
-        if (!(e instanceof BindingExpressionError) && !(e instanceof BindingError)) throw e;
-        problems.push(`${where}: ${e.message}`);
+        const known = [BindingExpressionError, BindingError, ScheduleError, RouteTemplateError];
+        if (!known.some((k) => e instanceof k)) throw e;
+        problems.push(`${where}: ${(e as Error).message}`);
         continue;
       }
       if (key === fn.triggerKey) plan.trigger = binding;

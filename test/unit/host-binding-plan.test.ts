@@ -46,6 +46,11 @@ describe('binding plan', () => {
     expect(planApp([fn('f', { ...http, q: { type: 'queue', direction: 'out', queueName: 'x', connection: 'Storage' } })], catalog, { AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).functions.get('f')!.outputs).toHaveLength(2);
   });
 
+  it('refuses a schedule that is not NCRONTAB and a malformed route, naming the function', () => {
+    expect(() => planApp([fn('tick', { t: { type: 'timerTrigger', direction: 'in', schedule: '*/5 * * * *' } })], catalog, {})).toThrow(/^function 'tick': binding 't' \(timerTrigger, in\): .*schedule/);
+    expect(() => planApp([fn('web', { t: { type: 'httpTrigger', direction: 'in', route: 'a/{*rest}/b' }, $return: { type: 'http', direction: 'out' } })], catalog, {})).toThrow(/^function 'web': binding 't' \(httpTrigger, in\): route "a\/\{\*rest\}\/b": a catch-all must be the last segment/);
+  });
+
   it('starts with a warning for types an extension registers but does not run', () => {
     const plan = planApp([fn('counter', { t: { type: 'entityTrigger', direction: 'in' } })], catalog, {});
     expect(plan.warnings).toEqual(["function 'counter': a Durable entity: not run here"]);
