@@ -173,13 +173,17 @@ describe('a durable starter, followed as a client follows it', () => {
 });
 
 describe('the command line', () => {
-  it('--help and --version print and start nothing', async () => {
+  it('--help and --version print and start nothing; a bad option or file is one line', async () => {
     const dataDir = path.join(storage.dir, 'never-created');
     const help = await runCli(['--help', '--data-dir', dataDir], { cwd: appDir });
     expect(help.code).toBe(0);
     expect(help.output).toContain('usage: node dist/local/cli.js [start] [options]');
     const version = await runCli(['--version'], { cwd: appDir });
     expect(version).toMatchObject({ code: 0, output: expect.stringMatching(/^strata \d+\.\d+\.\d+ \(local Functions host/) });
+    const unknown = await runCli(['--prot', '7072', '--data-dir', dataDir], { cwd: appDir });
+    expect(unknown).toEqual({ code: 1, output: 'strata: unknown option --prot for "start"; valid options: --entry, --port, --data-dir, --partitions, --blob-poll-ms, --cors, --cors-credentials, --help, --version\n' });
+    const noFile = await runCli(['send', 'clicks', '--file', path.join(appDir, 'nope.jsonl')], { cwd: appDir });
+    expect(noFile).toEqual({ code: 1, output: `strata: --file ${path.join(appDir, 'nope.jsonl')} does not exist\n` });
     expect(fs.existsSync(dataDir)).toBe(false);
   });
 
