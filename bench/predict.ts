@@ -99,10 +99,10 @@ async function main() {
     const ports: Record<Name, number> = { floor: await freePort(), strataCore: await freePort(), libraryFloor: await freePort(), strata: await freePort() };
     children.push(spawn(process.execPath, [...prof, path.join(__dirname, 'fixtures/predict-floor-server.js'), String(ports.floor), redis.url, `${DEFAULT_KEY_PREFIX}:${VIEW}`, modelFile, FEATURES.join(',')], { stdio: 'ignore' }));
     children.push(spawn(process.execPath, [...prof, path.join(__dirname, 'fixtures/predict-core-server.js'), String(ports.strataCore)], {
-      cwd: root, stdio: 'ignore', env: { ...env, WEBSITE_HOSTNAME: `127.0.0.1:${ports.strataCore}`, STRATA_DATA_DIR: path.join(tmp, 'core-data') },
+      cwd: root, stdio: 'ignore', env: { ...env, STRATA_LOCAL_HOST_URL: `http://127.0.0.1:${ports.strataCore}`, STRATA_DATA_DIR: path.join(tmp, 'core-data') },
     }));
     children.push(spawn(process.execPath, [...prof, path.join(__dirname, 'fixtures/predict-library-floor.js'), String(ports.libraryFloor)], {
-      cwd: root, stdio: 'ignore', env: { ...env, WEBSITE_HOSTNAME: `127.0.0.1:${ports.libraryFloor}`, STRATA_DATA_DIR: path.join(tmp, 'lib-data') },
+      cwd: root, stdio: 'ignore', env: { ...env, STRATA_LOCAL_HOST_URL: `http://127.0.0.1:${ports.libraryFloor}`, STRATA_DATA_DIR: path.join(tmp, 'lib-data') },
     }));
     children.push(spawn(process.execPath, [
       ...prof,

@@ -3,6 +3,7 @@
  * without the host knowing them: they add input bindings and own URL prefixes.
  */
 import type { RegisteredFunction, RpcTypedData } from './functions-core';
+import type { BindingKind } from './bindings/plan';
 
 export interface LocalHttpRequest {
   method: string;
@@ -27,6 +28,8 @@ export interface HostContext {
   storageConnection: string;
   dataDir: string;
   hostJson: HostJson;
+  /** The host's log. */
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }
 
 export interface HostJson {
@@ -35,7 +38,13 @@ export interface HostJson {
   extensions?: {
     http?: { routePrefix?: string };
     eventHubs?: { maxEventBatchSize?: number };
-    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number; maxConcurrentOrchestratorFunctions?: number };
+    queues?: Record<string, unknown>;
+    durableTask?: {
+      hubName?: string;
+      maxConcurrentActivityFunctions?: number;
+      maxConcurrentOrchestratorFunctions?: number;
+      httpSettings?: { defaultAsyncRequestSleepTimeMilliseconds?: number };
+    };
   };
   [k: string]: unknown;
 }
@@ -44,6 +53,10 @@ export interface HostExtension {
   readonly name: string;
   /** The path prefix of this extension's webhooks and the system key (by name) they need, as on Azure. */
   readonly webhook?: { path: string; systemKey: string };
+  /** The binding types it serves (checked at start-up with the host's own). */
+  readonly bindings?: BindingKind[];
+  /** Types it knows but does not run, with the warning the host prints at start-up. */
+  readonly bindingsNotRun?: Record<string, string>;
   /** Extra input data for bindings this extension supplies (e.g. `durableClient`). */
   inputsFor?(fn: RegisteredFunction): Array<{ name: string; data: RpcTypedData }>;
   /** Serve a request the host's own routes did not claim; undefined = not mine. Checked before app routes. */

@@ -64,6 +64,26 @@ export interface RegisteredFunction {
   triggerKey: string;
   trigger: Binding;
   callback: (...args: unknown[]) => unknown;
+  /** The entry point file that registered it (the worker's scriptFile). */
+  scriptFile: string | undefined;
+}
+
+/** One invocation as the host's binding providers see it (before and after the function runs). */
+export interface Invocation {
+  readonly fn: RegisteredFunction;
+  readonly invocationId: string;
+  readonly request: InvocationRequest;
+  readonly startedAt: Date;
+  /** Memory shared by the providers of this invocation (e.g. expressions resolved once for both input and output). */
+  readonly state: Map<string, unknown>;
+}
+
+/** How an invocation ended, for the host's log ("Executed 'Functions.x' (Failed, Id=..., Duration=...ms)"). */
+export interface ExecutionRecord {
+  fn: RegisteredFunction;
+  invocationId: string;
+  durationMs: number;
+  error?: unknown;
 }
 
 type HookName = 'preInvocation' | 'postInvocation' | 'appStart' | 'appTerminate' | 'log';
@@ -108,10 +128,14 @@ export class FunctionsCore {
   private readonly appLevelOnlyHookData: Record<string, unknown> = {};
   private programmingModel: ProgrammingModel | undefined;
   private indexingLocked = false;
-  /** Supply input data for non-trigger bindings the host provides (e.g. `durableClient`). */
-  readonly inputProviders: Array<(fn: RegisteredFunction) => Array<{ name: string; data: RpcTypedData }>> = [];
-  /** Carry out output bindings (e.g. `eventHub`) after an invocation succeeded, on every trigger path. */
-  readonly outputHandlers: Array<(fn: RegisteredFunction, res: InvocationResponse) => Promise<void>> = [];
+  /** Supply input data for non-trigger bindings the host provides (`durableClient`, blob and table inputs). */
+  readonly inputProviders: Array<(inv: Invocation) => Array<{ name: string; data: RpcTypedData }> | Promise<Array<{ name: string; data: RpcTypedData }>>> = [];
+  /** Carry out output bindings (Event Hubs, blob, table, queue) after an invocation succeeded, on every trigger path. */
+  readonly outputHandlers: Array<(inv: Invocation, res: InvocationResponse) => Promise<void>> = [];
+  /** Told about every invocation that ran (the host logs failures as the Functions host does). */
+  onExecuted: (record: ExecutionRecord) => void = () => undefined;
+  /** The entry point being loaded (registrations made meanwhile come from it). */
+  private currentEntryPoint: string | undefined;
   logSink: LogSink = (level, category, fn, message) => {
     if (level === 'debug' || level === 'trace') return;
     const line = `[${fn ?? category}] ${message}`;
@@ -132,6 +156,7 @@ export class FunctionsCore {
       if (!entry) throw new Error(`Function "${metadata.name}" has no trigger binding.`);
       this.functions.set(id, {
         id, name: metadata.name, metadata: { ...metadata, functionId: id }, triggerKey: entry[0], trigger: entry[1], callback,
+        scriptFile: this.currentEntryPoint,
       });
       return new Disposable(() => this.functions.delete(id));
     },
@@ -169,11 +194,25 @@ export class FunctionsCore {
 
   /** Load a compiled app entry (CommonJS or ESM), like the worker loads package.json `main`. */
   async loadEntry(file: string): Promise<void> {
+    await this.loadEntries([file]);
+  }
+
+  /**
+   * Load the entry point files in order, as the worker's startApp does; an error names the file
+   * that failed, with the worker's wording, and keeps the app's own error as its cause.
+   */
+  async loadEntries(files: string[]): Promise<void> {
     this.install();
-    if (file.endsWith('.mjs')) {
-      await import(require('node:url').pathToFileURL(file).href);
-    } else {
-      require(file);
+    for (const file of files) {
+      this.currentEntryPoint = file;
+      try {
+        if (file.endsWith('.mjs')) await import(require('node:url').pathToFileURL(file).href);
+        else require(file);
+      } catch (err) {
+        throw new EntryPointLoadError(file, err);
+      } finally {
+        this.currentEntryPoint = undefined;
+      }
     }
   }
 
@@ -187,8 +226,12 @@ export class FunctionsCore {
       TypedDataCollection: 'true', HandlesWorkerTerminateMessage: 'true',
     };
     if (this.programmingModel?.getCapabilities) caps = await this.programmingModel.getCapabilities(caps);
+    this.capabilities = caps;
     return caps;
   }
+
+  /** What the worker side said it can do (HttpUri: the app streams HTTP through the library's proxy). */
+  capabilities: Record<string, string> = {};
 
   async terminate(): Promise<void> {
     for (const h of this.hooks.appTerminate) await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData });
@@ -205,21 +248,38 @@ export class FunctionsCore {
     return [...this.functions.values()].filter((f) => f.trigger.type.toLowerCase() === type.toLowerCase());
   }
 
-  /** Invoke a function as the worker's InvocationHandler does (hooks included). */
+  /**
+   * Invoke a function as the worker's InvocationHandler does (hooks included), with the host's
+   * part around it: input bindings before, output bindings after, and one execution record.
+   */
   async invoke(id: string, req: InvocationRequest): Promise<InvocationResponse> {
     const fn = this.get(id);
+    const invocationId = req.invocationId ?? randomUUID();
+    const started = performance.now();
+    const inv: Invocation = { fn, invocationId, request: req, startedAt: new Date(), state: new Map() };
+    try {
+      const res = await this.run(inv);
+      this.onExecuted({ fn, invocationId, durationMs: performance.now() - started });
+      return res;
+    } catch (error) {
+      this.onExecuted({ fn, invocationId, durationMs: performance.now() - started, error });
+      throw error;
+    }
+  }
+
+  private async run(inv: Invocation): Promise<InvocationResponse> {
+    const { fn, invocationId, request: req } = inv;
     const pm = this.programmingModel;
     if (!pm) throw new Error('no programming model was registered: did the app import @azure/functions?');
-    const invocationId = req.invocationId ?? randomUUID();
     let inputData = req.inputData ?? [];
     for (const p of this.inputProviders) {
-      const extra = p(fn);
+      const extra = await p(inv);
       if (extra.length) inputData = [...inputData, ...extra];
     }
     const coreCtx = {
       invocationId,
-      request: { invocationId, functionId: id, inputData, triggerMetadata: req.triggerMetadata ?? {}, retryContext: req.retryContext },
-      metadata: { name: fn.name, functionId: id, bindings: fn.metadata.bindings },
+      request: { invocationId, functionId: fn.id, inputData, triggerMetadata: req.triggerMetadata ?? {}, retryContext: req.retryContext },
+      metadata: { name: fn.name, functionId: fn.id, bindings: fn.metadata.bindings },
       state: undefined as string | undefined,
       log: (level: string, category: string, message: string) => this.logSink(level, category, fn.name, message),
     };
@@ -245,8 +305,16 @@ export class FunctionsCore {
     coreCtx.state = undefined;
     if (post.error) throw post.error;
     const res = await model.getResponse(args.context, post.result);
-    for (const h of this.outputHandlers) await h(fn, res);
+    for (const h of this.outputHandlers) await h(inv, res);
     return res;
+  }
+}
+
+/** An entry point file threw while loading: the worker's message, the app's error as the cause. */
+export class EntryPointLoadError extends Error {
+  override readonly name = 'EntryPointLoadError';
+  constructor(readonly file: string, cause: unknown) {
+    super(`Worker was unable to load entry point "${file}": ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

@@ -1,44 +1,54 @@
 /**
  * The local Functions-compatible host: loads a compiled Functions app (its ordinary `app.*`
- * registrations reach us through local/functions-core.ts), serves its HTTP functions, runs
- * its timers, feeds its Event Hubs functions (local bus or real Event Hubs) and blob
- * triggers, and lets extensions (the Durable engine) add bindings and routes.
+ * registrations reach us through local/functions-core.ts), indexes its bindings (refusing any it
+ * cannot serve), serves its HTTP functions, runs its timers, feeds its Event Hubs functions (local
+ * bus or real Event Hubs), blob and queue triggers, carries out its storage and Event Hubs
+ * bindings, and lets extensions (the Durable engine) add bindings and routes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { functionsCore, fromTyped, FunctionsCore, RegisteredFunction, InvocationResponse } from './functions-core';
+import { functionsCore, fromTyped, FunctionsCore, RegisteredFunction, Invocation, InvocationResponse } from './functions-core';
 import type { HostExtension, HostJson, LocalHttpRequest } from './extension';
 import { HttpFrontDoor, HostRoute, json } from './http/server';
 import { compileRoute } from './http/route';
 import type { HostKeys } from './http/keys';
+import type { CorsOptions } from './http/cors';
 import { LocalEventBus, EventToPublish } from './eventhubs/bus';
-import { eventHubInvocation, resolveSetting } from './eventhubs/metadata';
+import { eventHubInvocation, DeliveredEvent } from './eventhubs/metadata';
 import { AzureEventHubSource, isRealEventHubConnection } from './eventhubs/azure-source';
 import { TimerScheduler } from './timers/scheduler';
 import { BlobTriggerPoller, parseBlobPath } from './blob/trigger';
+import { QueueTriggerPoller, queueSettingsFrom } from './queues/trigger';
 import { invokeWithRetry } from './retry';
 import { storageUnavailable } from '../shared/storage/clients';
+import { AppPlan, FunctionPlan, HOST_BINDINGS, planApp } from './bindings/plan';
+import { StorageBindings, storageConnectionFor } from './bindings/storage';
+import { executedLine, failureEntry } from './execution-log';
 import { storageFor } from '../shared/storage/clients';
-import { AzureEventHubSink } from '../shared/events/event-hub-sink';
+import { AzureEventHubSink, LOCAL_HOST_URL_VARIABLE } from '../shared/events/event-hub-sink';
 import { consoleLogger, Logger } from './logger';
 import { extensionsFor } from './extensions';
 import { nameProblem } from '../shared/names';
 import { publicText } from '../shared/errors';
 
 export interface LocalHostOptions {
-  /** Compiled entry file of the Functions app (package.json `main`). */
-  entry: string;
+  /** Entry point files of the app in load order (package.json `main` or --entry, resolved). */
+  entryPoints: string[];
+  /** The function app folder (host.json); default: the nearest folder with a host.json above the first entry point. */
+  appDir?: string;
   /** 0 picks a free port. */
   port: number;
   dataDir: string;
   storageConnection: string;
   keys: HostKeys;
   maxBodyBytes: number;
-  /** host.json; default: the nearest host.json above the entry file. */
+  /** host.json; default: the app folder's. */
   hostJson?: HostJson;
   /** Partitions per local event hub (Azure's default is 4). */
   partitionCount?: number;
   blobPollMs?: number;
+  /** local.settings.json Host.CORS / --cors. */
+  cors?: CorsOptions;
   /** Extra extensions; the built-in ones (Durable) come from local/extensions.ts. */
   extensions?: HostExtension[];
   log?: Logger;
@@ -47,25 +57,35 @@ export interface LocalHostOptions {
 
 export const HOST_ID = 'strata-local';
 
-export function findHostJson(fromFile: string): HostJson {
-  let dir = path.dirname(path.resolve(fromFile));
+/** The nearest folder at or above `from` that holds a host.json, or undefined. */
+export function findAppDir(from: string): string | undefined {
+  let dir = path.resolve(from);
   for (;;) {
-    const candidate = path.join(dir, 'host.json');
-    if (fs.existsSync(candidate)) return JSON.parse(fs.readFileSync(candidate, 'utf8')) as HostJson;
+    if (fs.existsSync(path.join(dir, 'host.json'))) return dir;
     const up = path.dirname(dir);
-    if (up === dir) return {};
+    if (up === dir) return undefined;
     dir = up;
   }
 }
 
+export function readHostJson(appDir: string): HostJson {
+  const file = path.join(appDir, 'host.json');
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as HostJson) : {};
+}
+
+type EventHubTrigger = { eventHubName: string; connection?: string; cardinality?: 'one' | 'many'; consumerGroup?: string };
+
 export class LocalHost {
   readonly core: FunctionsCore = functionsCore;
   readonly log: Logger;
+  readonly appDir: string;
   readonly hostJson: HostJson;
   bus!: LocalEventBus;
+  private plan!: AppPlan;
   private frontDoor!: HttpFrontDoor;
   private timers: TimerScheduler | undefined;
   private blobPoller: BlobTriggerPoller | undefined;
+  private queuePoller: QueueTriggerPoller | undefined;
   private readonly azureSources: AzureEventHubSource[] = [];
   private readonly azureSinks = new Map<string, AzureEventHubSink<unknown>>();
   private extensions: HostExtension[] = [];
@@ -75,12 +95,18 @@ export class LocalHost {
   port = 0;
 
   constructor(private readonly opts: LocalHostOptions) {
+    if (!opts.entryPoints.length) throw new Error('LocalHost needs at least one entry point file');
     this.log = opts.log ?? consoleLogger();
-    this.hostJson = opts.hostJson ?? findHostJson(opts.entry);
+    this.appDir = opts.appDir ?? findAppDir(path.dirname(opts.entryPoints[0]!)) ?? process.cwd();
+    this.hostJson = opts.hostJson ?? readHostJson(this.appDir);
   }
 
   private get routePrefix(): string {
     return this.hostJson.extensions?.http?.routePrefix ?? 'api';
+  }
+
+  private planOf(fn: RegisteredFunction): FunctionPlan {
+    return this.plan.functions.get(fn.id)!;
   }
 
   async start(): Promise<void> {
@@ -93,16 +119,34 @@ export class LocalHost {
       if (level === 'trace' || level === 'debug') return;
       this.log(level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'info', `[${fn ?? category}] ${message}`);
     };
+    this.core.onExecuted = (r) => (r.error === undefined ? this.log('debug', executedLine(r)) : this.log('error', failureEntry(r)));
     this.core.install();
-    await this.core.loadEntry(path.resolve(o.entry));
-    await this.core.finishStartup(path.dirname(path.resolve(o.entry)));
+    await this.core.loadEntries(o.entryPoints);
+    await this.core.finishStartup(this.appDir);
+
+    // Index before anything starts: a binding the host cannot serve refuses the start.
+    this.extensions = [...extensionsFor(this.core), ...(o.extensions ?? [])];
+    this.plan = planApp(this.core.functions.values(), {
+      kinds: [...HOST_BINDINGS, ...this.extensions.flatMap((e) => e.bindings ?? [])],
+      notRun: Object.assign({}, ...this.extensions.map((e) => e.bindingsNotRun ?? {})),
+    });
+    for (const w of this.plan.warnings) this.log('warn', w);
+    const queueSettings = queueSettingsFrom(this.hostJson.extensions?.queues);
 
     const storage = storageFor(o.storageConnection);
     const hostContainer = await storage.container('azure-webjobs-hosts');
     this.bus = new LocalEventBus({ container: await storage.container('strata-local-eventhubs'), partitionCount: o.partitionCount ?? 4, log: this.log });
-    this.core.outputHandlers.push((fn, res) => this.carryOutOutputs(fn, res));
+    const storageBindings = new StorageBindings({
+      hostConnection: o.storageConnection,
+      queueMessageEncoding: queueSettings.messageEncoding,
+      onQueueMessages: (conn, queue) => this.queuePoller?.notify(conn, queue),
+    });
+    this.core.inputProviders.push((inv) => storageBindings.inputs(inv, this.planOf(inv.fn)));
+    this.core.outputHandlers.push(async (inv, res) => {
+      await storageBindings.outputs(inv, this.planOf(inv.fn), res);
+      await this.sendEventHubOutputs(inv, res);
+    });
 
-    this.extensions = [...extensionsFor(this.core), ...(o.extensions ?? [])];
     const fallbacks: Array<(r: LocalHttpRequest) => Promise<import('./extension').LocalHttpResponse | undefined>> = [];
     const webhooks: Array<{ path: string; systemKey: string }> = [];
     this.frontDoor = new HttpFrontDoor({
@@ -113,28 +157,29 @@ export class LocalHost {
       hostRoutes: this.hostRoutes(),
       fallbacks,
       webhooks,
+      ...(o.cors ? { cors: o.cors } : {}),
       log: this.log,
     });
     this.port = await this.frontDoor.listen(o.port, o.listenHost ?? '127.0.0.1');
     this.baseUrl = `http://127.0.0.1:${this.port}`;
     process.env.WEBSITE_HOSTNAME = `127.0.0.1:${this.port}`;
+    // The app's core sends to the local bus only when told explicitly that it runs here.
+    process.env[LOCAL_HOST_URL_VARIABLE] = this.baseUrl;
 
     for (const ext of this.extensions) {
-      await ext.start?.({ baseUrl: this.baseUrl, storageConnection: o.storageConnection, dataDir: o.dataDir, hostJson: this.hostJson, ...(o.keys.systemKeys ? { systemKeys: o.keys.systemKeys } : {}) });
-      if (ext.inputsFor) this.core.inputProviders.push((fn) => ext.inputsFor!(fn));
+      await ext.start?.({ baseUrl: this.baseUrl, storageConnection: o.storageConnection, dataDir: o.dataDir, hostJson: this.hostJson, log: this.log, ...(o.keys.systemKeys ? { systemKeys: o.keys.systemKeys } : {}) });
+      if (ext.inputsFor) this.core.inputProviders.push((inv) => ext.inputsFor!(inv.fn));
       if (ext.webhook) webhooks.push(ext.webhook);
       if (ext.handleHttp) fallbacks.push((r) => ext.handleHttp!(r));
     }
 
-    await this.startEventHubTriggers(hostContainer);
+    await this.startEventHubTriggers();
     this.timers = new TimerScheduler(hostContainer, HOST_ID, (name, payload) => this.fireTimer(name, payload), this.log);
     await this.timers.start(
-      this.core.byTrigger('timerTrigger').map((fn) => ({
-        name: fn.name,
-        schedule: resolveSetting(String(fn.trigger.schedule)),
-        runOnStartup: fn.trigger.runOnStartup === true,
-        useMonitor: fn.trigger.useMonitor !== false,
-      })),
+      this.core.byTrigger('timerTrigger').map((fn) => {
+        const t = this.planOf(fn).trigger;
+        return { name: fn.name, schedule: String(t.schedule), runOnStartup: t.runOnStartup === true, useMonitor: t.useMonitor !== false };
+      }),
     );
     this.blobPoller = new BlobTriggerPoller(
       storage.blobs,
@@ -142,7 +187,7 @@ export class LocalHost {
       HOST_ID,
       this.core.byTrigger('blobTrigger').map((fn) => ({
         functionName: fn.name,
-        pattern: parseBlobPath(resolveSetting(String(fn.trigger.path))),
+        pattern: parseBlobPath(String(this.planOf(fn).trigger.path)),
         invoke: async ({ data, triggerMetadata }) => {
           await invokeWithRetry(this.core, fn, { inputData: [{ name: fn.triggerKey, data }], triggerMetadata }, { signal: this.stopping.signal });
         },
@@ -151,21 +196,48 @@ export class LocalHost {
       this.log,
     );
     await this.blobPoller.start();
+    this.queuePoller = new QueueTriggerPoller(
+      await Promise.all(this.core.byTrigger('queueTrigger').map(async (fn) => {
+        const t = this.planOf(fn).trigger;
+        const connection = storageConnectionFor(t.connection, o.storageConnection);
+        const name = String(t.queueName).toLowerCase();
+        return {
+          functionName: fn.name,
+          connection,
+          queue: await storageFor(connection).queue(name),
+          poison: () => storageFor(connection).queue(`${name}-poison`),
+          invoke: async ({ data, triggerMetadata }: { data: import('./functions-core').RpcTypedData; triggerMetadata: Record<string, import('./functions-core').RpcTypedData> }) => {
+            await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data }], triggerMetadata });
+          },
+        };
+      })),
+      queueSettings,
+      this.log,
+    );
+    this.queuePoller.start();
     this.frontDoor.ready = true;
+    await this.runWarmup();
+  }
+
+  /** Warmup functions run once the host is up, as when Azure adds an instance. */
+  private async runWarmup(): Promise<void> {
+    for (const fn of this.core.byTrigger('warmupTrigger')) {
+      await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { json: '{}' } }] }).catch(() => undefined); // logged by the host
+    }
   }
 
   private maxBatch(): number {
     return this.hostJson.extensions?.eventHubs?.maxEventBatchSize ?? 100;
   }
 
-  private async startEventHubTriggers(hostContainer: import('@azure/storage-blob').ContainerClient): Promise<void> {
+  private async startEventHubTriggers(): Promise<void> {
     for (const fn of this.core.byTrigger('eventHubTrigger')) {
-      const t = fn.trigger as unknown as { eventHubName: string; connection?: string; cardinality?: 'one' | 'many'; consumerGroup?: string };
-      const hub = resolveSetting(t.eventHubName);
+      const t = this.planOf(fn).trigger as unknown as EventHubTrigger;
+      const hub = t.eventHubName;
       const cardinality = t.cardinality ?? 'many';
-      const consumerGroup = t.consumerGroup ? resolveSetting(t.consumerGroup) : '$Default';
+      const consumerGroup = t.consumerGroup || '$Default';
       const conn = t.connection ? process.env[t.connection] : undefined;
-      const invokeBatch = async (partitionId: string, events: import('./eventhubs/metadata').DeliveredEvent[], ns: string) => {
+      const invokeBatch = async (partitionId: string, events: DeliveredEvent[], ns: string) => {
         const batches = cardinality === 'one' ? events.map((e) => [e]) : [events];
         for (const b of batches) {
           const inv = eventHubInvocation(fn.triggerKey, cardinality, b, { eventHubName: hub, consumerGroup, partitionId, fullyQualifiedNamespace: ns });
@@ -191,23 +263,23 @@ export class LocalHost {
       } else {
         await this.bus.subscribe(hub, fn.name, cardinality === 'one' ? 1 : this.maxBatch(), (pid, events) => invokeBatch(pid, events, 'local'));
       }
-      void hostContainer;
     }
   }
 
-  /** Output bindings the host carries out: Event Hubs outputs go to the hub (local bus or Azure). */
-  private async carryOutOutputs(fn: RegisteredFunction, res: InvocationResponse): Promise<void> {
-    for (const out of res.outputData ?? []) {
-      const b = fn.metadata.bindings[out.name];
-      if (!b || b.type !== 'eventHub') continue;
-      const value = fromTyped(out.data);
+  /** Event Hubs outputs (the `$return` binding included) go to the hub: Azure or the local bus. */
+  private async sendEventHubOutputs(inv: Invocation, res: InvocationResponse): Promise<void> {
+    const values = new Map((res.outputData ?? []).map((o) => [o.name, o.data]));
+    if (res.returnValue) values.set('$return', res.returnValue);
+    for (const b of this.planOf(inv.fn).outputs) {
+      if (b.binding.type !== 'eventHub') continue;
+      const value = fromTyped(values.get(b.key));
       if (value === undefined || value === null) continue;
       const items = Array.isArray(value) ? value : [value];
-      await this.sendToHub(resolveSetting(String(b.eventHubName)), b.connection ? String(b.connection) : undefined, items.map((body) => ({ body })));
+      await this.sendToHub(String(b.binding.eventHubName), b.binding.connection ? String(b.binding.connection) : undefined, items.map((body) => ({ body })));
     }
   }
 
-  /** Publish to a hub: Azure when its connection setting is real, else the local bus. */
+  /** Publish to a hub: Azure when its connection setting is an Azure namespace, else the local bus. */
   async sendToHub(hub: string, connectionSetting: string | undefined, events: EventToPublish[]): Promise<void> {
     const conn = connectionSetting ? process.env[connectionSetting] : undefined;
     if (!isRealEventHubConnection(conn)) {
@@ -229,13 +301,14 @@ export class LocalHost {
   describe(): Array<{ name: string; trigger: string; detail: string }> {
     const http = new Map(this.frontDoor.describe(this.baseUrl).map((d) => [d.name, d]));
     return [...this.core.functions.values()].map((fn) => {
-      const t = fn.trigger;
+      const t = this.plan.functions.get(fn.id)?.trigger ?? fn.trigger;
       const h = http.get(fn.name);
       const detail = h
         ? `${h.methods} ${h.url} (${h.authLevel})`
         : t.type === 'timerTrigger' ? `schedule ${String(t.schedule)}`
         : t.type === 'eventHubTrigger' ? `event hub ${String(t.eventHubName)}`
         : t.type === 'blobTrigger' ? `blob ${String(t.path)}`
+        : t.type === 'queueTrigger' ? `queue ${String(t.queueName).toLowerCase()}`
         : '';
       return { name: fn.name, trigger: t.type, detail };
     });
@@ -245,7 +318,7 @@ export class LocalHost {
     const prefix = this.routePrefix;
     const route = (method: string, template: string, handle: HostRoute['handle']): HostRoute => ({ method, route: compileRoute(template), authLevel: 'admin', handle });
     return [
-      route('GET', 'admin/host/status', async () => json(200, { state: 'Running', id: HOST_ID, version: this.core.api.hostVersion, functions: this.core.functions.size })),
+      route('GET', 'admin/host/status', async () => json(200, { state: 'Running', id: HOST_ID, version: this.core.api.hostVersion, functions: this.core.functions.size, pid: process.pid, dataDir: path.resolve(this.opts.dataDir), appDir: this.appDir })),
       route('GET', 'admin/functions', async () => json(200, this.describe())),
       // Azure's admin API for running a non-HTTP function on demand; here it waits for the run to finish.
       route('POST', 'admin/functions/{name}', async (req, p) => {
@@ -255,6 +328,7 @@ export class LocalHost {
         try {
           if (fn.trigger.type === 'timerTrigger') await this.timers!.run(fn.name, false, null);
           else if (fn.trigger.type === 'blobTrigger') await this.blobPoller!.pollOnce();
+          else if (fn.trigger.type === 'queueTrigger') await this.queuePoller!.pollOnce();
           else return json(400, { error: `function "${fn.name}" has a ${fn.trigger.type}; run HTTP functions by their URL and send events to their hub` });
         } catch (err) {
           this.log('error', `admin run of "${fn.name}" failed: ${(err as Error).stack ?? err}`);
@@ -322,10 +396,11 @@ export class LocalHost {
     // No new trigger work first; then let the app finish (appTerminate hooks flush buffers such as
     // the prediction log, which may still publish to the bus over HTTP); then drain and close.
     await this.blobPoller?.stop();
+    await this.queuePoller?.stop();
     await this.timers?.stop();
     await Promise.allSettled(this.azureSources.map((s) => s.stop()));
     await this.core.terminate().catch((e: Error) => this.log('warn', `appTerminate hook failed: ${e.message}`));
-    this.frontDoor.ready = false;
+    if (this.frontDoor) this.frontDoor.ready = false;
     await this.bus?.stop();
     for (const ext of [...this.extensions].reverse()) await ext.stop?.().catch((e: Error) => this.log('warn', `extension ${ext.name}: ${e.message}`));
     await Promise.allSettled([...this.azureSinks.values()].map((p) => p.close()));

@@ -18,7 +18,7 @@ import type { FeatureRepo } from './features/repo';
 import { featureRepo } from './definitions';
 import { ServingService } from './serving/service';
 import type { PredictionRecord } from './serving/prediction-log';
-import { eventHubSinkFor } from './events/event-hub-sink';
+import { eventHubSinkFor, LOCAL_HOST_URL_VARIABLE } from './events/event-hub-sink';
 
 export interface Platform {
   config: StrataConfig;
@@ -75,8 +75,9 @@ export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo =
 
 /**
  * Serving on the platform's storage and online store. Prediction records go to the
- * predictions hub: Event Hubs when EVENTHUB_CONNECTION is real, else the local host's bus;
- * WEBSITE_HOSTNAME is read now (first use), since the local host sets it after loading the app.
+ * predictions hub: Event Hubs when EVENTHUB_CONNECTION is an Azure namespace, else the local
+ * host's bus when the app runs there, else the Event Hubs emulator when EVENTHUB_CONNECTION is
+ * its string. STRATA_LOCAL_HOST_URL is read now (first use): the local host sets it after loading the app.
  */
 function createServing(cfg: StrataConfig, storage: Storage, online: OnlineStore): { service: ServingService; close(): Promise<void> } {
   const warn = (message: string) => console.warn(`[serving] ${message}`);
@@ -94,7 +95,7 @@ function createServing(cfg: StrataConfig, storage: Storage, online: OnlineStore)
   };
   const sink = eventHubSinkFor<PredictionRecord>(cfg.predictionsHub, {
     connection: cfg.eventHubConnection,
-    localHostname: process.env.WEBSITE_HOSTNAME,
+    localHostUrl: process.env[LOCAL_HOST_URL_VARIABLE],
     adminKey: cfg.adminKey,
     onOversize: (bytes) => warn(`a prediction record of ${bytes} bytes exceeds the largest Event Hubs batch; skipped`),
   });

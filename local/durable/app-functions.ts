@@ -6,6 +6,8 @@
 import type { FunctionsCore, RegisteredFunction } from '../functions-core';
 import { fromTyped } from '../functions-core';
 import type { SdkAnswer } from './execution';
+import { callDurableHttp, DurableHttpOptions, DurableHttpRequest } from './http-activity';
+import { stackWithCauses } from '../execution-log';
 import { EventType, FailureDetails, HistoryEvent, OrchestratorState, toJsonText } from './protocol';
 
 /** Replay schema V2: compound actions stay a tree, no long-timer splitting, no SDK-side HTTP polling. */
@@ -19,14 +21,29 @@ export interface OrchestratorCall {
   parentInstanceId?: string;
 }
 
-export type ActivityOutcome = { ok: true; result: string } | { ok: false; failure: FailureDetails };
+/**
+ * How an activity failed, in the terms of the TaskFailed event the extension writes: its Reason
+ * (`Activity function 'x' failed: <message>`) and Details (the error's stack and causes), and
+ * FailureDetails only when the SDK serialized them for an exception properties provider. Without
+ * FailureDetails the SDK shows the orchestrator `${Reason} \n ${Details}`, as with the extension.
+ */
+export interface ActivityFailure {
+  message: string;
+  details: string;
+  failureDetails?: FailureDetails;
+}
+
+export type ActivityOutcome = { ok: true; result: string } | { ok: false; failure: ActivityFailure };
+
+/** The name the extension schedules `context.df.callHttp` under (a built-in activity). */
+export const HTTP_ACTIVITY = 'BuiltIn::HttpActivity';
 
 export class AppFunctions {
   private orchestrators?: Map<string, RegisteredFunction>;
   private activities?: Map<string, RegisteredFunction>;
 
   /** `activityTimeoutMs`: host.json functionTimeout; an activity running longer fails its task. */
-  constructor(private readonly core: FunctionsCore, private readonly activityTimeoutMs?: number) {}
+  constructor(private readonly core: FunctionsCore, private readonly http: () => DurableHttpOptions, private readonly activityTimeoutMs?: number) {}
 
   private index(type: string): Map<string, RegisteredFunction> {
     // The extension matches durable function names case-insensitively.
@@ -84,15 +101,32 @@ export class AppFunctions {
     }
   }
 
-  /** Run an activity with its input (JSON text); the result comes back as JSON text. */
-  async runActivity(name: string, input: string): Promise<ActivityOutcome> {
+  /**
+   * Run an activity with its input (JSON text); the result comes back as JSON text. As the
+   * extension's activity trigger, its binding data holds `instanceId` (sent as trigger metadata)
+   * and the input as `data`; an object input's properties are bindable too (`backups/{backupPath}`).
+   */
+  async runActivity(name: string, input: string, instanceId: string): Promise<ActivityOutcome> {
+    if (name === HTTP_ACTIVITY) {
+      try {
+        return { ok: true, result: JSON.stringify(await callDurableHttp(JSON.parse(input) as DurableHttpRequest, this.http())) };
+      } catch (err) {
+        return { ok: false, failure: activityFailure(err) };
+      }
+    }
     const fn = this.activity(name);
     if (!fn) {
-      return { ok: false, failure: { ErrorType: 'FunctionNotFound', ErrorMessage: `The function '${name}' doesn't exist, is disabled, or is not an activity function. Register it with df.app.activity('${name}', ...).` } };
+      const message = `The function '${name}' doesn't exist, is disabled, or is not an activity function. Register it with df.app.activity('${name}', ...).`;
+      return { ok: false, failure: { message, details: '' } };
     }
     let timer: NodeJS.Timeout | undefined;
     try {
-      const run = this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: input } }] });
+      const run = this.core.invoke(fn.id, {
+        inputData: [{ name: fn.triggerKey, data: { string: input } }],
+        // The extension's binding data also has `data` (the input again); bindingDataFor adds it
+        // host-side, so a large input is not parsed twice by the library.
+        triggerMetadata: { instanceId: { string: instanceId } },
+      });
       const limit = this.activityTimeoutMs;
       // As on Azure, the task fails at the timeout; the code itself cannot be stopped and may still finish (its result is dropped).
       const res = limit === undefined ? await run : await Promise.race([run, new Promise<never>((_, reject) => {
@@ -122,8 +156,8 @@ function formatTimeSpan(ms: number): string {
   return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
 }
 
-/** FailureDetails for an activity error, including what an exception properties provider serialized. */
-export function activityFailure(err: unknown): FailureDetails {
+/** An activity error as the TaskFailed event carries it. */
+export function activityFailure(err: unknown): ActivityFailure {
   const e = err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err));
   if (e.message.startsWith('{')) {
     try {
@@ -133,13 +167,11 @@ export function activityFailure(err: unknown): FailureDetails {
         const stack = typeof p.stackTrace === 'string' ? p.stackTrace : e.stack;
         if (stack) d.StackTrace = stack;
         if (p.properties && typeof p.properties === 'object') d.Properties = p.properties as Record<string, unknown>;
-        return d;
+        return { message: p.errorMessage, details: stack ?? '', failureDetails: d };
       }
     } catch {
       /* an ordinary message that happens to start with "{" */
     }
   }
-  const d: FailureDetails = { ErrorType: e.name || 'Error', ErrorMessage: e.message, IsNonRetriable: false };
-  if (e.stack) d.StackTrace = e.stack;
-  return d;
+  return { message: e.message, details: stackWithCauses(e) };
 }

@@ -42,6 +42,7 @@ const listQuery = z.object({
 });
 const statusQuery = z.object({ showHistory: bool, showHistoryOutput: bool, showInput: bool, returnInternalServerErrorOnFailure: bool });
 const startQuery = z.object({ timeout: seconds, pollingInterval: seconds, version: z.string().optional() });
+const restartQuery = z.object({ restartWithNewInstanceId: bool, timeout: seconds, pollingInterval: seconds });
 
 function parseQuery<T extends z.ZodTypeAny>(schema: T, q: URLSearchParams): z.output<T> {
   const r = schema.safeParse(Object.fromEntries(q.entries()));
@@ -130,9 +131,10 @@ export class DurableHttpApi {
         return this.opReply(await this.engine.suspend(id, reason), id);
       case 'resume':
         return this.opReply(await this.engine.resume(id, reason), id);
-      case 'rewind':
       case 'restart':
-        return problem(501, `${op} is not supported by Strata's local Durable engine; start a new instance instead.`);
+        return this.restart(req, id);
+      case 'rewind':
+        return problem(501, 'rewind is not supported by Strata\'s local Durable engine; restart the instance (POST instances/{instanceId}/restart) or start a new one instead.');
       default:
         return problem(404, `unknown instance operation "${op}"`);
     }
@@ -153,7 +155,19 @@ export class DurableHttpApi {
     const body = jsonBody(req);
     if (!body.ok) return problem(400, `Invalid JSON content: ${body.error}`);
     const row = await this.engine.startNew(functionName, { instanceId: instanceId || undefined, input: body.value, version: q.version });
-    const id = row.instanceId;
+    return this.startedReply(row.instanceId, q);
+  }
+
+  /** POST instances/{id}/restart[?restartWithNewInstanceId=false]: the same orchestration with its original input. */
+  private async restart(req: LocalHttpRequest, instanceId: string): Promise<LocalHttpResponse> {
+    const q = parseQuery(restartQuery, req.query);
+    const row = await this.engine.restart(instanceId, q.restartWithNewInstanceId ?? true);
+    if (!row) return problem(400, 'InstanceId does not match a valid orchestration instance.');
+    return this.startedReply(row.instanceId, q);
+  }
+
+  /** 202 with the check-status links, or the result when the caller asked to wait (timeout + pollingInterval). */
+  private async startedReply(id: string, q: { timeout?: number | undefined; pollingInterval?: number | undefined }): Promise<LocalHttpResponse> {
     if (q.timeout !== undefined && q.pollingInterval !== undefined) {
       const s = await this.engine.waitForCompletion(id, q.timeout * 1000, q.pollingInterval * 1000);
       if (s && s.runtimeStatus === 'Completed') return reply(200, s.output);

@@ -38,6 +38,8 @@ export interface EngineOptions {
   maxConcurrentOrchestrations: number;
   /** host.json functionTimeout: an activity still running after this fails its task (as Azure's timeout does). */
   functionTimeoutMs?: number;
+  /** Between polls of a callHttp 202 without Retry-After (host.json durableTask.httpSettings). */
+  httpAsyncSleepMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -115,11 +117,13 @@ export class DurableEngine {
   private readonly log: NonNullable<EngineOptions['log']>;
   private stopping = false;
   private startedAt: Date | undefined;
+  /** Aborts work that waits (callHttp polling) when the host stops. */
+  private halt = new AbortController();
 
   constructor(o: EngineOptions) {
     this.hubName = o.hubName;
     this.store = new TaskHubStore(storageFor(o.storageConnection), o.hubName);
-    this.app = new AppFunctions(o.core, o.functionTimeoutMs);
+    this.app = new AppFunctions(o.core, () => ({ defaultSleepMs: o.httpAsyncSleepMs ?? 30_000, signal: this.halt.signal }), o.functionTimeoutMs);
     this.activitySlots = new Limiter(o.maxConcurrentActivities);
     this.episodeSlots = new Limiter(o.maxConcurrentOrchestrations);
     this.log = o.log ?? ((level, m) => (level === 'error' ? console.error : console.log)(`[durable] ${m}`));
@@ -128,6 +132,7 @@ export class DurableEngine {
   /** Create the task hub's tables and pick up every instance a previous host left unfinished. */
   async start(): Promise<void> {
     this.stopping = false;
+    this.halt = new AbortController();
     await this.store.init();
     const lease = await this.store.readLease();
     const afterCrash = lease !== undefined && !lease.clean;
@@ -146,6 +151,7 @@ export class DurableEngine {
   /** Stop dispatching, let running episodes commit, forget in-memory state (storage keeps the rest). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.halt.abort(new Error('the host is stopping'));
     for (const inst of this.live.values()) for (const a of inst.alarms.values()) a.cancel();
     for (const r of this.revivals.values()) clearTimeout(r.timer);
     this.revivals.clear();
@@ -178,6 +184,18 @@ export class DurableEngine {
       }
       return this.createInstance({ name: fn.name, instanceId, input: toJsonText(o.input), version: o.version }, existing);
     });
+  }
+
+  /**
+   * Run an instance again with its original input, as the extension's RestartAsync does: under a
+   * new instance id (the default) or the same one (which must have finished). Undefined when
+   * there is no such instance.
+   */
+  async restart(instanceId: string, withNewInstanceId = true): Promise<InstanceRecord | undefined> {
+    const row = await this.readRow(instanceId);
+    if (!row) return undefined;
+    const input = parseJsonText(row.input);
+    return this.startNew(row.name, { input, ...(withNewInstanceId ? {} : { instanceId }), ...(row.version ? { version: row.version } : {}) });
   }
 
   async getStatus(instanceId: string, o: StatusOptions = {}): Promise<InstanceStatus | undefined> {
@@ -544,6 +562,9 @@ export class DurableEngine {
     };
     await this.commit(inst, records, next, segment);
     exec.commit(records, plan.nextTaskId, plan.actionCount);
+    if (outcome.kind === 'failed') {
+      this.log('error', `${row.instanceId}: Function '${row.name} (Orchestrator)' failed with an error. Reason: ${outcome.details.ErrorMessage}. HubName: ${this.hubName}`);
+    }
     if (outcome.kind === 'running') for (const w of plan.work) this.dispatch(inst, w);
     else this.settle(inst);
   }
@@ -631,15 +652,19 @@ export class DurableEngine {
     this.inflight.add(key);
     void this.activitySlots.run(async () => {
       if (this.stopping) return; // runs again when the next host resumes the instance
-      const out = await this.app.runActivity(w.name, w.input);
+      const out = await this.app.runActivity(w.name, w.input, instanceId);
+      if (this.stopping && !out.ok) return; // stopped midway (callHttp polling): runs again on resume
       this.stats.activities++;
       const Timestamp = new Date().toISOString();
-      const event: HistoryEvent = out.ok
-        ? { EventType: EventType.TaskCompleted, EventId: -1, TaskScheduledId: w.taskId, Result: out.result, Timestamp }
-        : {
-          EventType: EventType.TaskFailed, EventId: -1, TaskScheduledId: w.taskId, Timestamp,
-          Reason: `Activity function '${w.name}' failed: ${out.failure.ErrorMessage}`, Details: out.failure.StackTrace ?? '', FailureDetails: out.failure,
-        };
+      let event: HistoryEvent;
+      if (out.ok) event = { EventType: EventType.TaskCompleted, EventId: -1, TaskScheduledId: w.taskId, Result: out.result, Timestamp };
+      else {
+        // The extension's TaskFailed: Reason and Details; FailureDetails only as the SDK sent them.
+        const reason = `Activity function '${w.name}' failed: ${out.failure.message}`;
+        event = { EventType: EventType.TaskFailed, EventId: -1, TaskScheduledId: w.taskId, Timestamp, Reason: reason, Details: out.failure.details };
+        if (out.failure.failureDetails) event.FailureDetails = out.failure.failureDetails;
+        this.log('error', `${instanceId}: Function '${w.name} (Activity)' failed with an error. Reason: ${reason}. HubName: ${this.hubName}. TaskEventId: ${w.taskId}`);
+      }
       this.deliver(instanceId, { event, executionId });
     }).finally(() => this.inflight.delete(key));
   }

@@ -21,6 +21,7 @@ import {
   actionInput, consumesTaskId, flattenActions, toJsonText,
 } from './protocol';
 import type { HistoryRecord } from './store';
+import { HTTP_ACTIVITY } from './app-functions';
 
 /** Retry bookkeeping kept beside TaskScheduled / SubOrchestrationInstanceCreated / TimerCreated rows. */
 export interface RetryMark {
@@ -88,7 +89,6 @@ const UNSUPPORTED: Partial<Record<ActionType, string>> = {
   [ActionType.SignalEntity]: 'context.df.signalEntity',
   [ActionType.LockEntities]: 'context.df.lock',
   [ActionType.ReleaseEntities]: 'context.df.lock',
-  [ActionType.CallHttp]: 'context.df.callHttp',
 };
 
 export class Execution {
@@ -237,6 +237,10 @@ export class Execution {
           records.push(rec);
           break;
         }
+        case ActionType.CallHttp:
+          // The extension runs the durable HTTP action as a built-in activity; so does the engine.
+          records.push({ event: this.scheduleEvent('activity', id, HTTP_ACTIVITY, toJsonText(a.httpRequest ?? null), undefined, undefined, ts, work) });
+          break;
         case ActionType.CreateTimer: {
           const fireAt = new Date(a.fireAt ?? ts).toISOString();
           records.push({ event: { EventType: EventType.TimerCreated, EventId: id, FireAt: fireAt, Timestamp: ts } });
@@ -258,7 +262,7 @@ export class Execution {
     if (!answer.ok) {
       outcome = this.failure(answer.error, state?.failureDetails);
     } else if (unsupported) {
-      outcome = this.failure(`${unsupported} is not supported by Strata's local Durable engine (entities and durable HTTP are not implemented); call an activity instead`);
+      outcome = this.failure(`${unsupported} is not supported by Strata's local Durable engine (Durable entities are not implemented); call an activity instead`);
     } else if (state?.isDone && continueAsNew) {
       outcome = { kind: 'continuedAsNew', input: toJsonText(actionInput(continueAsNew)) };
     } else if (state?.isDone) {

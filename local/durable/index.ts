@@ -39,6 +39,15 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
   return {
     name: 'durable',
     webhook: { path: WEBHOOK_PATH, systemKey: DURABLE_SYSTEM_KEY },
+    bindings: [
+      { type: 'orchestrationTrigger', direction: 'in' },
+      { type: 'activityTrigger', direction: 'in' },
+      { type: 'durableClient', direction: 'in' },
+      { type: 'orchestrationClient', direction: 'in' },
+    ],
+    bindingsNotRun: {
+      entityTrigger: "a Durable entity: entities are not supported by the local Durable engine; the entities API answers 501 and an orchestration that calls or signals one fails with a message naming the call",
+    },
     get engine() {
       return started(engine);
     },
@@ -60,6 +69,8 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
         maxConcurrentActivities: cfg.maxConcurrentActivityFunctions ?? DEFAULT_MAX_ACTIVITIES,
         maxConcurrentOrchestrations: cfg.maxConcurrentOrchestratorFunctions ?? DEFAULT_MAX_ORCHESTRATIONS,
         ...(timeout !== undefined ? { functionTimeoutMs: timeout } : {}),
+        ...(cfg.httpSettings?.defaultAsyncRequestSleepTimeMilliseconds !== undefined ? { httpAsyncSleepMs: cfg.httpSettings.defaultAsyncRequestSleepTimeMilliseconds } : {}),
+        ...(ctx.log ? { log: (level: 'info' | 'warn' | 'error', m: string) => ctx.log!(level, `[durable] ${m}`) } : {}),
       });
       api = new DurableHttpApi(engine, urls);
       // The SDK's client calls the host over loopback: keep them away from any HTTP proxy.

@@ -105,6 +105,8 @@ export interface Action {
   isCanceled?: boolean;
   externalEventName?: string;
   compoundActions?: Action[];
+  /** CallHttp: the DurableHttpRequest. */
+  httpRequest?: unknown;
 }
 
 /** What the SDK's orchestrator handler returns (and embeds in OrchestrationFailureError). */

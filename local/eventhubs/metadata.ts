@@ -92,12 +92,3 @@ export function partitionForKey(key: string, partitionCount: number): number {
   }
   return (h >>> 0) % partitionCount;
 }
-
-/** Resolve `%SETTING%` binding expressions against app settings, as the Functions host does. */
-export function resolveSetting(value: string, env: NodeJS.ProcessEnv = process.env): string {
-  return value.replace(/%([^%]+)%/g, (_, name: string) => {
-    const v = env[name];
-    if (v === undefined) throw new Error(`binding expression %${name}% refers to an app setting that is not set`);
-    return v;
-  });
-}

@@ -4,11 +4,13 @@
  * (admin API, extension routes such as the Durable client API).
  */
 import http from 'node:http';
-import type { FunctionsCore, RegisteredFunction, InvocationResponse } from '../functions-core';
+import { randomUUID } from 'node:crypto';
+import type { FunctionsCore, RegisteredFunction, InvocationResponse, RpcTypedData } from '../functions-core';
 import type { LocalHttpRequest, LocalHttpResponse } from '../extension';
 import { compileRoute, compareSpecificity, CompiledRoute } from './route';
 import { AuthLevel, authorized, authorizedSystem, HostKeys, presentedKey } from './keys';
 import { storageUnavailable } from '../../shared/storage/clients';
+import { CorsOptions, corsHeaders, preflightResponse } from './cors';
 
 export interface HostRoute {
   method: string;
@@ -28,6 +30,8 @@ export interface HttpFrontDoorOptions {
   fallbacks: Array<(req: LocalHttpRequest) => Promise<LocalHttpResponse | undefined>>;
   /** Extension webhook paths and the system key each needs (checked before the fallbacks run). */
   webhooks: Array<{ path: string; systemKey: string }>;
+  /** local.settings.json Host.CORS / --cors. */
+  cors?: CorsOptions;
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -140,6 +144,16 @@ export class HttpFrontDoor {
     if (!this.ready) return send(res, json(503, { error: 'the host is starting; retry in a moment' }, { 'retry-after': '1' }));
     const url = new URL(req.url ?? '/', 'http://local');
     const method = (req.method ?? 'GET').toUpperCase();
+    const cors = this.opts.cors;
+    if (cors) {
+      const pre = preflightResponse(cors, method, req.headers);
+      if (pre) {
+        req.resume();
+        return send(res, pre);
+      }
+      const h = corsHeaders(cors, req.headers);
+      if (h) for (const [k, v] of Object.entries(h)) res.setHeader(k, v);
+    }
     let body: Buffer;
     try {
       body = await this.readBody(req);
@@ -186,12 +200,18 @@ export class HttpFrontDoor {
     return send(res, json(404, { error: `no function serves ${method} ${url.pathname}` }));
   }
 
+  private invokeHttpStream(r: AppRoute, proxy: string, req: http.IncomingMessage, parts: { headers: Record<string, string>; query: Record<string, string>; params: Record<string, string>; host: string }, body: Buffer, res: http.ServerResponse): Promise<void> {
+    return streamThroughProxy(this.opts.core, r.fn, proxy, req, parts, body, res);
+  }
+
   private async invokeHttp(r: AppRoute, req: http.IncomingMessage, url: URL, params: Record<string, string>, body: Buffer, res: http.ServerResponse): Promise<void> {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = v;
     const host = headers.host ?? 'localhost';
+    const proxy = this.opts.core.capabilities.HttpUri;
+    if (proxy) return this.invokeHttpStream(r, proxy, req, { headers, query, params, host }, body, res);
     const httpData = {
       method: req.method ?? 'GET',
       url: `http://${host}${req.url ?? '/'}`,
@@ -205,9 +225,8 @@ export class HttpFrontDoor {
       out = await this.opts.core.invoke(r.fn.id, {
         inputData: [{ name: r.fn.triggerKey, data: { http: httpData } }],
       });
-    } catch (err) {
-      // Azure answers 500 with no detail when a function throws; the log carries the error.
-      this.opts.log('error', `function "${r.fn.name}" failed: ${(err as Error).stack ?? err}`);
+    } catch {
+      // Azure answers 500 with no detail when a function throws; the host's log carries the error.
       return send(res, { status: 500, headers: {}, body: '' });
     }
     const h = (out.returnValue?.http ?? {}) as { statusCode?: string; headers?: Record<string, string>; cookies?: Array<Record<string, unknown>>; body?: { bytes?: Uint8Array; string?: string } };
@@ -218,6 +237,58 @@ export class HttpFrontDoor {
     res.writeHead(status, outHeaders);
     res.end(payload);
   }
+}
+
+/**
+ * HTTP streaming (`app.setup({ enableHttpStream: true })`, which the v4 templates write): the
+ * library runs its own HTTP server (capability HttpUri). As the Functions host does, the request
+ * goes there with its invocation id, the invocation carries route values, headers and query as
+ * trigger metadata, and the function's response streams back on that connection.
+ */
+async function streamThroughProxy(
+  core: FunctionsCore, fn: RegisteredFunction, proxyUri: string, req: http.IncomingMessage,
+  r: { headers: Record<string, string>; query: Record<string, string>; params: Record<string, string>; host: string }, body: Buffer, res: http.ServerResponse,
+): Promise<void> {
+  const invocationId = randomUUID();
+  const target = new URL(req.url ?? '/', proxyUri);
+  const forwarded = http.request(target, {
+    method: req.method,
+    headers: { ...r.headers, 'x-ms-invocation-id': invocationId, 'x-forwarded-host': r.host, 'x-forwarded-proto': 'http', 'content-length': String(body.length) },
+  });
+  const answered = new Promise<void>((resolve, reject) => {
+    forwarded.once('response', (up) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && k !== 'x-ms-invocation-id') out[k] = v;
+      res.writeHead(up.statusCode ?? 200, out);
+      up.pipe(res);
+      up.once('end', resolve);
+      up.once('error', reject);
+    });
+    forwarded.once('error', reject);
+  });
+  // Settled either way below; never left as an unhandled rejection.
+  answered.catch(() => undefined);
+  forwarded.on('error', () => undefined);
+  forwarded.end(body);
+  const triggerMetadata: Record<string, RpcTypedData> = { Headers: { json: JSON.stringify(r.headers) }, Query: { json: JSON.stringify(r.query) } };
+  for (const [k, v] of Object.entries(r.params)) triggerMetadata[k] = { string: v };
+  try {
+    await core.invoke(fn.id, {
+      invocationId,
+      inputData: [{ name: fn.triggerKey, data: { http: { method: req.method ?? 'GET', url: `http://${r.host}${req.url ?? '/'}`, headers: r.headers, query: r.query, params: r.params } } }],
+      triggerMetadata,
+    });
+  } catch {
+    // The function failed before answering (the host's log has why): 500, as Azure answers.
+    forwarded.destroy();
+    if (!res.headersSent) send(res, { status: 500, headers: {}, body: '' });
+    else res.destroy();
+    return;
+  }
+  await answered.catch(() => {
+    if (!res.headersSent) send(res, { status: 502, headers: {}, body: '' });
+    else res.destroy();
+  });
 }
 
 function cookieString(c: Record<string, unknown>): string {

@@ -4,17 +4,25 @@
  * PredictionLog forms (it also retries with backoff and bounds its buffer, so a sink makes
  * one attempt per call and throws on failure).
  *
- *   eventHubSinkFor(hub, { connection, localHostname, adminKey }) -> EventHubSink | undefined
- *     connection is a real connection string (Endpoint=sb://...) -> EventHubProducerClient
- *     else the app runs on the local host (WEBSITE_HOSTNAME on loopback) -> its local bus,
- *          POST http://$WEBSITE_HOSTNAME/api/_local/eventhubs/<hub> with the admin key
+ *   eventHubSinkFor(hub, { connection, localHostUrl, adminKey }) -> EventHubSink | undefined
+ *     connection is an Azure namespace (Endpoint=sb://<ns>.servicebus.windows.net/...) -> Event Hubs
+ *     else the app runs on Strata's local host (it says so in STRATA_LOCAL_HOST_URL) -> its local
+ *          bus, POST <url>/api/_local/eventhubs/<hub> with the admin key
+ *     else connection is the Event Hubs emulator's (UseDevelopmentEmulator=true) -> the emulator,
+ *          as under `func start` with the emulator running
  *     else undefined: nowhere to send (the caller says so once)
+ *
+ * The local host is told apart explicitly, never by a loopback WEBSITE_HOSTNAME: `func start`
+ * sets that to localhost:7071 too, and has no local bus.
  *
  * Each element of `send(events)` becomes one event whose body is the element as JSON, the
  * shape the Event Hubs trigger hands an ingest function.
  */
 import { EventHubProducerClient, type EventDataBatch } from '@azure/event-hubs';
 import { DependencyError } from '../errors';
+
+/** Set by Strata's local host (only) to its base URL before the app handles anything. */
+export const LOCAL_HOST_URL_VARIABLE = 'STRATA_LOCAL_HOST_URL';
 
 export interface EventHubSink<T = unknown> {
   /** Where events go, for logs ("event hub predictions (Azure)"). */
@@ -24,10 +32,10 @@ export interface EventHubSink<T = unknown> {
 }
 
 export interface EventHubSinkOptions {
-  /** EVENTHUB_CONNECTION: used when it is a real connection string. */
+  /** EVENTHUB_CONNECTION. */
   connection?: string | undefined;
-  /** WEBSITE_HOSTNAME: the local host sets it to 127.0.0.1:<port>; Azure sets the site's public name. */
-  localHostname?: string | undefined;
+  /** STRATA_LOCAL_HOST_URL: set when the app runs on Strata's local host. */
+  localHostUrl?: string | undefined;
   /** The key the local bus endpoint requires (STRATA_ADMIN_KEY). */
   adminKey: string;
   /** Called for an event larger than the hub's largest batch: it is skipped, not retried forever. */
@@ -36,18 +44,25 @@ export interface EventHubSinkOptions {
   timeoutMs?: number;
 }
 
-export function isRealEventHubConnection(s: string | undefined): s is string {
-  return typeof s === 'string' && /Endpoint=sb:\/\//i.test(s);
+/**
+ * What an Event Hubs connection string points at: nothing, the Event Hubs emulator (its
+ * documented string carries UseDevelopmentEmulator=true), or an Azure namespace.
+ */
+export function eventHubConnectionKind(s: string | undefined): 'none' | 'emulator' | 'azure' {
+  if (typeof s !== 'string' || !/Endpoint=sb:\/\//i.test(s)) return 'none';
+  return /(^|;)\s*UseDevelopmentEmulator\s*=\s*true\s*(;|$)/i.test(s) ? 'emulator' : 'azure';
 }
 
-/** A host name of this machine: only there can the local bus be (Azure's WEBSITE_HOSTNAME is public). */
-export function isLoopbackHostname(h: string | undefined): h is string {
-  return typeof h === 'string' && /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i.test(h);
+/** An Azure Event Hubs namespace (not the emulator, which the local host stands in for). */
+export function isRealEventHubConnection(s: string | undefined): s is string {
+  return eventHubConnectionKind(s) === 'azure';
 }
 
 export function eventHubSinkFor<T>(hub: string, o: EventHubSinkOptions): EventHubSink<T> | undefined {
-  if (isRealEventHubConnection(o.connection)) return new AzureEventHubSink<T>(o.connection, hub, o.onOversize);
-  if (isLoopbackHostname(o.localHostname)) return new LocalBusSink<T>(o.localHostname, hub, o.adminKey, o.timeoutMs);
+  const kind = eventHubConnectionKind(o.connection);
+  if (kind === 'azure') return new AzureEventHubSink<T>(o.connection!, hub, o.onOversize);
+  if (o.localHostUrl) return new LocalBusSink<T>(o.localHostUrl, hub, o.adminKey, o.timeoutMs);
+  if (kind === 'emulator') return new AzureEventHubSink<T>(o.connection!, hub, o.onOversize);
   return undefined;
 }
 
@@ -58,7 +73,7 @@ export class AzureEventHubSink<T> implements EventHubSink<T> {
 
   constructor(connection: string, private readonly hub: string, private readonly onOversize?: (bytes: number) => void) {
     this.producer = new EventHubProducerClient(connection, hub);
-    this.target = `event hub ${hub} (Azure)`;
+    this.target = `event hub ${hub} (${eventHubConnectionKind(connection) === 'emulator' ? 'Event Hubs emulator' : 'Azure'})`;
   }
 
   async send(events: T[]): Promise<void> {
@@ -90,9 +105,10 @@ export class LocalBusSink<T> implements EventHubSink<T> {
   readonly target: string;
   private readonly url: string;
 
-  constructor(hostname: string, hub: string, private readonly adminKey: string, private readonly timeoutMs = 10_000) {
-    this.url = `http://${hostname}/api/_local/eventhubs/${encodeURIComponent(hub)}`;
-    this.target = `event hub ${hub} (local bus at ${hostname})`;
+  constructor(hostUrl: string, hub: string, private readonly adminKey: string, private readonly timeoutMs = 10_000) {
+    const base = hostUrl.replace(/\/+$/, '');
+    this.url = `${base}/api/_local/eventhubs/${encodeURIComponent(hub)}`;
+    this.target = `event hub ${hub} (local bus at ${base})`;
   }
 
   async send(events: T[]): Promise<void> {

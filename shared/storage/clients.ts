@@ -1,6 +1,6 @@
 /**
- * Blob and Table clients from one storage connection string (Azurite locally,
- * a storage account in Azure). Containers and tables are created on first use, once.
+ * Blob, Table and Queue clients from one storage connection string (Azurite locally,
+ * a storage account in Azure). Containers, tables and queues are created on first use, once.
  *
  * Outages: the clients retry a failed request a few times within about two seconds, then give
  * up, so callers learn quickly and retry at their own level (ingest retries the batch with
@@ -9,6 +9,7 @@
  */
 import { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
+import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { DependencyError } from '../errors';
 
 const BLOB_RETRY = { maxTries: 4, retryDelayInMs: 250, maxRetryDelayInMs: 2000 };
@@ -21,6 +22,8 @@ export class Storage {
   readonly blobs: BlobServiceClient;
   private readonly ensuredContainers = new Map<string, Promise<ContainerClient>>();
   private readonly ensuredTables = new Map<string, Promise<TableClient>>();
+  private readonly ensuredQueues = new Map<string, Promise<QueueClient>>();
+  private queueService: QueueServiceClient | undefined;
 
   constructor(readonly connectionString: string) {
     this.blobs = BlobServiceClient.fromConnectionString(connectionString, { retryOptions: BLOB_RETRY });
@@ -28,33 +31,48 @@ export class Storage {
     endpoints.set(this.tableService().url.replace(/\/$/, ''), 'Table');
   }
 
+  get queues(): QueueServiceClient {
+    return (this.queueService ??= QueueServiceClient.fromConnectionString(this.connectionString, { retryOptions: BLOB_RETRY }));
+  }
+
+  /** A queue client; the queue exists when the promise resolves. */
+  queue(name: string): Promise<QueueClient> {
+    return once(this.ensuredQueues, name, () => {
+      const q = this.queues.getQueueClient(name);
+      return q.createIfNotExists().then(() => q);
+    });
+  }
+
   /** A container client; the container exists when the promise resolves. */
   container(name: string): Promise<ContainerClient> {
-    let p = this.ensuredContainers.get(name);
-    if (!p) {
+    return once(this.ensuredContainers, name, () => {
       const c = this.blobs.getContainerClient(name);
-      p = c.createIfNotExists().then(() => c);
-      p.catch(() => this.ensuredContainers.delete(name));
-      this.ensuredContainers.set(name, p);
-    }
-    return p;
+      return c.createIfNotExists().then(() => c);
+    });
   }
 
   /** A table client; the table exists when the promise resolves. */
   table(name: string): Promise<TableClient> {
-    let p = this.ensuredTables.get(name);
-    if (!p) {
+    return once(this.ensuredTables, name, () => {
       const t = TableClient.fromConnectionString(this.connectionString, name, { allowInsecureConnection: true, retryOptions: TABLE_RETRY });
-      p = t.createTable().then(() => t);
-      p.catch(() => this.ensuredTables.delete(name));
-      this.ensuredTables.set(name, p);
-    }
-    return p;
+      return t.createTable().then(() => t);
+    });
   }
 
   tableService(): TableServiceClient {
     return TableServiceClient.fromConnectionString(this.connectionString, { allowInsecureConnection: true, retryOptions: TABLE_RETRY });
   }
+}
+
+/** Create a resource once per name; a failed creation is forgotten so the next call tries again. */
+function once<T>(cache: Map<string, Promise<T>>, name: string, create: () => Promise<T>): Promise<T> {
+  let p = cache.get(name);
+  if (!p) {
+    p = create();
+    p.catch(() => cache.delete(name));
+    cache.set(name, p);
+  }
+  return p;
 }
 
 const byConnection = new Map<string, Storage>();

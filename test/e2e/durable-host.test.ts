@@ -59,6 +59,26 @@ const customStatusIs = (links: Links, want: unknown) =>
     return JSON.stringify(r.body.customStatus) === JSON.stringify(want) ? r.body : undefined;
   }, 15_000, `${links.id} custom status ${JSON.stringify(want)}`);
 
+describe('durable failures in the host log', () => {
+  it('a retried activity that failed once: its exception and inner exception, every line, in one entry with the invocation id', async () => {
+    const { links } = await start('customRetryActivityException', null);
+    expect(await finished(links)).toMatchObject({ runtimeStatus: 'Completed', output: 'Success' });
+    const entry = host.output().split(/\n(?=\S+ (?:INFO|WARN|ERROR|DEBUG) )/).find((e) => e.includes("Executed 'Functions.raiseComplexOnce' (Failed"));
+    expect(entry).toBeDefined();
+    expect(entry).toMatch(/Executed 'Functions\.raiseComplexOnce' \(Failed, Id=[0-9a-f-]{36}, Duration=\d+ms\)/);
+    expect(entry).toContain('Exception: InvalidOperationException: This activity failed\nMore information about the failure');
+    expect(entry).toContain('Caused by: OverflowException: Inner exception message');
+    // And the Durable extension's own line for the failed activity, naming the instance.
+    expect(host.output()).toContain(`${links.id}: Function 'raiseComplexOnce (Activity)' failed with an error. Reason: Activity function 'raiseComplexOnce' failed: This activity failed`);
+  });
+
+  it('an orchestration that fails is logged with its instance and the reason', async () => {
+    const { links } = await start('unhandledActivityError', null);
+    expect(await finished(links)).toMatchObject({ runtimeStatus: 'Failed' });
+    expect(host.output()).toContain(`${links.id}: Function 'unhandledActivityError (Orchestrator)' failed with an error. Reason: Orchestrator function 'unhandledActivityError' failed: Activity function 'explode' failed: kaboom`);
+  });
+});
+
 describe('durable functions on the local host', () => {
   it('starts an orchestration from an HTTP starter and answers with check-status links on this host', async () => {
     const { status, links, location } = await start('sequence', 4);

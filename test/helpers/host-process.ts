@@ -24,11 +24,16 @@ export interface HostProcess {
 }
 
 export interface HostProcessOptions {
-  entry: string;
+  /** --entry; leave it out to load package.json `main` of `cwd`. */
+  entry?: string;
   storageConnection: string;
   dataDir: string;
   env?: Record<string, string>;
   port?: number;
+  /** The port comes from the app's local.settings.json (Host.LocalHttpPort): no --port flag. */
+  portFromSettings?: boolean;
+  /** The folder the host runs in (default: the repository). */
+  cwd?: string;
   args?: string[];
   /** Do not wait for readiness (for processes expected to fail at start). */
   noWait?: boolean;
@@ -36,8 +41,13 @@ export interface HostProcessOptions {
 
 export async function startHostProcess(o: HostProcessOptions): Promise<HostProcess> {
   const port = o.port ?? (await freePort());
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/local/cli.js'), '--entry', o.entry, '--port', String(port), '--data-dir', o.dataDir, '--blob-poll-ms', '200', ...(o.args ?? [])], {
-    cwd: ROOT,
+  const flags = [
+    ...(o.entry !== undefined ? ['--entry', o.entry] : []),
+    ...(o.portFromSettings ? [] : ['--port', String(port)]),
+    '--data-dir', o.dataDir, '--blob-poll-ms', '200',
+  ];
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/local/cli.js'), ...flags, ...(o.args ?? [])], {
+    cwd: o.cwd ?? ROOT,
     env: {
       ...process.env,
       AzureWebJobsStorage: o.storageConnection,
@@ -105,4 +115,26 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Run the CLI once to completion (for --help, --version and refusals): its exit code and output. */
+export function runCli(args: string[], o: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/local/cli.js'), ...args], {
+      cwd: o.cwd ?? ROOT,
+      env: { ...process.env, STRATA_ADMIN_KEY: ADMIN_KEY, STRATA_FUNCTION_KEY: FUNCTION_KEY, ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`cli ${args.join(' ')} did not exit in ${o.timeoutMs ?? 30_000} ms:\n${output}`));
+    }, o.timeoutMs ?? 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
 }

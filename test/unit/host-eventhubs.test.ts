@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { eventHubInvocation, partitionForKey, resolveSetting } from '../../local/eventhubs/metadata';
+import { eventHubInvocation, partitionForKey } from '../../local/eventhubs/metadata';
 import { toDeliveredEvent, isRealEventHubConnection } from '../../local/eventhubs/azure-source';
 import { retryDelayMs } from '../../local/retry';
+import { EMULATOR } from '../helpers/event-hubs-emulator';
 
 const pc = { eventHubName: 'clicks', consumerGroup: '$Default', partitionId: '2', fullyQualifiedNamespace: 'ns.servicebus.windows.net' };
 const ev = (n: number) => ({ sequenceNumber: n, offset: String(n * 100), enqueuedTimeUtc: '2026-01-01T00:00:00.000Z', partitionKey: 'u1', properties: { p: n }, body: { n } });
@@ -40,15 +41,11 @@ describe('Event Hubs trigger payloads', () => {
     expect(d).toEqual({ sequenceNumber: 9, offset: '900', enqueuedTimeUtc: '2026-01-01T00:00:00.000Z', partitionKey: 'k', properties: { x: 1 }, body: { a: 1 } });
   });
 
-  it('tells a real connection string from a local one', () => {
+  it('tells an Azure namespace from the emulator (which the local bus stands in for) and from nothing', () => {
     expect(isRealEventHubConnection('Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=x;SharedAccessKey=y')).toBe(true);
+    expect(isRealEventHubConnection(EMULATOR)).toBe(false);
     expect(isRealEventHubConnection(undefined)).toBe(false);
     expect(isRealEventHubConnection('local')).toBe(false);
-  });
-
-  it('resolves %SETTING% binding expressions and names a missing one', () => {
-    expect(resolveSetting('%HUB%-x', { HUB: 'clicks' })).toBe('clicks-x');
-    expect(() => resolveSetting('%NOPE%', {})).toThrow(/%NOPE%/);
   });
 
   it('retry delays follow the policy', () => {

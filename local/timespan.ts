@@ -1,0 +1,10 @@
+/**
+ * host.json writes durations as .NET TimeSpans ("00:00:30", "1.00:00:00", "00:00:00.500"); the
+ * host's settings are read with this one parser.
+ */
+export function timeSpanMs(s: string, what = 'value'): number {
+  const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?$/.exec(s.trim());
+  if (!m) throw new Error(`host.json ${what}: "${s}" is not a time span like 00:00:30`);
+  const [, d, h, min, sec, frac] = m;
+  return ((Number(d ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(sec)) * 1000 + Math.round(Number(`0.${frac ?? '0'}`) * 1000);
+}
