@@ -9,6 +9,7 @@ import './upload-blob';
 import './dead-letter';
 import './features';
 import './training-sets';
+import './training-sets-read';
 import './definitions';
 import './window-flush';
 import './offline-maintenance';
