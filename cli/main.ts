@@ -14,7 +14,6 @@ import { ApiClient } from './core/client';
 import { ApiError, Failed, UsageError } from './core/errors';
 import { GLOBAL_OPTIONS, commandHelp, mainHelp } from './core/help';
 import { Output } from './core/output';
-import { loadConfig } from '../shared/config';
 import { APP_VERSION } from '../shared/version';
 
 /** Pick the command (and subcommand) the arguments name; the rest are its arguments. */
@@ -56,7 +55,8 @@ function checkPositionals(spec: CommandSpec, positionals: string[]): void {
 function clientFor(values: Record<string, unknown>): () => ApiClient {
   return () => {
     const env = process.env;
-    // The local host's defaults come from the one config schema (not repeated here).
+    // The local host's defaults come from the one config schema (not repeated here; loaded on use).
+    const { loadConfig } = require('../shared/config') as typeof import('../shared/config');
     const local = loadConfig({ STRATA_PORT: env.STRATA_PORT, STRATA_FUNCTION_KEY: env.STRATA_FUNCTION_KEY, STRATA_ADMIN_KEY: env.STRATA_ADMIN_KEY });
     return new ApiClient({
       url: (values.url as string | undefined) ?? env.STRATA_URL ?? `http://127.0.0.1:${local.port}`,
@@ -95,7 +95,7 @@ export async function main(argv: string[], out?: Output): Promise<number> {
     const { values, positionals } = parseOptions(spec, rest);
     if (values.help || !spec.run) {
       console.log(commandHelp(path, spec));
-      return spec.run ? 0 : 2;
+      return values.help ? 0 : 2;
     }
     checkPositionals(spec, positionals);
     const ctx = new CommandContext(name, positionals, values as Record<string, string | boolean | string[] | undefined>, clientFor(values), output);

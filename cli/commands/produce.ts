@@ -5,18 +5,17 @@
  * string (partition key = user id), else to the local host's bus at --url. Reports sent/s and
  * failures; exit 1 when any event could not be sent.
  */
-import { isRealEventHubConnection, LocalBusSink, PartitionedEventHubSink, type EventHubSink } from '../../shared/events/event-hub-sink';
-import { featureRepo } from '../../shared/definitions';
+import type { EventHubSink } from '../../shared/events/event-hub-sink';
 import type { FeatureRepo } from '../../shared/features/repo';
 import type { CommandSpec } from '../core/command';
 import { Failed, UsageError } from '../core/errors';
 import { formatDuration, table } from '../core/output';
 import { startProgress } from '../core/progress';
 import { parseDurationOption, parseRate, parseShare, parseTime } from '../core/values';
-import { DRIFT_FIELDS, generateRecords, parseDrift, type DriftSpec, type GeneratorOptions } from '../generator';
-import { DEFAULT_LABEL_SOURCE, labelTarget, type LabelTarget } from '../produce/labels';
-import { sendPaced, type Outgoing } from '../produce/sender';
-import { waitForIngest } from '../produce/wait';
+import { DRIFT_FIELDS, parseDrift, type DriftSpec } from '../generator/drift';
+import type { GeneratorOptions } from '../generator/events';
+import { DEFAULT_LABEL_SOURCE, type LabelTarget } from '../produce/labels';
+import type { Outgoing } from '../produce/sender';
 
 const DAY = 86_400_000;
 const SAMPLE_SOURCES = ['clicks', 'purchases'] as const;
@@ -86,7 +85,13 @@ export const produceCommand: CommandSpec = {
     } catch (e) {
       throw new UsageError(`--drift ${(e as Error).message}`);
     }
-    const repo = featureRepo;
+    // Loaded here, not at start-up: the repo, the Event Hubs SDK and the generator are heavy for --help.
+    const { featureRepo: repo } = (require('../../shared/definitions') as typeof import('../../shared/definitions'));
+    const { isRealEventHubConnection, LocalBusSink, PartitionedEventHubSink } = (require('../../shared/events/event-hub-sink') as typeof import('../../shared/events/event-hub-sink'));
+    const { generateRecords } = (require('../generator/events') as typeof import('../generator/events'));
+    const { labelTarget } = (require('../produce/labels') as typeof import('../produce/labels'));
+    const { sendPaced } = (require('../produce/sender') as typeof import('../produce/sender'));
+    const { waitForIngest } = (require('../produce/wait') as typeof import('../produce/wait'));
     const hubs = sampleHubs(repo);
     let labels: LabelTarget | undefined;
     if (!ctx.flag('no-labels')) {

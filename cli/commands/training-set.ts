@@ -5,10 +5,8 @@
  */
 import path from 'node:path';
 import type { CommandContext, CommandSpec } from '../core/command';
-import { downloadTrainingSet } from '../core/download';
 import { UsageError } from '../core/errors';
 import { formatBytes, table } from '../core/output';
-import { readSpine } from '../core/spine';
 import { parseTime } from '../core/values';
 
 interface TrainingSet {
@@ -47,6 +45,7 @@ function describe(set: TrainingSet): string[] {
 
 async function download(ctx: CommandContext, set: TrainingSet, out: string | undefined, format: 'parquet' | 'csv' | undefined) {
   if (out === undefined || format === undefined) return undefined;
+  const { downloadTrainingSet } = (require('../core/download') as typeof import('../core/download'));
   const { bytes } = await downloadTrainingSet(ctx.api, ctx.out, set.id, format, out);
   return { path: out, format, bytes };
 }
@@ -88,6 +87,7 @@ const build: CommandSpec = {
       ...(ctx.string('from') !== undefined ? { from: parseTime(ctx.string('from')!, 'from') } : {}),
       ...(ctx.string('to') !== undefined ? { to: parseTime(ctx.string('to')!, 'to') } : {}),
     };
+    const { readSpine } = (require('../core/spine') as typeof import('../core/spine')); // DuckDB: loaded only when a spine is read
     const rows = await readSpine(spineFile, range);
     if (!rows.length) throw new UsageError(`--spine ${spineFile} has no rows${range.from !== undefined || range.to !== undefined ? ' in --from/--to' : ''}`);
     const asOf = ctx.string('as-of');
