@@ -24,7 +24,7 @@ export const featuresCommand: CommandSpec = {
     if ((service === undefined) === (view === undefined)) throw new UsageError('give either --service or --view');
     const entities = ctx.positionals;
     const raw = await ctx.api.json<{ entities: EntityFeatures[] }>('POST', '/api/features/lookup', {
-      json: { entityIds: entities, ...(service ? { service } : { views: view!.split(',').map((v) => v.trim()) }) },
+      json: { entityIds: entities, ...(service ? { service } : { views: ctx.list('view')! }) },
     });
     const answers = raw.entities;
     ctx.out.result(raw, () =>

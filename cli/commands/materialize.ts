@@ -16,7 +16,7 @@ export const materializeCommand: CommandSpec = {
   },
   examples: ['npx strata materialize', 'npx strata materialize --views user_clicks --since now-2d'],
   async run(ctx) {
-    const views = ctx.string('views')?.split(',').map((v) => v.trim()).filter(Boolean);
+    const views = ctx.list('views');
     const sinceText = ctx.string('since');
     const body = {
       ...(views?.length ? { views } : {}),

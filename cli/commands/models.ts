@@ -143,25 +143,19 @@ const traffic: CommandSpec = {
   },
 };
 
-const promote: CommandSpec = {
-  name: 'promote',
-  summary: 'make the canary production (the canary alias goes, traffic back to 100% production)',
+/** A POST to the model's route with no body, answering its new state. */
+const modelAction = (name: string, summary: string): CommandSpec => ({
+  name,
+  summary,
   positionals: [model],
   async run(ctx) {
-    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, '/promote'), { key: 'admin' });
+    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, `/${name}`), { key: 'admin' });
     ctx.out.result(r, () => stateLines(r.model));
   },
-};
+});
 
-const rollback: CommandSpec = {
-  name: 'rollback',
-  summary: 'put the previous production version back',
-  positionals: [model],
-  async run(ctx) {
-    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, '/rollback'), { key: 'admin' });
-    ctx.out.result(r, () => stateLines(r.model));
-  },
-};
+const promote = modelAction('promote', 'make the canary production (the canary alias goes, traffic back to 100% production)');
+const rollback = modelAction('rollback', 'put the previous production version back');
 
 export const modelsCommand: CommandSpec = {
   name: 'models',

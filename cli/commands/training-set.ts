@@ -94,7 +94,7 @@ const build: CommandSpec = {
     const set = await ctx.api.json<TrainingSet>('POST', '/api/training-sets', {
       json: {
         spine: { rows },
-        ...(service !== undefined ? { featureService: service } : { features: features!.split(',').map((f) => f.trim()) }),
+        ...(service !== undefined ? { featureService: service } : { features: ctx.list('features')! }),
         ...(asOf !== undefined ? { asOf: new Date(parseTime(asOf, 'as-of')).toISOString() } : {}),
         ...(ctx.string('id') !== undefined ? { id: ctx.string('id') } : {}),
         ...(ctx.flag('full-feature-names') ? { fullFeatureNames: true } : {}),

@@ -78,6 +78,12 @@ export class CommandContext {
     return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
   }
 
+  /** A comma-separated option as its items (`--views a,b`); undefined when not given. */
+  list(name: string): string[] | undefined {
+    const v = this.string(name);
+    return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
+  }
+
   flag(name: string): boolean {
     return this.values[name] === true;
   }

@@ -32,7 +32,9 @@ export function startProgress(out: Output, o: ProgressOptions, now: () => number
   const unitText = o.unit === 'bytes' ? '' : ` ${o.unit}`;
   const rate = () => {
     const s = (now() - started) / 1000;
-    return s > 0 ? `${amount(value / s)}${o.unit === 'bytes' ? '' : ` ${o.unit}`}/s` : '-';
+    if (!(s > 0)) return '-';
+    const r = value / s;
+    return `${o.unit === 'bytes' ? formatBytes(r) : r < 10 ? r.toFixed(1) : amount(r)}${unitText}/s`;
   };
   const payload = () => ({ done: amount(value), all: total ? amount(total) : '?', rate: rate(), extra: extra ? ` ${extra}` : '' });
 

@@ -42,9 +42,11 @@ describe('examples/', () => {
         expect(ts.every((x) => x >= slice.from && x < slice.to)).toBe(true);
       }
       const pq = SLICES.find((s) => s.format === 'parquet')!;
-      const [{ kind, lo, hi }] = (await withConnection(async (c) =>
+      const stats = (await withConnection(async (c) =>
         (await c.runAndReadAll(`SELECT typeof(ts) AS kind, epoch_ms(min(ts)) AS lo, epoch_ms(max(ts)) AS hi FROM read_parquet(${literal(path.join(checkedIn, `${source}.parquet`))}) GROUP BY 1`)).getRowObjectsJson(),
       )) as Array<{ kind: string; lo: string; hi: string }>;
+      expect(stats).toHaveLength(1);
+      const { kind, lo, hi } = stats[0]!;
       expect(kind).toBe('TIMESTAMP');
       expect(Number(lo)).toBeGreaterThanOrEqual(pq.from);
       expect(Number(hi)).toBeLessThan(pq.to);
