@@ -147,21 +147,21 @@ export const produceCommand: CommandSpec = {
       `producing ${events.toLocaleString('en-US')} events for ${options.users} users, ${new Date(from).toISOString()} .. ${new Date(to).toISOString()}, at ${rate}/s to ${target}` +
         `${labels ? `; labels to ${labels.source}` : '; no label source in the repo: no labels'}`,
     );
+    const progress = startProgress(ctx.out, { title: 'produce', total: events, unit: 'events' });
     const stop = new AbortController();
     const onSignal = () => {
       if (stop.signal.aborted) process.exit(1);
-      ctx.out.note('stopping: sending what is queued (Ctrl-C again to quit now)');
+      progress.message('stopping: sending what is queued (Ctrl-C again to quit now)');
       stop.abort();
     };
     process.on('SIGINT', onSignal);
-    const progress = startProgress(ctx.out, { title: 'produce', total: events, unit: 'events' });
     let report;
     try {
       report = await sendPaced(outgoing(), sinks, {
         rate,
         batchSize: ctx.number('batch', 500, { min: 1, max: 10_000, integer: true }),
         signal: stop.signal,
-        onProgress: (sent, failed) => progress.update(Math.min(sent, events), failed ? `${failed} failed` : undefined),
+        onProgress: (sent, failed) => progress.update(Math.min(sent, events), failed ? `${failed} failed` : stop.signal.aborted ? undefined : ''),
       });
     } finally {
       process.off('SIGINT', onSignal);

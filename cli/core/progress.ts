@@ -19,6 +19,8 @@ export interface ProgressOptions {
 export interface Progress {
   update(value: number, extra?: string): void;
   setTotal(total: number): void;
+  /** Say something while the work goes on: in the bar's line on a terminal (a line of its own would break the bar), else a line. */
+  message(text: string): void;
   /** Print the final state and release the terminal line. */
   stop(extra?: string): void;
 }
@@ -60,6 +62,10 @@ export function startProgress(out: Output, o: ProgressOptions, now: () => number
         total = t;
         bar.setTotal(Math.max(t, 1));
       },
+      message(text) {
+        extra = text;
+        bar.update(value, payload());
+      },
       stop(e) {
         if (e !== undefined) extra = e;
         bar.update(value, payload());
@@ -89,6 +95,9 @@ export function startProgress(out: Output, o: ProgressOptions, now: () => number
     },
     setTotal(t) {
       total = t;
+    },
+    message(text) {
+      out.note(`${o.title}: ${text}`);
     },
     stop(e) {
       if (e !== undefined) extra = e;
