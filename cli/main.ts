@@ -48,7 +48,10 @@ function checkPositionals(spec: CommandSpec, positionals: string[]): void {
   const want = spec.positionals ?? [];
   const required = want.filter((p) => p.required).length;
   const variadic = want.some((p) => p.variadic);
-  if (positionals.length < required) throw new UsageError(`missing <${want[positionals.length]!.name}>`);
+  if (positionals.length < required) {
+    const next = want[positionals.length]!;
+    throw new UsageError(`missing <${next.name}${next.variadic ? '...' : ''}>`);
+  }
   if (!variadic && positionals.length > want.length) throw new UsageError(`unexpected argument "${positionals[want.length]}"`);
 }
 
@@ -73,11 +76,11 @@ export async function main(argv: string[], out?: Output): Promise<number> {
   let name = 'strata';
   try {
     if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-      console.log(mainHelp(COMMANDS, APP_VERSION));
+      output.print(mainHelp(COMMANDS, APP_VERSION));
       return argv.length === 0 ? 2 : 0;
     }
     if (argv[0] === '--version') {
-      console.log(APP_VERSION);
+      output.print(APP_VERSION);
       return 0;
     }
     const found = resolve(argv);
@@ -86,7 +89,7 @@ export async function main(argv: string[], out?: Output): Promise<number> {
     name = `strata ${path.join(' ')}`;
     if (spec.passthrough) {
       if (rest.includes('--help') || rest.includes('-h')) {
-        console.log(commandHelp(path, spec));
+        output.print(commandHelp(path, spec));
         return 0;
       }
       const ctx = new CommandContext(name, [], {}, clientFor({}), output, rest);
@@ -94,7 +97,7 @@ export async function main(argv: string[], out?: Output): Promise<number> {
     }
     const { values, positionals } = parseOptions(spec, rest);
     if (values.help || !spec.run) {
-      console.log(commandHelp(path, spec));
+      output.print(commandHelp(path, spec));
       return values.help ? 0 : 2;
     }
     checkPositionals(spec, positionals);
@@ -108,13 +111,13 @@ export async function main(argv: string[], out?: Output): Promise<number> {
 function report(e: unknown, name: string, out: Output): number {
   if (e instanceof UsageError) {
     out.note(`${name}: ${e.message}\n(see \`${name} --help\`)`);
-    if (out.json) console.log(JSON.stringify({ ok: false, error: e.message, usage: true }));
+    if (out.json) out.print(JSON.stringify({ ok: false, error: e.message, usage: true }));
     return 2;
   }
   if (e instanceof ApiError || e instanceof Failed) {
     out.note(`${name}: ${e.message}`);
     if (out.json) {
-      console.log(JSON.stringify(e instanceof ApiError ? { ok: false, error: e.apiMessage, status: e.status, request: `${e.method} ${e.path}`, details: e.details } : { ok: false, error: e.message }));
+      out.print(JSON.stringify(e instanceof ApiError ? { ok: false, error: e.apiMessage, status: e.status, request: `${e.method} ${e.path}`, details: e.details } : { ok: false, error: e.message }));
     }
     return 1;
   }

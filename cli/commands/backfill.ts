@@ -22,6 +22,8 @@ interface BackfillStatus {
 }
 
 const FINISHED = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+/** How long --watch keeps asking an app that does not answer (a restart) before it gives up. */
+const WATCH_PATIENCE_MS = 60_000;
 
 export const backfillCommand: CommandSpec = {
   name: 'backfill',
@@ -59,8 +61,18 @@ export const backfillCommand: CommandSpec = {
     const progress = startProgress(ctx.out, { title: 'backfill', total: 0, unit: 'intervals' });
     let status: BackfillStatus;
     try {
+      let unreachableSince: number | undefined;
       for (;;) {
-        status = await ctx.api.json<BackfillStatus>('GET', `/api/backfills/${encodeURIComponent(started.id)}`);
+        try {
+          status = await ctx.api.json<BackfillStatus>('GET', `/api/backfills/${encodeURIComponent(started.id)}`);
+          unreachableSince = undefined;
+        } catch (e) {
+          // The job runs on without us: ride out a restart of the app for a while.
+          if (!(e instanceof Failed) || Date.now() - (unreachableSince ??= Date.now()) > WATCH_PATIENCE_MS) throw e;
+          progress.message(`app not answering (${e.message.split(':')[0]}); still watching`);
+          await new Promise((r) => setTimeout(r, pollMs));
+          continue;
+        }
         const iv = status.progress?.intervals;
         if (iv) {
           progress.setTotal(iv.total);

@@ -34,6 +34,11 @@ export class Output {
     }
   }
 
+  /** Text on stdout as it is (help, versions). */
+  print(text: string): void {
+    this.stdout.write(`${text}\n`);
+  }
+
   /** A line for people (stderr). */
   note(line: string): void {
     this.stderr.write(`${line}\n`);

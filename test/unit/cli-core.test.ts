@@ -12,6 +12,7 @@ import { Output, table } from '../../cli/core/output';
 import { startProgress } from '../../cli/core/progress';
 import { commandHelp } from '../../cli/core/help';
 import { COMMANDS } from '../../cli/commands';
+import { main } from '../../cli/main';
 import { dueRecords } from '../../cli/produce/sender';
 import { labelTarget } from '../../cli/produce/labels';
 import { parseRange, RangeNotSatisfiableError } from '../../shared/features/pit/download';
@@ -87,13 +88,17 @@ describe('pacing', () => {
   });
 });
 
-function capture(): { out: Output; text: () => string } {
+function capture(json = false): { out: Output; text: () => string; stdout: () => string } {
   const err = new PassThrough();
   const std = new PassThrough();
   let text = '';
+  let stdout = '';
   err.on('data', (d) => (text += d));
-  std.on('data', (d) => (text += d));
-  return { out: new Output(false, std, err), text: () => text };
+  std.on('data', (d) => {
+    text += d;
+    stdout += d;
+  });
+  return { out: new Output(json, std, err), text: () => text, stdout: () => stdout };
 }
 
 describe('progress without a terminal', () => {
@@ -141,6 +146,58 @@ describe('help', () => {
         expect(help).toContain('Exit codes: 0 done, 1 failed');
       }
     }
+  });
+
+  it('every command and subcommand answers --help with its usage, exit 0', async () => {
+    const names = COMMANDS.flatMap((c) => (c.subcommands ? [[c.name], ...c.subcommands.map((s) => [c.name, s.name])] : [[c.name]]));
+    for (const name of names) {
+      const { out, stdout } = capture();
+      expect(await main([...name, '--help'], out), name.join(' ')).toBe(0);
+      expect(stdout()).toContain(`Usage: strata ${name.join(' ')}`);
+    }
+    const { out, stdout } = capture();
+    expect(await main(['--help'], out)).toBe(0);
+    for (const c of COMMANDS) expect(stdout()).toContain(`  ${c.name} `);
+  });
+
+  it('bad usage exits 2 naming the problem, before anything is sent', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /Usage: strata <command>/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['models', 'frob'], /unknown command "models frob"; commands: list, show/],
+      [['plan', '--bogus'], /Unknown option '--bogus'/],
+      [['backfill'], /missing <views>/],
+      [['predict', 'churn'], /missing <entity...>/],
+      [['features', 'u1', 'u2', '--service', 's', '--view', 'v'], /give either --service or --view/],
+      [['backfill', 'user_clicks', '--from', 'yesterday', '--to', 'now'], /--from must be a time/],
+      [['produce', '--rate', 'fast'], /--rate must be a rate such as 2000\/s/],
+      [['produce', '--drift', 'spend=shift:1'], /"spend" cannot drift/],
+      [['produce', '--to', 'now+1d'], /--to is in the future/],
+      [['models', 'traffic', 'churn', '--canary', '120'], /--canary must be a number >= 0 <= 100/],
+      [['models', 'alias', 'churn', 'canary', 'four'], /version must be a version number \(4 or v4\) or none/],
+      [['training-set', '--service', 'churn_v1', '--spine', 'nope.csv', '--out', 'x.txt'], /cannot tell the format of --out x.txt/],
+      [['upload', 'clicks', 'no-such-file.csv'], /cannot read file no-such-file.csv: no such file/],
+    ];
+    for (const [args, message] of cases) {
+      const { out, text } = capture();
+      // An address nothing listens on: a case that reached the network would fail with 1, not 2.
+      const saved = process.env.STRATA_URL;
+      process.env.STRATA_URL = 'http://127.0.0.1:9';
+      try {
+        expect(await main(args, out), args.join(' ')).toBe(2);
+      } finally {
+        if (saved === undefined) delete process.env.STRATA_URL;
+        else process.env.STRATA_URL = saved;
+      }
+      expect(text()).toMatch(message);
+    }
+  });
+
+  it('--json errors are one JSON value on stdout as well as a line on stderr', async () => {
+    const { out, stdout, text } = capture(true);
+    expect(await main(['backfill', '--json'], out)).toBe(2);
+    expect(JSON.parse(stdout())).toEqual({ ok: false, error: 'missing <views>', usage: true });
+    expect(text()).toContain('strata backfill: missing <views>');
   });
 
   it('tables align their columns', () => {
