@@ -10,6 +10,7 @@ import './dead-letter';
 import './retract-future';
 import './features';
 import './training-sets';
+import './training-sets-read';
 import './definitions';
 import './window-flush';
 import './offline-maintenance';
