@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import { config, type StrataConfig } from './config';
+import { config, localHostUrl, type StrataConfig } from './config';
 import { storageFor, type Storage } from './storage/clients';
 import type { OnlineStore } from './features/online/types';
 import { createOnlineStore } from './features/online';
@@ -18,7 +18,7 @@ import type { FeatureRepo } from './features/repo';
 import { featureRepo } from './definitions';
 import { ServingService } from './serving/service';
 import type { PredictionRecord } from './serving/prediction-log';
-import { eventHubSinkFor, LOCAL_HOST_URL_VARIABLE } from './events/event-hub-sink';
+import { eventHubSinkFor } from './events/event-hub-sink';
 
 export interface Platform {
   config: StrataConfig;
@@ -37,7 +37,7 @@ export interface Platform {
   closeServing(): Promise<void>;
   /**
    * The Prometheus registries of the services started so far: what GET /api/metrics serves
-   * and Application Insights receives. Starts nothing (serving reads WEBSITE_HOSTNAME when it
+   * and Application Insights receives. Starts nothing (serving reads localHostUrl() when it
    * starts, after the host has set it). Add new registries here.
    */
   metricRegistries(): Registry[];
@@ -95,7 +95,7 @@ function createServing(cfg: StrataConfig, storage: Storage, online: OnlineStore)
   };
   const sink = eventHubSinkFor<PredictionRecord>(cfg.predictionsHub, {
     connection: cfg.eventHubConnection,
-    localHostUrl: process.env[LOCAL_HOST_URL_VARIABLE],
+    localHostUrl: localHostUrl(),
     adminKey: cfg.adminKey,
     onOversize: (bytes) => warn(`a prediction record of ${bytes} bytes exceeds the largest Event Hubs batch; skipped`),
   });

@@ -126,6 +126,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
   });
 }
 
+/**
+ * Set by Strata's local host (only) to its base URL, after it has loaded the app and bound its
+ * port: a fact of the runtime, like WEBSITE_HOSTNAME on Azure, not a setting anyone configures
+ * (so it is not in SETTING_NAMES, infra/ or local.settings.example.json).
+ */
+export const LOCAL_HOST_URL_VARIABLE = 'STRATA_LOCAL_HOST_URL';
+
+/**
+ * The local host's base URL when the app runs on it, else undefined (Azure, `func start`).
+ * Read on each call, not with config(): the host sets it after the app's modules (which read
+ * config() at load) are loaded.
+ */
+export function localHostUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const url = env[LOCAL_HOST_URL_VARIABLE]?.trim();
+  return url ? url : undefined;
+}
+
 let cached: StrataConfig | undefined;
 /** The process-wide config, read once from process.env. */
 export function config(): StrataConfig {

@@ -25,9 +25,6 @@
 import { EventHubBufferedProducerClient, EventHubProducerClient, type EventDataBatch } from '@azure/event-hubs';
 import { DependencyError } from '../errors';
 
-/** Set by Strata's local host (only) to its base URL before the app handles anything. */
-export const LOCAL_HOST_URL_VARIABLE = 'STRATA_LOCAL_HOST_URL';
-
 export interface EventHubSink<T = unknown> {
   /** Where events go, for logs ("event hub predictions (Azure)"). */
   readonly target: string;
@@ -38,7 +35,7 @@ export interface EventHubSink<T = unknown> {
 export interface EventHubSinkOptions {
   /** EVENTHUB_CONNECTION. */
   connection?: string | undefined;
-  /** STRATA_LOCAL_HOST_URL: set when the app runs on Strata's local host. */
+  /** localHostUrl() (shared/config): set when the app runs on Strata's local host. */
   localHostUrl?: string | undefined;
   /** The key the local bus endpoint requires (STRATA_ADMIN_KEY). */
   adminKey: string;

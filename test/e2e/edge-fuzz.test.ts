@@ -201,6 +201,8 @@ describe('malformed bodies for every POST route', () => {
     predict: { entityId: 'u1', overrides: { 'user_clicks:clicks_1h': 1 }, includeFeatures: true },
     'definitions-apply': {},
     'upload-file': { user_id: 'u1', page: '/a', ts: new Date(day).toISOString() },
+    // Dry run: the fuzz reports, it does not repair (a near-miss may still say false: nothing here is dated ahead).
+    'retract-future': { dryRun: true },
   };
 
   /** A second sample where a route takes another shape (a spine by blob path). */
@@ -256,6 +258,7 @@ describe('hostile names in route parameters', () => {
     { what: 'lineage view', request: (n) => ['GET', `/api/lineage/view/${n}`, { key: FUNCTION_KEY }] },
     { what: 'backfill', request: (n) => ['GET', `/api/backfills/${n}`, { key: FUNCTION_KEY }] },
     { what: 'upload source', request: (n) => ['POST', `/api/sources/${n}/files?name=x.jsonl`, { key: FUNCTION_KEY, body: '{}' }] },
+    { what: 'retract source', request: (n) => ['POST', `/api/sources/${n}/retract-future`, { key: ADMIN_KEY, body: '{}' }] },
     { what: 'instance', request: (n) => ['GET', `${DURABLE}/instances/${n}`, { key: SYSTEM_KEY }] },
     { what: 'orchestrator', request: (n) => ['POST', `${DURABLE}/orchestrators/${n}`, { key: SYSTEM_KEY, body: 'null' }] },
     { what: 'hub', request: (n) => ['POST', `/api/_local/eventhubs/${n}`, { key: ADMIN_KEY, body: '[]' }] },

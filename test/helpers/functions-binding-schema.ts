@@ -3,8 +3,9 @@
  * function.json binding schema Core Tools and editors use (SchemaStore's function.json: every
  * binding has name, type and direction; per-type properties and enums), tightened with what the
  * host and its extensions refuse when they index a function (a connection setting that does not
- * resolve, a %SETTING% with no value, a schedule that is not NCRONTAB, a second trigger). The
- * extension bundle in host.json has to cover every binding type used.
+ * resolve, a %SETTING% with no value, a schedule that is not NCRONTAB, a second trigger, a retry
+ * policy the host's ValidateRetryOptions refuses). The extension bundle in host.json has to cover
+ * every binding type used.
  *
  * `checkFunctions` returns every problem as "function 'x': binding 'y' (type): what is wrong",
  * so a test can show it finds the old empty EVENTHUB_CONNECTION as the host would.
@@ -18,6 +19,8 @@ export interface WorkerFunctionMetadata {
   functionId: string;
   scriptFile: string;
   rawBindings: string[];
+  /** The worker form of `retry` (RpcRetryOptions): retryStrategy, maxRetryCount, intervals as { seconds }. */
+  retryOptions?: unknown;
 }
 
 const HTTP_METHODS = ['get', 'post', 'delete', 'head', 'patch', 'put', 'options', 'trace'];
@@ -71,6 +74,31 @@ function connectionProblem(env: Record<string, string>, type: string, name: stri
   return undefined;
 }
 
+const rpcDuration = z.object({ seconds: z.number().int().min(0, 'must not be negative'), nanos: z.number().int().min(0).optional() }).loose();
+const seconds = (d: { seconds: number; nanos?: number | undefined }) => d.seconds + (d.nanos ?? 0) / 1e9;
+/**
+ * A retry policy as the host checks it at indexing (azure-functions-host Utility.ValidateRetryOptions,
+ * then the WebJobs retry attributes): maxRetryCount is required and at least -1 (-1 retries
+ * indefinitely); fixedDelay needs delayInterval; exponentialBackoff needs both intervals, neither
+ * negative, the minimum not above the maximum.
+ */
+const retryOptions = z.object({
+  retryStrategy: z.enum(['exponentialBackoff', 'fixedDelay']),
+  maxRetryCount: z.number().int('must be a whole number').min(-1, 'must be at least -1 (-1 retries indefinitely)'),
+  delayInterval: rpcDuration.optional(),
+  minimumInterval: rpcDuration.optional(),
+  maximumInterval: rpcDuration.optional(),
+}).loose().superRefine((r, ctx) => {
+  if (r.retryStrategy === 'fixedDelay' && !r.delayInterval) ctx.addIssue({ code: 'custom', path: ['delayInterval'], message: 'is required by fixedDelay' });
+  if (r.retryStrategy === 'exponentialBackoff') {
+    if (!r.minimumInterval) ctx.addIssue({ code: 'custom', path: ['minimumInterval'], message: 'is required by exponentialBackoff' });
+    if (!r.maximumInterval) ctx.addIssue({ code: 'custom', path: ['maximumInterval'], message: 'is required by exponentialBackoff' });
+    if (r.minimumInterval && r.maximumInterval && seconds(r.minimumInterval) > seconds(r.maximumInterval)) {
+      ctx.addIssue({ code: 'custom', path: ['minimumInterval'], message: 'must not be greater than maximumInterval' });
+    }
+  }
+});
+
 export function checkFunctions(functions: WorkerFunctionMetadata[], env: Record<string, string>): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
@@ -83,6 +111,10 @@ export function checkFunctions(functions: WorkerFunctionMetadata[], env: Record<
     const bindings = f.rawBindings.map((raw) => JSON.parse(raw) as Record<string, unknown>);
     const triggers = bindings.filter((b) => /trigger$/i.test(String(b.type)));
     if (triggers.length !== 1) problems.push(`${fp}: has ${triggers.length} triggers (exactly one is allowed)`);
+    if (f.retryOptions !== undefined) {
+      const r = retryOptions.safeParse(f.retryOptions);
+      if (!r.success) problems.push(`${fp}: retry ${r.error.issues.map((i) => `${i.path.join('.') || '(policy)'} ${i.message}`).join('; ')}`);
+    }
     const seen = new Set<string>();
     for (const b of bindings) {
       const where = `${fp}: binding '${String(b.name)}' (${String(b.type)})`;

@@ -67,8 +67,19 @@ describe('Strata as the Azure Node worker sees it', () => {
     expect(example.Host.LocalHttpPort).toBe(7071);
   });
 
-  it('retry policies reach the host in the worker form', () => {
+  it('retry policies reach the host in the worker form: ingest retries a failed batch indefinitely (-1), backing off 1 s to 30 s', () => {
     const ingest = worker.functionMetadataResults.find((f) => f.name === 'ingest-clicks')!;
-    expect(ingest.retryOptions).toMatchObject({ retryStrategy: 'exponentialBackoff', maxRetryCount: 8 });
+    expect(ingest.retryOptions).toMatchObject({ retryStrategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 1 }, maximumInterval: { seconds: 30 } });
+  });
+
+  it('the checker holds retry policies to the host\'s rules: a count below -1, a missing interval, a minimum above the maximum', () => {
+    const ingest = worker.functionMetadataResults.find((f) => f.name === 'ingest-clicks')!;
+    const policy = ingest.retryOptions as Record<string, unknown>;
+    const withRetry = (retryOptions: Record<string, unknown>) => checkFunctions([{ ...ingest, retryOptions }], example.Values);
+    expect(withRetry(policy)).toEqual([]);
+    expect(withRetry({ ...policy, maxRetryCount: -2 })).toEqual(["function 'ingest-clicks': retry maxRetryCount must be at least -1 (-1 retries indefinitely)"]);
+    expect(withRetry({ ...policy, maximumInterval: undefined })).toEqual(["function 'ingest-clicks': retry maximumInterval is required by exponentialBackoff"]);
+    expect(withRetry({ ...policy, minimumInterval: { seconds: 60 } })).toEqual(["function 'ingest-clicks': retry minimumInterval must not be greater than maximumInterval"]);
+    expect(withRetry({ retryStrategy: 'fixedDelay', maxRetryCount: 3 })).toEqual(["function 'ingest-clicks': retry delayInterval is required by fixedDelay"]);
   });
 });

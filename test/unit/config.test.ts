@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, SETTING_NAMES } from '../../shared/config';
+import { loadConfig, localHostUrl, LOCAL_HOST_URL_VARIABLE, SETTING_NAMES } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,5 +39,12 @@ describe('configuration', () => {
   it('local.settings.example.json lists every setting the code reads', () => {
     const example = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
     for (const name of SETTING_NAMES) expect(Object.keys(example.Values)).toContain(name);
+  });
+
+  it("the local host's URL is a fact of the runtime read on use, not a setting", () => {
+    expect(localHostUrl({ [LOCAL_HOST_URL_VARIABLE]: 'http://127.0.0.1:7071' })).toBe('http://127.0.0.1:7071');
+    expect(localHostUrl({ [LOCAL_HOST_URL_VARIABLE]: ' ' })).toBeUndefined();
+    expect(localHostUrl({})).toBeUndefined();
+    expect(SETTING_NAMES).not.toContain(LOCAL_HOST_URL_VARIABLE);
   });
 });
