@@ -18,15 +18,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { startAzurite } from '../local/processes/azurite';
-import { Storage } from '../shared/storage/clients';
+import { Storage } from '../shared/azure/storage';
 import { OfflineStore } from '../shared/features/offline/store';
 import { fileList, literal, withConnection } from '../shared/features/offline/duckdb';
 import { EmbeddedOnlineStore } from '../shared/features/online/embedded';
-import { IntervalLedger } from '../shared/features/ledger';
-import { sourceColumns, sourceSegmentView } from '../shared/features/ingest';
-import { defineRepo, entity, featureView, sliding, source } from '../shared/features/definitions';
+import { IntervalLedger } from '../shared/features/ledger/ledger';
+import { LedgerTable } from '../shared/azure/ledger-table';
+import { sourceColumns, sourceSegmentView } from '../shared/features/ingest/service';
+import { defineRepo, entity, featureView, sliding, source } from '../shared/features/definitions/language';
 import { runBackfill } from '../shared/features/backfill';
-import type { FeatureRow } from '../shared/features/types';
+import type { FeatureRow } from '../shared/features/definitions/values';
 
 const DAYS = Number(process.env.DAYS ?? 30);
 const USERS = Number(process.env.USERS ?? 2_000);
@@ -35,7 +36,12 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
 
 const user = entity({ name: 'user', joinKey: 'user_id' });
-const payments = source({ name: 'payments', schema: z.object({ user_id: z.string(), amount: z.number(), ts: z.number() }), eventTime: 'ts', file: true });
+const payments = source({
+  name: 'payments',
+  schema: z.object({ user_id: z.string(), amount: z.number(), ts: z.number() }),
+  eventTime: 'ts',
+  file: true,
+});
 const activity = featureView({
   name: 'activity',
   entity: user,
@@ -53,7 +59,7 @@ const repo = defineRepo({ entities: [user], sources: [payments], views: [activit
 function day(d: number): FeatureRow[] {
   const out: FeatureRow[] = [];
   let x = (d + 1) * 2654435761;
-  const rand = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let i = 0; i < EVENTS_PER_DAY; i++) {
     const u = `u${Math.floor(rand() * rand() * USERS)}`;
     const ts = T0 + d * DAY + Math.floor((i / EVENTS_PER_DAY) * DAY);
@@ -73,33 +79,50 @@ async function main() {
     const srcView = sourceSegmentView('payments');
     for (let d = 0; d < DAYS; d++) {
       await offline.writeRows(
-        { view: srcView, version: src.version, columns: sourceColumns(src), lineage: { input: { kind: 'file', source: 'payments', sha256: `${d}`.padStart(64, '0') } } },
+        {
+          view: srcView,
+          version: src.version,
+          columns: sourceColumns(src),
+          lineage: { input: { kind: 'file', source: 'payments', sha256: `${d}`.padStart(64, '0') } },
+        },
         day(d),
       );
     }
     const sourceRows = DAYS * EVENTS_PER_DAY;
-    const deps = { repo, offline, online: new EmbeddedOnlineStore(), ledger: await IntervalLedger.open(storage), now: () => T0 + (DAYS + 2) * DAY };
+    const deps = {
+      repo,
+      offline,
+      online: new EmbeddedOnlineStore(),
+      ledger: new IntervalLedger(await LedgerTable.open(storage)),
+      now: () => T0 + (DAYS + 2) * DAY,
+    };
     const { files } = await offline.localFiles(srcView, { version: src.version });
 
     // The bare floor: the same aggregates at every event, one query, to a local Parquet file.
     const bareOut = path.join(tmp, 'bare.parquet');
     const bare = async () => {
       const s = performance.now();
-      await withConnection((c) => c.run(`COPY (
+      await withConnection((c) =>
+        c.run(`COPY (
         SELECT entity_id, event_ts,
           count(*) OVER h AS n_1h, sum(amount) OVER h AS amount_1h,
           avg(amount) OVER d AS avg_24h, max(amount) OVER d AS max_24h
         FROM read_parquet(${fileList(files)})
         WINDOW h AS (PARTITION BY entity_id ORDER BY event_ts RANGE BETWEEN 3599999 PRECEDING AND CURRENT ROW),
                d AS (PARTITION BY entity_id ORDER BY event_ts RANGE BETWEEN 86399999 PRECEDING AND CURRENT ROW)
-      ) TO ${literal(bareOut)} (FORMAT parquet, COMPRESSION zstd)`));
+      ) TO ${literal(bareOut)} (FORMAT parquet, COMPRESSION zstd)`),
+      );
       return (performance.now() - s) / 1000;
     };
     await bare(); // warm the files and DuckDB
     const bareSeconds = Math.min(await bare(), await bare());
 
     const s = performance.now();
-    const done = await runBackfill(deps, { views: ['activity'], from: T0, to: T0 + DAYS * DAY, intervalMs: DAY, maxParallel: 2 }, { jobId: 'bench', refreshOnline: false });
+    const done = await runBackfill(
+      deps,
+      { views: ['activity'], from: T0, to: T0 + DAYS * DAY, intervalMs: DAY, maxParallel: 2 },
+      { jobId: 'bench', refreshOnline: false },
+    );
     const backfillSeconds = (performance.now() - s) / 1000;
     const rowsOut = done.rows.activity ?? 0;
 
@@ -116,23 +139,33 @@ async function main() {
       return { compared, different };
     });
 
-    console.log(JSON.stringify({
-      bench: 'backfill',
-      days: DAYS,
-      users: USERS,
-      sourceRows,
-      backfill: {
-        seconds: round(backfillSeconds),
-        intervals: done.intervals.total,
-        rowsOut,
-        sourceRowsPerSec: Math.round(sourceRows / backfillSeconds),
-        rowsOutPerSec: Math.round(rowsOut / backfillSeconds),
-      },
-      bareDuckdb: { seconds: round(bareSeconds), rowsOut: sourceRows, sourceRowsPerSec: Math.round(sourceRows / bareSeconds) },
-      ratio: round(backfillSeconds / bareSeconds),
-      agreement,
-      note: 'ratio = backfill time / bare DuckDB window query time over the same source Parquet files; the backfill also emits the rows where windows change by time alone, reads each day\'s 25h warm-up again, uploads segments to Blob and commits manifest and ledger rows',
-    }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'backfill',
+          days: DAYS,
+          users: USERS,
+          sourceRows,
+          backfill: {
+            seconds: round(backfillSeconds),
+            intervals: done.intervals.total,
+            rowsOut,
+            sourceRowsPerSec: Math.round(sourceRows / backfillSeconds),
+            rowsOutPerSec: Math.round(rowsOut / backfillSeconds),
+          },
+          bareDuckdb: {
+            seconds: round(bareSeconds),
+            rowsOut: sourceRows,
+            sourceRowsPerSec: Math.round(sourceRows / bareSeconds),
+          },
+          ratio: round(backfillSeconds / bareSeconds),
+          agreement,
+          note: "ratio = backfill time / bare DuckDB window query time over the same source Parquet files; the backfill also emits the rows where windows change by time alone, reads each day's 25h warm-up again, uploads segments to Blob and commits manifest and ledger rows",
+        },
+        null,
+        2,
+      ),
+    );
   } finally {
     await azurite.stop();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -31,7 +31,9 @@ function registerApp(): void {
   });
   df.app.orchestration('benchFanOut', function* (ctx) {
     const w = ctx.df.getInput<number>();
-    const rs: number[] = yield ctx.df.Task.all(Array.from({ length: w }, (_, i) => ctx.df.callActivity('benchStep', i)));
+    const rs: number[] = yield ctx.df.Task.all(
+      Array.from({ length: w }, (_, i) => ctx.df.callActivity('benchStep', i)),
+    );
     return rs.length;
   });
 }
@@ -49,7 +51,8 @@ async function runAll(engine: DurableEngine, name: string, inputs: unknown[]): P
 async function directActivityRate(count: number): Promise<number> {
   const fn = functionsCore.byTrigger('activityTrigger').find((f) => f.name === 'benchStep')!;
   const t0 = performance.now();
-  for (let i = 0; i < count; i++) await functionsCore.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: String(i) } }] });
+  for (let i = 0; i < count; i++)
+    await functionsCore.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: String(i) } }] });
   return count / ((performance.now() - t0) / 1000);
 }
 
@@ -77,34 +80,54 @@ async function main(): Promise<void> {
     const direct = await directActivityRate(2000);
 
     let e0 = engine.stats.episodes;
-    const seqSeconds = await runAll(engine, 'benchSequence', Array.from({ length: sequences }, (_, i) => i));
+    const seqSeconds = await runAll(
+      engine,
+      'benchSequence',
+      Array.from({ length: sequences }, (_, i) => i),
+    );
     const seqEpisodes = engine.stats.episodes - e0;
 
     e0 = engine.stats.episodes;
-    const fanSeconds = await runAll(engine, 'benchFanOut', Array.from({ length: fanouts }, () => width));
+    const fanSeconds = await runAll(
+      engine,
+      'benchFanOut',
+      Array.from({ length: fanouts }, () => width),
+    );
     const fanEpisodes = engine.stats.episodes - e0;
 
     const r = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
     const seqActivityRate = (sequences * 5) / seqSeconds;
     const fanActivityRate = (fanouts * width) / fanSeconds;
-    console.log(JSON.stringify({
-      benchmark: 'durable',
-      storage: 'azurite',
-      limits: { maxConcurrentActivityFunctions: cfg.maxConcurrentActivityFunctions ?? 10, maxConcurrentOrchestratorFunctions: cfg.maxConcurrentOrchestratorFunctions ?? 10 },
-      sequence: {
-        instances: sequences, activitiesEach: 5, seconds: r(seqSeconds, 2),
-        orchestrationsPerSec: r(sequences / seqSeconds), activitiesPerSec: r(seqActivityRate), episodesPerInstance: r(seqEpisodes / sequences, 2),
-      },
-      fanOut: {
-        orchestrations: fanouts, width, seconds: r(fanSeconds, 2),
-        activitiesPerSec: r(fanActivityRate), episodesPerOrchestration: r(fanEpisodes / fanouts, 1),
-      },
-      baseline: { directActivityInvocationsPerSec: r(direct) },
-      ratio: {
-        directVsSequenceActivities: r(direct / seqActivityRate, 2),
-        directVsFanOutActivities: r(direct / fanActivityRate, 2),
-      },
-    }));
+    console.log(
+      JSON.stringify({
+        benchmark: 'durable',
+        storage: 'azurite',
+        limits: {
+          maxConcurrentActivityFunctions: cfg.maxConcurrentActivityFunctions ?? 10,
+          maxConcurrentOrchestratorFunctions: cfg.maxConcurrentOrchestratorFunctions ?? 10,
+        },
+        sequence: {
+          instances: sequences,
+          activitiesEach: 5,
+          seconds: r(seqSeconds, 2),
+          orchestrationsPerSec: r(sequences / seqSeconds),
+          activitiesPerSec: r(seqActivityRate),
+          episodesPerInstance: r(seqEpisodes / sequences, 2),
+        },
+        fanOut: {
+          orchestrations: fanouts,
+          width,
+          seconds: r(fanSeconds, 2),
+          activitiesPerSec: r(fanActivityRate),
+          episodesPerOrchestration: r(fanEpisodes / fanouts, 1),
+        },
+        baseline: { directActivityInvocationsPerSec: r(direct) },
+        ratio: {
+          directVsSequenceActivities: r(direct / seqActivityRate, 2),
+          directVsFanOutActivities: r(direct / fanActivityRate, 2),
+        },
+      }),
+    );
   } finally {
     await engine.stop();
     await azurite.stop();

@@ -1,37 +1,44 @@
 /**
  * Host overhead: a trivial HTTP function through the local host vs a bare node:http server
- * doing the same work, each in its own process, loaded by the same client in this process.
- * A third server, the "library floor", hands requests straight to @azure/functions' own
- * invocation model: what any Functions-compatible host must pay before doing anything itself.
- * Prints one JSON object. Target: rps ratio (bare / host) <= 1.3.
- *   node dist/bench/host-overhead.js   (BENCH_SECONDS, BENCH_CONCURRENCY to change the run)
+ * doing the same work, each in its own process, loaded by wrk (bench/lib/wrk.ts). A third
+ * server, the "library floor", hands requests straight to @azure/functions' own invocation
+ * model: what any Functions-compatible host must pay before doing anything itself, so the host's
+ * own cost is host vs library floor. The three alternate (bare floor host, host bare floor, ...)
+ * for BENCH_ROUNDS rounds; medians and min-max are printed with the load average and Node version.
+ * Targets (issue 19): host >= 0.95x the library floor's requests/s, p99 <= 1.2x.
+ *   node dist/bench/host-overhead.js   (BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_ROUNDS)
  */
+import { spawnLocalHost } from './lib/local-host';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
 import os from 'node:os';
-import { runLoad } from './lib/load';
+import { ensureWrk, wrk, type WrkResult } from './lib/wrk';
+import { machine, spread, target } from './lib/ab';
 import { freePort, waitForPort } from '../local/processes/ports';
 import { startAzurite } from '../local/processes/azurite';
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const root = path.resolve(__dirname, '../..');
-
-async function measure(url: string) {
-  return runLoad({ url, concurrency, durationMs: seconds * 1000, warmupMs: 2000 });
-}
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
 async function main() {
+  ensureWrk();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-host-'));
   const azurite = await startAzurite({ location: path.join(tmp, 'azurite') });
   const barePort = await freePort();
-  const bare = spawn(process.execPath, [path.join(__dirname, 'fixtures/bare-ping-server.js'), String(barePort)], { stdio: 'ignore' });
-  const floorPort = await freePort();
-  const floor = spawn(process.execPath, [path.join(__dirname, 'fixtures/library-floor-server.js'), String(floorPort)], { stdio: 'ignore' });
-  const hostPort = await freePort();
-  const host = spawn(process.execPath, [path.join(root, 'dist/local/cli.js'), '--entry', path.join(__dirname, 'fixtures/ping-app.js'), '--port', String(hostPort), '--data-dir', path.join(tmp, 'data')], {
+  const bare = spawn(process.execPath, [path.join(__dirname, 'fixtures/bare-ping-server.js'), String(barePort)], {
     stdio: 'ignore',
+  });
+  const floorPort = await freePort();
+  const floor = spawn(process.execPath, [path.join(__dirname, 'fixtures/library-floor-server.js'), String(floorPort)], {
+    stdio: 'ignore',
+  });
+  const hostPort = await freePort();
+  const host = spawnLocalHost({
+    entry: path.join(__dirname, 'fixtures/ping-app.js'),
+    port: hostPort,
+    dataDir: path.join(tmp, 'data'),
     env: { ...process.env, AzureWebJobsStorage: azurite.connectionString, STRATA_LOG_LEVEL: 'warn' },
   });
   try {
@@ -39,30 +46,52 @@ async function main() {
     await waitForPort(hostPort);
     await waitForPort(floorPort);
     // The host answers 503 until every trigger has started.
-    for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${hostPort}/api/ping`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-    const bareResult = await measure(`http://127.0.0.1:${barePort}/api/ping?n=1`);
-    const floorResult = await measure(`http://127.0.0.1:${floorPort}/api/ping?n=1`);
-    const hostResult = await measure(`http://127.0.0.1:${hostPort}/api/ping?n=1`);
-    const r2 = (x: number) => Math.round(x * 100) / 100;
+    for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${hostPort}/api/ping`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const servers = { bare: barePort, libraryFloor: floorPort, host: hostPort } as const;
+    type Name = keyof typeof servers;
+    const names = Object.keys(servers) as Name[];
+    const run = (n: Name, s = seconds) =>
+      wrk({ url: `http://127.0.0.1:${servers[n]}/api/ping?n=1`, concurrency, seconds: s });
+    for (const n of names) await run(n, 2); // warm-up: JIT, connections
+    const before = machine();
+    const results: Record<Name, WrkResult[]> = { bare: [], libraryFloor: [], host: [] };
+    for (let r = 0; r < rounds; r++) {
+      const order = names.map((_, i) => names[(i + r) % names.length]!);
+      for (const n of order) results[n].push(await run(n));
+    }
+    const ratios = (a: Name, b: Name) => ({
+      rps: spread(results[a].map((x, i) => x.rps / results[b][i]!.rps)),
+      p99: spread(results[a].map((x, i) => x.p99Ms / results[b][i]!.p99Ms)),
+    });
+    const summary = (n: Name) => ({
+      rps: spread(
+        results[n].map((x) => x.rps),
+        0,
+      ),
+      p50Ms: spread(results[n].map((x) => x.p50Ms)),
+      p99Ms: spread(results[n].map((x) => x.p99Ms)),
+      errors: results[n].reduce((e, x) => e + x.errors, 0),
+    });
+    const hostVsFloor = ratios('host', 'libraryFloor');
     const out = {
       benchmark: 'host-overhead',
+      client: 'wrk -t1',
+      machine: { ...machine(), loadAverageAtStart: before.loadAverage },
       seconds,
       concurrency,
-      bare: bareResult,
-      libraryFloor: floorResult,
-      host: hostResult,
-      ratio: {
-        rps: r2(bareResult.rps / hostResult.rps),
-        p50: r2(hostResult.p50Ms / bareResult.p50Ms),
-        p99: r2(hostResult.p99Ms / bareResult.p99Ms),
+      rounds,
+      bare: summary('bare'),
+      libraryFloor: summary('libraryFloor'),
+      host: summary('host'),
+      /** The host's own overhead: host vs the library floor (per round, then the median). */
+      hostOverLibraryFloor: {
+        rps: { ...hostVsFloor.rps, ...target('>=', 0.95, hostVsFloor.rps.median) },
+        p99: { ...hostVsFloor.p99, ...target('<=', 1.2, hostVsFloor.p99.median) },
       },
-      /** The host's own overhead: host vs the library floor. */
-      ratioToLibraryFloor: {
-        rps: r2(floorResult.rps / hostResult.rps),
-        p50: r2(hostResult.p50Ms / floorResult.p50Ms),
-        p99: r2(hostResult.p99Ms / floorResult.p99Ms),
-      },
-      target: { rpsRatioAtMost: 1.3 },
+      /** Against bare node:http: what the @azure/functions programming model costs on top. */
+      hostOverBare: ratios('host', 'bare'),
+      libraryFloorOverBare: ratios('libraryFloor', 'bare'),
     };
     console.log(JSON.stringify(out, null, 2));
   } finally {

@@ -11,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { DOUBLE, VARCHAR, BOOLEAN, DuckDBDataChunk } from '@duckdb/node-api';
 import { startAzurite } from '../local/processes/azurite';
-import { Storage } from '../shared/storage/clients';
+import { Storage } from '../shared/azure/storage';
 import { OfflineStore, withConnection, type SegmentSpec } from '../shared/features/offline';
 import { literal } from '../shared/features/offline/duckdb';
-import type { FeatureColumn, FeatureRow } from '../shared/features/types';
+import type { FeatureColumn, FeatureRow } from '../shared/features/definitions/values';
 
 const BATCH_ROWS = Number(process.env.BATCH_ROWS ?? 100_000);
 const BATCHES = Number(process.env.BATCHES ?? 5);
@@ -36,14 +36,23 @@ function rows(n: number, batch: number): FeatureRow[] {
     entityId: `user-${(i * 7919 + batch) % 50_000}`,
     eventTs: T0 + batch * 1000 + i, // one day: one segment per batch
     createdTs: T0 + batch * 1000 + i + 50,
-    values: { clicks_1h: i % 17, clicks_24h: i % 101, spend_1h: i * 0.25, spend_24h: i * 1.5, country: `c${i % 20}`, active: i % 3 === 0 },
+    values: {
+      clicks_1h: i % 17,
+      clicks_24h: i % 101,
+      spend_1h: i * 0.25,
+      spend_24h: i * 1.5,
+      country: `c${i % 20}`,
+      active: i % 3 === 0,
+    },
   }));
 }
 
 /** The floor: data-chunk appends into DuckDB, then COPY to Parquet. */
 async function bare(batch: FeatureRow[], file: string): Promise<void> {
   await withConnection(async (c) => {
-    await c.run('CREATE TEMP TABLE t (entity_id VARCHAR, event_ts DOUBLE, created_ts DOUBLE, clicks_1h DOUBLE, clicks_24h DOUBLE, spend_1h DOUBLE, spend_24h DOUBLE, country VARCHAR, active BOOLEAN)');
+    await c.run(
+      'CREATE TEMP TABLE t (entity_id VARCHAR, event_ts DOUBLE, created_ts DOUBLE, clicks_1h DOUBLE, clicks_24h DOUBLE, spend_1h DOUBLE, spend_24h DOUBLE, country VARCHAR, active BOOLEAN)',
+    );
     const types = [VARCHAR, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, DOUBLE, VARCHAR, BOOLEAN];
     const appender = await c.createAppender('t', 'main', 'temp');
     for (let off = 0; off < batch.length; off += 2048) {
@@ -61,7 +70,9 @@ async function bare(batch: FeatureRow[], file: string): Promise<void> {
       appender.appendDataChunk(chunk);
     }
     appender.closeSync();
-    await c.run(`COPY (SELECT entity_id, event_ts::BIGINT AS event_ts, created_ts::BIGINT AS created_ts, clicks_1h::BIGINT AS clicks_1h, clicks_24h::BIGINT AS clicks_24h, spend_1h, spend_24h, country, active FROM t) TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`);
+    await c.run(
+      `COPY (SELECT entity_id, event_ts::BIGINT AS event_ts, created_ts::BIGINT AS created_ts, clicks_1h::BIGINT AS clicks_1h, clicks_24h::BIGINT AS clicks_24h, spend_1h, spend_24h, country, active FROM t) TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
   });
 }
 
@@ -69,8 +80,16 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-segw-'));
   const azurite = await startAzurite({ location: path.join(tmp, 'azurite') });
   try {
-    const store = await OfflineStore.open({ storage: new Storage(azurite.connectionString), cacheDir: path.join(tmp, 'cache') });
-    const spec = (view: string, i: number): SegmentSpec => ({ view, version: 'v1', columns: COLUMNS, lineage: { input: { kind: 'eventhub', source: 'bench', partition: '0', firstSeq: i, lastSeq: i } } });
+    const store = await OfflineStore.open({
+      storage: new Storage(azurite.connectionString),
+      cacheDir: path.join(tmp, 'cache'),
+    });
+    const spec = (view: string, i: number): SegmentSpec => ({
+      view,
+      version: 'v1',
+      columns: COLUMNS,
+      lineage: { input: { kind: 'eventhub', source: 'bench', partition: '0', firstSeq: i, lastSeq: i } },
+    });
 
     const run = async (label: string, n: number, count: number) => {
       const batches = Array.from({ length: count }, (_, i) => rows(n, i));
@@ -107,7 +126,19 @@ async function main() {
 
     const large = await run('large', BATCH_ROWS, BATCHES);
     const small = await run('small', SMALL_ROWS, SMALL_BATCHES);
-    console.log(JSON.stringify({ bench: 'offline-segment-write', columns: COLUMNS.length + 3, large, small, note: 'ratio = api time / bare DuckDB append+COPY time; api adds sort, stats, Blob upload and the manifest commit' }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'offline-segment-write',
+          columns: COLUMNS.length + 3,
+          large,
+          small,
+          note: 'ratio = api time / bare DuckDB append+COPY time; api adds sort, stats, Blob upload and the manifest commit',
+        },
+        null,
+        2,
+      ),
+    );
   } finally {
     await azurite.stop();
     fs.rmSync(tmp, { recursive: true, force: true });

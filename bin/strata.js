@@ -17,10 +17,17 @@ if (fs.existsSync(transpile) && fs.existsSync(path.join(root, 'cli', 'main.ts'))
     if (e && e.code !== 'MODULE_NOT_FOUND') throw e;
   }
 }
-// `strata start` serves the dashboard too: build it as `npm start` does (esbuild, well under a second).
+// `strata start` (and `demo`, which may start the host) serves the dashboard too: build it as `npm start` does (esbuild, well under a second).
 const dashboardBuild = path.join(root, 'scripts', 'build-dashboard.mjs');
-if (process.argv[2] === 'start' && fs.existsSync(dashboardBuild) && fs.existsSync(path.join(root, 'dashboard'))) {
-  const r = require('node:child_process').spawnSync(process.execPath, [dashboardBuild], { stdio: 'inherit' });
+if (
+  ['start', 'demo'].includes(process.argv[2]) &&
+  fs.existsSync(dashboardBuild) &&
+  fs.existsSync(path.join(root, 'dashboard'))
+) {
+  const r = require('node:child_process').spawnSync(process.execPath, [dashboardBuild], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 const main = path.join(root, 'dist', 'cli', 'main.js');

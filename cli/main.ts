@@ -26,7 +26,9 @@ function resolve(argv: string[]): { path: string[]; spec: CommandSpec; rest: str
   const sub = top.subcommands.find((s) => s.name === next);
   if (sub) return { path: [top.name, sub.name], spec: sub, rest: argv.slice(2) };
   if (next !== undefined && !next.startsWith('-')) {
-    throw new UsageError(`unknown command "${top.name} ${next}"; commands: ${top.subcommands.map((s) => s.name).join(', ')}`);
+    throw new UsageError(
+      `unknown command "${top.name} ${next}"; commands: ${top.subcommands.map((s) => s.name).join(', ')}`,
+    );
   }
   const first = top.subcommands[0]!;
   return { path: [top.name, first.name], spec: first, rest: argv.slice(1) };
@@ -35,7 +37,10 @@ function resolve(argv: string[]): { path: string[]; spec: CommandSpec; rest: str
 function parseOptions(spec: CommandSpec, rest: string[]) {
   const options: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, ...(spec.options ?? {}) };
   const config = Object.fromEntries(
-    Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+    Object.entries(options).map(([k, o]) => [
+      k,
+      { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+    ]),
   );
   try {
     return parseArgs({ args: rest, options: config, allowPositionals: true, strict: true });
@@ -52,7 +57,8 @@ function checkPositionals(spec: CommandSpec, positionals: string[]): void {
     const next = want[positionals.length]!;
     throw new UsageError(`missing <${next.name}${next.variadic ? '...' : ''}>`);
   }
-  if (!variadic && positionals.length > want.length) throw new UsageError(`unexpected argument "${positionals[want.length]}"`);
+  if (!variadic && positionals.length > want.length)
+    throw new UsageError(`unexpected argument "${positionals[want.length]}"`);
 }
 
 function clientFor(values: Record<string, unknown>): () => ApiClient {
@@ -60,7 +66,11 @@ function clientFor(values: Record<string, unknown>): () => ApiClient {
     const env = process.env;
     // The local host's defaults come from the one config schema (not repeated here; loaded on use).
     const { loadConfig } = require('../shared/config') as typeof import('../shared/config');
-    const local = loadConfig({ STRATA_PORT: env.STRATA_PORT, STRATA_FUNCTION_KEY: env.STRATA_FUNCTION_KEY, STRATA_ADMIN_KEY: env.STRATA_ADMIN_KEY });
+    const local = loadConfig({
+      STRATA_PORT: env.STRATA_PORT,
+      STRATA_FUNCTION_KEY: env.STRATA_FUNCTION_KEY,
+      STRATA_ADMIN_KEY: env.STRATA_ADMIN_KEY,
+    });
     return new ApiClient({
       url: (values.url as string | undefined) ?? env.STRATA_URL ?? `http://127.0.0.1:${local.port}`,
       functionKey: (values['function-key'] as string | undefined) ?? local.functionKey,
@@ -84,7 +94,8 @@ export async function main(argv: string[], out?: Output): Promise<number> {
       return 0;
     }
     const found = resolve(argv);
-    if (!found) throw new UsageError(`unknown command "${argv[0]}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+    if (!found)
+      throw new UsageError(`unknown command "${argv[0]}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
     const { path, spec, rest } = found;
     name = `strata ${path.join(' ')}`;
     if (spec.passthrough) {
@@ -101,7 +112,13 @@ export async function main(argv: string[], out?: Output): Promise<number> {
       return values.help ? 0 : 2;
     }
     checkPositionals(spec, positionals);
-    const ctx = new CommandContext(name, positionals, values as Record<string, string | boolean | string[] | undefined>, clientFor(values), output);
+    const ctx = new CommandContext(
+      name,
+      positionals,
+      values as Record<string, string | boolean | string[] | undefined>,
+      clientFor(values),
+      output,
+    );
     return (await spec.run(ctx)) ?? 0;
   } catch (e) {
     return report(e, name, output);
@@ -117,7 +134,13 @@ function report(e: unknown, name: string, out: Output): number {
   if (e instanceof ApiError || e instanceof Failed) {
     out.note(`${name}: ${e.message}`);
     if (out.json) {
-      out.print(JSON.stringify(e instanceof ApiError ? { ok: false, error: e.apiMessage, status: e.status, request: `${e.method} ${e.path}`, details: e.details } : { ok: false, error: e.message }));
+      out.print(
+        JSON.stringify(
+          e instanceof ApiError
+            ? { ok: false, error: e.apiMessage, status: e.status, request: `${e.method} ${e.path}`, details: e.details }
+            : { ok: false, error: e.message },
+        ),
+      );
     }
     return 1;
   }

@@ -13,21 +13,26 @@ import { platform } from '../shared/platform';
 import { parseBackfillRequest, backfillInstanceId, type BackfillRequest } from '../shared/features/backfill';
 import { BACKFILL_ORCHESTRATION } from '../orchestrations/backfill';
 import { errorResponse, readJson, routeName } from './http';
-
-const RUNNING = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
+import { accepted, startOrJoin } from './durable-jobs';
 
 /** Start a backfill unless the same one is running. */
-export async function startOrJoinBackfill(client: DurableClient, request: BackfillRequest): Promise<{ id: string; status: 'started' | 'joined' }> {
+export async function startOrJoinBackfill(
+  client: DurableClient,
+  request: BackfillRequest,
+): Promise<{ id: string; status: 'started' | 'joined' }> {
   const id = backfillInstanceId(platform().repo, request);
-  const existing = await client.getStatus(id).catch(() => undefined);
-  if (existing && RUNNING.has(String(existing.runtimeStatus))) return { id, status: 'joined' };
+  return { id, status: await startOrJoin(client, BACKFILL_ORCHESTRATION, id, request) };
+}
+
+export async function backfillsStart(req: HttpRequest, client: DurableClient, ctx: InvocationContext) {
   try {
-    await client.startNew(BACKFILL_ORCHESTRATION, { instanceId: id, input: request });
-    return { id, status: 'started' };
+    const request = parseBackfillRequest(platform().repo, await readJson(req, z.unknown()));
+    const { id, status } = await startOrJoinBackfill(client, request);
+    return accepted(client, id, status, {
+      request: { ...request, from: new Date(request.from).toISOString(), to: new Date(request.to).toISOString() },
+    });
   } catch (e) {
-    // Two identical requests at once: the other one started it.
-    if (/already exists/i.test((e as Error).message)) return { id, status: 'joined' };
-    throw e;
+    return errorResponse(e, ctx);
   }
 }
 
@@ -35,40 +40,36 @@ df.app.client.http('backfills-start', {
   route: 'backfills',
   methods: ['POST'],
   authLevel: 'function',
-  handler: async (req: HttpRequest, client: DurableClient, ctx: InvocationContext) => {
-    try {
-      const request = parseBackfillRequest(platform().repo, await readJson(req, z.unknown()));
-      const { id, status } = await startOrJoinBackfill(client, request);
-      const links = client.createHttpManagementPayload(id);
-      return {
-        status: 202,
-        headers: { Location: links.statusQueryGetUri, 'Retry-After': '10' },
-        jsonBody: { ...links, status, request: { ...request, from: new Date(request.from).toISOString(), to: new Date(request.to).toISOString() } },
-      };
-    } catch (e) {
-      return errorResponse(e, ctx);
-    }
-  },
+  handler: backfillsStart,
 });
+
+export async function backfillsStatus(req: HttpRequest, client: DurableClient, ctx: InvocationContext) {
+  try {
+    const id = routeName(req, 'id', 'instanceId');
+    const s = await client.getStatus(id).catch(() => undefined);
+    if (!s || s.name !== BACKFILL_ORCHESTRATION)
+      return {
+        status: 404,
+        jsonBody: { error: `no backfill with id "${id}"; POST /api/backfills starts one and answers with its id` },
+      };
+    return {
+      jsonBody: {
+        ...client.createHttpManagementPayload(id),
+        runtimeStatus: s.runtimeStatus,
+        createdTime: s.createdTime,
+        lastUpdatedTime: s.lastUpdatedTime,
+        progress: s.customStatus ?? null,
+        output: s.output ?? null,
+      },
+    };
+  } catch (e) {
+    return errorResponse(e, ctx);
+  }
+}
 
 df.app.client.http('backfills-status', {
   route: 'backfills/{id}',
   methods: ['GET'],
   authLevel: 'function',
-  handler: async (req: HttpRequest, client: DurableClient, ctx: InvocationContext) => {
-    try {
-      const id = routeName(req, 'id', 'instanceId');
-      const s = await client.getStatus(id).catch(() => undefined);
-      if (!s || s.name !== BACKFILL_ORCHESTRATION) return { status: 404, jsonBody: { error: `no backfill with id "${id}"; POST /api/backfills starts one and answers with its id` } };
-      return {
-        jsonBody: {
-          ...client.createHttpManagementPayload(id),
-          runtimeStatus: s.runtimeStatus, createdTime: s.createdTime, lastUpdatedTime: s.lastUpdatedTime,
-          progress: s.customStatus ?? null, output: s.output ?? null,
-        },
-      };
-    } catch (e) {
-      return errorResponse(e, ctx);
-    }
-  },
+  handler: backfillsStatus,
 });

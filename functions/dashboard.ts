@@ -17,21 +17,29 @@ import { handled } from './http';
 let assets: DashboardAssets | undefined;
 const DIST = path.resolve(__dirname, '../dashboard');
 
+export const dashboard = handled(async function dashboard(req) {
+  try {
+    assets ??= DashboardAssets.load(DIST);
+  } catch (e) {
+    return { status: 503, jsonBody: { error: (e as Error).message } };
+  }
+  const file = req.params.file ?? '';
+  // The page's relative asset URLs need a trailing slash: /api/dashboard -> /api/dashboard/.
+  const url = new URL(req.url);
+  if (file === '' && !url.pathname.endsWith('/'))
+    return { status: 308, headers: { location: `${url.pathname}/${url.search}` } };
+  const r = assets.serve({
+    path: file,
+    method: req.method,
+    ifNoneMatch: req.headers.get('if-none-match'),
+    acceptEncoding: req.headers.get('accept-encoding'),
+  });
+  return { status: r.status, headers: r.headers, ...(r.body !== undefined ? { body: r.body } : {}) };
+});
+
 app.http('dashboard', {
   methods: ['GET', 'HEAD'],
   route: 'dashboard/{*file}',
   authLevel: 'anonymous',
-  handler: handled(async (req) => {
-    try {
-      assets ??= DashboardAssets.load(DIST);
-    } catch (e) {
-      return { status: 503, jsonBody: { error: (e as Error).message } };
-    }
-    const file = req.params.file ?? '';
-    // The page's relative asset URLs need a trailing slash: /api/dashboard -> /api/dashboard/.
-    const url = new URL(req.url);
-    if (file === '' && !url.pathname.endsWith('/')) return { status: 308, headers: { location: `${url.pathname}/${url.search}` } };
-    const r = assets.serve({ path: file, method: req.method, ifNoneMatch: req.headers.get('if-none-match'), acceptEncoding: req.headers.get('accept-encoding') });
-    return { status: r.status, headers: r.headers, ...(r.body !== undefined ? { body: r.body } : {}) };
-  }),
+  handler: dashboard,
 });

@@ -1,16 +1,15 @@
 import { app } from '@azure/functions';
 import { platform } from '../shared/platform';
-import { checkHealth } from '../shared/health';
 import { handled } from './http';
-import { APP_VERSION } from '../shared/version';
+
+export const healthHandler = handled(async function healthHandler() {
+  const report = await platform().health();
+  return { status: report.status === 'ok' ? 200 : 503, jsonBody: report };
+});
 
 app.http('health', {
   methods: ['GET'],
   route: 'health',
   authLevel: 'anonymous',
-  handler: handled(async () => {
-    const p = platform();
-    const report = await checkHealth({ storage: p.storage, online: p.online, appVersion: APP_VERSION });
-    return { status: report.status === 'ok' ? 200 : 503, jsonBody: report };
-  }),
+  handler: healthHandler,
 });

@@ -7,7 +7,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { StrataError, ValidationError, detailsFromZod, publicText } from '../shared/errors';
-import { storageUnavailable } from '../shared/storage/clients';
+import { storageUnavailable } from '../shared/azure/status';
 import { checkName, type NameKind } from '../shared/names';
 
 export function errorResponse(thrown: unknown, ctx: InvocationContext): HttpResponseInit {
@@ -18,7 +18,11 @@ export function errorResponse(thrown: unknown, ctx: InvocationContext): HttpResp
     const details = err.details.map((d) => ({ where: d.where, problem: publicText(d.problem) }));
     return {
       status: err.status,
-      jsonBody: { error: publicText(err.message), ...(details.length ? { details } : {}), ...(err.status >= 500 ? { invocationId: ctx.invocationId } : {}) },
+      jsonBody: {
+        error: publicText(err.message),
+        ...(details.length ? { details } : {}),
+        ...(err.status >= 500 ? { invocationId: ctx.invocationId } : {}),
+      },
     };
   }
   ctx.error(err);
@@ -43,7 +47,9 @@ export async function readJson<S extends z.ZodType>(req: HttpRequest, schema: S)
   try {
     value = text.trim() === '' ? undefined : JSON.parse(text);
   } catch (e) {
-    throw new ValidationError(`request body is not valid JSON: ${(e as Error).message}`, [{ where: 'body', problem: (e as Error).message }]);
+    throw new ValidationError(`request body is not valid JSON: ${(e as Error).message}`, [
+      { where: 'body', problem: (e as Error).message },
+    ]);
   }
   return validate(schema, value, 'body');
 }
@@ -65,7 +71,10 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 
   const r = schema.safeParse(value);
   if (!r.success) {
     const details = detailsFromZod(r.error.issues, where);
-    throw new ValidationError(`invalid ${where}: ${details.map((d) => `${d.where}: ${d.problem}`).join('; ')}`, details);
+    throw new ValidationError(
+      `invalid ${where}: ${details.map((d) => `${d.where}: ${d.problem}`).join('; ')}`,
+      details,
+    );
   }
   return r.data;
 }

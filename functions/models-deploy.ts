@@ -12,46 +12,54 @@ import { EmptyBodySchema, SetAliasBodySchema, SetTrafficBodySchema } from '../sh
 import { handled, readJson } from './http';
 import { modelParam } from './models-http';
 
+export const modelsAlias = handled(async function modelsAlias(req) {
+  const model = modelParam(req);
+  const body = await readJson(req, SetAliasBodySchema);
+  return { jsonBody: { model: await platform().serving().setAlias(model, body.alias, body.version) } };
+});
+
 app.http('models-alias', {
   methods: ['POST'],
   route: 'models/{model}/aliases',
   authLevel: 'admin',
-  handler: handled(async (req) => {
-    const model = modelParam(req);
-    const body = await readJson(req, SetAliasBodySchema);
-    return { jsonBody: { model: await platform().serving().setAlias(model, body.alias, body.version) } };
-  }),
+  handler: modelsAlias,
+});
+
+export const modelsTraffic = handled(async function modelsTraffic(req) {
+  const model = modelParam(req);
+  const body = await readJson(req, SetTrafficBodySchema);
+  return { jsonBody: { model: await platform().serving().setTraffic(model, body) } };
 });
 
 app.http('models-traffic', {
   methods: ['POST'],
   route: 'models/{model}/traffic',
   authLevel: 'admin',
-  handler: handled(async (req) => {
-    const model = modelParam(req);
-    const body = await readJson(req, SetTrafficBodySchema);
-    return { jsonBody: { model: await platform().serving().setTraffic(model, body) } };
-  }),
+  handler: modelsTraffic,
+});
+
+export const modelsPromote = handled(async function modelsPromote(req) {
+  const model = modelParam(req);
+  await readJson(req, EmptyBodySchema);
+  return { jsonBody: { model: await platform().serving().promote(model) } };
 });
 
 app.http('models-promote', {
   methods: ['POST'],
   route: 'models/{model}/promote',
   authLevel: 'admin',
-  handler: handled(async (req) => {
-    const model = modelParam(req);
-    await readJson(req, EmptyBodySchema);
-    return { jsonBody: { model: await platform().serving().promote(model) } };
-  }),
+  handler: modelsPromote,
+});
+
+export const modelsRollback = handled(async function modelsRollback(req) {
+  const model = modelParam(req);
+  await readJson(req, EmptyBodySchema);
+  return { jsonBody: { model: await platform().serving().rollback(model) } };
 });
 
 app.http('models-rollback', {
   methods: ['POST'],
   route: 'models/{model}/rollback',
   authLevel: 'admin',
-  handler: handled(async (req) => {
-    const model = modelParam(req);
-    await readJson(req, EmptyBodySchema);
-    return { jsonBody: { model: await platform().serving().rollback(model) } };
-  }),
+  handler: modelsRollback,
 });

@@ -4,10 +4,13 @@
  */
 import type { HttpRequest } from '@azure/functions';
 import { PayloadTooLargeError, ValidationError } from '../shared/errors';
-import type { FeatureRepo } from '../shared/features/repo';
+import type { FeatureRepo } from '../shared/features/definitions/repo';
 import {
-  RegisterVersionBodySchema, RegisterVersionFieldsSchema,
-  checkRepoFeatures, withFeatureService, type ModelSignature,
+  RegisterVersionBodySchema,
+  RegisterVersionFieldsSchema,
+  checkRepoFeatures,
+  withFeatureService,
+  type ModelSignature,
 } from '../shared/serving';
 import { routeName, validate } from './http';
 
@@ -30,10 +33,14 @@ export interface Registration {
  */
 export async function readRegistration(req: HttpRequest, maxBytes: number, repo: FeatureRepo): Promise<Registration> {
   const declared = Number(req.headers.get('content-length') ?? 0);
-  if (declared > Math.ceil(maxBytes * 4 / 3) + 1024 * 1024) throw tooLarge(`the request body (${declared} bytes)`, maxBytes);
+  if (declared > Math.ceil((maxBytes * 4) / 3) + 1024 * 1024)
+    throw tooLarge(`the request body (${declared} bytes)`, maxBytes);
   const multipart = /^multipart\/form-data/i.test(req.headers.get('content-type') ?? '');
   const r = multipart ? await fromMultipart(req, repo) : await fromJson(req, repo);
-  if (r.artifact.byteLength === 0) throw new ValidationError('the ONNX file is empty', [{ where: multipart ? 'model' : 'body.onnxBase64', problem: 'must hold the .onnx file' }]);
+  if (r.artifact.byteLength === 0)
+    throw new ValidationError('the ONNX file is empty', [
+      { where: multipart ? 'model' : 'body.onnxBase64', problem: 'must hold the .onnx file' },
+    ]);
   if (r.artifact.byteLength > maxBytes) throw tooLarge(`the ONNX file (${r.artifact.byteLength} bytes)`, maxBytes);
   checkRepoFeatures(repo, r.signature);
   return r;
@@ -46,7 +53,11 @@ async function fromJson(req: HttpRequest, repo: FeatureRepo): Promise<Registrati
     value = JSON.parse(text);
   } catch (e) {
     throw new ValidationError(`request body is not valid JSON: ${(e as Error).message}`, [
-      { where: 'body', problem: 'send JSON {"onnxBase64": ..., "signature": {...}}, or multipart/form-data with the file in field "model"' },
+      {
+        where: 'body',
+        problem:
+          'send JSON {"onnxBase64": ..., "signature": {...}}, or multipart/form-data with the file in field "model"',
+      },
     ]);
   }
   if (value && typeof value === 'object' && !Array.isArray(value) && 'signature' in value) {
@@ -60,11 +71,15 @@ async function fromMultipart(req: HttpRequest, repo: FeatureRepo): Promise<Regis
   try {
     form = await req.formData();
   } catch (e) {
-    throw new ValidationError(`the multipart body cannot be read: ${(e as Error).message}`, [{ where: 'body', problem: 'must be multipart/form-data with the file in field "model"' }]);
+    throw new ValidationError(`the multipart body cannot be read: ${(e as Error).message}`, [
+      { where: 'body', problem: 'must be multipart/form-data with the file in field "model"' },
+    ]);
   }
   const file = form.get('model') ?? form.get('onnx');
   if (file === null || typeof file === 'string') {
-    throw new ValidationError('no ONNX file in the form', [{ where: 'model', problem: 'attach the file as field "model" (curl -F model=@churn.onnx)' }]);
+    throw new ValidationError('no ONNX file in the form', [
+      { where: 'model', problem: 'attach the file as field "model" (curl -F model=@churn.onnx)' },
+    ]);
   }
   const fields: Record<string, unknown> = {};
   for (const [k, v] of form.entries()) if (k !== 'model' && k !== 'onnx') fields[k] = v;
@@ -85,5 +100,7 @@ function signatureText(text: string, repo: FeatureRepo): string {
 }
 
 function tooLarge(what: string, maxBytes: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(`${what} is larger than the limit of ${maxBytes} bytes for a model file (setting STRATA_UPLOAD_MAX_BYTES)`);
+  return new PayloadTooLargeError(
+    `${what} is larger than the limit of ${maxBytes} bytes for a model file (setting STRATA_UPLOAD_MAX_BYTES)`,
+  );
 }

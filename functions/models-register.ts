@@ -10,15 +10,17 @@ import { platform } from '../shared/platform';
 import { handled } from './http';
 import { modelParam, readRegistration } from './models-http';
 
+export const modelsRegister = handled(async function modelsRegister(req) {
+  const p = platform();
+  const model = modelParam(req);
+  const input = await readRegistration(req, p.config.uploadMaxBytes, p.repo);
+  const r = await p.serving().register(model, input);
+  return { status: r.created ? 201 : 200, jsonBody: r };
+});
+
 app.http('models-register', {
   methods: ['POST'],
   route: 'models/{model}/versions',
   authLevel: 'admin',
-  handler: handled(async (req) => {
-    const p = platform();
-    const model = modelParam(req);
-    const input = await readRegistration(req, p.config.uploadMaxBytes, p.repo);
-    const r = await p.serving().register(model, input);
-    return { status: r.created ? 201 : 200, jsonBody: r };
-  }),
+  handler: modelsRegister,
 });

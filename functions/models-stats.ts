@@ -9,15 +9,17 @@ import { StatsQuerySchema } from '../shared/serving';
 import { handled, readQuery } from './http';
 import { modelParam } from './models-http';
 
+export const modelsStats = handled(async function modelsStats(req) {
+  const serving = platform().serving();
+  const model = modelParam(req);
+  const { windowSeconds } = readQuery(req, StatsQuerySchema);
+  await serving.registry.getModel(model); // 404 for an unknown model rather than empty stats
+  return { jsonBody: serving.stats(model, windowSeconds !== undefined ? windowSeconds * 1000 : undefined) };
+});
+
 app.http('models-stats', {
   methods: ['GET'],
   route: 'models/{model}/stats',
   authLevel: 'function',
-  handler: handled(async (req) => {
-    const serving = platform().serving();
-    const model = modelParam(req);
-    const { windowSeconds } = readQuery(req, StatsQuerySchema);
-    await serving.registry.getModel(model); // 404 for an unknown model rather than empty stats
-    return { jsonBody: serving.stats(model, windowSeconds !== undefined ? windowSeconds * 1000 : undefined) };
-  }),
+  handler: modelsStats,
 });

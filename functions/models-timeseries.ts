@@ -11,16 +11,21 @@ import { TimeseriesQuerySchema, predictionTimeseries, timeseriesRange } from '..
 import { handled, readQuery } from './http';
 import { modelParam } from './models-http';
 
+export const modelsTimeseries = handled(async function modelsTimeseries(req) {
+  const p = platform();
+  const model = modelParam(req);
+  const range = timeseriesRange(readQuery(req, TimeseriesQuerySchema));
+  if ('problem' in range)
+    throw new ValidationError(`invalid query: ${range.problem.where} ${range.problem.problem}`, [range.problem]);
+  await p.serving().registry.getModel(model); // 404 for an unknown model rather than an empty series
+  return {
+    jsonBody: await predictionTimeseries(await p.offline(), p.repo.source('predictions').version, model, range),
+  };
+});
+
 app.http('models-timeseries', {
   methods: ['GET'],
   route: 'models/{model}/timeseries',
   authLevel: 'function',
-  handler: handled(async (req) => {
-    const p = platform();
-    const model = modelParam(req);
-    const range = timeseriesRange(readQuery(req, TimeseriesQuerySchema));
-    if ('problem' in range) throw new ValidationError(`invalid query: ${range.problem.where} ${range.problem.problem}`, [range.problem]);
-    await p.serving().registry.getModel(model); // 404 for an unknown model rather than an empty series
-    return { jsonBody: await predictionTimeseries(await p.offline(), p.repo.source('predictions').version, model, range) };
-  }),
+  handler: modelsTimeseries,
 });

@@ -6,25 +6,24 @@
  */
 import { app } from '@azure/functions';
 import { platform } from '../shared/platform';
-import { checkHealth } from '../shared/health';
-import { IntervalLedger } from '../shared/features/ledger';
 import { dashboardOverview } from '../shared/dashboard/overview';
-import { APP_VERSION } from '../shared/version';
 import { handled } from './http';
+
+export const overviewHandler = handled(async function overviewHandler() {
+  const p = platform();
+  const overview = await dashboardOverview({
+    repo: p.repo,
+    manifest: await p.manifest(),
+    ledger: await p.ledger(),
+    deadLetters: p.deadLetters,
+    health: () => p.health(),
+  });
+  return { jsonBody: overview };
+});
 
 app.http('overview', {
   methods: ['GET'],
   route: 'overview',
   authLevel: 'function',
-  handler: handled(async () => {
-    const p = platform();
-    const overview = await dashboardOverview({
-      repo: p.repo,
-      manifest: await p.manifest(),
-      ledger: await IntervalLedger.open(p.storage),
-      deadLetters: p.deadLetters,
-      health: () => checkHealth({ storage: p.storage, online: p.online, appVersion: APP_VERSION }),
-    });
-    return { jsonBody: overview };
-  }),
+  handler: overviewHandler,
 });

@@ -5,25 +5,25 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
-import { IntervalLedger } from '../shared/features/ledger';
-import { viewStatus } from '../shared/features/plan';
+import { viewStatus } from '../shared/features/ledger/plan';
 import { handled, readQuery, routeName } from './http';
 import { duration } from './plan';
 
 const Query = z.object({ days: z.coerce.number().int().min(1).max(366).optional(), freshness: duration.optional() });
 
+export const planViewStatus = handled(async function planViewStatus(req) {
+  const p = platform();
+  const q = readQuery(req, Query);
+  const status = await viewStatus({ repo: p.repo, ledger: await p.ledger() }, routeName(req, 'view', 'definition'), {
+    ...(q.days !== undefined ? { days: q.days } : {}),
+    ...(q.freshness !== undefined ? { freshness: q.freshness } : {}),
+  });
+  return { jsonBody: status };
+});
+
 app.http('plan-view-status', {
   methods: ['GET'],
   route: 'views/{view}/status',
   authLevel: 'function',
-  handler: handled(async (req) => {
-    const p = platform();
-    const q = readQuery(req, Query);
-    const status = await viewStatus(
-      { repo: p.repo, ledger: await IntervalLedger.open(p.storage) },
-      routeName(req, 'view', 'definition'),
-      { ...(q.days !== undefined ? { days: q.days } : {}), ...(q.freshness !== undefined ? { freshness: q.freshness } : {}) },
-    );
-    return { jsonBody: status };
-  }),
+  handler: planViewStatus,
 });

@@ -6,9 +6,8 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
-import { IntervalLedger } from '../shared/features/ledger';
-import { computePlan } from '../shared/features/plan';
-import { parseDuration } from '../shared/features/duration';
+import { computePlan } from '../shared/features/ledger/plan';
+import { parseDuration } from '../shared/features/definitions/duration';
 import { handled, readQuery } from './http';
 import { nameSchema } from '../shared/names';
 
@@ -22,23 +21,34 @@ export const duration = z.string().transform((s, ctx) => {
 });
 
 const Query = z.object({
-  views: z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(nameSchema('definition')).min(1, 'name at least one view')).optional(),
+  views: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(nameSchema('definition')).min(1, 'name at least one view'))
+    .optional(),
   freshness: duration.optional(),
+});
+
+export const planHandler = handled(async function planHandler(req) {
+  const p = platform();
+  const q = readQuery(req, Query);
+  const views = q.views;
+  for (const v of views ?? []) p.repo.view(v); // 404 naming an unknown view
+  const plan = await computePlan(
+    { repo: p.repo, ledger: await p.ledger() },
+    { ...(views ? { views } : {}), ...(q.freshness !== undefined ? { freshness: q.freshness } : {}) },
+  );
+  return { jsonBody: plan };
 });
 
 app.http('plan', {
   methods: ['GET'],
   route: 'plan',
   authLevel: 'function',
-  handler: handled(async (req) => {
-    const p = platform();
-    const q = readQuery(req, Query);
-    const views = q.views;
-    for (const v of views ?? []) p.repo.view(v); // 404 naming an unknown view
-    const plan = await computePlan(
-      { repo: p.repo, ledger: await IntervalLedger.open(p.storage) },
-      { ...(views ? { views } : {}), ...(q.freshness !== undefined ? { freshness: q.freshness } : {}) },
-    );
-    return { jsonBody: plan };
-  }),
+  handler: planHandler,
 });

@@ -11,22 +11,26 @@ import { PIN_HEADER, PredictBodySchema, predictResponseBody } from '../shared/se
 import { handled, readJson } from './http';
 import { modelParam } from './models-http';
 
-app.http('predict', {
-  methods: ['POST'],
-  route: 'predict/{model}',
-  authLevel: 'function',
-  handler: handled(async (req) => {
-    const model = modelParam(req);
-    const body = await readJson(req, PredictBodySchema);
-    const pin = req.headers.get(PIN_HEADER) ?? undefined;
-    const single = body.entityId !== undefined;
-    const result = await platform().serving().predict(model, single ? { entityId: body.entityId! } : { entityIds: body.entityIds! }, {
+export const predictHandler = handled(async function predictHandler(req) {
+  const model = modelParam(req);
+  const body = await readJson(req, PredictBodySchema);
+  const pin = req.headers.get(PIN_HEADER) ?? undefined;
+  const single = body.entityId !== undefined;
+  const result = await platform()
+    .serving()
+    .predict(model, single ? { entityId: body.entityId! } : { entityIds: body.entityIds! }, {
       ...(body.overrides ? { overrides: body.overrides } : {}),
       ...(body.includeFeatures ? { includeFeatures: true } : {}),
       ...(pin ? { pin } : {}),
     });
-    return { jsonBody: predictResponseBody(result, single) };
-  }),
+  return { jsonBody: predictResponseBody(result, single) };
+});
+
+app.http('predict', {
+  methods: ['POST'],
+  route: 'predict/{model}',
+  authLevel: 'function',
+  handler: predictHandler,
 });
 
 // Shadows still running and prediction records not yet sent: finish them before the process goes.

@@ -8,9 +8,13 @@ import { platform } from '../shared/platform';
 import { servingSummary } from '../shared/serving/summary';
 import { handled } from './http';
 
+export const servingModels = handled(async function servingModels() {
+  return { jsonBody: { models: await servingSummary(platform().serving()) } };
+});
+
 app.http('serving-models', {
   methods: ['GET'],
   route: 'serving/models',
   authLevel: 'function',
-  handler: handled(async () => ({ jsonBody: { models: await servingSummary(platform().serving()) } })),
+  handler: servingModels,
 });

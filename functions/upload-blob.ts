@@ -5,17 +5,26 @@
  */
 import { app, InvocationContext } from '@azure/functions';
 import { platform } from '../shared/platform';
-import { ingestFile } from '../shared/features/file-ingest';
+import { ingestFile } from '../shared/features/ingest/file-ingest';
+
+export async function ingestUploadBlob(blob: unknown, ctx: InvocationContext) {
+  const p = platform();
+  const meta = ctx.triggerMetadata as { source: string; name: string };
+  const report = await ingestFile(await p.ingest(), p.repo, {
+    source: meta.source,
+    fileName: meta.name,
+    bytes: blob as Buffer,
+    jobId: ctx.invocationId,
+  });
+  p.ingestMetrics.observe(report);
+  ctx.log(
+    `uploads/${meta.source}/${meta.name}: ${report.accepted} accepted, ${report.rejected} rejected (${report.status})`,
+  );
+}
 
 app.storageBlob('ingest-upload-blob', {
   path: 'uploads/{source}/{name}',
   connection: 'AzureWebJobsStorage',
   source: 'EventGrid',
-  handler: async (blob: unknown, ctx: InvocationContext) => {
-    const p = platform();
-    const meta = ctx.triggerMetadata as { source: string; name: string };
-    const report = await ingestFile(await p.ingest(), p.repo, { source: meta.source, fileName: meta.name, bytes: blob as Buffer, jobId: ctx.invocationId });
-    p.ingestMetrics.observe(report);
-    ctx.log(`uploads/${meta.source}/${meta.name}: ${report.accepted} accepted, ${report.rejected} rejected (${report.status})`);
-  },
+  handler: ingestUploadBlob,
 });

@@ -84,6 +84,10 @@ param uploadMaxBytes int = 104857600
 @minValue(0)
 param sessionGraceMs int = 30000
 
+@description('POST /api/training-sets with a spine of more rows than this runs as a Durable job and answers 202 with status links (STRATA_TRAINING_SET_ASYNC_ROWS); smaller sets answer at once. HTTP requests end after 230 s on Azure.')
+@minValue(0)
+param trainingSetAsyncRows int = 100000
+
 @description('Log level of the app (STRATA_LOG_LEVEL).')
 @allowed([
   'debug'
@@ -92,6 +96,18 @@ param sessionGraceMs int = 30000
   'error'
 ])
 param logLevel string = 'info'
+
+@description('When the monitoring timer closes finished windows (STRATA_MONITOR_SCHEDULE, six-field NCRONTAB).')
+param monitorSchedule string = '0 */15 * * * *'
+
+@description('Length of one monitoring window (STRATA_MONITOR_WINDOW: "1h", "30m").')
+param monitorWindow string = '1h'
+
+@description('Alert webhook (STRATA_ALERT_WEBHOOK_URL); empty: alerts go to the log only.')
+param alertWebhookUrl string = ''
+
+@description('Key Vault secret holding the HMAC key that signs alert webhooks (STRATA_ALERT_WEBHOOK_SECRET); empty: unsigned.')
+param alertWebhookSecretName string = ''
 
 @description('Names of app settings whose values live in Key Vault as secrets (set them first: `az keyvault secret set --name <NAME with _ as -> ...`); each becomes a Key Vault reference.')
 param keyVaultSecretSettings array = []
@@ -234,9 +250,12 @@ var deploymentContainer = 'app-package'
 var blobContainers = [
   'offline'
   'training-sets'
+  'spines'
+  'training-runs'
   'uploads'
   'dead-letter'
   'models'
+  'baselines'
   deploymentContainer
 ]
 var containers = [for c in blobContainers: {
@@ -615,7 +634,12 @@ module functionApp 'modules/functionapp.bicep' = {
     integrationSubnetId: privateNetworking ? network!.outputs.appSubnetId : ''
     uploadMaxBytes: uploadMaxBytes
     sessionGraceMs: sessionGraceMs
+    trainingSetAsyncRows: trainingSetAsyncRows
     logLevel: logLevel
+    monitorSchedule: monitorSchedule
+    monitorWindow: monitorWindow
+    alertWebhookUrl: alertWebhookUrl
+    alertWebhookSecretName: alertWebhookSecretName
   }
 }
 

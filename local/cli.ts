@@ -2,8 +2,9 @@
 /**
  * The local host's command line (`npm start` runs `start`):
  *
- *   node dist/local/cli.js [start] [--entry <file or glob>] [--port <n>] [--data-dir <dir>] ...
+ *   node dist/local/cli.js [start] [--restart] [--instances <n>] [--entry <file or glob>] [--port <n>] [--data-dir <dir>] ...
  *   node dist/local/cli.js send <hub> [--file <events.jsonl>] [--partition-key-field <field>] [--url <host url>]
+ *   node dist/local/cli.js stop-storage [--data-dir <dir>] [--force]
  *   node dist/local/cli.js --help | --version
  *
  * Arguments are parsed strictly (local/cli/options.ts); --help and --version start nothing. A
@@ -20,6 +21,8 @@ import { COMMANDS, CommandSpec, helpText, parseCommandArgs, ParsedArgs, START, v
 const RUN: Record<string, (args: ParsedArgs) => Promise<void>> = {
   start: (args) => (require('./cli/start') as typeof import('./cli/start')).startCommand(args),
   send: (args) => (require('./cli/send') as typeof import('./cli/send')).sendCommand(args),
+  'stop-storage': (args) =>
+    (require('./cli/stop-storage') as typeof import('./cli/stop-storage')).stopStorageCommand(args),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -27,7 +30,10 @@ function commandOf(argv: string[]): { spec: CommandSpec; rest: string[] } {
   const first = argv[0];
   if (first === undefined || first.startsWith('-')) return { spec: START, rest: argv };
   const spec = COMMANDS.find((c) => c.name === first);
-  if (!spec) throw new StartupError(`unknown command "${first}"; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see --help)`);
+  if (!spec)
+    throw new StartupError(
+      `unknown command "${first}"; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see --help)`,
+    );
   return { spec, rest: argv.slice(1) };
 }
 
@@ -36,6 +42,16 @@ async function main(argv: string[]): Promise<void> {
   const args = parseCommandArgs(spec, rest);
   if (args.values.help) return void console.log(helpText(spec));
   if (args.values.version) return void console.log(versionText(functionsCore.api.hostVersion));
+  if (spec === START && args.values.instances !== undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startInstances } = require('./cli/instances') as typeof import('./cli/instances');
+    process.exit(await startInstances(__filename, args, rest));
+  }
+  if (spec === START && args.values.restart) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { superviseHost, RESTART_FLAG } = require('./cli/supervise') as typeof import('./cli/supervise');
+    process.exit(await superviseHost(__filename, [spec.name, ...rest.filter((a) => a !== RESTART_FLAG)]));
+  }
   await RUN[spec.name]!(args);
 }
 

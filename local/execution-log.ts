@@ -47,7 +47,10 @@ function orchestratorFailure(message: string): { message: string; details?: unkn
   const at = message.indexOf(OUT_OF_PROC_MARKER);
   if (at < 0) return undefined;
   try {
-    const state = JSON.parse(message.slice(at + OUT_OF_PROC_MARKER.length)) as { error?: string; failureDetails?: unknown };
+    const state = JSON.parse(message.slice(at + OUT_OF_PROC_MARKER.length)) as {
+      error?: string;
+      failureDetails?: unknown;
+    };
     return { message: state.error ?? message.slice(0, at), details: state.failureDetails };
   } catch {
     return { message: message.slice(0, at) };
@@ -55,11 +58,15 @@ function orchestratorFailure(message: string): { message: string; details?: unkn
 }
 
 /** An activity error that the SDK serialized for an exception properties provider (JSON in the message). */
-function serializedTaskFailure(message: string): { errorType: string; errorMessage: string; properties?: unknown } | undefined {
+function serializedTaskFailure(
+  message: string,
+): { errorType: string; errorMessage: string; properties?: unknown } | undefined {
   if (!message.startsWith('{')) return undefined;
   try {
     const p = JSON.parse(message) as { errorType?: unknown; errorMessage?: unknown; properties?: unknown };
-    return typeof p.errorType === 'string' && typeof p.errorMessage === 'string' ? { errorType: p.errorType, errorMessage: p.errorMessage, properties: p.properties } : undefined;
+    return typeof p.errorType === 'string' && typeof p.errorMessage === 'string'
+      ? { errorType: p.errorType, errorMessage: p.errorMessage, properties: p.properties }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -90,7 +97,14 @@ export function describeError(err: unknown): string[] {
     }
     const f = frames(e);
     if (f) out.push(depth === 0 ? `Stack: ${f.trimStart()}` : f);
-    if (e instanceof AggregateError) e.errors.forEach((inner, i) => out.push(...describeError(inner).map((l, j) => (j === 0 ? `Inner error ${i + 1}: ${l.replace(/^Exception: /, '')}` : l))));
+    if (e instanceof AggregateError)
+      e.errors.forEach((inner, i) =>
+        out.push(
+          ...describeError(inner).map((l, j) =>
+            j === 0 ? `Inner error ${i + 1}: ${l.replace(/^Exception: /, '')}` : l,
+          ),
+        ),
+      );
     current = (e as { cause?: unknown }).cause;
   }
   return out;

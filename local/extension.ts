@@ -2,8 +2,11 @@
  * How subsystems (the Durable engine, the Event Hubs bus, ...) plug into the local host
  * without the host knowing them: they add input bindings and own URL prefixes.
  */
+import type { StorageConnection } from '../shared/azure/connections';
 import type { RegisteredFunction, RpcTypedData } from './functions-core';
 import type { BindingKind } from './bindings/plan';
+import type { CodeWatch } from './watchdog/watchdog';
+import type { WatchdogStop } from './watchdog/record';
 
 export interface LocalHttpRequest {
   method: string;
@@ -25,11 +28,18 @@ export interface HostContext {
   baseUrl: string;
   /** The host's system keys by name (for links an extension builds: `code=` in its webhook URLs). */
   systemKeys?: Readonly<Record<string, string>>;
-  storageConnection: string;
+  /** The host's storage (AzureWebJobsStorage): a connection string or an identity (shared/azure/connections.ts). */
+  storageConnection: StorageConnection | string;
   dataDir: string;
+  /** This host's name among the hosts on one storage, the same across its restarts. */
+  hostId?: string;
   hostJson: HostJson;
   /** The host's log. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** The host watchdog (local/watchdog), when the host runs with one: told which Durable code runs. */
+  watch?: CodeWatch;
+  /** What the watchdog recorded when it stopped the last host on this data folder. */
+  lastStop?: WatchdogStop;
 }
 
 export interface HostJson {

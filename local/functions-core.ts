@@ -122,18 +122,31 @@ export type LogSink = (level: string, category: string, functionName: string | u
 export class FunctionsCore {
   readonly functions = new Map<string, RegisteredFunction>();
   private readonly hooks: Record<HookName, HookCallback[]> = {
-    preInvocation: [], postInvocation: [], appStart: [], appTerminate: [], log: [],
+    preInvocation: [],
+    postInvocation: [],
+    appStart: [],
+    appTerminate: [],
+    log: [],
   };
   private readonly appHookData: Record<string, unknown> = {};
   private readonly appLevelOnlyHookData: Record<string, unknown> = {};
   private programmingModel: ProgrammingModel | undefined;
   private indexingLocked = false;
   /** Supply input data for non-trigger bindings the host provides (`durableClient`, blob and table inputs). */
-  readonly inputProviders: Array<(inv: Invocation) => Array<{ name: string; data: RpcTypedData }> | Promise<Array<{ name: string; data: RpcTypedData }>>> = [];
+  readonly inputProviders: Array<
+    (
+      inv: Invocation,
+    ) => Array<{ name: string; data: RpcTypedData }> | Promise<Array<{ name: string; data: RpcTypedData }>>
+  > = [];
   /** Carry out output bindings (Event Hubs, blob, table, queue) after an invocation succeeded, on every trigger path. */
   readonly outputHandlers: Array<(inv: Invocation, res: InvocationResponse) => Promise<void>> = [];
   /** Told about every invocation that ran (the host logs failures as the Functions host does). */
   onExecuted: (record: ExecutionRecord) => void = () => undefined;
+  /**
+   * Called right before the app's callback runs; the function it returns, right after the
+   * callback returns (its synchronous part): the host watchdog names the code on the stack.
+   */
+  callbackObserver: ((invocationId: string, functionName: string) => () => void) | undefined;
   /** The entry point being loaded (registrations made meanwhile come from it). */
   private currentEntryPoint: string | undefined;
   logSink: LogSink = (level, category, fn, message) => {
@@ -155,7 +168,12 @@ export class FunctionsCore {
       const entry = Object.entries(metadata.bindings).find(([, b]) => /trigger$/i.test(b.type));
       if (!entry) throw new Error(`Function "${metadata.name}" has no trigger binding.`);
       this.functions.set(id, {
-        id, name: metadata.name, metadata: { ...metadata, functionId: id }, triggerKey: entry[0], trigger: entry[1], callback,
+        id,
+        name: metadata.name,
+        metadata: { ...metadata, functionId: id },
+        triggerKey: entry[0],
+        trigger: entry[1],
+        callback,
         scriptFile: this.currentEntryPoint,
       });
       return new Disposable(() => this.functions.delete(id));
@@ -219,11 +237,17 @@ export class FunctionsCore {
   /** Worker order after loading: appStart hooks, then capabilities (which locks app.setup). */
   async finishStartup(functionAppDirectory: string): Promise<Record<string, string>> {
     this.indexingLocked = true;
-    for (const h of this.hooks.appStart) await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData, functionAppDirectory });
+    for (const h of this.hooks.appStart)
+      await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData, functionAppDirectory });
     let caps: Record<string, string> = {
-      RawHttpBodyBytes: 'true', RpcHttpTriggerMetadataRemoved: 'true', RpcHttpBodyOnly: 'true',
-      IgnoreEmptyValuedRpcHttpHeaders: 'true', UseNullableValueDictionaryForHttp: 'true', WorkerStatus: 'true',
-      TypedDataCollection: 'true', HandlesWorkerTerminateMessage: 'true',
+      RawHttpBodyBytes: 'true',
+      RpcHttpTriggerMetadataRemoved: 'true',
+      RpcHttpBodyOnly: 'true',
+      IgnoreEmptyValuedRpcHttpHeaders: 'true',
+      UseNullableValueDictionaryForHttp: 'true',
+      WorkerStatus: 'true',
+      TypedDataCollection: 'true',
+      HandlesWorkerTerminateMessage: 'true',
     };
     if (this.programmingModel?.getCapabilities) caps = await this.programmingModel.getCapabilities(caps);
     this.capabilities = caps;
@@ -234,7 +258,8 @@ export class FunctionsCore {
   capabilities: Record<string, string> = {};
 
   async terminate(): Promise<void> {
-    for (const h of this.hooks.appTerminate) await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData });
+    for (const h of this.hooks.appTerminate)
+      await h({ hookData: this.appLevelOnlyHookData, appHookData: this.appHookData });
   }
 
   get(id: string): RegisteredFunction {
@@ -267,6 +292,21 @@ export class FunctionsCore {
     }
   }
 
+  /** The callback to invoke: the hooks' choice, wrapped in the callback observer when there is one. */
+  private observed(inv: Invocation, pre: Record<string, unknown>): unknown {
+    const callback = pre.functionCallback as (...args: unknown[]) => unknown;
+    const observe = this.callbackObserver;
+    if (!observe || typeof callback !== 'function') return callback;
+    return (...args: unknown[]) => {
+      const done = observe(inv.invocationId, inv.fn.name);
+      try {
+        return callback(...args);
+      } finally {
+        done();
+      }
+    };
+  }
+
   private async run(inv: Invocation): Promise<InvocationResponse> {
     const { fn, invocationId, request: req } = inv;
     const pm = this.programmingModel;
@@ -278,7 +318,13 @@ export class FunctionsCore {
     }
     const coreCtx = {
       invocationId,
-      request: { invocationId, functionId: fn.id, inputData, triggerMetadata: req.triggerMetadata ?? {}, retryContext: req.retryContext },
+      request: {
+        invocationId,
+        functionId: fn.id,
+        inputData,
+        triggerMetadata: req.triggerMetadata ?? {},
+        retryContext: req.retryContext,
+      },
       metadata: { name: fn.name, functionId: fn.id, bindings: fn.metadata.bindings },
       state: undefined as string | undefined,
       log: (level: string, category: string, message: string) => this.logSink(level, category, fn.name, message),
@@ -286,15 +332,28 @@ export class FunctionsCore {
     const model = pm.getInvocationModel(coreCtx);
     const args = await model.getArguments();
     const hookData: Record<string, unknown> = {};
-    const pre: Record<string, unknown> = { hookData, appHookData: this.appHookData, invocationContext: args.context, inputs: args.inputs, functionCallback: fn.callback };
+    const pre: Record<string, unknown> = {
+      hookData,
+      appHookData: this.appHookData,
+      invocationContext: args.context,
+      inputs: args.inputs,
+      functionCallback: fn.callback,
+    };
     if (this.hooks.preInvocation.length) {
       coreCtx.state = 'preInvocationHooks';
       for (const h of this.hooks.preInvocation) await h(pre);
     }
     coreCtx.state = 'invocation';
-    const post: Record<string, unknown> = { hookData, appHookData: this.appHookData, invocationContext: args.context, inputs: pre.inputs, result: null, error: null };
+    const post: Record<string, unknown> = {
+      hookData,
+      appHookData: this.appHookData,
+      invocationContext: args.context,
+      inputs: pre.inputs,
+      result: null,
+      error: null,
+    };
     try {
-      post.result = await model.invokeFunction(args.context, pre.inputs as unknown[], pre.functionCallback);
+      post.result = await model.invokeFunction(args.context, pre.inputs as unknown[], this.observed(inv, pre));
     } catch (err) {
       post.error = err;
     }
@@ -313,8 +372,14 @@ export class FunctionsCore {
 /** An entry point file threw while loading: the worker's message, the app's error as the cause. */
 export class EntryPointLoadError extends Error {
   override readonly name = 'EntryPointLoadError';
-  constructor(readonly file: string, cause: unknown) {
-    super(`Worker was unable to load entry point "${file}": ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    super(
+      `Worker was unable to load entry point "${file}": ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
 }
 

@@ -30,7 +30,9 @@ export function retryDelayMs(o: RpcRetryOptions, attempt: number): number {
 /** The host stopped while an invocation waited for its next retry: not done, not to be checkpointed. */
 export class HostStoppingError extends Error {
   constructor(readonly lastError: unknown) {
-    super(`the host is stopping; the invocation was not retried again (last error: ${(lastError as Error)?.message ?? String(lastError)})`);
+    super(
+      `the host is stopping; the invocation was not retried again (last error: ${(lastError as Error)?.message ?? String(lastError)})`,
+    );
     this.name = 'HostStoppingError';
   }
 }
@@ -39,14 +41,21 @@ export async function invokeWithRetry(
   core: FunctionsCore,
   fn: RegisteredFunction,
   req: InvocationRequest,
-  opts: { signal?: AbortSignal; sleep?: (ms: number, signal?: AbortSignal) => Promise<void>; onRetry?: (retry: number, delayMs: number, err: unknown) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+    onRetry?: (retry: number, delayMs: number, err: unknown) => void;
+  } = {},
 ): Promise<InvocationResponse> {
   const o = fn.metadata.retryOptions as RpcRetryOptions | undefined;
   const max = o?.maxRetryCount ?? 0;
   const sleep = opts.sleep ?? abortableSleep;
   for (let retry = 0; ; retry++) {
     try {
-      return await core.invoke(fn.id, retry === 0 ? req : { ...req, retryContext: { retryCount: retry, maxRetryCount: max } });
+      return await core.invoke(
+        fn.id,
+        retry === 0 ? req : { ...req, retryContext: { retryCount: retry, maxRetryCount: max } },
+      );
     } catch (err) {
       if (!o || (max >= 0 && retry >= max)) throw err;
       if (opts.signal?.aborted) throw new HostStoppingError(err);

@@ -1,32 +1,37 @@
 /**
  * The backfill's activities: thin wrappers over shared/features/backfill, on the app's platform
- * (repo, offline and online stores, interval ledger).
+ * (repo, offline and online stores, interval ledger). Names and types are declared beside the
+ * orchestrator (backfill.ts) that calls them.
  *   backfill-plan            startBackfill: plan, mark the planned days pending  -> BackfillPlan
  *   backfill-interval        runBackfillInterval: one stage's views for one interval -> IntervalResult
  *   backfill-refresh-online  refreshOnline: latest backfilled row per entity online -> OnlineRefresh
  */
-import * as df from 'durable-functions';
 import { platform, once } from '../shared/platform';
-import { IntervalLedger } from '../shared/features/ledger';
-import {
-  refreshOnline, runBackfillInterval, startBackfill,
-  type BackfillDeps, type BackfillPlan, type BackfillRequest, type IntervalResult, type IntervalTask, type OnlineRefresh,
-} from '../shared/features/backfill';
+import { refreshOnline, runBackfillInterval, startBackfill, type BackfillDeps } from '../shared/features/backfill';
+import { registerActivity, type InputOf, type OutputOf } from './activity';
+import { BACKFILL_INTERVAL, BACKFILL_PLAN, BACKFILL_REFRESH_ONLINE } from './backfill';
 
 const deps = once(async (): Promise<BackfillDeps> => {
   const p = platform();
-  return { repo: p.repo, offline: await p.offline(), online: p.online, ledger: await IntervalLedger.open(p.storage) };
+  return { repo: p.repo, offline: await p.offline(), online: p.online, ledger: await p.ledger() };
 });
 
-df.app.activity('backfill-plan', {
-  handler: async (input: { request: BackfillRequest; jobId: string }): Promise<BackfillPlan> => startBackfill(await deps(), input.request, input.jobId),
-});
+export async function backfillPlan(input: InputOf<typeof BACKFILL_PLAN>): Promise<OutputOf<typeof BACKFILL_PLAN>> {
+  return startBackfill(await deps(), input.request, input.jobId);
+}
 
-df.app.activity('backfill-interval', {
-  handler: async (task: IntervalTask): Promise<IntervalResult> => runBackfillInterval(await deps(), task),
-});
+export async function backfillInterval(
+  task: InputOf<typeof BACKFILL_INTERVAL>,
+): Promise<OutputOf<typeof BACKFILL_INTERVAL>> {
+  return runBackfillInterval(await deps(), task);
+}
 
-df.app.activity('backfill-refresh-online', {
-  handler: async (job: { view: string; version: string; from: number; to: number }): Promise<OnlineRefresh> => refreshOnline(await deps(), job),
-});
+export async function backfillRefreshOnline(
+  job: InputOf<typeof BACKFILL_REFRESH_ONLINE>,
+): Promise<OutputOf<typeof BACKFILL_REFRESH_ONLINE>> {
+  return refreshOnline(await deps(), job);
+}
 
+registerActivity(BACKFILL_PLAN, backfillPlan);
+registerActivity(BACKFILL_INTERVAL, backfillInterval);
+registerActivity(BACKFILL_REFRESH_ONLINE, backfillRefreshOnline);

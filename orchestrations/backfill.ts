@@ -14,14 +14,31 @@
  * interval whose completion it recorded.
  */
 import * as df from 'durable-functions';
-import type { OrchestrationContext } from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
 import {
-  emptyProgress, withInterval, withPlan,
-  type BackfillPlan, type BackfillProgress, type IntervalResult, type IntervalTask, type OnlineRefresh,
+  emptyProgress,
+  intervalTasks,
+  withInterval,
+  withPlan,
+  type BackfillPlan,
+  type BackfillProgress,
+  type IntervalResult,
+  type IntervalTask,
+  type OnlineRefresh,
 } from '../shared/features/backfill/types';
 import { parseBackfillJob } from '../shared/features/backfill/request';
+import type { BackfillRequest } from '../shared/features/backfill';
+import { activity, callActivity, type OutputOf } from './activity';
 
 export const BACKFILL_ORCHESTRATION = 'backfill';
+
+/** The backfill's activities (registered in backfill-activities.ts). */
+export const BACKFILL_PLAN = activity<{ request: BackfillRequest; jobId: string }, BackfillPlan>('backfill-plan');
+export const BACKFILL_INTERVAL = activity<IntervalTask, IntervalResult>('backfill-interval');
+export const BACKFILL_REFRESH_ONLINE = activity<
+  { view: string; version: string; from: number; to: number },
+  OnlineRefresh
+>('backfill-refresh-online');
 
 /** For transient storage trouble. (A definition changed mid-way fails every attempt alike, and then the backfill.) */
 function retry(): df.RetryOptions {
@@ -31,26 +48,29 @@ function retry(): df.RetryOptions {
   return r;
 }
 
-df.app.orchestration(BACKFILL_ORCHESTRATION, function* (ctx: OrchestrationContext) {
+/** Plan, the stages' intervals in waves, the online refresh; the progress as custom status. */
+export function* backfillOrchestrator(ctx: OrchestrationContext): Generator<Task, BackfillProgress, unknown> {
   const request = parseBackfillJob(ctx.df.getInput());
   const jobId = ctx.df.instanceId;
   let progress: BackfillProgress = emptyProgress(jobId);
   ctx.df.setCustomStatus(progress);
 
-  const plan: BackfillPlan = yield ctx.df.callActivityWithRetry('backfill-plan', retry(), { request, jobId });
+  const plan = (yield callActivity(ctx, BACKFILL_PLAN, { request, jobId }, retry())) as OutputOf<typeof BACKFILL_PLAN>;
   progress = withPlan(progress, plan);
   ctx.df.setCustomStatus(progress);
 
-  for (const [stage, s] of plan.stages.entries()) {
+  for (const stage of plan.stages.keys()) {
     progress = { ...progress, stage: `${stage + 1}/${plan.stages.length}` };
     ctx.df.setCustomStatus(progress);
-    const tasks: IntervalTask[] = s.intervals.map((i) => ({ jobId, stage, from: i.from, to: i.to, views: i.views, versions: plan.versions, cap: plan.cap }));
+    const tasks = intervalTasks(plan, stage);
     // Bounded fan-out in waves of maxParallel. (A sliding window would yield tasks again inside a
     // new Task.any, which the Durable replay protocol does not support: each yield of a compound
     // task re-sends its children's actions.)
     for (let k = 0; k < tasks.length; k += request.maxParallel) {
       const wave = tasks.slice(k, k + request.maxParallel);
-      const results: IntervalResult[] = yield ctx.df.Task.all(wave.map((t) => ctx.df.callActivityWithRetry('backfill-interval', retry(), t)));
+      const results = (yield ctx.df.Task.all(
+        wave.map((t) => callActivity(ctx, BACKFILL_INTERVAL, t, retry())),
+      )) as Array<OutputOf<typeof BACKFILL_INTERVAL>>;
       for (const r of results) progress = withInterval(progress, r);
       ctx.df.setCustomStatus(progress);
     }
@@ -58,10 +78,14 @@ df.app.orchestration(BACKFILL_ORCHESTRATION, function* (ctx: OrchestrationContex
 
   progress = { ...progress, phase: 'refreshing online' };
   ctx.df.setCustomStatus(progress);
-  const online: OnlineRefresh[] = yield ctx.df.Task.all(
-    plan.views.map((v) => ctx.df.callActivityWithRetry('backfill-refresh-online', retry(), { view: v.view, version: v.version, from: v.from, to: v.to })),
-  );
+  const online = (yield ctx.df.Task.all(
+    plan.views.map((v) =>
+      callActivity(ctx, BACKFILL_REFRESH_ONLINE, { view: v.view, version: v.version, from: v.from, to: v.to }, retry()),
+    ),
+  )) as Array<OutputOf<typeof BACKFILL_REFRESH_ONLINE>>;
   progress = { ...progress, phase: 'done', online };
   ctx.df.setCustomStatus(progress);
   return progress;
-});
+}
+
+df.app.orchestration(BACKFILL_ORCHESTRATION, backfillOrchestrator);

@@ -26,7 +26,10 @@ const panelsPlugin = {
   setup(build) {
     build.onResolve({ filter: /^strata:panels$/ }, () => ({ path: 'panels', namespace: 'strata-panels' }));
     build.onLoad({ filter: /.*/, namespace: 'strata-panels' }, () => {
-      const files = fs.readdirSync(panelsDir).filter((f) => f.endsWith('.ts')).sort();
+      const files = fs
+        .readdirSync(panelsDir)
+        .filter((f) => f.endsWith('.ts'))
+        .sort();
       return {
         contents: files.map((f) => `import ${JSON.stringify(`./${f.replace(/\.ts$/, '')}`)};`).join('\n'),
         resolveDir: panelsDir,
@@ -54,12 +57,20 @@ const result = await esbuild.build({
   plugins: [panelsPlugin],
 });
 
-const outputs = Object.keys(result.metafile.outputs).map((f) => path.relative(out, path.resolve(root, f)).split(path.sep).join('/'));
+const outputs = Object.keys(result.metafile.outputs).map((f) =>
+  path.relative(out, path.resolve(root, f)).split(path.sep).join('/'),
+);
 const script = outputs.find((f) => f.endsWith('.js'));
 const style = outputs.find((f) => f.endsWith('.css'));
 if (!script || !style) throw new Error(`dashboard build produced ${outputs.join(', ')}; expected one .js and one .css`);
-const html = fs.readFileSync(path.join(src, 'index.html'), 'utf8').replace('%SCRIPT%', script).replace('%STYLE%', style);
+const html = fs
+  .readFileSync(path.join(src, 'index.html'), 'utf8')
+  .replace('%SCRIPT%', script)
+  .replace('%STYLE%', style);
 fs.writeFileSync(path.join(out, 'index.html'), html);
-fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ index: 'index.html', files: ['index.html', ...outputs] }, null, 2));
+fs.writeFileSync(
+  path.join(out, 'manifest.json'),
+  JSON.stringify({ index: 'index.html', files: ['index.html', ...outputs] }, null, 2),
+);
 const bytes = outputs.reduce((n, f) => n + fs.statSync(path.join(out, f)).size, 0);
 console.error(`dashboard: ${outputs.length} assets (${Math.round(bytes / 1024)} KiB) in ${path.relative(root, out)}/`);

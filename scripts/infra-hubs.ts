@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FeatureRepo } from '../shared/features/definitions';
+import type { FeatureRepo } from '../shared/features/definitions/language';
 import { featureRepo } from '../shared/definitions';
 import { config } from '../shared/config';
 import { repoRoot } from './repo-root';
@@ -19,7 +19,9 @@ export const HUBS_PARAMETERS_FILE = path.join(repoRoot(), 'infra', 'hubs.paramet
 export function hubsParametersText(repo: FeatureRepo, predictionsHub: string): string {
   const hubs = [...new Set([...repo.sources.values()].flatMap((s) => (s.stream ? [s.stream.hub] : [])))].sort();
   if (!hubs.includes(predictionsHub)) {
-    throw new Error(`the prediction log's hub "${predictionsHub}" (STRATA_PREDICTIONS_HUB) is not the hub of any stream source; hubs: ${hubs.join(', ')}`);
+    throw new Error(
+      `the prediction log's hub "${predictionsHub}" (STRATA_PREDICTIONS_HUB) is not the hub of any stream source; hubs: ${hubs.join(', ')}`,
+    );
   }
   const file = {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#',

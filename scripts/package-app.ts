@@ -103,9 +103,12 @@ export function packageContents(root = repoRoot()): PackageContents {
   const manifest = path.join(dashboard, 'manifest.json');
   if (!fs.existsSync(manifest)) throw new Error(`${path.relative(root, manifest)} is missing: run npm run build`);
   entries.push(entry(root, manifest));
-  for (const f of (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { files: string[] }).files) entries.push(entry(root, path.join(dashboard, f)));
+  for (const f of (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { files: string[] }).files)
+    entries.push(entry(root, path.join(dashboard, f)));
 
-  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockPackage>;
+  };
   const packages: string[] = [];
   const omitted: Record<string, number> = {};
   for (const [pkg, meta] of Object.entries(lock.packages)) {
@@ -162,9 +165,13 @@ async function main(): Promise<void> {
   const appFiles = c.entries.filter((e) => !e.name.startsWith('node_modules/')).length;
   const raw = c.entries.reduce((a, e) => a + e.size, 0);
   const size = await writeZip(c.entries, zipPath);
-  const omitted = Object.entries(c.omitted).map(([r, n]) => `${n} ${r}`).join(', ');
+  const omitted = Object.entries(c.omitted)
+    .map(([r, n]) => `${n} ${r}`)
+    .join(', ');
   console.log(`${path.relative(process.cwd(), zipPath)}: ${mb(size)} (${mb(raw)} unpacked)`);
-  console.log(`  ${appFiles} app files, ${c.entries.length - appFiles} files of ${c.packages.length} production packages; left out: ${omitted || 'nothing'}`);
+  console.log(
+    `  ${appFiles} app files, ${c.entries.length - appFiles} files of ${c.packages.length} production packages; left out: ${omitted || 'nothing'}`,
+  );
 }
 
 if (require.main === module) {

@@ -14,7 +14,13 @@ const root = path.resolve(__dirname, '..');
 const configPath = path.join(root, 'tsconfig.json');
 const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, root);
 if (parsed.errors.length) {
-  console.error(ts.formatDiagnostics(parsed.errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
+  console.error(
+    ts.formatDiagnostics(parsed.errors, {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => root,
+      getNewLine: () => '\n',
+    }),
+  );
   process.exit(1);
 }
 const options = { ...parsed.options, isolatedModules: true, noEmit: false, declaration: false };
@@ -24,13 +30,26 @@ for (const file of parsed.fileNames) {
   if (file.endsWith('.d.ts')) continue;
   const out = path.join(outDir, path.relative(root, file)).replace(/\.tsx?$/, '.js');
   if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(file).mtimeMs) continue;
-  const result = ts.transpileModule(fs.readFileSync(file, 'utf8'), { compilerOptions: options, fileName: file, reportDiagnostics: true });
+  const result = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
+    compilerOptions: options,
+    fileName: file,
+    reportDiagnostics: true,
+  });
   if (result.diagnostics && result.diagnostics.length) {
-    console.error(ts.formatDiagnostics(result.diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
+    console.error(
+      ts.formatDiagnostics(result.diagnostics, {
+        getCanonicalFileName: (f) => f,
+        getCurrentDirectory: () => root,
+        getNewLine: () => '\n',
+      }),
+    );
     process.exit(1);
   }
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, result.outputText.replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${path.basename(out)}.map`));
+  fs.writeFileSync(
+    out,
+    result.outputText.replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${path.basename(out)}.map`),
+  );
   if (result.sourceMapText) fs.writeFileSync(`${out}.map`, result.sourceMapText);
   written++;
 }

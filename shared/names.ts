@@ -142,7 +142,8 @@ export function blobPathProblem(path: unknown, containers: readonly string[]): s
   const where = `<container>/<path> in one of the containers ${containers.join(', ')}`;
   if (typeof path !== 'string') return `must be ${where}`;
   if (path.length > MAX_BLOB_PATH) return `is ${path.length} characters long; the limit is ${MAX_BLOB_PATH}`;
-  if (CONTROL.test(path) || path.includes('\\')) return `${shown(path)} holds a backslash or control character; give ${where}`;
+  if (CONTROL.test(path) || path.includes('\\'))
+    return `${shown(path)} holds a backslash or control character; give ${where}`;
   const [container, ...rest] = path.split('/');
   if (!container || !CONTAINER.test(container) || !containers.includes(container)) {
     return `${shown(path)} is not in an allowed container: give ${where}`;

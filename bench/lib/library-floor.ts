@@ -28,14 +28,30 @@ export async function startLibraryFloor(port: number, o: LibraryFloorOptions): P
       const url = new URL(req.url ?? '/', 'http://local');
       if (o.intercept?.(url, res)) return;
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       const out = await functionsCore.invoke(fn.id, {
-        inputData: [{
-          name: fn.triggerKey,
-          data: { http: { method: req.method, url: `http://127.0.0.1${req.url}`, headers, query: Object.fromEntries(url.searchParams), params: o.params?.(url) ?? {}, body: { bytes: Buffer.concat(chunks) } } },
-        }],
+        inputData: [
+          {
+            name: fn.triggerKey,
+            data: {
+              http: {
+                method: req.method,
+                url: `http://127.0.0.1${req.url}`,
+                headers,
+                query: Object.fromEntries(url.searchParams),
+                params: o.params?.(url) ?? {},
+                body: { bytes: Buffer.concat(chunks) },
+              },
+            },
+          },
+        ],
       });
-      const h = out.returnValue!.http as { statusCode: string; headers: Record<string, string>; body: { bytes: Uint8Array } };
+      const h = out.returnValue!.http as {
+        statusCode: string;
+        headers: Record<string, string>;
+        body: { bytes: Uint8Array };
+      };
       res.writeHead(Number(h.statusCode), h.headers);
       res.end(Buffer.from(h.body.bytes));
     });

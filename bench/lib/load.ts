@@ -35,7 +35,14 @@ function once(agent: http.Agent, u: URL, o: LoadOptions, i: number): Promise<num
   return new Promise((resolve, reject) => {
     const body = typeof o.body === 'function' ? o.body(i) : o.body;
     const req = http.request(
-      { agent, hostname: u.hostname, port: u.port, path: u.pathname + u.search, method: o.method ?? 'GET', headers: { ...(o.headers ?? {}), ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } },
+      {
+        agent,
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: o.method ?? 'GET',
+        headers: { ...(o.headers ?? {}), ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) },
+      },
       (res) => {
         res.on('data', () => undefined);
         res.on('end', () => resolve(res.statusCode ?? 0));

@@ -7,21 +7,32 @@ interface ApplyResult {
   updated: number;
   unchanged: number;
   dryRun: boolean;
-  changes: Array<{ kind: string; name: string; version: string; change: string; previousVersion?: string; breaking?: boolean; notes?: string[] }>;
+  changes: Array<{
+    kind: string;
+    name: string;
+    version: string;
+    change: string;
+    previousVersion?: string;
+    breaking?: boolean;
+    notes?: string[];
+  }>;
   notInRepo: Array<{ kind: string; name: string }>;
 }
 
 export const applyCommand: CommandSpec = {
   name: 'apply',
-  summary: 'record the app\'s feature definitions (what changed; 409 names incompatible changes)',
+  summary: "record the app's feature definitions (what changed; 409 names incompatible changes)",
   description:
     'Records the entities, sources, views and services the app serves as their current versions.\n' +
-    'An incompatible change (e.g. a view\'s type) is refused with the fix; --dry-run shows what would change.',
+    "An incompatible change (e.g. a view's type) is refused with the fix; --dry-run shows what would change.",
   options: { 'dry-run': { type: 'boolean', description: 'show the changes without recording them' } },
   examples: ['npx strata apply --dry-run', 'npx strata apply'],
   async run(ctx) {
     const dryRun = ctx.flag('dry-run');
-    const r = await ctx.api.json<ApplyResult>('POST', '/api/definitions/apply', { key: 'admin', query: { dryRun: dryRun ? 'true' : undefined } });
+    const r = await ctx.api.json<ApplyResult>('POST', '/api/definitions/apply', {
+      key: 'admin',
+      query: { dryRun: dryRun ? 'true' : undefined },
+    });
     ctx.out.result(r, () => {
       const changed = r.changes.filter((c) => c.change !== 'unchanged');
       return [
@@ -35,7 +46,9 @@ export const applyCommand: CommandSpec = {
               { title: 'notes', value: (c) => (c.notes ?? []).join('; ') || '' },
             ])
           : []),
-        ...(r.notInRepo.length ? [`kept (applied earlier, not in the app): ${r.notInRepo.map((d) => `${d.kind} ${d.name}`).join(', ')}`] : []),
+        ...(r.notInRepo.length
+          ? [`kept (applied earlier, not in the app): ${r.notInRepo.map((d) => `${d.kind} ${d.name}`).join(', ')}`]
+          : []),
       ];
     });
   },

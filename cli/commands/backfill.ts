@@ -8,6 +8,7 @@ import type { CommandSpec } from '../core/command';
 import { Failed } from '../core/errors';
 import { startProgress } from '../core/progress';
 import { parseTime } from '../core/values';
+import { watchJob } from '../core/watch';
 
 interface Started {
   id: string;
@@ -17,13 +18,16 @@ interface Started {
 
 interface BackfillStatus {
   runtimeStatus: string;
-  progress: { phase?: string; stage?: string; intervals?: { total: number; done: number; committed: number; skipped: number; empty: number }; rows?: Record<string, number> } | null;
+  progress: {
+    phase?: string;
+    stage?: string;
+    intervals?: { total: number; done: number; committed: number; skipped: number; empty: number };
+    rows?: Record<string, number>;
+  } | null;
   output: unknown;
 }
 
 const FINISHED = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
-/** How long --watch keeps asking an app that does not answer (a restart) before it gives up. */
-const WATCH_PATIENCE_MS = 60_000;
 
 export const backfillCommand: CommandSpec = {
   name: 'backfill',
@@ -33,22 +37,39 @@ export const backfillCommand: CommandSpec = {
     '(exit 1 when it failed). `npx strata plan` lists the backfills the views need.',
   positionals: [{ name: 'views', required: true }],
   options: {
-    from: { type: 'string', value: '<time>', description: 'start (2026-11-02, an ISO time, epoch ms, now-7d); required' },
+    from: {
+      type: 'string',
+      value: '<time>',
+      description: 'start (2026-11-02, an ISO time, epoch ms, now-7d); required',
+    },
     to: { type: 'string', value: '<time>', description: 'end, exclusive; required' },
-    interval: { type: 'string', value: '<duration>', description: 'work unit: 1h..12h dividing a day, or whole days (default 1d)' },
-    'max-parallel': { type: 'string', value: '<n>', description: 'intervals computed at once (default: the app\'s)' },
+    interval: {
+      type: 'string',
+      value: '<duration>',
+      description: 'work unit: 1h..12h dividing a day, or whole days (default 1d)',
+    },
+    'max-parallel': { type: 'string', value: '<n>', description: "intervals computed at once (default: the app's)" },
     watch: { type: 'boolean', description: 'follow the job until it ends, with progress' },
     'poll-ms': { type: 'string', value: '<ms>', description: 'how often --watch asks (default 1000)' },
   },
   examples: ['npx strata backfill user_clicks,user_purchases --from 2026-11-02 --to 2026-11-09 --watch'],
   async run(ctx) {
-    const views = ctx.positionals[0]!.split(',').map((v) => v.trim()).filter(Boolean);
+    const views = ctx.positionals[0]!.split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
     const from = parseTime(ctx.required('from'), 'from');
     const to = parseTime(ctx.required('to'), 'to');
-    const maxParallel = ctx.string('max-parallel') !== undefined ? ctx.number('max-parallel', 0, { min: 1, integer: true }) : undefined;
+    const maxParallel =
+      ctx.string('max-parallel') !== undefined ? ctx.number('max-parallel', 0, { min: 1, integer: true }) : undefined;
     const pollMs = ctx.number('poll-ms', 1000, { min: 50, integer: true });
     const started = await ctx.api.json<Started>('POST', '/api/backfills', {
-      json: { views, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...(ctx.string('interval') ? { interval: ctx.string('interval') } : {}), ...(maxParallel ? { maxParallel } : {}) },
+      json: {
+        views,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        ...(ctx.string('interval') ? { interval: ctx.string('interval') } : {}),
+        ...(maxParallel ? { maxParallel } : {}),
+      },
     });
     if (!ctx.flag('watch')) {
       ctx.out.result(started, () => [
@@ -61,37 +82,38 @@ export const backfillCommand: CommandSpec = {
     const progress = startProgress(ctx.out, { title: 'backfill', total: 0, unit: 'intervals' });
     let status: BackfillStatus;
     try {
-      let unreachableSince: number | undefined;
-      for (;;) {
-        try {
-          status = await ctx.api.json<BackfillStatus>('GET', `/api/backfills/${encodeURIComponent(started.id)}`);
-          unreachableSince = undefined;
-        } catch (e) {
-          // The job runs on without us: ride out a restart of the app for a while.
-          if (!(e instanceof Failed) || Date.now() - (unreachableSince ??= Date.now()) > WATCH_PATIENCE_MS) throw e;
-          progress.message(`app not answering (${e.message.split(':')[0]}); still watching`);
-          await new Promise((r) => setTimeout(r, pollMs));
-          continue;
-        }
-        const iv = status.progress?.intervals;
-        if (iv) {
+      status = await watchJob({
+        read: () => ctx.api.json<BackfillStatus>('GET', `/api/backfills/${encodeURIComponent(started.id)}`),
+        finished: (s) => FINISHED.has(s.runtimeStatus),
+        onStatus: (s) => {
+          const iv = s.progress?.intervals;
+          if (!iv) return;
           progress.setTotal(iv.total);
-          progress.update(iv.done, `${status.progress?.phase ?? ''}${status.progress?.stage ? ` stage ${status.progress.stage}` : ''}`.trim());
-        }
-        if (FINISHED.has(status.runtimeStatus)) break;
-        await new Promise((r) => setTimeout(r, pollMs));
-      }
+          progress.update(
+            iv.done,
+            `${s.progress?.phase ?? ''}${s.progress?.stage ? ` stage ${s.progress.stage}` : ''}`.trim(),
+          );
+        },
+        progress,
+        pollMs,
+      });
     } finally {
       progress.stop();
     }
     const result = { id: started.id, status: started.status, ...status };
     if (status.runtimeStatus !== 'Completed') {
-      throw new Failed(`backfill ${started.id} ended ${status.runtimeStatus}: ${typeof status.output === 'string' ? status.output : JSON.stringify(status.output)}`);
+      throw new Failed(
+        `backfill ${started.id} ended ${status.runtimeStatus}: ${typeof status.output === 'string' ? status.output : JSON.stringify(status.output)}`,
+      );
     }
     const iv = status.progress?.intervals;
     ctx.out.result(result, () => [
       `backfill ${started.id} completed`,
-      ...(iv ? [`  intervals: ${iv.total} total, ${iv.committed} committed, ${iv.skipped} skipped (already committed), ${iv.empty} empty`] : []),
+      ...(iv
+        ? [
+            `  intervals: ${iv.total} total, ${iv.committed} committed, ${iv.skipped} skipped (already committed), ${iv.empty} empty`,
+          ]
+        : []),
       ...Object.entries(status.progress?.rows ?? {}).map(([v, n]) => `  ${v}: ${n} rows`),
     ]);
   },

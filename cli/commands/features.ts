@@ -11,13 +11,16 @@ interface EntityFeatures {
 
 export const featuresCommand: CommandSpec = {
   name: 'features',
-  summary: 'online feature values of entities, with each view\'s event time and freshness',
+  summary: "online feature values of entities, with each view's event time and freshness",
   positionals: [{ name: 'entity', required: true, variadic: true }],
   options: {
     service: { type: 'string', value: '<service>', description: 'the features of a feature service' },
     view: { type: 'string', value: '<a,b>', description: 'the features of these views' },
   },
-  examples: ['npx strata features u000001 --service churn_v1', 'npx strata features u000001 u000002 --view user_clicks --json'],
+  examples: [
+    'npx strata features u000001 --service churn_v1',
+    'npx strata features u000001 u000002 --view user_clicks --json',
+  ],
   async run(ctx) {
     const service = ctx.string('service');
     const view = ctx.string('view');

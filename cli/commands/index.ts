@@ -9,9 +9,13 @@ import { backfillCommand } from './backfill';
 import { materializeCommand } from './materialize';
 import { featuresCommand } from './features';
 import { trainingSetCommand } from './training-set';
+import { trainCommand } from './train';
+import { runsCommand } from './runs';
 import { modelsCommand } from './models';
 import { predictCommand } from './predict';
+import { demoCommand } from './demo';
 import { statusCommand } from './status';
+import { alertsCommand } from './alerts';
 
 export const COMMANDS: readonly CommandSpec[] = [
   startCommand,
@@ -24,6 +28,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   backfillCommand,
   materializeCommand,
   trainingSetCommand,
+  trainCommand,
+  runsCommand,
   modelsCommand,
   predictCommand,
+  alertsCommand,
+  demoCommand,
 ];

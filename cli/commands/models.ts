@@ -26,8 +26,13 @@ const model = { name: 'model', required: true };
 const path = (m: string, rest = '') => `/api/models/${encodeURIComponent(m)}${rest}`;
 
 function stateLines(s: ModelState): string[] {
-  const aliases = Object.entries(s.aliases).map(([a, v]) => `${a}=v${v}`).join(', ') || 'none';
-  return [`${s.model}: latest v${s.latestVersion}; aliases ${aliases}; traffic production ${s.traffic.production}% / canary ${s.traffic.canary}%`];
+  const aliases =
+    Object.entries(s.aliases)
+      .map(([a, v]) => `${a}=v${v}`)
+      .join(', ') || 'none';
+  return [
+    `${s.model}: latest v${s.latestVersion}; aliases ${aliases}; traffic production ${s.traffic.production}% / canary ${s.traffic.canary}%`,
+  ];
 }
 
 const list: CommandSpec = {
@@ -40,7 +45,13 @@ const list: CommandSpec = {
         ? table(r.models, [
             { title: 'model', value: (m) => m.model },
             { title: 'latest', value: (m) => `v${m.latestVersion}` },
-            { title: 'aliases', value: (m) => Object.entries(m.aliases).map(([a, v]) => `${a}=v${v}`).join(', ') },
+            {
+              title: 'aliases',
+              value: (m) =>
+                Object.entries(m.aliases)
+                  .map(([a, v]) => `${a}=v${v}`)
+                  .join(', '),
+            },
             { title: 'traffic', value: (m) => `${m.traffic.production}/${m.traffic.canary}` },
           ])
         : 'no models registered (npx strata models register <model> <file.onnx> --signature <signature.json>)',
@@ -53,7 +64,9 @@ const show: CommandSpec = {
   summary: 'one model: its state, versions and history',
   positionals: [model],
   async run(ctx) {
-    const r = await ctx.api.json<{ model: ModelState; versions: ModelVersion[] }>('GET', path(ctx.positionals[0]!), { key: 'admin' });
+    const r = await ctx.api.json<{ model: ModelState; versions: ModelVersion[] }>('GET', path(ctx.positionals[0]!), {
+      key: 'admin',
+    });
     ctx.out.result(r, () => [
       ...stateLines(r.model),
       ...table(r.versions, [
@@ -71,8 +84,16 @@ const register: CommandSpec = {
   summary: 'register an ONNX file as a new version (checked by running it against its signature)',
   positionals: [model, { name: 'file.onnx', required: true }],
   options: {
-    signature: { type: 'string', value: '<signature.json>', description: 'the signature: features in input order, outputs, missing-value policy (required)' },
-    alias: { type: 'string', value: '<alias>', description: 'point this alias at the new version (production, canary, shadow)' },
+    signature: {
+      type: 'string',
+      value: '<signature.json>',
+      description: 'the signature: features in input order, outputs, missing-value policy (required)',
+    },
+    alias: {
+      type: 'string',
+      value: '<alias>',
+      description: 'point this alias at the new version (production, canary, shadow)',
+    },
     description: { type: 'string', value: '<text>', description: 'what this version is' },
     tag: { type: 'string', multiple: true, value: '<key=value>', description: 'a tag' },
   },
@@ -101,17 +122,24 @@ const register: CommandSpec = {
         return [t.slice(0, eq), t.slice(eq + 1)];
       }),
     );
-    const r = await ctx.api.json<{ version: ModelVersion; created: boolean; model: ModelState }>('POST', path(name, '/versions'), {
-      key: 'admin',
-      json: {
-        onnxBase64: read(file, 'the model').toString('base64'),
-        signature,
-        ...(ctx.string('description') !== undefined ? { description: ctx.string('description') } : {}),
-        ...(Object.keys(tags).length ? { tags } : {}),
-        ...(ctx.string('alias') !== undefined ? { alias: ctx.string('alias') } : {}),
+    const r = await ctx.api.json<{ version: ModelVersion; created: boolean; model: ModelState }>(
+      'POST',
+      path(name, '/versions'),
+      {
+        key: 'admin',
+        json: {
+          onnxBase64: read(file, 'the model').toString('base64'),
+          signature,
+          ...(ctx.string('description') !== undefined ? { description: ctx.string('description') } : {}),
+          ...(Object.keys(tags).length ? { tags } : {}),
+          ...(ctx.string('alias') !== undefined ? { alias: ctx.string('alias') } : {}),
+        },
       },
-    });
-    ctx.out.result(r, () => [`${r.created ? 'registered' : 'already registered as'} ${name} v${r.version.version}`, ...stateLines(r.model)]);
+    );
+    ctx.out.result(r, () => [
+      `${r.created ? 'registered' : 'already registered as'} ${name} v${r.version.version}`,
+      ...stateLines(r.model),
+    ]);
   },
 };
 
@@ -123,8 +151,12 @@ const alias: CommandSpec = {
   async run(ctx) {
     const [name, a, v] = ctx.positionals as [string, string, string];
     const version = v === 'none' ? null : Number(v.replace(/^v/, ''));
-    if (version !== null && !(Number.isInteger(version) && version > 0)) throw new UsageError(`version must be a version number (4 or v4) or none, got "${v}"`);
-    const r = await ctx.api.json<{ model: ModelState }>('POST', path(name, '/aliases'), { key: 'admin', json: { alias: a, version } });
+    if (version !== null && !(Number.isInteger(version) && version > 0))
+      throw new UsageError(`version must be a version number (4 or v4) or none, got "${v}"`);
+    const r = await ctx.api.json<{ model: ModelState }>('POST', path(name, '/aliases'), {
+      key: 'admin',
+      json: { alias: a, version },
+    });
     ctx.out.result(r, () => stateLines(r.model));
   },
 };
@@ -133,12 +165,21 @@ const traffic: CommandSpec = {
   name: 'traffic',
   summary: 'split live traffic between production and canary',
   positionals: [model],
-  options: { canary: { type: 'string', value: '<percent>', description: 'the canary\'s share, 0-100 (production takes the rest; required)' } },
+  options: {
+    canary: {
+      type: 'string',
+      value: '<percent>',
+      description: "the canary's share, 0-100 (production takes the rest; required)",
+    },
+  },
   examples: ['npx strata models traffic churn --canary 10'],
   async run(ctx) {
     const canary = ctx.number('canary', NaN, { min: 0, max: 100 });
     if (Number.isNaN(canary)) throw new UsageError('--canary is required');
-    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, '/traffic'), { key: 'admin', json: { production: 100 - canary, canary } });
+    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, '/traffic'), {
+      key: 'admin',
+      json: { production: 100 - canary, canary },
+    });
     ctx.out.result(r, () => stateLines(r.model));
   },
 };
@@ -149,12 +190,17 @@ const modelAction = (name: string, summary: string): CommandSpec => ({
   summary,
   positionals: [model],
   async run(ctx) {
-    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, `/${name}`), { key: 'admin' });
+    const r = await ctx.api.json<{ model: ModelState }>('POST', path(ctx.positionals[0]!, `/${name}`), {
+      key: 'admin',
+    });
     ctx.out.result(r, () => stateLines(r.model));
   },
 });
 
-const promote = modelAction('promote', 'make the canary production (the canary alias goes, traffic back to 100% production)');
+const promote = modelAction(
+  'promote',
+  'make the canary production (the canary alias goes, traffic back to 100% production)',
+);
 const rollback = modelAction('rollback', 'put the previous production version back');
 
 export const modelsCommand: CommandSpec = {

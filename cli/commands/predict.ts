@@ -14,7 +14,10 @@ interface Prediction {
 export const predictCommand: CommandSpec = {
   name: 'predict',
   summary: 'predict for one or more entities: features from the online store, the model routed to',
-  positionals: [{ name: 'model', required: true }, { name: 'entity', required: true, variadic: true }],
+  positionals: [
+    { name: 'model', required: true },
+    { name: 'entity', required: true, variadic: true },
+  ],
   options: {
     version: { type: 'string', value: '<version|alias>', description: 'pin a version (4, v4) or an alias (canary)' },
     features: { type: 'boolean', description: 'include the feature values each prediction used' },
@@ -23,11 +26,18 @@ export const predictCommand: CommandSpec = {
   async run(ctx) {
     const [model, ...entities] = ctx.positionals as [string, ...string[]];
     const version = ctx.string('version');
-    const body = { ...(entities.length === 1 ? { entityId: entities[0] } : { entityIds: entities }), ...(ctx.flag('features') ? { includeFeatures: true } : {}) };
-    const r = await ctx.api.json<Prediction & { predictions?: Prediction[] }>('POST', `/api/predict/${encodeURIComponent(model)}`, {
-      json: body,
-      ...(version ? { headers: { 'x-strata-model-version': version } } : {}),
-    });
+    const body = {
+      ...(entities.length === 1 ? { entityId: entities[0] } : { entityIds: entities }),
+      ...(ctx.flag('features') ? { includeFeatures: true } : {}),
+    };
+    const r = await ctx.api.json<Prediction & { predictions?: Prediction[] }>(
+      'POST',
+      `/api/predict/${encodeURIComponent(model)}`,
+      {
+        json: body,
+        ...(version ? { headers: { 'x-strata-model-version': version } } : {}),
+      },
+    );
     const rows = r.predictions ?? [r];
     ctx.out.result(r, () =>
       table(rows, [

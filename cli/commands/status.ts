@@ -28,7 +28,10 @@ export const statusCommand: CommandSpec = {
   examples: ['npx strata status', 'npx strata status --json | jq .health.status'],
   async run(ctx) {
     const health = await ctx.api.json<Health>('GET', '/api/health', { key: 'none', accept: [503] });
-    const definitions = await ctx.api.json<{ definitions: unknown[]; pending: Array<{ kind: string; name: string }> }>('GET', '/api/definitions');
+    const definitions = await ctx.api.json<{ definitions: unknown[]; pending: Array<{ kind: string; name: string }> }>(
+      'GET',
+      '/api/definitions',
+    );
     const plan = await ctx.api.json<Plan>('GET', '/api/plan');
     let models: ModelSummary[] | null = null;
     try {
@@ -36,10 +39,18 @@ export const statusCommand: CommandSpec = {
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) throw e;
     }
-    const result = { health, definitions: { applied: definitions.definitions.length, pending: definitions.pending }, views: plan.views, models };
+    const result = {
+      health,
+      definitions: { applied: definitions.definitions.length, pending: definitions.pending },
+      views: plan.views,
+      models,
+    };
     ctx.out.result(result, () => [
       `app ${health.version}: ${health.status}`,
-      ...Object.entries(health.dependencies).map(([k, d]) => `  ${k}: ${d.ok ? 'ok' : 'DOWN'}${d.detail ? ` (${d.detail})` : ''}${d.error ? `: ${d.error}` : ''}`),
+      ...Object.entries(health.dependencies).map(
+        ([k, d]) =>
+          `  ${k}: ${d.ok ? 'ok' : 'DOWN'}${d.detail ? ` (${d.detail})` : ''}${d.error ? `: ${d.error}` : ''}`,
+      ),
       `definitions: ${definitions.definitions.length} applied, ${definitions.pending.length} pending${definitions.pending.length ? ` (run \`npx strata apply\`: ${definitions.pending.map((d) => `${d.kind} ${d.name}`).join(', ')})` : ''}`,
       'views:',
       ...table(plan.views, [
@@ -50,7 +61,20 @@ export const statusCommand: CommandSpec = {
       ]).map((l) => `  ${l}`),
       models === null
         ? 'models: (the admin key is needed to list them)'
-        : `models: ${models.length ? models.map((m) => `${m.model} (${Object.entries(m.aliases).map(([a, v]) => `${a}=v${v}`).join(', ') || 'no aliases'}; latest v${m.latestVersion})`).join('; ') : 'none registered'}`,
+        : `models: ${
+            models.length
+              ? models
+                  .map(
+                    (m) =>
+                      `${m.model} (${
+                        Object.entries(m.aliases)
+                          .map(([a, v]) => `${a}=v${v}`)
+                          .join(', ') || 'no aliases'
+                      }; latest v${m.latestVersion})`,
+                  )
+                  .join('; ')
+              : 'none registered'
+          }`,
     ]);
     return health.status === 'ok' ? 0 : 1;
   },

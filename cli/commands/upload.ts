@@ -29,16 +29,27 @@ export const uploadCommand: CommandSpec = {
   description:
     'The file is validated record by record: valid records reach the online and offline stores, invalid ones go\n' +
     'to the dead-letter store with the reason (GET /api/dead-letter/<source>). The same file again ingests nothing twice.',
-  positionals: [{ name: 'source', required: true }, { name: 'file', required: true }],
+  positionals: [
+    { name: 'source', required: true },
+    { name: 'file', required: true },
+  ],
   options: {
-    format: { type: 'string', value: '<csv|jsonl|parquet>', description: 'the file\'s format (default: from its name)' },
-    name: { type: 'string', value: '<name>', description: 'the file name recorded with its rows (default: the file\'s own name)' },
+    format: { type: 'string', value: '<csv|jsonl|parquet>', description: "the file's format (default: from its name)" },
+    name: {
+      type: 'string',
+      value: '<name>',
+      description: "the file name recorded with its rows (default: the file's own name)",
+    },
   },
-  examples: ['npx strata upload clicks examples/clicks.csv', 'npx strata upload purchases examples/purchases.parquet --json'],
+  examples: [
+    'npx strata upload clicks examples/clicks.csv',
+    'npx strata upload purchases examples/purchases.parquet --json',
+  ],
   async run(ctx) {
     const [source, file] = ctx.positionals as [string, string];
     const format = ctx.string('format');
-    if (format !== undefined && !['csv', 'jsonl', 'parquet'].includes(format)) throw new UsageError(`--format must be csv, jsonl or parquet, got "${format}"`);
+    if (format !== undefined && !['csv', 'jsonl', 'parquet'].includes(format))
+      throw new UsageError(`--format must be csv, jsonl or parquet, got "${format}"`);
     const size = fileSize(file);
     if (size === 0) throw new UsageError(`${file} is empty`);
     const progress = startProgress(ctx.out, { title: `upload ${path.basename(file)}`, total: size, unit: 'bytes' });

@@ -3,7 +3,9 @@
  * --url (or STRATA_URL, else the local host's port), the function key for `function` routes
  * and the admin key for `admin` routes, sent as x-functions-key. Any answer outside 2xx
  * becomes an ApiError carrying the status and the API's own message, so every command
- * reports failures the same way; an unreachable app becomes one line saying so.
+ * reports failures the same way; an unreachable app becomes one line saying so. A 503 with
+ * Retry-After (the local host while it starts, Azure while an instance warms up) is waited out
+ * and sent again, for at most RETRY_AFTER_BUDGET_MS, when the body can be sent twice.
  */
 import { ApiError, Failed, type ApiErrorDetail } from './errors';
 
@@ -30,6 +32,11 @@ export interface RequestOptions {
   accept?: number[];
 }
 
+/** How long one request waits out 503 + Retry-After answers in total before it reports the 503. */
+export const RETRY_AFTER_BUDGET_MS = 120_000;
+/** Longest single wait a Retry-After may ask for. */
+const RETRY_AFTER_MAX_S = 10;
+
 export class ApiClient {
   readonly baseUrl: string;
 
@@ -46,6 +53,11 @@ export class ApiClient {
   /** The admin key (the local bus endpoint takes it). */
   get adminKey(): string {
     return this.o.adminKey;
+  }
+
+  /** The function key (the dashboard link carries it). */
+  get functionKey(): string {
+    return this.o.functionKey;
   }
 
   url(path: string, query: RequestOptions['query'] = {}): URL {
@@ -65,17 +77,25 @@ export class ApiClient {
       body = JSON.stringify(o.json);
     } else if (o.body !== undefined) body = o.body as RequestInit['body'];
     const shown = `${url.pathname}${url.search}`;
+    const replayable = !(body instanceof ReadableStream);
+    const waitUntil = Date.now() + RETRY_AFTER_BUDGET_MS;
     let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(o.timeoutMs ?? this.o.timeoutMs ?? 120_000),
-        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-      } as RequestInit);
-    } catch (e) {
-      throw new Failed(unreachable(this.baseUrl, method, shown, e));
+    for (;;) {
+      try {
+        res = await fetch(url, {
+          method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(o.timeoutMs ?? this.o.timeoutMs ?? 120_000),
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (e) {
+        throw new Failed(unreachable(this.baseUrl, method, shown, e));
+      }
+      const wait = res.status === 503 && replayable && !o.accept?.includes(503) ? retryAfterMs(res) : undefined;
+      if (wait === undefined || Date.now() + wait > waitUntil) break;
+      await res.arrayBuffer().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, wait));
     }
     if (res.ok || o.accept?.includes(res.status)) return res;
     const { message, details } = await errorOf(res);
@@ -93,6 +113,13 @@ export class ApiClient {
   }
 }
 
+/** Retry-After in seconds (the only form Strata and Azure send), capped; undefined without one. */
+function retryAfterMs(res: Response): number | undefined {
+  const h = res.headers.get('retry-after');
+  if (h === null || !/^\d+$/.test(h.trim())) return undefined;
+  return Math.min(Number(h), RETRY_AFTER_MAX_S) * 1000;
+}
+
 function unreachable(base: string, method: string, path: string, e: unknown): string {
   const err = e as Error & { cause?: { code?: string; message?: string } };
   if (err.name === 'TimeoutError') return `${method} ${path}: no answer from ${base} in time (the request timed out)`;
@@ -105,7 +132,9 @@ async function errorOf(res: Response): Promise<{ message: string; details: ApiEr
   try {
     const body = JSON.parse(text) as { error?: unknown; details?: unknown };
     if (typeof body.error === 'string') {
-      const details = Array.isArray(body.details) ? (body.details as ApiErrorDetail[]).filter((d) => d && typeof d === 'object') : [];
+      const details = Array.isArray(body.details)
+        ? (body.details as ApiErrorDetail[]).filter((d) => d && typeof d === 'object')
+        : [];
       return { message: body.error, details };
     }
   } catch {

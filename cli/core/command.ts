@@ -81,7 +81,12 @@ export class CommandContext {
   /** A comma-separated option as its items (`--views a,b`); undefined when not given. */
   list(name: string): string[] | undefined {
     const v = this.string(name);
-    return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
+    return v === undefined
+      ? undefined
+      : v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
   }
 
   flag(name: string): boolean {

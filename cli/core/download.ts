@@ -13,7 +13,12 @@ import { startProgress } from './progress';
 export const DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export async function downloadTrainingSet(
-  api: ApiClient, out: Output, id: string, format: 'parquet' | 'csv', target: string, chunkBytes = DOWNLOAD_CHUNK_BYTES,
+  api: ApiClient,
+  out: Output,
+  id: string,
+  format: 'parquet' | 'csv',
+  target: string,
+  chunkBytes = DOWNLOAD_CHUNK_BYTES,
 ): Promise<{ bytes: number; etag: string | null }> {
   const progress = startProgress(out, { title: `download ${id}.${format}`, total: 0, unit: 'bytes' });
   let written = 0;
@@ -31,12 +36,17 @@ export async function downloadTrainingSet(
         etag ??= res.headers.get('etag');
         if (res.status === 200) {
           // The whole file (the app or a proxy in between ignored the range).
-          if (written > 0) throw new Failed(`download of training set ${id}: the app sent the whole file in the middle of a ranged download`);
+          if (written > 0)
+            throw new Failed(
+              `download of training set ${id}: the app sent the whole file in the middle of a ranged download`,
+            );
           size = body.length;
         } else {
           const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
           if (!m || Number(m[1]) !== written || Number(m[2]) - Number(m[1]) + 1 !== body.length) {
-            throw new Failed(`download of training set ${id}: unexpected answer for bytes ${written}- (Content-Range "${res.headers.get('content-range')}", ${body.length} bytes)`);
+            throw new Failed(
+              `download of training set ${id}: unexpected answer for bytes ${written}- (Content-Range "${res.headers.get('content-range')}", ${body.length} bytes)`,
+            );
           }
           size = Number(m[3]);
         }

@@ -27,6 +27,8 @@ export class ApiError extends Error {
     readonly apiMessage: string,
     readonly details: ApiErrorDetail[] = [],
   ) {
-    super(`${method} ${path}: ${status} ${apiMessage}${details.length ? ` (${details.map((d) => [d.where, d.problem].filter(Boolean).join(': ')).join('; ')})` : ''}`);
+    super(
+      `${method} ${path}: ${status} ${apiMessage}${details.length ? ` (${details.map((d) => [d.where, d.problem].filter(Boolean).join(': ')).join('; ')})` : ''}`,
+    );
   }
 }

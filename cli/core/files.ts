@@ -17,7 +17,9 @@ export function fileSize(file: string, what = 'file'): number {
     return st.size;
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UsageError(
+      `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
 }
 
@@ -29,7 +31,10 @@ export function fileBody(file: string, progress: Progress): ReadableStream<Uint8
 }
 
 /** Write to `target` through `target.<random>.part`; rename on success, remove on failure. */
-export async function writeAtomically(target: string, write: (fd: fs.promises.FileHandle) => Promise<void>): Promise<void> {
+export async function writeAtomically(
+  target: string,
+  write: (fd: fs.promises.FileHandle) => Promise<void>,
+): Promise<void> {
   const dir = path.dirname(path.resolve(target));
   if (!fs.existsSync(dir)) throw new UsageError(`cannot write ${target}: folder ${dir} does not exist`);
   const part = path.join(dir, `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.part`);

@@ -50,7 +50,10 @@ export function table<R>(rows: readonly R[], columns: ReadonlyArray<Column<R>>):
   const cells = rows.map((r) => columns.map((c) => text(c.value(r))));
   const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
   const line = (values: string[]) =>
-    values.map((v, i) => (columns[i]!.align === 'right' ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
+    values
+      .map((v, i) => (columns[i]!.align === 'right' ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.title)), ...cells.map(line)];
 }
 

@@ -38,7 +38,12 @@ export function startProgress(out: Output, o: ProgressOptions, now: () => number
     const r = value / s;
     return `${o.unit === 'bytes' ? formatBytes(r) : r < 10 ? r.toFixed(1) : amount(r)}${unitText}/s`;
   };
-  const payload = () => ({ done: amount(value), all: total ? amount(total) : '?', rate: rate(), extra: extra ? ` ${extra}` : '' });
+  const payload = () => ({
+    done: amount(value),
+    all: total ? amount(total) : '?',
+    rate: rate(),
+    extra: extra ? ` ${extra}` : '',
+  });
 
   if (out.interactive) {
     const bar = new SingleBar({
@@ -80,9 +85,12 @@ export function startProgress(out: Output, o: ProgressOptions, now: () => number
   const line = () => {
     const pct = total ? ` (${Math.floor((100 * value) / total)}%)` : '';
     const elapsed = now() - started;
-    const eta = total && value > 0 && value < total ? `, ETA ${formatDuration((elapsed / value) * (total - value))}` : '';
+    const eta =
+      total && value > 0 && value < total ? `, ETA ${formatDuration((elapsed / value) * (total - value))}` : '';
     printed = `${value}/${total}/${extra}`;
-    out.note(`${o.title}: ${amount(value)}/${total ? amount(total) : '?'}${unitText}${pct}, ${rate()}${eta}, ${formatDuration(elapsed)} elapsed${extra ? `; ${extra}` : ''}`);
+    out.note(
+      `${o.title}: ${amount(value)}/${total ? amount(total) : '?'}${unitText}${pct}, ${rate()}${eta}, ${formatDuration(elapsed)} elapsed${extra ? `; ${extra}` : ''}`,
+    );
   };
   return {
     update(v, e) {

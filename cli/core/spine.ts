@@ -35,22 +35,39 @@ export function readSpine(file: string, range: { from?: number; to?: number }): 
       throw new UsageError(`--spine ${file} cannot be read: ${(e as Error).message.split('\n')[0]}`);
     }
     const missing = ['entity_id', 'ts'].filter((k) => !columns.has(k));
-    if (missing.length) throw new UsageError(`--spine ${file} needs columns entity_id, ts[, label]; it has ${[...columns.keys()].join(', ')}`);
+    if (missing.length)
+      throw new UsageError(
+        `--spine ${file} needs columns entity_id, ts[, label]; it has ${[...columns.keys()].join(', ')}`,
+      );
     const tsType = columns.get('ts')!.toUpperCase();
-    const tsMs = /INT|DOUBLE|FLOAT|DECIMAL/.test(tsType) ? 'CAST(ts AS BIGINT)' : /TIMESTAMP|DATE/.test(tsType) ? 'epoch_ms(CAST(ts AS TIMESTAMP))' : 'epoch_ms(CAST(ts AS TIMESTAMPTZ))';
-    const where = [range.from !== undefined ? `${tsMs} >= ${range.from}` : '', range.to !== undefined ? `${tsMs} < ${range.to}` : ''].filter(Boolean);
+    const tsMs = /INT|DOUBLE|FLOAT|DECIMAL/.test(tsType)
+      ? 'CAST(ts AS BIGINT)'
+      : /TIMESTAMP|DATE/.test(tsType)
+        ? 'epoch_ms(CAST(ts AS TIMESTAMP))'
+        : 'epoch_ms(CAST(ts AS TIMESTAMPTZ))';
+    const where = [
+      range.from !== undefined ? `${tsMs} >= ${range.from}` : '',
+      range.to !== undefined ? `${tsMs} < ${range.to}` : '',
+    ].filter(Boolean);
     const sql = `SELECT CAST(entity_id AS VARCHAR) AS entity_id, ${tsMs} AS ts${columns.has('label') ? ', label' : ''} FROM ${reader(file)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
     let rows: Array<Record<string, unknown>>;
     try {
       rows = (await c.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
     } catch (e) {
-      throw new UsageError(`--spine ${file}: column ts could not be read as a time: ${(e as Error).message.split('\n')[0]}`);
+      throw new UsageError(
+        `--spine ${file}: column ts could not be read as a time: ${(e as Error).message.split('\n')[0]}`,
+      );
     }
-    if (rows.length > MAX_INLINE_SPINE_ROWS) throw new UsageError(`--spine ${file} has ${rows.length} rows in range; at most ${MAX_INLINE_SPINE_ROWS} are sent inline (narrow --from/--to)`);
+    if (rows.length > MAX_INLINE_SPINE_ROWS)
+      throw new UsageError(
+        `--spine ${file} has ${rows.length} rows in range; at most ${MAX_INLINE_SPINE_ROWS} are sent inline (narrow --from/--to)`,
+      );
     return rows.map((r) => ({
       entity_id: String(r.entity_id),
       ts: new Date(Number(r.ts)).toISOString(),
-      ...('label' in r ? { label: typeof r.label === 'bigint' ? Number(r.label) : (r.label as SpineRow['label']) } : {}),
+      ...('label' in r
+        ? { label: typeof r.label === 'bigint' ? Number(r.label) : (r.label as SpineRow['label']) }
+        : {}),
     }));
   });
 }

@@ -6,7 +6,7 @@
  *   duration  90s, 5m, 1h30m, 7d (shared/features/duration)
  *   rate      2000/s, 2000 (per second), 120000/m, 1e6/h
  */
-import { parseDuration } from '../../shared/features/duration';
+import { parseDuration } from '../../shared/features/definitions/duration';
 import { UsageError } from './errors';
 
 export function parseTime(text: string, option: string, now: number = Date.now()): number {
@@ -22,7 +22,10 @@ export function parseTime(text: string, option: string, now: number = Date.now()
   }
   if (/^\d{10,}$/.test(s)) return Number(s);
   const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s);
-  if (Number.isNaN(t)) throw new UsageError(`--${option} must be a time: 2026-11-02, 2026-11-02T12:00:00Z, epoch milliseconds, now or now-2d; got "${text}"`);
+  if (Number.isNaN(t))
+    throw new UsageError(
+      `--${option} must be a time: 2026-11-02, 2026-11-02T12:00:00Z, epoch milliseconds, now or now-2d; got "${text}"`,
+    );
   return t;
 }
 
@@ -48,6 +51,7 @@ export function parseRate(text: string, option: string): number {
 export function parseShare(text: string, option: string): number {
   const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
   const n = pct ? Number(pct[1]) / 100 : Number(text);
-  if (text.trim() === '' || !(n >= 0 && n <= 1)) throw new UsageError(`--${option} must be a share between 0 and 1 (0.02) or a percentage (2%); got "${text}"`);
+  if (text.trim() === '' || !(n >= 0 && n <= 1))
+    throw new UsageError(`--${option} must be a share between 0 and 1 (0.02) or a percentage (2%); got "${text}"`);
   return n;
 }

@@ -7,8 +7,8 @@
 
 /** Relative activity per UTC hour of day (mean 1). */
 export const HOURLY_ACTIVITY: readonly number[] = normalise([
-  0.3, 0.2, 0.15, 0.12, 0.12, 0.18, 0.35, 0.6, 0.85, 1.0, 1.1, 1.15,
-  1.3, 1.2, 1.05, 1.0, 1.05, 1.15, 1.35, 1.6, 1.75, 1.6, 1.15, 0.6,
+  0.3, 0.2, 0.15, 0.12, 0.12, 0.18, 0.35, 0.6, 0.85, 1.0, 1.1, 1.15, 1.3, 1.2, 1.05, 1.0, 1.05, 1.15, 1.35, 1.6, 1.75,
+  1.6, 1.15, 0.6,
 ]);
 
 /** Saturdays and Sundays are this much busier than weekdays. */
@@ -35,10 +35,16 @@ export class DailyPattern {
   private readonly rates: number[] = [];
   private readonly cumulative: number[] = [];
 
-  constructor(readonly from: number, readonly to: number) {
-    if (!(to > from)) throw new RangeError(`the span must end after it starts (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`);
+  constructor(
+    readonly from: number,
+    readonly to: number,
+  ) {
+    if (!(to > from))
+      throw new RangeError(
+        `the span must end after it starts (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`,
+      );
     let total = 0;
-    for (let start = from; start < to; ) {
+    for (let start = from; start < to;) {
       const end = Math.min(to, (Math.floor(start / HOUR_MS) + 1) * HOUR_MS);
       const rate = activityAt(start);
       total += rate * (end - start);

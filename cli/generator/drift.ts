@@ -27,7 +27,9 @@ export const DRIFT_PAGE = '/new-landing';
 /** Parse `field=kind:value`; throws an Error whose message names the problem and the accepted forms. */
 export function parseDrift(text: string): DriftSpec {
   const m = /^([a-z_]+)=(shift|scale|new):(-?\d+(?:\.\d+)?)$/.exec(text.trim());
-  const forms = Object.entries(DRIFT_FIELDS).map(([f, what]) => `${f} (${what})`).join('; ');
+  const forms = Object.entries(DRIFT_FIELDS)
+    .map(([f, what]) => `${f} (${what})`)
+    .join('; ');
   if (!m) throw new Error(`"${text}" is not field=shift:<n>, field=scale:<n> or field=new:<share>; fields: ${forms}`);
   const [, field, kind, raw] = m as unknown as [string, string, string, string];
   const value = Number(raw);

@@ -17,11 +17,26 @@ import { DailyPattern } from './daily';
 import { DRIFT_PAGE, type DriftSpec } from './drift';
 import { RandomStream, cumulativeOf, pickCumulative } from './random';
 import {
-  AMOUNT_LOG_SD_ORDER, AMOUNT_SD, CHURNER_FADE, PAGES, SESSION_LOG_MEAN, SESSION_LOG_SD, SESSION_SD, makeUsers, type SyntheticUser,
+  AMOUNT_LOG_SD_ORDER,
+  AMOUNT_SD,
+  CHURNER_FADE,
+  PAGES,
+  SESSION_LOG_MEAN,
+  SESSION_LOG_SD,
+  SESSION_SD,
+  makeUsers,
+  type SyntheticUser,
 } from './users';
 
 export interface GeneratorOptions {
+  /** The population: user i's traits and churn label depend only on (seed, i). */
   seed: number;
+  /**
+   * The events' own randomness (default: seed). Another span of the same users (a drifted hour
+   * after the history) keeps `seed`, so every user keeps their label, and takes another events
+   * seed, so its picks and values are not a replay of the history's.
+   */
+  eventsSeed?: number;
   users: number;
   /** Clicks and purchases together, spread over the span by the daily pattern. */
   events: number;
@@ -80,7 +95,10 @@ export function checkGeneratorOptions(o: GeneratorOptions): void {
   if (!Number.isInteger(o.users) || o.users < 1) bad.push(`users must be a whole number of at least 1, got ${o.users}`);
   if (!Number.isInteger(o.events) || o.events < 0) bad.push(`events must be a whole number, got ${o.events}`);
   if (!(o.to > o.from)) bad.push('the span must end after it starts');
-  for (const [name, v] of [['late', o.late], ['corrections', o.corrections]] as const) {
+  for (const [name, v] of [
+    ['late', o.late],
+    ['corrections', o.corrections],
+  ] as const) {
     if (v !== undefined && !(v >= 0 && v <= 1)) bad.push(`${name} must be a share between 0 and 1, got ${v}`);
   }
   if (bad.length) throw new RangeError(bad.join('; '));
@@ -101,7 +119,7 @@ class HeldRecords {
   push(h: Held): void {
     const a = this.items;
     a.push(h);
-    for (let i = a.length - 1; i > 0; ) {
+    for (let i = a.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (!before(a[i]!, a[p]!)) break;
       [a[i], a[p]] = [a[p]!, a[i]!];
@@ -114,7 +132,7 @@ class HeldRecords {
     const last = a.pop()!;
     if (a.length) {
       a[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
@@ -159,18 +177,21 @@ export function* generateRecords(o: GeneratorOptions): Generator<GeneratedRecord
   const churnerWeight = churners.length ? churnerCum[churnerCum.length - 1]! : 0;
   const stayerWeight = stayers.length ? stayerCum[stayerCum.length - 1]! : 0;
 
-  const time = new RandomStream(o.seed, 'time');
-  const who = new RandomStream(o.seed, 'who');
-  const what = new RandomStream(o.seed, 'what');
-  const values = new RandomStream(o.seed, 'values');
-  const lateness = new RandomStream(o.seed, 'late');
-  const fixes = new RandomStream(o.seed, 'corrections');
-  const drifting = new RandomStream(o.seed, 'drift');
+  const eventsSeed = o.eventsSeed ?? o.seed;
+  const time = new RandomStream(eventsSeed, 'time');
+  const who = new RandomStream(eventsSeed, 'who');
+  const what = new RandomStream(eventsSeed, 'what');
+  const values = new RandomStream(eventsSeed, 'values');
+  const lateness = new RandomStream(eventsSeed, 'late');
+  const fixes = new RandomStream(eventsSeed, 'corrections');
+  const drifting = new RandomStream(eventsSeed, 'drift');
 
   const drift = o.drift ?? [];
   const driftFrom = o.driftFrom ?? o.from;
-  const shiftOf = (field: 'amount' | 'session_ms') => drift.reduce((s, d) => (d.field === field && d.kind === 'shift' ? s + d.sigmas : s), 0);
-  const scaleOf = (field: 'amount' | 'session_ms' | 'purchases') => drift.reduce((s, d) => (d.field === field && d.kind === 'scale' ? s * d.factor : s), 1);
+  const shiftOf = (field: 'amount' | 'session_ms') =>
+    drift.reduce((s, d) => (d.field === field && d.kind === 'shift' ? s + d.sigmas : s), 0);
+  const scaleOf = (field: 'amount' | 'session_ms' | 'purchases') =>
+    drift.reduce((s, d) => (d.field === field && d.kind === 'scale' ? s * d.factor : s), 1);
   const newPageShare = drift.reduce((s, d) => (d.kind === 'new' ? d.share : s), 0);
   const amountShift = shiftOf('amount') * AMOUNT_SD;
   const sessionShift = shiftOf('session_ms') * SESSION_SD;
@@ -181,10 +202,11 @@ export function* generateRecords(o: GeneratorOptions): Generator<GeneratedRecord
   const seen = new Uint8Array(users.length);
   const snapshots = o.labels ? labelTimes(o.from, o.to) : [];
   let nextSnapshot = 0;
-  const orderPrefix = `o-${o.seed}-${Math.floor(o.from / 1000).toString(36)}`;
+  const orderPrefix = `o-${o.seed}${o.eventsSeed !== undefined ? `.${o.eventsSeed}` : ''}-${Math.floor(o.from / 1000).toString(36)}`;
 
   function* labelsAt(t: number): Generator<GeneratedRecord> {
-    for (const u of users) if (seen[u.index]) yield { source: 'labels', kind: 'label', entityId: u.id, ts: t, label: u.churned ? 1 : 0 };
+    for (const u of users)
+      if (seen[u.index]) yield { source: 'labels', kind: 'label', entityId: u.id, ts: t, label: u.churned ? 1 : 0 };
   }
   /** Everything due before event time t (all of it for Infinity): held records and label snapshots, in time order. */
   function* releaseBefore(t: number): Generator<GeneratedRecord> {
@@ -209,7 +231,9 @@ export function* generateRecords(o: GeneratorOptions): Generator<GeneratedRecord
     const uGroup = who.uniform();
     const uUser = who.uniform();
     const fromChurners = uGroup * (fade * churnerWeight + stayerWeight) < fade * churnerWeight;
-    const user: SyntheticUser = fromChurners ? churners[pickCumulative(churnerCum, uUser)]! : stayers[pickCumulative(stayerCum, uUser)]!;
+    const user: SyntheticUser = fromChurners
+      ? churners[pickCumulative(churnerCum, uUser)]!
+      : stayers[pickCumulative(stayerCum, uUser)]!;
     seen[user.index] = 1;
 
     const uType = what.uniform();
@@ -231,16 +255,39 @@ export function* generateRecords(o: GeneratorOptions): Generator<GeneratedRecord
     if (uType < purchaseShare) {
       const base = Math.exp(user.spendLog + AMOUNT_LOG_SD_ORDER * z);
       const amount = round2(Math.max(0, drifted ? base * scaleOf('amount') + amountShift : base));
-      const record: Purchase = { user_id: user.id, order_id: `${orderPrefix}-${k}`, amount, currency: user.currency, ts };
+      const record: Purchase = {
+        user_id: user.id,
+        order_id: `${orderPrefix}-${k}`,
+        amount,
+        currency: user.currency,
+        ts,
+      };
       rec = { source: 'purchases', kind: isLate ? 'late' : 'event', entityId: user.id, ts: t, record };
       if (corrected) {
-        correction = { source: 'purchases', kind: 'correction', entityId: user.id, ts: t, record: { ...record, amount: round2(amount * correctionFactor) } };
+        correction = {
+          source: 'purchases',
+          kind: 'correction',
+          entityId: user.id,
+          ts: t,
+          record: { ...record, amount: round2(amount * correctionFactor) },
+        };
       }
     } else {
-      const page = drifted && onNewPage ? DRIFT_PAGE : uFavourite < FAVOURITE_SHARE ? user.favouritePage : PAGES[pickCumulative(PAGE_CUMULATIVE, uPage)]!;
+      const page =
+        drifted && onNewPage
+          ? DRIFT_PAGE
+          : uFavourite < FAVOURITE_SHARE
+            ? user.favouritePage
+            : PAGES[pickCumulative(PAGE_CUMULATIVE, uPage)]!;
       const base = Math.exp(SESSION_LOG_MEAN + SESSION_LOG_SD * z);
       const session = Math.max(0, Math.round(drifted ? base * scaleOf('session_ms') + sessionShift : base));
-      rec = { source: 'clicks', kind: isLate ? 'late' : 'event', entityId: user.id, ts: t, record: { user_id: user.id, page, ts, session_ms: session } };
+      rec = {
+        source: 'clicks',
+        kind: isLate ? 'late' : 'event',
+        entityId: user.id,
+        ts: t,
+        record: { user_id: user.id, page, ts, session_ms: session },
+      };
     }
     if (isLate) held.push({ release: t + lateBy, seq: seq++, record: rec });
     else yield rec;

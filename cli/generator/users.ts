@@ -40,7 +40,13 @@ const CURRENCY_SHARE = [0.55, 0.3, 0.15];
 
 /** The shop's pages; a user's favourite gets extra clicks. */
 export const PAGES: readonly string[] = [
-  '/home', '/search', '/cart', '/account', '/help', '/pricing', '/deals',
+  '/home',
+  '/search',
+  '/cart',
+  '/account',
+  '/help',
+  '/pricing',
+  '/deals',
   ...Array.from({ length: 16 }, (_, i) => `/product/${i + 1}`),
 ];
 
@@ -78,7 +84,9 @@ export function makeUsers(seed: number, count: number): SyntheticUser[] {
     const spendLog = AMOUNT_LOG_MEAN + AMOUNT_LOG_SD_USER * r.normal();
     const uCurrency = r.uniform();
     const favouritePage = PAGES[Math.floor(r.uniform() * PAGES.length)]!;
-    const churnProbability = sigmoid(CHURN_MODEL.intercept + CHURN_MODEL.activity * zActivity + CHURN_MODEL.buying * zBuying);
+    const churnProbability = sigmoid(
+      CHURN_MODEL.intercept + CHURN_MODEL.activity * zActivity + CHURN_MODEL.buying * zBuying,
+    );
     const churned = r.uniform() < churnProbability;
     users.push({
       id: userId(i),
@@ -88,7 +96,8 @@ export function makeUsers(seed: number, count: number): SyntheticUser[] {
       activity: Math.exp(0.6 * zActivity),
       purchaseShare: sigmoid(-3.2 + 0.7 * zBuying),
       spendLog,
-      currency: CURRENCIES[uCurrency < CURRENCY_SHARE[0]! ? 0 : uCurrency < CURRENCY_SHARE[0]! + CURRENCY_SHARE[1]! ? 1 : 2],
+      currency:
+        CURRENCIES[uCurrency < CURRENCY_SHARE[0]! ? 0 : uCurrency < CURRENCY_SHARE[0]! + CURRENCY_SHARE[1]! ? 1 : 2],
       favouritePage,
       churnProbability,
       churned,

@@ -5,7 +5,7 @@
  * other required boolean or number field (the label). Checked against the source's schema
  * before anything is sent, so a label source of another shape is refused with the reason.
  */
-import type { FeatureRepo } from '../../shared/features/repo';
+import type { FeatureRepo } from '../../shared/features/definitions/repo';
 
 export const DEFAULT_LABEL_SOURCE = 'churn_labels';
 
@@ -21,10 +21,21 @@ export function labelTarget(repo: FeatureRepo, name: string, entityJoinKey = 'us
   const src = repo.sources.get(name);
   if (!src) return undefined;
   const problem = (p: string) => new Error(`label source ${name}: ${p}`);
-  if (!src.stream) throw problem('has no stream hub to send labels to (add `stream: { hub }` to its definition, or upload labels as a file)');
-  if (!(entityJoinKey in src.fields)) throw problem(`has no field ${entityJoinKey} (the user entity's join key); fields: ${Object.keys(src.fields).join(', ')}`);
-  const labelFields = Object.entries(src.fields).filter(([k, f]) => k !== entityJoinKey && k !== src.eventTime && !f.optional && f.type !== 'string');
-  if (labelFields.length !== 1) throw problem(`needs exactly one required boolean or number field besides ${entityJoinKey} and ${src.eventTime} for the label; it has ${labelFields.map(([k]) => k).join(', ') || 'none'}`);
+  if (!src.stream)
+    throw problem(
+      'has no stream hub to send labels to (add `stream: { hub }` to its definition, or upload labels as a file)',
+    );
+  if (!(entityJoinKey in src.fields))
+    throw problem(
+      `has no field ${entityJoinKey} (the user entity's join key); fields: ${Object.keys(src.fields).join(', ')}`,
+    );
+  const labelFields = Object.entries(src.fields).filter(
+    ([k, f]) => k !== entityJoinKey && k !== src.eventTime && !f.optional && f.type !== 'string',
+  );
+  if (labelFields.length !== 1)
+    throw problem(
+      `needs exactly one required boolean or number field besides ${entityJoinKey} and ${src.eventTime} for the label; it has ${labelFields.map(([k]) => k).join(', ') || 'none'}`,
+    );
   const [labelField, info] = labelFields[0]!;
   const timeAsText = src.schema.shape[src.eventTime]!.safeParse('2026-01-01T00:00:00.000Z').success;
   const target: LabelTarget = {
@@ -39,6 +50,9 @@ export function labelTarget(repo: FeatureRepo, name: string, entityJoinKey = 'us
   };
   const sample = target.toRecord({ entityId: 'u000001', ts: Date.UTC(2026, 0, 1), label: 1 });
   const check = src.schema.safeParse(sample);
-  if (!check.success) throw problem(`refuses a generated label ${JSON.stringify(sample)}: ${check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!check.success)
+    throw problem(
+      `refuses a generated label ${JSON.stringify(sample)}: ${check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return target;
 }

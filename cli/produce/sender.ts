@@ -6,7 +6,7 @@
  * lowers the achieved rate instead of filling memory. Stopping (the signal) sends what is
  * queued and ends.
  */
-import type { EventHubSink } from '../../shared/events/event-hub-sink';
+import type { EventHubSink } from '../../shared/azure/event-hub-sink';
 
 export interface Outgoing {
   hub: string;
@@ -98,12 +98,20 @@ class HubWorker {
   }
 }
 
-export async function sendPaced(records: Iterable<Outgoing>, sinks: ReadonlyMap<string, EventHubSink>, o: SendOptions): Promise<SendReport> {
+export async function sendPaced(
+  records: Iterable<Outgoing>,
+  sinks: ReadonlyMap<string, EventHubSink>,
+  o: SendOptions,
+): Promise<SendReport> {
   const now = o.now ?? Date.now;
   const batchSize = o.batchSize ?? 500;
   const errors: string[] = [];
   const workers = new Map<string, HubWorker>();
-  const totals = () => [...workers.values()].reduce((t, w) => ({ sent: t.sent + w.sent, failed: t.failed + w.failed }), { sent: 0, failed: 0 });
+  const totals = () =>
+    [...workers.values()].reduce((t, w) => ({ sent: t.sent + w.sent, failed: t.failed + w.failed }), {
+      sent: 0,
+      failed: 0,
+    });
   const report = (error?: string) => {
     if (error && errors.length < 5) errors.push(error);
     const t = totals();
@@ -147,7 +155,9 @@ export async function sendPaced(records: Iterable<Outgoing>, sinks: ReadonlyMap<
     for (const w of workers.values()) w.close();
     await Promise.all([...workers.values()].map((w) => w.done));
   }
-  const hubs = Object.fromEntries([...workers].map(([hub, w]) => [hub, { target: sinks.get(hub)!.target, sent: w.sent, failed: w.failed }]));
+  const hubs = Object.fromEntries(
+    [...workers].map(([hub, w]) => [hub, { target: sinks.get(hub)!.target, sent: w.sent, failed: w.failed }]),
+  );
   const t = totals();
   return { hubs, sent: t.sent, failed: t.failed, errors, seconds: (now() - started) / 1000, stopped: !exhausted };
 }

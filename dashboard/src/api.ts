@@ -12,7 +12,11 @@ const ADMIN_KEY = 'strata.adminKey';
 export class MissingKeyError extends Error {}
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly body?: unknown) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body?: unknown,
+  ) {
     super(message);
   }
 }
@@ -40,7 +44,13 @@ export const keys = {
 
 const apiRoot = () => new URL('../', location.href.split('#')[0]);
 
-async function call<T>(method: string, path: string, body: unknown, key: string | null, signal?: AbortSignal): Promise<T> {
+async function call<T>(
+  method: string,
+  path: string,
+  body: unknown,
+  key: string | null,
+  signal?: AbortSignal,
+): Promise<T> {
   if (!key) throw new MissingKeyError('no key');
   const res = await fetch(new URL(path.replace(/^\/+/, ''), apiRoot()), {
     method,

@@ -19,8 +19,10 @@ export interface Series {
 
 export interface ChartSpec {
   title: string;
-  /** Epoch ms, one per value. */
+  /** Epoch ms, one per value (or plain numbers with `x: 'number'`, e.g. iterations). */
   times: number[];
+  /** What x is: times (default) or plain numbers (iterations of a loss curve). */
+  x?: 'time' | 'number';
   series: Series[];
   unit?: string;
   height?: number;
@@ -36,7 +38,12 @@ export function color(i: number): string {
 
 export function lineChart(parent: HTMLElement, spec: ChartSpec): HTMLElement {
   const points = spec.series.reduce((n, s) => n + s.values.filter((v) => v !== null && Number.isFinite(v)).length, 0);
-  const box = h('div', { class: 'chart', 'data-chart': spec.title, 'data-series': spec.series.length, 'data-points': points });
+  const box = h('div', {
+    class: 'chart',
+    'data-chart': spec.title,
+    'data-series': spec.series.length,
+    'data-points': points,
+  });
   parent.appendChild(box);
   if (spec.series.length === 0 || spec.times.length === 0) {
     box.appendChild(h('p', { class: 'empty' }, `${spec.title}: no data in this range`));
@@ -48,7 +55,7 @@ export function lineChart(parent: HTMLElement, spec: ChartSpec): HTMLElement {
     title: spec.title,
     width,
     height: spec.height ?? 200,
-    scales: { x: { time: true } },
+    scales: { x: { time: spec.x !== 'number' } },
     axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(3)}${unit ? ` ${unit}` : ''}`), size: 70 }],
     series: [
       {},
@@ -64,7 +71,10 @@ export function lineChart(parent: HTMLElement, spec: ChartSpec): HTMLElement {
     ],
     legend: { show: true },
   };
-  const data = [spec.times.map((t) => t / 1000), ...spec.series.map((s) => s.values)] as uPlot.AlignedData;
+  const data = [
+    spec.x === 'number' ? spec.times : spec.times.map((t) => t / 1000),
+    ...spec.series.map((s) => s.values),
+  ] as uPlot.AlignedData;
   new uPlot(opts, data, box);
   return box;
 }

@@ -5,7 +5,11 @@
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | ((e: Event) => void)>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
@@ -30,7 +34,9 @@ export function clear(el: Element): void {
 
 /** A table from header names and rows of cells. */
 export function table(headers: string[], rows: Child[][], attrs: Attrs = {}): HTMLTableElement {
-  return h('table', attrs,
+  return h(
+    'table',
+    attrs,
     h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', {}, x)))),
     h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))),
   );
@@ -67,13 +73,20 @@ export function fmtAge(ms: number | null | undefined): string {
 export function fmtTime(t: string | number | null | undefined): string {
   if (t === null || t === undefined) return '–';
   const d = new Date(t);
-  return Number.isNaN(d.getTime()) ? '–' : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return Number.isNaN(d.getTime())
+    ? '–'
+    : d
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
 }
 
 /** A progress bar with its text. */
 export function progress(done: number, total: number): HTMLElement {
   const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
-  return h('span', { class: 'progress', title: `${done} / ${total}` },
+  return h(
+    'span',
+    { class: 'progress', title: `${done} / ${total}` },
     h('span', { class: 'bar', style: `width:${pct.toFixed(1)}%` }),
     h('span', { class: 'label' }, `${done} / ${total}`),
   );

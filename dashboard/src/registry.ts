@@ -56,7 +56,8 @@ export function definePage(p: PageDef): void {
 }
 
 export function definePanel(p: PanelDef): void {
-  if (panels.some((x) => x.page === p.page && x.id === p.id)) throw new Error(`panel "${p.page}/${p.id}" is defined twice`);
+  if (panels.some((x) => x.page === p.page && x.id === p.id))
+    throw new Error(`panel "${p.page}/${p.id}" is defined twice`);
   panels.push(p);
 }
 

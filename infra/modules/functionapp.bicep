@@ -100,8 +100,23 @@ param uploadMaxBytes int
 @description('STRATA_SESSION_GRACE_MS.')
 param sessionGraceMs int
 
+@description('STRATA_TRAINING_SET_ASYNC_ROWS.')
+param trainingSetAsyncRows int
+
 @description('STRATA_LOG_LEVEL.')
 param logLevel string
+
+@description('STRATA_MONITOR_SCHEDULE.')
+param monitorSchedule string
+
+@description('STRATA_MONITOR_WINDOW.')
+param monitorWindow string
+
+@description('STRATA_ALERT_WEBHOOK_URL.')
+param alertWebhookUrl string
+
+@description('Key Vault secret name of STRATA_ALERT_WEBHOOK_SECRET; empty: unsigned webhooks.')
+param alertWebhookSecretName string
 
 var isFlex = hostingPlan == 'FlexConsumption'
 var packageUrl = '${storageBlobEndpoint}${deploymentContainer}/strata.zip'
@@ -135,8 +150,22 @@ var strataSettings = {
   STRATA_UPLOAD_MAX_BYTES: string(uploadMaxBytes)
   STRATA_PREDICTIONS_HUB: predictionsHub
   STRATA_SESSION_GRACE_MS: string(sessionGraceMs)
+  STRATA_SERVING_REFRESH_MS: '2000'
+  STRATA_TRAINING_SET_ASYNC_ROWS: string(trainingSetAsyncRows)
   STRATA_LOG_LEVEL: logLevel
   STRATA_MAX_FUTURE_SKEW: '1h'
+  STRATA_TRAINER_MODULES: ''
+  STRATA_TRAINING_MAX_CONCURRENT: '1'
+  STRATA_REDIS_READ_TIMEOUT_MS: '1000'
+  STRATA_REDIS_WRITE_TIMEOUT_MS: '10000'
+  STRATA_REDIS_CONNECT_TIMEOUT_MS: '1000'
+  STRATA_MONITOR_SCHEDULE: monitorSchedule
+  STRATA_MONITOR_WINDOW: monitorWindow
+  STRATA_MONITOR_MAX_EVENT_LOOP_DELAY_MS: '100'
+  STRATA_MONITOR_MAX_PREDICT_RATE: '200'
+  STRATA_MONITOR_DUCKDB_THREADS: '1'
+  STRATA_ALERT_WEBHOOK_URL: alertWebhookUrl
+  STRATA_ALERT_WEBHOOK_SECRET: empty(alertWebhookSecretName) ? '' : '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${alertWebhookSecretName})'
 }
 
 var secretSettings = toObject(keyVaultSecretSettings, n => n, n => '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${replace(n, '_', '-')})')

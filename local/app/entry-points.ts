@@ -32,7 +32,9 @@ export function resolveEntryPoints(pattern: string, appDir: string): string[] {
   }
   if (!files.length) {
     // The worker's own wording, with the pattern and folder it looked in.
-    const why = fg.isDynamicPattern(normalized) ? 'Found zero files matching the supplied pattern' : 'File does not exist';
+    const why = fg.isDynamicPattern(normalized)
+      ? 'Found zero files matching the supplied pattern'
+      : 'File does not exist';
     throw new StartupError(`entry point "${pattern}" (in ${appDir}): ${why}${hint(normalized, appDir)}`);
   }
   return files;
@@ -46,7 +48,8 @@ function byName(a: string, b: string): number {
 /** The usual cause: a TypeScript app that was not built yet. */
 function hint(pattern: string, appDir: string): string {
   const top = pattern.split('/')[0] ?? '';
-  if ((top === 'dist' || top === 'build') && !fs.existsSync(path.join(appDir, top))) return ` (there is no ${top}/ folder: build the app first, e.g. npm run build)`;
+  if ((top === 'dist' || top === 'build') && !fs.existsSync(path.join(appDir, top)))
+    return ` (there is no ${top}/ folder: build the app first, e.g. npm run build)`;
   return '';
 }
 
@@ -62,6 +65,7 @@ export function packageMain(appDir: string): string | undefined {
   }
   const main = (pkg as { main?: unknown } | null)?.main;
   if (main === undefined) return undefined;
-  if (typeof main !== 'string' || !main.trim()) throw new StartupError(`${file}: "main" must be a file name or glob, got ${JSON.stringify(main)}`);
+  if (typeof main !== 'string' || !main.trim())
+    throw new StartupError(`${file}: "main" must be a file name or glob, got ${JSON.stringify(main)}`);
   return main;
 }

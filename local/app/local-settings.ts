@@ -26,16 +26,21 @@ export interface LocalSettings {
 }
 
 const settingValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-const schema = z.object({
-  IsEncrypted: z.boolean().optional(),
-  Values: z.record(z.string(), settingValue).optional(),
-  ConnectionStrings: z.record(z.string(), z.unknown()).optional(),
-  Host: z.object({
-    LocalHttpPort: z.coerce.number().int().min(1).max(65535).optional(),
-    CORS: z.string().optional(),
-    CORSCredentials: z.boolean().optional(),
-  }).loose().optional(),
-}).loose();
+const schema = z
+  .object({
+    IsEncrypted: z.boolean().optional(),
+    Values: z.record(z.string(), settingValue).optional(),
+    ConnectionStrings: z.record(z.string(), z.unknown()).optional(),
+    Host: z
+      .object({
+        LocalHttpPort: z.coerce.number().int().min(1).max(65535).optional(),
+        CORS: z.string().optional(),
+        CORSCredentials: z.boolean().optional(),
+      })
+      .loose()
+      .optional(),
+  })
+  .loose();
 
 /** Read `<appDir>/local.settings.json`; throws StartupError naming the file and field when it is malformed. */
 export function readLocalSettings(appDir: string): LocalSettings {
@@ -53,10 +58,16 @@ export function readLocalSettings(appDir: string): LocalSettings {
     throw new StartupError(`${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   }
   const s = r.data;
-  if (s.IsEncrypted) throw new StartupError(`${file} is encrypted ("IsEncrypted": true); decrypt it first (func settings decrypt) or write the values in plain text`);
+  if (s.IsEncrypted)
+    throw new StartupError(
+      `${file} is encrypted ("IsEncrypted": true); decrypt it first (func settings decrypt) or write the values in plain text`,
+    );
   const values: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(s.Values ?? {})) values[k] = v === null ? null : String(v);
-  const origins = (s.Host?.CORS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = (s.Host?.CORS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   return {
     file,
     values,
@@ -69,11 +80,15 @@ export function readLocalSettings(appDir: string): LocalSettings {
  * Copy Values into `env` as Core Tools does: a variable already set to a non-empty value is kept
  * (and reported); empty values are set when nothing is there. Returns the lines to print.
  */
-export function applySettingValues(values: Record<string, string | null>, env: NodeJS.ProcessEnv = process.env): string[] {
+export function applySettingValues(
+  values: Record<string, string | null>,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
   const notes: string[] = [];
   for (const [key, value] of Object.entries(values)) {
     if (!key) continue;
-    if (env[key]) notes.push(`Skipping '${key}' from local settings as it's already defined in current environment variables.`);
+    if (env[key])
+      notes.push(`Skipping '${key}' from local settings as it's already defined in current environment variables.`);
     else if (value === null) notes.push(`Skipping '${key}' because value is null`);
     else env[key] = value;
   }

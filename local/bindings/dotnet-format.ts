@@ -7,15 +7,42 @@
  * the invariant standard formats. Times are UTC (binding times are DateTime.UtcNow).
  */
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 /** The invariant culture's standard formats, as custom patterns. */
 const STANDARD: Record<string, string> = {
-  d: 'MM/dd/yyyy', D: 'dddd, dd MMMM yyyy', f: 'dddd, dd MMMM yyyy HH:mm', F: 'dddd, dd MMMM yyyy HH:mm:ss',
-  g: 'MM/dd/yyyy HH:mm', G: 'MM/dd/yyyy HH:mm:ss', m: 'MMMM dd', M: 'MMMM dd', o: 'yyyy-MM-ddTHH:mm:ss.fffffffK',
-  O: 'yyyy-MM-ddTHH:mm:ss.fffffffK', r: "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'", R: "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'",
-  s: 'yyyy-MM-ddTHH:mm:ss', t: 'HH:mm', T: 'HH:mm:ss', u: "yyyy-MM-dd HH:mm:ss'Z'", U: 'dddd, dd MMMM yyyy HH:mm:ss',
-  y: 'yyyy MMMM', Y: 'yyyy MMMM',
+  d: 'MM/dd/yyyy',
+  D: 'dddd, dd MMMM yyyy',
+  f: 'dddd, dd MMMM yyyy HH:mm',
+  F: 'dddd, dd MMMM yyyy HH:mm:ss',
+  g: 'MM/dd/yyyy HH:mm',
+  G: 'MM/dd/yyyy HH:mm:ss',
+  m: 'MMMM dd',
+  M: 'MMMM dd',
+  o: 'yyyy-MM-ddTHH:mm:ss.fffffffK',
+  O: 'yyyy-MM-ddTHH:mm:ss.fffffffK',
+  r: "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'",
+  R: "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'",
+  s: 'yyyy-MM-ddTHH:mm:ss',
+  t: 'HH:mm',
+  T: 'HH:mm:ss',
+  u: "yyyy-MM-dd HH:mm:ss'Z'",
+  U: 'dddd, dd MMMM yyyy HH:mm:ss',
+  y: 'yyyy MMMM',
+  Y: 'yyyy MMMM',
 };
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -59,9 +86,21 @@ function specifier(d: Date, c: string, n: number): string | undefined {
       return n === 1 ? String(y % 100) : n === 2 ? pad(y % 100, 2) : pad(y, n);
     }
     case 'M':
-      return n === 1 ? String(d.getUTCMonth() + 1) : n === 2 ? pad(d.getUTCMonth() + 1, 2) : n === 3 ? MONTHS[d.getUTCMonth()]!.slice(0, 3) : MONTHS[d.getUTCMonth()];
+      return n === 1
+        ? String(d.getUTCMonth() + 1)
+        : n === 2
+          ? pad(d.getUTCMonth() + 1, 2)
+          : n === 3
+            ? MONTHS[d.getUTCMonth()]!.slice(0, 3)
+            : MONTHS[d.getUTCMonth()];
     case 'd':
-      return n === 1 ? String(d.getUTCDate()) : n === 2 ? pad(d.getUTCDate(), 2) : n === 3 ? DAYS[d.getUTCDay()]!.slice(0, 3) : DAYS[d.getUTCDay()];
+      return n === 1
+        ? String(d.getUTCDate())
+        : n === 2
+          ? pad(d.getUTCDate(), 2)
+          : n === 3
+            ? DAYS[d.getUTCDay()]!.slice(0, 3)
+            : DAYS[d.getUTCDay()];
     case 'H':
       return n === 1 ? String(h) : pad(h, 2);
     case 'h':

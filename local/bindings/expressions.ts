@@ -27,11 +27,16 @@ export class Guid {
   format(f: string | undefined): string {
     const v = this.value.toLowerCase();
     switch ((f ?? 'D').toUpperCase()) {
-      case 'D': return v;
-      case 'N': return v.replace(/-/g, '');
-      case 'B': return `{${v}}`;
-      case 'P': return `(${v})`;
-      default: throw new BindingExpressionError(`unknown GUID format "${f}": use N, D, B or P`);
+      case 'D':
+        return v;
+      case 'N':
+        return v.replace(/-/g, '');
+      case 'B':
+        return `{${v}}`;
+      case 'P':
+        return `(${v})`;
+      default:
+        throw new BindingExpressionError(`unknown GUID format "${f}": use N, D, B or P`);
     }
   }
 }
@@ -45,7 +50,8 @@ export function resolveAppSettings(value: string, env: NodeJS.ProcessEnv = proce
   });
 }
 
-type Token = { literal: string } | { parts: string[]; format: string | undefined; builtin: Builtin | undefined; text: string };
+type Token =
+  { literal: string } | { parts: string[]; format: string | undefined; builtin: Builtin | undefined; text: string };
 type Builtin = 'rand-guid' | 'datetime';
 
 export interface BindingTemplate {
@@ -69,7 +75,8 @@ export function parseTemplate(pattern: string): BindingTemplate {
   while ((m = re.exec(pattern))) {
     if (m[0] === '{{' || m[0] === '}}') tokens.push({ literal: m[0][0]! });
     else if (m[2] !== undefined) tokens.push({ literal: m[2] });
-    else if (m[3] !== undefined) throw new BindingExpressionError(`"${pattern}": unbalanced "${m[3]}" (write {{ or }} for a literal brace)`);
+    else if (m[3] !== undefined)
+      throw new BindingExpressionError(`"${pattern}": unbalanced "${m[3]}" (write {{ or }} for a literal brace)`);
     else tokens.push(expressionToken(m[1]!, pattern));
   }
   const parameterNames = tokens.flatMap((t) => ('parts' in t ? [t.parts[0]!] : []));
@@ -93,10 +100,15 @@ function expressionToken(expr: string, pattern: string): Token {
     name = expr.slice(0, colon);
   }
   const lower = name.toLowerCase();
-  const builtin: Builtin | undefined = lower === 'rand-guid' ? 'rand-guid' : lower === 'datetime' ? 'datetime' : undefined;
-  if (!IDENTIFIER.test(name)) throw new BindingExpressionError(`"${pattern}": {${expr}} is not a valid expression (names are letters, digits, _ . and -)`);
+  const builtin: Builtin | undefined =
+    lower === 'rand-guid' ? 'rand-guid' : lower === 'datetime' ? 'datetime' : undefined;
+  if (!IDENTIFIER.test(name))
+    throw new BindingExpressionError(
+      `"${pattern}": {${expr}} is not a valid expression (names are letters, digits, _ . and -)`,
+    );
   const parts = name.split('.');
-  if (!builtin && parts[0]!.includes('-')) throw new BindingExpressionError(`"${pattern}": the parameter name '${parts[0]}' is invalid`);
+  if (!builtin && parts[0]!.includes('-'))
+    throw new BindingExpressionError(`"${pattern}": the parameter name '${parts[0]}' is invalid`);
   if (parts.some((p) => !p.trim())) throw new BindingExpressionError(`"${pattern}": {${expr}} has an empty part`);
   return { parts, format, builtin, text: expr };
 }
@@ -104,9 +116,11 @@ function expressionToken(expr: string, pattern: string): Token {
 /** Case-insensitive own property of a plain object. */
 function property(o: unknown, name: string): { found: boolean; value?: unknown } {
   if (o === null || typeof o !== 'object') return { found: false };
-  if (Object.prototype.hasOwnProperty.call(o, name)) return { found: true, value: (o as Record<string, unknown>)[name] };
+  if (Object.prototype.hasOwnProperty.call(o, name))
+    return { found: true, value: (o as Record<string, unknown>)[name] };
   const lower = name.toLowerCase();
-  for (const k of Object.keys(o)) if (k.toLowerCase() === lower) return { found: true, value: (o as Record<string, unknown>)[k] };
+  for (const k of Object.keys(o))
+    if (k.toLowerCase() === lower) return { found: true, value: (o as Record<string, unknown>)[k] };
   return { found: false };
 }
 
@@ -117,7 +131,8 @@ function evaluate(t: Extract<Token, { parts: string[] }>, data: BindingData): st
     value = head.value;
     for (const part of t.parts.slice(1)) {
       const next = property(value, part);
-      if (!next.found) throw new BindingExpressionError(`Error while accessing '${part}' in {${t.text}}: property doesn't exist.`);
+      if (!next.found)
+        throw new BindingExpressionError(`Error while accessing '${part}' in {${t.text}}: property doesn't exist.`);
       value = next.value;
     }
   } else if (t.builtin === 'rand-guid') {
@@ -142,6 +157,9 @@ function toText(value: unknown, format: string | undefined, expr: string): strin
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (value instanceof Date) return formatDotNetDate(value, format ?? 'yyyy-MM-ddTHH-mm-ssK');
   if (value instanceof Guid) return value.format(format);
-  if (value === null || value === undefined) throw new BindingExpressionError(`{${expr}} has no value (it is ${value === null ? 'null' : 'missing'})`);
-  throw new BindingExpressionError(`{${expr}} is an ${Array.isArray(value) ? 'array' : 'object'}; a binding expression needs a text, number or date`);
+  if (value === null || value === undefined)
+    throw new BindingExpressionError(`{${expr}} has no value (it is ${value === null ? 'null' : 'missing'})`);
+  throw new BindingExpressionError(
+    `{${expr}} is an ${Array.isArray(value) ? 'array' : 'object'}; a binding expression needs a text, number or date`,
+  );
 }

@@ -10,7 +10,7 @@
 import type { Binding, RegisteredFunction } from '../functions-core';
 import { StartupError } from '../errors';
 import { BindingExpressionError, BindingTemplate, parseTemplate, resolveAppSettings } from './expressions';
-import { BindingError, storageConnectionFor } from './storage';
+import { BindingError, SERVICE_OF, storageConnectionFor } from './connection';
 import { parseSchedule, ScheduleError } from '../timers/ncrontab';
 import { compileRoute, RouteTemplateError } from '../http/route';
 
@@ -37,8 +37,20 @@ export const HOST_BINDINGS: BindingKind[] = [
   { type: 'blobTrigger', direction: 'in', required: ['path'] }, // blob/trigger.ts (on the host's storage)
   { type: 'blob', direction: 'in', required: ['path'], templates: ['path'], storage: true }, // bindings/storage.ts
   { type: 'blob', direction: 'out', required: ['path'], templates: ['path'], storage: true },
-  { type: 'table', direction: 'in', required: ['tableName'], templates: ['tableName', 'partitionKey', 'rowKey', 'filter'], storage: true },
-  { type: 'table', direction: 'out', required: ['tableName'], templates: ['tableName', 'partitionKey', 'rowKey'], storage: true },
+  {
+    type: 'table',
+    direction: 'in',
+    required: ['tableName'],
+    templates: ['tableName', 'partitionKey', 'rowKey', 'filter'],
+    storage: true,
+  },
+  {
+    type: 'table',
+    direction: 'out',
+    required: ['tableName'],
+    templates: ['tableName', 'partitionKey', 'rowKey'],
+    storage: true,
+  },
   { type: 'queueTrigger', direction: 'in', required: ['queueName'], storage: true }, // queues/trigger.ts
   { type: 'queue', direction: 'out', required: ['queueName'], templates: ['queueName'], storage: true },
 ];
@@ -77,7 +89,11 @@ function resolveAll(b: Binding, env: NodeJS.ProcessEnv): Binding {
 const directionOf = (b: Binding): 'in' | 'out' => (b.direction === 'out' ? 'out' : 'in');
 
 /** Check and resolve every function's bindings; throws StartupError listing each problem. */
-export function planApp(functions: Iterable<RegisteredFunction>, catalog: BindingCatalog, env: NodeJS.ProcessEnv = process.env): AppPlan {
+export function planApp(
+  functions: Iterable<RegisteredFunction>,
+  catalog: BindingCatalog,
+  env: NodeJS.ProcessEnv = process.env,
+): AppPlan {
   const kinds = new Map(catalog.kinds.map((k) => [`${k.type.toLowerCase()}:${k.direction}`, k]));
   const notRun = new Map(Object.entries(catalog.notRun).map(([t, m]) => [t.toLowerCase(), m]));
   const problems: string[] = [];
@@ -100,7 +116,9 @@ export function planApp(functions: Iterable<RegisteredFunction>, catalog: Bindin
         continue;
       }
       if (raw.type === 'blob' && raw.sdkBinding === true) {
-        problems.push(`${where}: SDK-type blob bindings (sdkBinding: true) are not supported by the local host; bind the blob's content instead`);
+        problems.push(
+          `${where}: SDK-type blob bindings (sdkBinding: true) are not supported by the local host; bind the blob's content instead`,
+        );
         continue;
       }
       const missing = (kind.required ?? []).filter((p) => typeof raw[p] !== 'string' || !(raw[p] as string).trim());
@@ -112,8 +130,9 @@ export function planApp(functions: Iterable<RegisteredFunction>, catalog: Bindin
       const templates: Record<string, BindingTemplate> = {};
       try {
         binding = resolveAll(raw, env);
-        for (const p of kind.templates ?? []) if (typeof binding[p] === 'string') templates[p] = parseTemplate(binding[p] as string);
-        if (kind.storage) storageConnectionFor(binding.connection, 'the host storage', env);
+        for (const p of kind.templates ?? [])
+          if (typeof binding[p] === 'string') templates[p] = parseTemplate(binding[p] as string);
+        if (kind.storage) storageConnectionFor(binding.connection, 'the host storage', env, SERVICE_OF[binding.type]);
         if (binding.type === 'timerTrigger') parseSchedule(String(binding.schedule));
         if (binding.type === 'httpTrigger' && typeof binding.route === 'string') compileRoute(binding.route);
       } catch (e) {
@@ -129,7 +148,11 @@ export function planApp(functions: Iterable<RegisteredFunction>, catalog: Bindin
     plans.set(fn.id, plan);
   }
   if (problems.length) {
-    throw new StartupError(problems.length === 1 ? problems[0]! : `${problems.length} bindings cannot be served:\n  ${problems.join('\n  ')}`);
+    throw new StartupError(
+      problems.length === 1
+        ? problems[0]!
+        : `${problems.length} bindings cannot be served:\n  ${problems.join('\n  ')}`,
+    );
   }
   return { functions: plans, warnings };
 }

@@ -11,45 +11,32 @@
  *               host.json extensions.queues.messageEncoding says (base64 by default, like Azure)
  *
  * Paths and names are binding templates bound once per invocation from its binding data, so
- * `{rand-guid}` names one blob even when read and written. `connection` names a setting holding a
- * connection string (also looked up as AzureWebJobs<name>); empty means AzureWebJobsStorage, and
+ * `{rand-guid}` names one blob even when read and written. `connection` names a connection
+ * setting, read as the Functions host reads it (shared/azure/connections.ts): a connection string
+ * (also looked up as AzureWebJobs<name>) or identity-based keys (`<name>__accountName`,
+ * `__blobServiceUri`, ..., `__credential`, `__clientId`); empty means AzureWebJobsStorage, and
  * UseDevelopmentStorage=true means the host's own storage.
  */
 import type { TableEntity, TransactionAction } from '@azure/data-tables';
-import { storageFor, Storage } from '../../shared/storage/clients';
+import { storageFor, Storage } from '../../shared/azure/storage';
+import { storageKey, type StorageConnection } from '../../shared/azure/connections';
 import type { Invocation, InvocationResponse, RpcTypedData } from '../functions-core';
 import { fromTyped } from '../functions-core';
 import { bindingDataFor } from './binding-data';
 import type { BindingData } from './expressions';
 import type { FunctionPlan, PlannedBinding } from './plan';
+import { BindingError, SERVICE_OF, storageConnectionFor } from './connection';
+
+export { BindingError, SERVICE_OF, storageConnectionFor } from './connection';
 
 export interface StorageBindingOptions {
   /** The host's storage (AzureWebJobsStorage). */
-  hostConnection: string;
+  hostConnection: StorageConnection | string;
   /** host.json extensions.queues.messageEncoding. */
   queueMessageEncoding: 'base64' | 'none';
-  /** Told after messages were added to a queue, so a queue trigger on it polls at once. */
+  /** Told after messages were added to a queue (connection: storageKey), so a queue trigger on it polls at once. */
   onQueueMessages?: (connection: string, queueName: string) => void;
   env?: NodeJS.ProcessEnv;
-}
-
-export class BindingError extends Error {
-  override readonly name = 'BindingError';
-}
-
-const DEV_STORAGE = 'UseDevelopmentStorage=true';
-
-/** The connection string a binding's `connection` setting names. */
-export function storageConnectionFor(setting: unknown, hostConnection: string, env: NodeJS.ProcessEnv = process.env): string {
-  const name = typeof setting === 'string' ? setting.trim() : '';
-  if (!name || name === 'AzureWebJobsStorage') return hostConnection;
-  const value = env[name] || env[`AzureWebJobs${name}`];
-  if (value === DEV_STORAGE) return hostConnection;
-  if (value) return value;
-  if (env[`${name}__accountName`] || env[`${name}__blobServiceUri`] || env[`${name}__serviceUri`]) {
-    throw new BindingError(`connection "${name}" is identity-based (${name}__...); the local host needs a connection string in the setting "${name}"`);
-  }
-  throw new BindingError(`connection "${name}": no app setting "${name}" (or "AzureWebJobs${name}") holds a storage connection string`);
 }
 
 /** The invocation's binding data, built once. */
@@ -77,7 +64,8 @@ function bound(inv: Invocation, b: PlannedBinding, prop: string): string | undef
 
 function blobPath(path: string, b: PlannedBinding): { container: string; name: string } {
   const slash = path.indexOf('/');
-  if (slash <= 0 || slash === path.length - 1) throw new BindingError(`binding '${b.key}' (blob): path "${path}" must be <container>/<blob name>`);
+  if (slash <= 0 || slash === path.length - 1)
+    throw new BindingError(`binding '${b.key}' (blob): path "${path}" must be <container>/<blob name>`);
   return { container: path.slice(0, slash), name: path.slice(slash + 1) };
 }
 
@@ -112,7 +100,9 @@ export class StorageBindings {
   }
 
   private storage(b: PlannedBinding): Storage {
-    return storageFor(storageConnectionFor(b.binding.connection, this.o.hostConnection, this.env));
+    return storageFor(
+      storageConnectionFor(b.binding.connection, this.o.hostConnection, this.env, SERVICE_OF[b.binding.type]),
+    );
   }
 
   /** Input data for the function's blob and table inputs. */
@@ -157,7 +147,9 @@ export class StorageBindings {
     const { container, name } = blobPath(bound(inv, b, 'path')!, b);
     const body = bytesOf(data);
     const c = await this.storage(b).container(container);
-    await c.getBlockBlobClient(name).upload(body, body.length, data.json != null ? { blobHTTPHeaders: { blobContentType: 'application/json' } } : {});
+    await c
+      .getBlockBlobClient(name)
+      .upload(body, body.length, data.json != null ? { blobHTTPHeaders: { blobContentType: 'application/json' } } : {});
   }
 
   private async readTable(inv: Invocation, b: PlannedBinding): Promise<unknown> {
@@ -174,7 +166,10 @@ export class StorageBindings {
       }
     }
     const filter = bound(inv, b, 'filter');
-    const parts = [pk !== undefined ? `PartitionKey eq ${odataString(pk)}` : undefined, filter ? `(${filter})` : undefined].filter(Boolean);
+    const parts = [
+      pk !== undefined ? `PartitionKey eq ${odataString(pk)}` : undefined,
+      filter ? `(${filter})` : undefined,
+    ].filter(Boolean);
     const take = Number(b.binding.take ?? 0);
     const rows: unknown[] = [];
     const query = parts.length ? { queryOptions: { filter: parts.join(' and ') } } : {};
@@ -192,12 +187,23 @@ export class StorageBindings {
     const rk = bound(inv, b, 'rowKey');
     const byPartition = new Map<string, TableEntity[]>();
     items.forEach((item, i) => {
-      if (!item || typeof item !== 'object' || Array.isArray(item)) throw new BindingError(`table output '${b.key}': item ${i} is not an object`);
+      if (!item || typeof item !== 'object' || Array.isArray(item))
+        throw new BindingError(`table output '${b.key}': item ${i} is not an object`);
       const { PartitionKey, RowKey, partitionKey, rowKey, ...props } = item as Record<string, unknown>;
-      const entity: TableEntity = { partitionKey: String(PartitionKey ?? partitionKey ?? pk ?? ''), rowKey: String(RowKey ?? rowKey ?? rk ?? ''), ...props };
-      if (!entity.partitionKey || !entity.rowKey) throw new BindingError(`table output '${b.key}': item ${i} needs PartitionKey and RowKey (or set them on the binding)`);
+      const entity: TableEntity = {
+        partitionKey: String(PartitionKey ?? partitionKey ?? pk ?? ''),
+        rowKey: String(RowKey ?? rowKey ?? rk ?? ''),
+        ...props,
+      };
+      if (!entity.partitionKey || !entity.rowKey)
+        throw new BindingError(
+          `table output '${b.key}': item ${i} needs PartitionKey and RowKey (or set them on the binding)`,
+        );
       for (const [k, v] of Object.entries(props)) {
-        if (v !== null && typeof v === 'object' && !(v instanceof Date)) throw new BindingError(`table output '${b.key}': item ${i} property "${k}" is an object; Table storage holds text, numbers, booleans and dates`);
+        if (v !== null && typeof v === 'object' && !(v instanceof Date))
+          throw new BindingError(
+            `table output '${b.key}': item ${i} property "${k}" is an object; Table storage holds text, numbers, booleans and dates`,
+          );
       }
       const list = byPartition.get(entity.partitionKey) ?? [];
       list.push(entity);
@@ -216,12 +222,16 @@ export class StorageBindings {
     const name = bound(inv, b, 'queueName')!;
     const value = data.bytes ? Buffer.from(data.bytes) : fromTyped(data);
     const items = Array.isArray(value) ? value : [value];
-    const connection = storageConnectionFor(b.binding.connection, this.o.hostConnection, this.env);
+    const connection = storageConnectionFor(b.binding.connection, this.o.hostConnection, this.env, 'queue');
     const queue = await storageFor(connection).queue(name.toLowerCase());
     for (const item of items) {
-      const text = Buffer.isBuffer(item) ? item : Buffer.from(typeof item === 'string' ? item : JSON.stringify(item), 'utf8');
-      await queue.sendMessage(this.o.queueMessageEncoding === 'base64' ? text.toString('base64') : text.toString('utf8'));
+      const text = Buffer.isBuffer(item)
+        ? item
+        : Buffer.from(typeof item === 'string' ? item : JSON.stringify(item), 'utf8');
+      await queue.sendMessage(
+        this.o.queueMessageEncoding === 'base64' ? text.toString('base64') : text.toString('utf8'),
+      );
     }
-    this.o.onQueueMessages?.(connection, name.toLowerCase());
+    this.o.onQueueMessages?.(storageKey(connection), name.toLowerCase());
   }
 }

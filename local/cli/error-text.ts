@@ -12,9 +12,11 @@ export function errorText(err: unknown): string {
   if (err instanceof StartupError || err instanceof ConfigError) return `strata: ${err.message}`;
   if (err instanceof EntryPointLoadError) {
     const cause = err.cause as Error | undefined;
-    const at = cause?.stack?.split('\n').find((l) => /^\s+at /.test(l) && !l.includes('node:internal'))?.trim();
+    const at = cause?.stack
+      ?.split('\n')
+      .find((l) => /^\s+at /.test(l) && !l.includes('node:internal'))
+      ?.trim();
     return `strata: ${err.message}${at ? ` (${at})` : ''}`;
   }
   return `strata: ${(err as Error)?.stack ?? String(err)}`;
 }
-

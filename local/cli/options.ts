@@ -36,13 +36,38 @@ export const START: CommandSpec = {
   summary: 'Run a Functions app (package.json `main`, or --entry) on the local host, as `func start` would.',
   positionals: [],
   options: {
-    entry: { type: 'string', value: '<file or glob>', help: "the app's entry point(s), e.g. 'dist/src/functions/*.js' (default: package.json main)" },
-    port: { type: 'string', value: '<n>', help: 'HTTP port (default: local.settings.json Host.LocalHttpPort, else STRATA_PORT, else 7071; 0 = any free port)' },
-    'data-dir': { type: 'string', value: '<dir>', help: 'local state: embedded Azurite data, caches (default: STRATA_DATA_DIR, else .strata)' },
+    entry: {
+      type: 'string',
+      value: '<file or glob>',
+      help: "the app's entry point(s), e.g. 'dist/src/functions/*.js' (default: package.json main)",
+    },
+    port: {
+      type: 'string',
+      value: '<n>',
+      help: 'HTTP port (default: local.settings.json Host.LocalHttpPort, else STRATA_PORT, else 7071; 0 = any free port)',
+    },
+    'data-dir': {
+      type: 'string',
+      value: '<dir>',
+      help: 'local state: embedded Azurite data, caches (default: STRATA_DATA_DIR, else .strata)',
+    },
     partitions: { type: 'string', value: '<n>', help: 'partitions per local event hub (default 4)' },
     'blob-poll-ms': { type: 'string', value: '<n>', help: 'how often blob triggers look for new blobs (default 1000)' },
-    cors: { type: 'string', value: '<origins>', help: 'comma-separated allowed origins, or * (default: local.settings.json Host.CORS)' },
+    cors: {
+      type: 'string',
+      value: '<origins>',
+      help: 'comma-separated allowed origins, or * (default: local.settings.json Host.CORS)',
+    },
     'cors-credentials': { type: 'boolean', help: 'allow credentials on cross-origin requests (Host.CORSCredentials)' },
+    instances: {
+      type: 'string',
+      value: '<n>',
+      help: 'run n hosts on one storage (ports --port, --port+1, ...; one embedded Azurite, one Redis), each restarted after a crash',
+    },
+    restart: {
+      type: 'boolean',
+      help: 'run the host as a child process and start it again when it crashes (its watchdog, out of memory, a fatal error); npm start passes it',
+    },
     ...COMMON,
   },
 };
@@ -50,17 +75,38 @@ export const START: CommandSpec = {
 export const SEND: CommandSpec = {
   name: 'send',
   usage: 'node dist/local/cli.js send <hub> [options] [< events.jsonl]',
-  summary: "Publish JSON-lines events to a local event hub of a running host (standard input unless --file).",
+  summary: 'Publish JSON-lines events to a local event hub of a running host (standard input unless --file).',
   positionals: ['hub'],
   options: {
     file: { type: 'string', value: '<events.jsonl>', help: 'read events from this file (one JSON value per line)' },
-    'partition-key-field': { type: 'string', value: '<field>', help: "route each event by this field of its body (e.g. user_id)" },
-    url: { type: 'string', value: '<host url>', help: 'the running host (default: http://127.0.0.1:<port of this folder\'s settings>)' },
+    'partition-key-field': {
+      type: 'string',
+      value: '<field>',
+      help: 'route each event by this field of its body (e.g. user_id)',
+    },
+    url: {
+      type: 'string',
+      value: '<host url>',
+      help: "the running host (default: http://127.0.0.1:<port of this folder's settings>)",
+    },
     ...COMMON,
   },
 };
 
-export const COMMANDS: CommandSpec[] = [START, SEND];
+export const STOP_STORAGE: CommandSpec = {
+  name: 'stop-storage',
+  usage: 'node dist/local/cli.js stop-storage [options]',
+  summary:
+    "Stop a data folder's embedded Azurite gracefully (it keeps running after a host crash), waiting until it has saved.",
+  positionals: [],
+  options: {
+    'data-dir': { type: 'string', value: '<dir>', help: 'the data folder (default: STRATA_DATA_DIR, else .strata)' },
+    force: { type: 'boolean', help: 'stop it even while a host holds the data folder' },
+    ...COMMON,
+  },
+};
+
+export const COMMANDS: CommandSpec[] = [START, SEND, STOP_STORAGE];
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
@@ -68,7 +114,9 @@ export interface ParsedArgs {
 }
 
 function flagList(spec: CommandSpec): string {
-  return Object.keys(spec.options).map((o) => `--${o}`).join(', ');
+  return Object.keys(spec.options)
+    .map((o) => `--${o}`)
+    .join(', ');
 }
 
 /** Parse a command's arguments strictly; errors name the bad argument and list the valid ones. */
@@ -92,7 +140,9 @@ export function parseCommandArgs(spec: CommandSpec, args: string[]): ParsedArgs 
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (!values.help && !values.version && parsed.positionals.length > spec.positionals.length) {
     const extra = parsed.positionals.slice(spec.positionals.length);
-    throw new StartupError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((x) => `"${x}"`).join(' ')} for "${spec.name}" (usage: ${spec.usage})`);
+    throw new StartupError(
+      `unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((x) => `"${x}"`).join(' ')} for "${spec.name}" (usage: ${spec.usage})`,
+    );
   }
   return { values, positionals: parsed.positionals };
 }
@@ -109,9 +159,12 @@ export function intOption(values: ParsedArgs['values'], name: string, min = 0): 
 }
 
 export function helpText(spec: CommandSpec): string {
-  const rows = Object.entries(spec.options).map(([k, o]) => [`${o.short ? `-${o.short}, ` : '    '}--${k}${o.value ? ` ${o.value}` : ''}`, o.help] as const);
+  const rows = Object.entries(spec.options).map(
+    ([k, o]) => [`${o.short ? `-${o.short}, ` : '    '}--${k}${o.value ? ` ${o.value}` : ''}`, o.help] as const,
+  );
   const w = Math.max(...rows.map(([l]) => l.length));
-  const others = COMMANDS.filter((c) => c !== spec).map((c) => `  ${c.name.padEnd(6)} ${c.summary}`);
+  const nameWidth = Math.max(...COMMANDS.map((c) => c.name.length));
+  const others = COMMANDS.filter((c) => c !== spec).map((c) => `  ${c.name.padEnd(nameWidth)}  ${c.summary}`);
   return [
     `usage: ${spec.usage}`,
     '',

@@ -24,9 +24,15 @@ export async function sendCommand(args: ParsedArgs): Promise<void> {
   const body = fs.readFileSync(file ?? 0);
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson', 'x-functions-key': cfg.adminKey } });
+    res = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-ndjson', 'x-functions-key': cfg.adminKey },
+    });
   } catch (e) {
-    throw new StartupError(`no host answers at ${base} (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}); start it with npm start, or pass --url`);
+    throw new StartupError(
+      `no host answers at ${base} (${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}); start it with npm start, or pass --url`,
+    );
   }
   console.log(res.status, await res.text());
   if (!res.ok) process.exitCode = 1;

@@ -10,8 +10,10 @@ export function alarmAt(at: Date, fire: () => void): Alarm {
   let handle: NodeJS.Timeout | undefined;
   const arm = () => {
     const wait = at.getTime() - Date.now();
-    if (wait > MAX_DELAY) handle = setTimeout(arm, MAX_DELAY);
-    else handle = setTimeout(fire, Math.max(0, wait));
+    // Node's timers can wake a millisecond before the wall clock reaches `at` (they run on a
+    // monotonic clock): wait again then, so a durable timer never fires before its fire time
+    // (an orchestration reading currentUtcDateTime after it would see time run backwards).
+    handle = wait > 0 ? setTimeout(arm, Math.min(wait, MAX_DELAY)) : setTimeout(fire, 0);
   };
   arm();
   return { cancel: () => clearTimeout(handle) };

@@ -3,12 +3,17 @@
  * the worker protocol: the orchestrator gets its history as trigger data and answers with
  * OrchestratorState; an activity gets its input and answers with its result or throws.
  */
-import type { FunctionsCore, RegisteredFunction } from '../functions-core';
+import type { FunctionsCore, InvocationRequest, InvocationResponse, RegisteredFunction } from '../functions-core';
 import { fromTyped } from '../functions-core';
-import type { SdkAnswer } from './execution';
+import { HTTP_ACTIVITY, type SdkAnswer } from './protocol';
+
+export { HTTP_ACTIVITY } from './protocol';
 import { callDurableHttp, DurableHttpOptions, DurableHttpRequest } from './http-activity';
 import { stackWithCauses } from '../execution-log';
 import { EventType, FailureDetails, HistoryEvent, OrchestratorState, toJsonText } from './protocol';
+import type { CodeWatch } from '../watchdog/watchdog';
+import type { RunningCode } from '../watchdog/record';
+import { randomUUID } from 'node:crypto';
 
 /** Replay schema V2: compound actions stay a tree, no long-timer splitting, no SDK-side HTTP polling. */
 const UPPER_SCHEMA_VERSION = 1;
@@ -18,7 +23,15 @@ export interface OrchestratorCall {
   history: HistoryEvent[];
   input: unknown;
   instanceId: string;
+  executionId?: string;
   parentInstanceId?: string;
+}
+
+/** Where an activity runs: its orchestration's execution and its task id (for the watchdog's record). */
+export interface ActivityPlace {
+  instanceId: string;
+  executionId?: string;
+  taskId?: number;
 }
 
 /**
@@ -35,15 +48,36 @@ export interface ActivityFailure {
 
 export type ActivityOutcome = { ok: true; result: string } | { ok: false; failure: ActivityFailure };
 
-/** The name the extension schedules `context.df.callHttp` under (a built-in activity). */
-export const HTTP_ACTIVITY = 'BuiltIn::HttpActivity';
-
 export class AppFunctions {
   private orchestrators?: Map<string, RegisteredFunction>;
   private activities?: Map<string, RegisteredFunction>;
 
-  /** `activityTimeoutMs`: host.json functionTimeout; an activity running longer fails its task. */
-  constructor(private readonly core: FunctionsCore, private readonly http: () => DurableHttpOptions, private readonly activityTimeoutMs?: number) {}
+  /**
+   * `activityTimeoutMs`: host.json functionTimeout; an activity running longer fails its task.
+   * `watch`: the host watchdog, told which Durable code runs (local/watchdog).
+   */
+  constructor(
+    private readonly core: FunctionsCore,
+    private readonly http: () => DurableHttpOptions,
+    private readonly activityTimeoutMs?: number,
+    private readonly watch?: CodeWatch,
+  ) {}
+
+  /** Invoke with the watchdog told what runs, from start to finish. */
+  private async invokeWatched(
+    fn: RegisteredFunction,
+    code: RunningCode,
+    req: Omit<InvocationRequest, 'invocationId'>,
+  ): Promise<InvocationResponse> {
+    if (!this.watch) return this.core.invoke(fn.id, req);
+    const invocationId = randomUUID();
+    const end = this.watch.begin(invocationId, code);
+    try {
+      return await this.core.invoke(fn.id, { ...req, invocationId });
+    } finally {
+      end();
+    }
+  }
 
   private index(type: string): Map<string, RegisteredFunction> {
     // The extension matches durable function names case-insensitively.
@@ -79,10 +113,17 @@ export class AppFunctions {
     };
     try {
       // A JSON copy each time: the SDK turns Timestamps into Dates in place.
-      const res = await this.core.invoke(fn.id, { inputData: [{ name: fn.triggerKey, data: { string: JSON.stringify(binding) } }] });
+      const code: RunningCode = { kind: 'orchestrator', name: fn.name, instanceId: call.instanceId };
+      if (call.executionId) code.executionId = call.executionId;
+      const res = await this.invokeWatched(fn, code, {
+        inputData: [{ name: fn.triggerKey, data: { string: JSON.stringify(binding) } }],
+      });
       const state = fromTyped(res.returnValue) as OrchestratorState | undefined;
       if (!state || typeof state !== 'object' || !('isDone' in state)) {
-        return { ok: false, error: `the orchestrator handler returned no OrchestratorState (got ${JSON.stringify(state)})` };
+        return {
+          ok: false,
+          error: `the orchestrator handler returned no OrchestratorState (got ${JSON.stringify(state)})`,
+        };
       }
       return { ok: true, state };
     } catch (err) {
@@ -106,10 +147,14 @@ export class AppFunctions {
    * extension's activity trigger, its binding data holds `instanceId` (sent as trigger metadata)
    * and the input as `data`; an object input's properties are bindable too (`backups/{backupPath}`).
    */
-  async runActivity(name: string, input: string, instanceId: string): Promise<ActivityOutcome> {
+  async runActivity(name: string, input: string, place: ActivityPlace): Promise<ActivityOutcome> {
+    const instanceId = place.instanceId;
     if (name === HTTP_ACTIVITY) {
       try {
-        return { ok: true, result: JSON.stringify(await callDurableHttp(JSON.parse(input) as DurableHttpRequest, this.http())) };
+        return {
+          ok: true,
+          result: JSON.stringify(await callDurableHttp(JSON.parse(input) as DurableHttpRequest, this.http())),
+        };
       } catch (err) {
         return { ok: false, failure: activityFailure(err) };
       }
@@ -121,17 +166,27 @@ export class AppFunctions {
     }
     let timer: NodeJS.Timeout | undefined;
     try {
-      const run = this.core.invoke(fn.id, {
-        inputData: [{ name: fn.triggerKey, data: { string: input } }],
-        // The extension's binding data also has `data` (the input again); bindingDataFor adds it
-        // host-side, so a large input is not parsed twice by the library.
-        triggerMetadata: { instanceId: { string: instanceId } },
-      });
+      const run = this.invokeWatched(
+        fn,
+        { kind: 'activity', name: fn.name, ...place },
+        {
+          inputData: [{ name: fn.triggerKey, data: { string: input } }],
+          // The extension's binding data also has `data` (the input again); bindingDataFor adds it
+          // host-side, so a large input is not parsed twice by the library.
+          triggerMetadata: { instanceId: { string: instanceId } },
+        },
+      );
       const limit = this.activityTimeoutMs;
       // As on Azure, the task fails at the timeout; the code itself cannot be stopped and may still finish (its result is dropped).
-      const res = limit === undefined ? await run : await Promise.race([run, new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new FunctionTimeoutError(name, limit)), limit);
-      })]);
+      const res =
+        limit === undefined
+          ? await run
+          : await Promise.race([
+              run,
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new FunctionTimeoutError(name, limit)), limit);
+              }),
+            ]);
       return { ok: true, result: toJsonText(fromTyped(res.returnValue)) };
     } catch (err) {
       return { ok: false, failure: activityFailure(err) };
@@ -161,9 +216,19 @@ export function activityFailure(err: unknown): ActivityFailure {
   const e = err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err));
   if (e.message.startsWith('{')) {
     try {
-      const p = JSON.parse(e.message) as { errorType?: unknown; errorMessage?: unknown; stackTrace?: unknown; isNonRetriable?: unknown; properties?: unknown };
+      const p = JSON.parse(e.message) as {
+        errorType?: unknown;
+        errorMessage?: unknown;
+        stackTrace?: unknown;
+        isNonRetriable?: unknown;
+        properties?: unknown;
+      };
       if (typeof p.errorType === 'string' && typeof p.errorMessage === 'string') {
-        const d: FailureDetails = { ErrorType: p.errorType, ErrorMessage: p.errorMessage, IsNonRetriable: p.isNonRetriable === true };
+        const d: FailureDetails = {
+          ErrorType: p.errorType,
+          ErrorMessage: p.errorMessage,
+          IsNonRetriable: p.isNonRetriable === true,
+        };
         const stack = typeof p.stackTrace === 'string' ? p.stackTrace : e.stack;
         if (stack) d.StackTrace = stack;
         if (p.properties && typeof p.properties === 'object') d.Properties = p.properties as Record<string, unknown>;

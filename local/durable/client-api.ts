@@ -11,25 +11,46 @@ import type { DurableEngine } from './engine';
 import { DurableUrls, WEBHOOK_PATH } from './client-urls';
 import { RUNTIME_STATUSES, RuntimeStatus, isTerminal } from './protocol';
 import type { InstanceStatus } from './status';
-import { storageUnavailable } from '../../shared/storage/clients';
+import { storageUnavailable } from '../../shared/azure/status';
 
 function reply(status: number, body?: unknown, headers: Record<string, string> = {}): LocalHttpResponse {
   if (body === undefined) return { status, headers };
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 /** The extension's error shape ({"Message": ...}). */
-const problem = (status: number, message: string, details?: unknown) => reply(status, details ? { Message: message, details } : { Message: message });
+const problem = (status: number, message: string, details?: unknown) =>
+  reply(status, details ? { Message: message, details } : { Message: message });
 
-const bool = z.enum(['true', 'false', 'True', 'False']).transform((v) => v.toLowerCase() === 'true').optional();
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date-time, e.g. 2024-05-01T00:00:00Z')
-  .transform((s) => new Date(s)).optional();
-const statuses = z.string().optional().transform((s, ctx) => {
-  if (!s) return undefined;
-  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-  const bad = list.filter((x) => !RUNTIME_STATUSES.includes(x as RuntimeStatus));
-  if (bad.length) ctx.addIssue({ code: 'custom', message: `unknown runtime status ${bad.join(', ')}; use ${RUNTIME_STATUSES.join(', ')}` });
-  return list as RuntimeStatus[];
-});
+const bool = z
+  .enum(['true', 'false', 'True', 'False'])
+  .transform((v) => v.toLowerCase() === 'true')
+  .optional();
+const time = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date-time, e.g. 2024-05-01T00:00:00Z')
+  .transform((s) => new Date(s))
+  .optional();
+const statuses = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (!s) return undefined;
+    const list = s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    const bad = list.filter((x) => !RUNTIME_STATUSES.includes(x as RuntimeStatus));
+    if (bad.length)
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown runtime status ${bad.join(', ')}; use ${RUNTIME_STATUSES.join(', ')}`,
+      });
+    return list as RuntimeStatus[];
+  });
 const seconds = z.coerce.number().positive('must be a positive number of seconds').optional();
 
 const listQuery = z.object({
@@ -40,7 +61,12 @@ const listQuery = z.object({
   showInput: bool,
   top: z.coerce.number().int().min(1).max(1000).optional(),
 });
-const statusQuery = z.object({ showHistory: bool, showHistoryOutput: bool, showInput: bool, returnInternalServerErrorOnFailure: bool });
+const statusQuery = z.object({
+  showHistory: bool,
+  showHistoryOutput: bool,
+  showInput: bool,
+  returnInternalServerErrorOnFailure: bool,
+});
 const startQuery = z.object({ timeout: seconds, pollingInterval: seconds, version: z.string().optional() });
 const restartQuery = z.object({ restartWithNewInstanceId: bool, timeout: seconds, pollingInterval: seconds });
 
@@ -89,7 +115,8 @@ export class DurableHttpApi {
       return await this.route(req, parts);
     } catch (thrown) {
       const err = storageUnavailable(thrown) ?? thrown; // the task hub's storage down: 503 naming it
-      if (err instanceof StrataError) return problem(err.status, publicText(err.message), err.details.length ? err.details : undefined);
+      if (err instanceof StrataError)
+        return problem(err.status, publicText(err.message), err.details.length ? err.details : undefined);
       this.log(`Durable HTTP API ${req.method} ${req.path} failed: ${(err as Error).stack ?? String(err)}`);
       return problem(500, 'Something went wrong while processing your request; the host log has the details.');
     }
@@ -99,14 +126,16 @@ export class DurableHttpApi {
     const m = req.method.toUpperCase();
     const [head, id, op, arg] = p;
     if (head === 'orchestrators' && id) {
-      if (m !== 'POST' || p.length > 3) return problem(404, 'start an orchestration with POST orchestrators/{functionName}[/{instanceId}]');
+      if (m !== 'POST' || p.length > 3)
+        return problem(404, 'start an orchestration with POST orchestrators/{functionName}[/{instanceId}]');
       checkName('durableName', id, 'functionName');
       if (op) checkName('instanceId', op, 'instanceId');
       return this.start(req, id, op);
     }
     // Every instance route names its instance by the rule, before any storage call.
     if (head === 'instances' && id) checkName('instanceId', id, 'instanceId');
-    if (head === 'entities') return problem(501, 'Durable entities are not supported by Strata\'s local Durable engine.');
+    if (head === 'entities')
+      return problem(501, "Durable entities are not supported by Strata's local Durable engine.");
     if (head !== 'instances') return problem(404, `no Durable API route ${m} ${req.path}`);
 
     if (!id) {
@@ -123,7 +152,8 @@ export class DurableHttpApi {
     const reason = req.query.get('reason') ?? undefined;
     switch (op.toLowerCase()) {
       case 'raiseevent':
-        if (!arg || p.length > 4) return problem(404, 'raise an event with POST instances/{instanceId}/raiseEvent/{eventName}');
+        if (!arg || p.length > 4)
+          return problem(404, 'raise an event with POST instances/{instanceId}/raiseEvent/{eventName}');
         return this.raiseEvent(req, id, arg);
       case 'terminate':
         return this.opReply(await this.engine.terminate(id, reason), id);
@@ -134,7 +164,10 @@ export class DurableHttpApi {
       case 'restart':
         return this.restart(req, id);
       case 'rewind':
-        return problem(501, 'rewind is not supported by Strata\'s local Durable engine; restart the instance (POST instances/{instanceId}/restart) or start a new one instead.');
+        return problem(
+          501,
+          "rewind is not supported by Strata's local Durable engine; restart the instance (POST instances/{instanceId}/restart) or start a new one instead.",
+        );
       default:
         return problem(404, `unknown instance operation "${op}"`);
     }
@@ -150,11 +183,19 @@ export class DurableHttpApi {
     return { Location: this.urls.managementUrls(id).statusQueryGetUri, 'Retry-After': '10' };
   }
 
-  private async start(req: LocalHttpRequest, functionName: string, instanceId: string | undefined): Promise<LocalHttpResponse> {
+  private async start(
+    req: LocalHttpRequest,
+    functionName: string,
+    instanceId: string | undefined,
+  ): Promise<LocalHttpResponse> {
     const q = parseQuery(startQuery, req.query);
     const body = jsonBody(req);
     if (!body.ok) return problem(400, `Invalid JSON content: ${body.error}`);
-    const row = await this.engine.startNew(functionName, { instanceId: instanceId || undefined, input: body.value, version: q.version });
+    const row = await this.engine.startNew(functionName, {
+      instanceId: instanceId || undefined,
+      input: body.value,
+      version: q.version,
+    });
     return this.startedReply(row.instanceId, q);
   }
 
@@ -167,7 +208,10 @@ export class DurableHttpApi {
   }
 
   /** 202 with the check-status links, or the result when the caller asked to wait (timeout + pollingInterval). */
-  private async startedReply(id: string, q: { timeout?: number | undefined; pollingInterval?: number | undefined }): Promise<LocalHttpResponse> {
+  private async startedReply(
+    id: string,
+    q: { timeout?: number | undefined; pollingInterval?: number | undefined },
+  ): Promise<LocalHttpResponse> {
     if (q.timeout !== undefined && q.pollingInterval !== undefined) {
       const s = await this.engine.waitForCompletion(id, q.timeout * 1000, q.pollingInterval * 1000);
       if (s && s.runtimeStatus === 'Completed') return reply(200, s.output);
@@ -178,7 +222,11 @@ export class DurableHttpApi {
 
   private async status(req: LocalHttpRequest, id: string): Promise<LocalHttpResponse> {
     const q = parseQuery(statusQuery, req.query);
-    const s = await this.engine.getStatus(id, { showHistory: q.showHistory, showHistoryOutput: q.showHistoryOutput, showInput: q.showInput });
+    const s = await this.engine.getStatus(id, {
+      showHistory: q.showHistory,
+      showHistoryOutput: q.showHistoryOutput,
+      showInput: q.showInput,
+    });
     if (!s) return problem(404, `No instance with ID '${id}' found.`);
     if (!isTerminal(s.runtimeStatus)) {
       return reply(202, s, { Location: this.urls.managementUrls(id).statusQueryGetUri, 'Retry-After': '5' });
@@ -192,27 +240,46 @@ export class DurableHttpApi {
     let page: { instances: InstanceStatus[]; continuationToken?: string };
     try {
       page = await this.engine.listInstances(
-        { statuses: q.runtimeStatus, createdFrom: q.createdTimeFrom, createdTo: q.createdTimeTo, instanceIdPrefix: q.instanceIdPrefix },
+        {
+          statuses: q.runtimeStatus,
+          createdFrom: q.createdTimeFrom,
+          createdTo: q.createdTimeTo,
+          instanceIdPrefix: q.instanceIdPrefix,
+        },
         { pageSize: q.top, continuationToken: token, showInput: q.showInput },
       );
     } catch (e) {
-      if (token) return problem(400, `the x-ms-continuation-token header is not one this API returned: ${(e as Error).message}`);
+      if (token)
+        return problem(400, `the x-ms-continuation-token header is not one this API returned: ${(e as Error).message}`);
       throw e;
     }
-    return reply(200, page.instances, page.continuationToken ? { 'x-ms-continuation-token': page.continuationToken } : {});
+    return reply(
+      200,
+      page.instances,
+      page.continuationToken ? { 'x-ms-continuation-token': page.continuationToken } : {},
+    );
   }
 
   private async purge(id: string): Promise<LocalHttpResponse> {
     const r = await this.engine.purge(id);
     if (r === 'notFound') return problem(404, `No instance with ID '${id}' found.`);
-    if (r === 'notTerminal') return problem(412, `Only orchestrations in a terminal state can be purged; '${id}' is still running. Terminate it first.`);
+    if (r === 'notTerminal')
+      return problem(
+        412,
+        `Only orchestrations in a terminal state can be purged; '${id}' is still running. Terminate it first.`,
+      );
     return reply(200, { instancesDeleted: 1 });
   }
 
   private async purgeWhere(req: LocalHttpRequest): Promise<LocalHttpResponse> {
     const q = parseQuery(listQuery, req.query);
     if (!q.createdTimeFrom) return problem(400, "Please provide value for 'createdTimeFrom' parameter.");
-    const n = await this.engine.purgeWhere({ statuses: q.runtimeStatus, createdFrom: q.createdTimeFrom, createdTo: q.createdTimeTo ?? new Date(), instanceIdPrefix: q.instanceIdPrefix });
+    const n = await this.engine.purgeWhere({
+      statuses: q.runtimeStatus,
+      createdFrom: q.createdTimeFrom,
+      createdTo: q.createdTimeTo ?? new Date(),
+      instanceIdPrefix: q.instanceIdPrefix,
+    });
     if (n === 0) return problem(404, 'No finished instances match the filter.');
     return reply(200, { instancesDeleted: n });
   }
@@ -222,7 +289,11 @@ export class DurableHttpApi {
     if (!status) return problem(404, `No instance with ID '${id}' found.`);
     if (isTerminal(status.runtimeStatus)) return problem(410, `The instance '${id}' has already finished.`);
     const type = (header(req, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') return problem(400, 'Only application/json request content is supported (send the event data as JSON with Content-Type: application/json).');
+    if (type !== 'application/json')
+      return problem(
+        400,
+        'Only application/json request content is supported (send the event data as JSON with Content-Type: application/json).',
+      );
     const body = jsonBody(req);
     if (!body.ok) return problem(400, `Invalid JSON content: ${body.error}`);
     return this.opReply(await this.engine.raiseEvent(id, eventName, body.value), id);

@@ -39,7 +39,11 @@ export class DurableUrls {
   private readonly query: string;
 
   /** `systemKey`: the durabletask_extension key the links carry as `code=` (none: links without a key). */
-  constructor(hostBaseUrl: string, readonly taskHubName: string, systemKey?: string) {
+  constructor(
+    hostBaseUrl: string,
+    readonly taskHubName: string,
+    systemKey?: string,
+  ) {
     this.webhookBase = `${hostBaseUrl.replace(/\/+$/, '')}${WEBHOOK_PATH}`;
     this.query = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage${systemKey ? `&code=${encodeURIComponent(systemKey)}` : ''}`;
   }

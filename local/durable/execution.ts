@@ -17,26 +17,24 @@
  * one episode with a plain counter, instead of one event per episode.
  */
 import {
-  Action, ActionType, EventType, FailureDetails, HistoryEvent, OrchestratorState, RetryPolicy,
-  actionInput, consumesTaskId, flattenActions, toJsonText,
+  Action,
+  ActionType,
+  EventType,
+  FailureDetails,
+  HistoryEvent,
+  OrchestratorState,
+  RetryPolicy,
+  actionInput,
+  consumesTaskId,
+  flattenActions,
+  toJsonText,
+  HTTP_ACTIVITY,
+  type RetryMark,
+  type SdkAnswer,
 } from './protocol';
-import type { HistoryRecord } from './store';
-import { HTTP_ACTIVITY } from './app-functions';
 
-/** Retry bookkeeping kept beside TaskScheduled / SubOrchestrationInstanceCreated / TimerCreated rows. */
-export interface RetryMark {
-  /** "attempt": this id is an attempt of the call; "timer": the wait after attempt `attempt` failed. */
-  role: 'attempt' | 'timer';
-  kind: 'activity' | 'subOrchestration';
-  name: string;
-  /** JSON text. */
-  input: string;
-  /** An explicit sub-orchestration instance id (reused by every attempt). */
-  instanceId?: string;
-  version?: string;
-  policy: RetryPolicy;
-  attempt: number;
-}
+export type { RetryMark, SdkAnswer } from './protocol';
+import type { HistoryRecord } from './store';
 
 export type Work =
   | { kind: 'activity'; taskId: number; name: string; input: string }
@@ -48,9 +46,6 @@ export type Outcome =
   | { kind: 'completed'; output: string }
   | { kind: 'failed'; output: string; details: FailureDetails }
   | { kind: 'continuedAsNew'; input: string };
-
-/** What the SDK's handler answered: its state, or a failure (with the state embedded if it had one). */
-export type SdkAnswer = { ok: true; state: OrchestratorState } | { ok: false; error: string; state?: OrchestratorState };
 
 export interface EpisodePlan {
   /** Events after the new ones: retry steps, scheduled work, OrchestratorCompleted, maybe ExecutionCompleted. */
@@ -65,7 +60,9 @@ export interface EpisodePlan {
 /** Delay before the next attempt after attempt `failedAttempt` (1-based) failed, as RetryInterceptor computes it. */
 export function retryDelayMs(p: RetryPolicy, failedAttempt: number): number {
   const d = p.firstRetryIntervalInMilliseconds * Math.pow(p.backoffCoefficient ?? 1, failedAttempt - 1);
-  return p.maxRetryIntervalInMilliseconds && p.maxRetryIntervalInMilliseconds > 0 ? Math.min(d, p.maxRetryIntervalInMilliseconds) : d;
+  return p.maxRetryIntervalInMilliseconds && p.maxRetryIntervalInMilliseconds > 0
+    ? Math.min(d, p.maxRetryIntervalInMilliseconds)
+    : d;
 }
 
 /** Which scheduled thing a completion event completes: "t<id>" task, "s<id>" sub-orchestration, "c<id>" timer. */
@@ -142,7 +139,10 @@ export class Execution {
 
   /** The retry step an incoming event triggers, if any (it takes one task id). */
   private retryStep(ev: HistoryEvent): RetryMark | undefined {
-    if ((ev.EventType === EventType.TaskFailed || ev.EventType === EventType.SubOrchestrationInstanceFailed) && ev.TaskScheduledId !== undefined) {
+    if (
+      (ev.EventType === EventType.TaskFailed || ev.EventType === EventType.SubOrchestrationInstanceFailed) &&
+      ev.TaskScheduledId !== undefined
+    ) {
       const m = this.retries.get(ev.TaskScheduledId);
       return m?.role === 'attempt' ? m : undefined;
     }
@@ -171,7 +171,13 @@ export class Execution {
       } else if (e.EventType === EventType.TimerCreated && !done.has(`c${e.EventId}`)) {
         work.push({ kind: 'timer', timerId: e.EventId, fireAt: e.FireAt ?? new Date(0).toISOString() });
       } else if (e.EventType === EventType.SubOrchestrationInstanceCreated && !done.has(`s${e.EventId}`)) {
-        const w: Work = { kind: 'subOrchestration', taskId: e.EventId, name: e.Name ?? '', instanceId: e.InstanceId ?? '', input: e.Input ?? 'null' };
+        const w: Work = {
+          kind: 'subOrchestration',
+          taskId: e.EventId,
+          name: e.Name ?? '',
+          instanceId: e.InstanceId ?? '',
+          input: e.Input ?? 'null',
+        };
         if (e.Version) w.version = e.Version;
         work.push(w);
       }
@@ -198,11 +204,17 @@ export class Execution {
       const id = nextId++;
       if (m.role === 'attempt') {
         const fireAt = new Date(now.getTime() + retryDelayMs(m.policy, m.attempt)).toISOString();
-        records.push({ event: { EventType: EventType.TimerCreated, EventId: id, FireAt: fireAt, Timestamp: ts }, meta: { retry: { ...m, role: 'timer' } } });
+        records.push({
+          event: { EventType: EventType.TimerCreated, EventId: id, FireAt: fireAt, Timestamp: ts },
+          meta: { retry: { ...m, role: 'timer' } },
+        });
         work.push({ kind: 'timer', timerId: id, fireAt });
       } else {
         const retry: RetryMark = { ...m, role: 'attempt', attempt: m.attempt + 1 };
-        records.push({ event: this.scheduleEvent(m.kind, id, m.name, m.input, m.instanceId, m.version, ts, work), meta: { retry } });
+        records.push({
+          event: this.scheduleEvent(m.kind, id, m.name, m.input, m.instanceId, m.version, ts, work),
+          meta: { retry },
+        });
       }
     }
 
@@ -217,9 +229,20 @@ export class Execution {
         case ActionType.CallActivity:
         case ActionType.CallActivityWithRetry: {
           const input = toJsonText(actionInput(a));
-          const rec: HistoryRecord = { event: this.scheduleEvent('activity', id, a.functionName ?? '', input, undefined, undefined, ts, work) };
+          const rec: HistoryRecord = {
+            event: this.scheduleEvent('activity', id, a.functionName ?? '', input, undefined, undefined, ts, work),
+          };
           if (a.actionType === ActionType.CallActivityWithRetry && a.retryOptions) {
-            rec.meta = { retry: { role: 'attempt', kind: 'activity', name: a.functionName ?? '', input, policy: a.retryOptions, attempt: 1 } };
+            rec.meta = {
+              retry: {
+                role: 'attempt',
+                kind: 'activity',
+                name: a.functionName ?? '',
+                input,
+                policy: a.retryOptions,
+                attempt: 1,
+              },
+            };
           }
           records.push(rec);
           break;
@@ -227,9 +250,27 @@ export class Execution {
         case ActionType.CallSubOrchestrator:
         case ActionType.CallSubOrchestratorWithRetry: {
           const input = toJsonText(actionInput(a));
-          const rec: HistoryRecord = { event: this.scheduleEvent('subOrchestration', id, a.functionName ?? '', input, a.instanceId, a.version, ts, work) };
+          const rec: HistoryRecord = {
+            event: this.scheduleEvent(
+              'subOrchestration',
+              id,
+              a.functionName ?? '',
+              input,
+              a.instanceId,
+              a.version,
+              ts,
+              work,
+            ),
+          };
           if (a.actionType === ActionType.CallSubOrchestratorWithRetry && a.retryOptions) {
-            const retry: RetryMark = { role: 'attempt', kind: 'subOrchestration', name: a.functionName ?? '', input, policy: a.retryOptions, attempt: 1 };
+            const retry: RetryMark = {
+              role: 'attempt',
+              kind: 'subOrchestration',
+              name: a.functionName ?? '',
+              input,
+              policy: a.retryOptions,
+              attempt: 1,
+            };
             if (a.instanceId) retry.instanceId = a.instanceId;
             if (a.version) retry.version = a.version;
             rec.meta = { retry };
@@ -239,7 +280,18 @@ export class Execution {
         }
         case ActionType.CallHttp:
           // The extension runs the durable HTTP action as a built-in activity; so does the engine.
-          records.push({ event: this.scheduleEvent('activity', id, HTTP_ACTIVITY, toJsonText(a.httpRequest ?? null), undefined, undefined, ts, work) });
+          records.push({
+            event: this.scheduleEvent(
+              'activity',
+              id,
+              HTTP_ACTIVITY,
+              toJsonText(a.httpRequest ?? null),
+              undefined,
+              undefined,
+              ts,
+              work,
+            ),
+          });
           break;
         case ActionType.CreateTimer: {
           const fireAt = new Date(a.fireAt ?? ts).toISOString();
@@ -262,7 +314,9 @@ export class Execution {
     if (!answer.ok) {
       outcome = this.failure(answer.error, state?.failureDetails);
     } else if (unsupported) {
-      outcome = this.failure(`${unsupported} is not supported by Strata's local Durable engine (Durable entities are not implemented); call an activity instead`);
+      outcome = this.failure(
+        `${unsupported} is not supported by Strata's local Durable engine (Durable entities are not implemented); call an activity instead`,
+      );
     } else if (state?.isDone && continueAsNew) {
       outcome = { kind: 'continuedAsNew', input: toJsonText(actionInput(continueAsNew)) };
     } else if (state?.isDone) {
@@ -273,9 +327,26 @@ export class Execution {
 
     records.push({ event: { EventType: EventType.OrchestratorCompleted, EventId: -1, Timestamp: ts } });
     if (outcome.kind === 'completed') {
-      records.push({ event: { EventType: EventType.ExecutionCompleted, EventId: -1, OrchestrationStatus: 'Completed', Result: outcome.output, Timestamp: ts } });
+      records.push({
+        event: {
+          EventType: EventType.ExecutionCompleted,
+          EventId: -1,
+          OrchestrationStatus: 'Completed',
+          Result: outcome.output,
+          Timestamp: ts,
+        },
+      });
     } else if (outcome.kind === 'failed') {
-      records.push({ event: { EventType: EventType.ExecutionCompleted, EventId: -1, OrchestrationStatus: 'Failed', Result: outcome.output, FailureDetails: outcome.details, Timestamp: ts } });
+      records.push({
+        event: {
+          EventType: EventType.ExecutionCompleted,
+          EventId: -1,
+          OrchestrationStatus: 'Failed',
+          Result: outcome.output,
+          FailureDetails: outcome.details,
+          Timestamp: ts,
+        },
+      });
     }
     return {
       records,
@@ -295,8 +366,16 @@ export class Execution {
   }
 
   /** TaskScheduled or SubOrchestrationInstanceCreated for task `id`, and its work item. */
-  private scheduleEvent(kind: RetryMark['kind'], id: number, name: string, input: string, instanceId: string | undefined,
-    version: string | undefined, ts: string, work: Work[]): HistoryEvent {
+  private scheduleEvent(
+    kind: RetryMark['kind'],
+    id: number,
+    name: string,
+    input: string,
+    instanceId: string | undefined,
+    version: string | undefined,
+    ts: string,
+    work: Work[],
+  ): HistoryEvent {
     if (kind === 'activity') {
       work.push({ kind: 'activity', taskId: id, name, input });
       return { EventType: EventType.TaskScheduled, EventId: id, Name: name, Input: input, Timestamp: ts };
@@ -306,7 +385,14 @@ export class Execution {
     const w: Work = { kind: 'subOrchestration', taskId: id, name, instanceId: childId, input };
     if (version) w.version = version;
     work.push(w);
-    const ev: HistoryEvent = { EventType: EventType.SubOrchestrationInstanceCreated, EventId: id, Name: name, InstanceId: childId, Input: input, Timestamp: ts };
+    const ev: HistoryEvent = {
+      EventType: EventType.SubOrchestrationInstanceCreated,
+      EventId: id,
+      Name: name,
+      InstanceId: childId,
+      Input: input,
+      Timestamp: ts,
+    };
     if (version) ev.Version = version;
     return ev;
   }

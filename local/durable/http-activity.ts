@@ -39,21 +39,31 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }
 
 export async function callDurableHttp(req: DurableHttpRequest, o: DurableHttpOptions): Promise<DurableHttpResponse> {
-  if (req.tokenSource) throw new Error('callHttp with a tokenSource (managed identity) is not supported by the local host; send the token in headers instead');
-  if (typeof req.uri !== 'string' || !/^https?:\/\//i.test(req.uri)) throw new Error(`callHttp needs an absolute http(s) url, got ${JSON.stringify(req.uri)}`);
+  if (req.tokenSource)
+    throw new Error(
+      'callHttp with a tokenSource (managed identity) is not supported by the local host; send the token in headers instead',
+    );
+  if (typeof req.uri !== 'string' || !/^https?:\/\//i.test(req.uri))
+    throw new Error(`callHttp needs an absolute http(s) url, got ${JSON.stringify(req.uri)}`);
   const method = (req.method ?? 'GET').toUpperCase();
   let res = await fetch(req.uri, {
     method,
     headers: req.headers ?? {},
-    ...(req.content !== undefined && req.content !== null && method !== 'GET' && method !== 'HEAD' ? { body: req.content } : {}),
+    ...(req.content !== undefined && req.content !== null && method !== 'GET' && method !== 'HEAD'
+      ? { body: req.content }
+      : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
   for (;;) {
@@ -61,8 +71,17 @@ export async function callDurableHttp(req: DurableHttpRequest, o: DurableHttpOpt
     if (res.status !== 202 || !location || req.asynchronousPatternEnabled === false) break;
     const retryAfter = Number(res.headers.get('retry-after'));
     await res.arrayBuffer().catch(() => undefined);
-    await sleep(Number.isFinite(retryAfter) && retryAfter >= 0 && res.headers.has('retry-after') ? retryAfter * 1000 : o.defaultSleepMs, o.signal);
-    res = await fetch(new URL(location, req.uri), { method: 'GET', headers: req.headers ?? {}, ...(o.signal ? { signal: o.signal } : {}) });
+    await sleep(
+      Number.isFinite(retryAfter) && retryAfter >= 0 && res.headers.has('retry-after')
+        ? retryAfter * 1000
+        : o.defaultSleepMs,
+      o.signal,
+    );
+    res = await fetch(new URL(location, req.uri), {
+      method: 'GET',
+      headers: req.headers ?? {},
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
   }
   return { statusCode: res.status, headers: headersOf(res), content: await res.text() };
 }

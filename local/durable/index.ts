@@ -7,7 +7,8 @@ import type { HostContext, HostExtension, LocalHttpRequest, LocalHttpResponse } 
 import { DurableHttpApi } from './client-api';
 import { DurableUrls, WEBHOOK_PATH } from './client-urls';
 import { DurableEngine } from './engine';
-import { parseTimeSpanMs } from '../timers/ncrontab';
+import { functionTimeoutMs } from '../timespan';
+import { ConfigError } from '../../shared/errors';
 
 export { DurableEngine } from './engine';
 export { DurableUrls, WEBHOOK_PATH } from './client-urls';
@@ -16,6 +17,29 @@ export { DurableUrls, WEBHOOK_PATH } from './client-urls';
 export const DEFAULT_HUB_NAME = 'StrataHub';
 const DEFAULT_MAX_ACTIVITIES = 10;
 const DEFAULT_MAX_ORCHESTRATIONS = 10;
+
+/**
+ * How long a host's lease on Durable work holds without renewal, and how often hosts poll for
+ * work (STRATA_DURABLE_LEASE_MS, STRATA_DURABLE_POLL_MS): the defaults suit a machine; tests of
+ * takeover shorten the lease.
+ */
+function leaseSettings(env: NodeJS.ProcessEnv = process.env): { leaseMs?: number; pollMs?: number } {
+  const out: { leaseMs?: number; pollMs?: number } = {};
+  for (const [name, key, min] of [
+    ['STRATA_DURABLE_LEASE_MS', 'leaseMs', 1000],
+    ['STRATA_DURABLE_POLL_MS', 'pollMs', 10],
+  ] as const) {
+    const text = env[name]?.trim();
+    if (!text) continue;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min)
+      throw new ConfigError([
+        { where: name, problem: `must be a whole number of milliseconds >= ${min}, got "${text}"` },
+      ]);
+    out[key] = n;
+  }
+  return out;
+}
 
 export interface DurableExtension extends HostExtension {
   /** The engine (after start). */
@@ -31,8 +55,11 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
   let engine: DurableEngine | undefined;
   let urls: DurableUrls | undefined;
   let api: DurableHttpApi | undefined;
+  const clientBindings = new WeakMap<RegisteredFunction, string[]>();
+  let clientPayload: string | undefined;
   const started = <T>(v: T | undefined): T => {
-    if (v === undefined) throw new Error('the durable extension is not started: the host calls start(ctx) before any invocation');
+    if (v === undefined)
+      throw new Error('the durable extension is not started: the host calls start(ctx) before any invocation');
     return v;
   };
 
@@ -46,7 +73,8 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
       { type: 'orchestrationClient', direction: 'in' },
     ],
     bindingsNotRun: {
-      entityTrigger: "a Durable entity: entities are not supported by the local Durable engine; the entities API answers 501 and an orchestration that calls or signals one fails with a message naming the call",
+      entityTrigger:
+        'a Durable entity: entities are not supported by the local Durable engine; the entities API answers 501 and an orchestration that calls or signals one fails with a message naming the call',
     },
     get engine() {
       return started(engine);
@@ -58,10 +86,10 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
     async start(ctx: HostContext): Promise<void> {
       const cfg = ctx.hostJson.extensions?.durableTask ?? {};
       // "-1" is Azure's "no limit" (Premium and Dedicated plans).
-      const limit = ctx.hostJson.functionTimeout;
-      const timeout = limit === undefined || limit === '-1' ? undefined : parseTimeSpanMs(limit);
-      if (limit !== undefined && limit !== '-1' && !(timeout! > 0)) throw new Error(`host.json functionTimeout "${ctx.hostJson.functionTimeout}" is not a TimeSpan such as "00:10:00"`);
+      const limit = functionTimeoutMs(ctx.hostJson);
+      const timeout = limit === Infinity ? undefined : limit;
       urls = new DurableUrls(ctx.baseUrl, cfg.hubName ?? DEFAULT_HUB_NAME, ctx.systemKeys?.[DURABLE_SYSTEM_KEY]);
+      clientPayload = undefined;
       engine = new DurableEngine({
         core,
         storageConnection: ctx.storageConnection,
@@ -69,7 +97,13 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
         maxConcurrentActivities: cfg.maxConcurrentActivityFunctions ?? DEFAULT_MAX_ACTIVITIES,
         maxConcurrentOrchestrations: cfg.maxConcurrentOrchestratorFunctions ?? DEFAULT_MAX_ORCHESTRATIONS,
         ...(timeout !== undefined ? { functionTimeoutMs: timeout } : {}),
-        ...(cfg.httpSettings?.defaultAsyncRequestSleepTimeMilliseconds !== undefined ? { httpAsyncSleepMs: cfg.httpSettings.defaultAsyncRequestSleepTimeMilliseconds } : {}),
+        ...(cfg.httpSettings?.defaultAsyncRequestSleepTimeMilliseconds !== undefined
+          ? { httpAsyncSleepMs: cfg.httpSettings.defaultAsyncRequestSleepTimeMilliseconds }
+          : {}),
+        ...(ctx.watch ? { watch: ctx.watch } : {}),
+        ...(ctx.lastStop ? { lastStop: ctx.lastStop } : {}),
+        ...(ctx.hostId ? { hostId: ctx.hostId } : {}),
+        ...leaseSettings(),
         ...(ctx.log ? { log: (level: 'info' | 'warn' | 'error', m: string) => ctx.log!(level, `[durable] ${m}`) } : {}),
       });
       api = new DurableHttpApi(engine, urls);
@@ -85,11 +119,17 @@ export function createDurableExtension(core: FunctionsCore = functionsCore): Dur
     },
 
     inputsFor(fn: RegisteredFunction): Array<{ name: string; data: RpcTypedData }> {
-      const keys = Object.entries(fn.metadata.bindings)
-        .filter(([, b]) => b.direction === 'in' && (b.type === 'durableClient' || b.type === 'orchestrationClient'))
-        .map(([key]) => key);
+      // Per function once: most functions have no durable client, and the payload never changes after start.
+      let keys = clientBindings.get(fn);
+      if (!keys) {
+        keys = Object.entries(fn.metadata.bindings)
+          .filter(([, b]) => b.direction === 'in' && (b.type === 'durableClient' || b.type === 'orchestrationClient'))
+          .map(([key]) => key);
+        clientBindings.set(fn, keys);
+      }
       if (!keys.length) return [];
-      const payload = JSON.stringify(started(urls).clientPayload());
+      clientPayload ??= JSON.stringify(started(urls).clientPayload());
+      const payload = clientPayload;
       return keys.map((name) => ({ name, data: { string: payload } }));
     },
 

@@ -57,11 +57,24 @@ export interface HistoryEvent {
   FailureDetails?: FailureDetails;
   OrchestrationStatus?: RuntimeStatus;
   OrchestrationInstance?: { InstanceId: string; ExecutionId: string };
-  ParentInstance?: { Name: string; TaskScheduleId: number; OrchestrationInstance: { InstanceId: string; ExecutionId: string } };
+  ParentInstance?: {
+    Name: string;
+    TaskScheduleId: number;
+    OrchestrationInstance: { InstanceId: string; ExecutionId: string };
+  };
 }
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'Suspended' | 'ContinuedAsNew';
-export const RUNTIME_STATUSES: readonly RuntimeStatus[] = ['Pending', 'Running', 'Completed', 'Failed', 'Terminated', 'Suspended', 'ContinuedAsNew'];
+export type RuntimeStatus =
+  'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'Suspended' | 'ContinuedAsNew';
+export const RUNTIME_STATUSES: readonly RuntimeStatus[] = [
+  'Pending',
+  'Running',
+  'Completed',
+  'Failed',
+  'Terminated',
+  'Suspended',
+  'ContinuedAsNew',
+];
 
 /** A finished instance: no episode runs again; only a new start with the same id replaces it. */
 export function isTerminal(s: RuntimeStatus): boolean {
@@ -122,9 +135,14 @@ export interface OrchestratorState {
 
 /** The SDK numbers a task for each of these, in the order they are first yielded. */
 const ID_CONSUMING = new Set<ActionType>([
-  ActionType.CallActivity, ActionType.CallActivityWithRetry, ActionType.CallSubOrchestrator,
-  ActionType.CallSubOrchestratorWithRetry, ActionType.CreateTimer, ActionType.CallEntity,
-  ActionType.CallHttp, ActionType.SignalEntity,
+  ActionType.CallActivity,
+  ActionType.CallActivityWithRetry,
+  ActionType.CallSubOrchestrator,
+  ActionType.CallSubOrchestratorWithRetry,
+  ActionType.CreateTimer,
+  ActionType.CallEntity,
+  ActionType.CallHttp,
+  ActionType.SignalEntity,
 ]);
 export function consumesTaskId(a: Action): boolean {
   return ID_CONSUMING.has(a.actionType);
@@ -149,7 +167,8 @@ export function flattenActions(actions: unknown[], out: Action[] = []): Action[]
 
 /** Activity and ContinueAsNew inputs arrive JSON-encoded when they were strings (Utils.processInput). */
 export function actionInput(a: Action): unknown {
-  if (a.actionType === ActionType.CallSubOrchestrator || a.actionType === ActionType.CallSubOrchestratorWithRetry) return a.input ?? null;
+  if (a.actionType === ActionType.CallSubOrchestrator || a.actionType === ActionType.CallSubOrchestratorWithRetry)
+    return a.input ?? null;
   if (typeof a.input === 'string') {
     try {
       return JSON.parse(a.input);
@@ -170,5 +189,31 @@ export function parseJsonText(text: string | undefined | null): unknown {
 }
 
 export const EVENT_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(EventType).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]),
+  Object.entries(EventType)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v as number, k]),
 );
+
+// -- beside the wire format: what the local engine keeps and hands around ----------------------
+
+/** The name the extension schedules `context.df.callHttp` under (a built-in activity). */
+export const HTTP_ACTIVITY = 'BuiltIn::HttpActivity';
+
+/** Retry bookkeeping kept beside TaskScheduled / SubOrchestrationInstanceCreated / TimerCreated rows. */
+export interface RetryMark {
+  /** "attempt": this id is an attempt of the call; "timer": the wait after attempt `attempt` failed. */
+  role: 'attempt' | 'timer';
+  kind: 'activity' | 'subOrchestration';
+  name: string;
+  /** JSON text. */
+  input: string;
+  /** An explicit sub-orchestration instance id (reused by every attempt). */
+  instanceId?: string;
+  version?: string;
+  policy: RetryPolicy;
+  attempt: number;
+}
+
+/** What the SDK's handler answered: its state, or a failure (with the state embedded if it had one). */
+export type SdkAnswer =
+  { ok: true; state: OrchestratorState } | { ok: false; error: string; state?: OrchestratorState };

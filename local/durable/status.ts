@@ -48,7 +48,11 @@ export function historyView(records: HistoryRecord[], showOutput: boolean): Arra
   }
   const completes = (e: HistoryEvent): string | undefined => {
     if (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) return `t${e.TaskScheduledId}`;
-    if (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) return `s${e.TaskScheduledId}`;
+    if (
+      e.EventType === EventType.SubOrchestrationInstanceCompleted ||
+      e.EventType === EventType.SubOrchestrationInstanceFailed
+    )
+      return `s${e.TaskScheduledId}`;
     if (e.EventType === EventType.TimerFired) return `c${e.TimerId}`;
     return undefined;
   };
@@ -59,7 +63,11 @@ export function historyView(records: HistoryRecord[], showOutput: boolean): Arra
     // A scheduled task shows once: as its completion, or on its own while it is still running.
     if (e.EventType === EventType.TaskScheduled && done.has(`t${e.EventId}`)) continue;
     if (e.EventType === EventType.SubOrchestrationInstanceCreated && done.has(`s${e.EventId}`)) continue;
-    const v: Record<string, unknown> = { EventType: EVENT_NAMES[e.EventType] ?? e.EventType, EventId: e.EventId, Timestamp: e.Timestamp };
+    const v: Record<string, unknown> = {
+      EventType: EVENT_NAMES[e.EventType] ?? e.EventType,
+      EventId: e.EventId,
+      Timestamp: e.Timestamp,
+    };
     const key = completes(e);
     const origin = key ? scheduled.get(key) : undefined;
     if (origin && e.EventType !== EventType.TimerFired) {
@@ -74,11 +82,15 @@ export function historyView(records: HistoryRecord[], showOutput: boolean): Arra
     if (e.FireAt !== undefined) v.FireAt = e.FireAt;
     if (e.InstanceId !== undefined && v.InstanceId === undefined) v.InstanceId = e.InstanceId;
     if (e.OrchestrationStatus !== undefined) v.OrchestrationStatus = e.OrchestrationStatus;
-    if (e.FailureDetails) v.FailureDetails = { ErrorType: e.FailureDetails.ErrorType, ErrorMessage: e.FailureDetails.ErrorMessage };
+    if (e.FailureDetails)
+      v.FailureDetails = { ErrorType: e.FailureDetails.ErrorType, ErrorMessage: e.FailureDetails.ErrorMessage };
     if (e.Reason !== undefined) v.Reason = e.Reason;
-    const inputBearing = e.EventType === EventType.ExecutionStarted || e.EventType === EventType.EventRaised
-      || e.EventType === EventType.TaskScheduled || e.EventType === EventType.SubOrchestrationInstanceCreated
-      || e.EventType === EventType.ExecutionTerminated;
+    const inputBearing =
+      e.EventType === EventType.ExecutionStarted ||
+      e.EventType === EventType.EventRaised ||
+      e.EventType === EventType.TaskScheduled ||
+      e.EventType === EventType.SubOrchestrationInstanceCreated ||
+      e.EventType === EventType.ExecutionTerminated;
     if (e.Input !== undefined && inputBearing) v.Input = parseJsonText(e.Input);
     if (showOutput && e.Result !== undefined) v.Result = parseJsonText(e.Result);
     out.push(v);

@@ -9,17 +9,24 @@
  *   sequence). The same partition holds the instance's durable inbox (RowKey `msg-...`): raised
  *   events and terminate/suspend/resume requests that a crash must not lose.
  * - Blob container `<hub>-large`: values too big for a Table property; the row keeps the blob name.
- * - The host lease (`<hub>Instances`, PartitionKey `~host`, RowKey `lease`): whether the last host
- *   on this task hub stopped cleanly, so a restart knows it follows a crash (poison detection).
+ * - `<hub>Work`: what several hosts on one task hub share (local/durable/leases.ts):
+ *   PartitionKey `host`: one row per host (RowKey = host id): its heartbeat and whether it stopped
+ *   cleanly, so a restart knows it follows its own crash (poison detection);
+ *   PartitionKey `activity`: one work item per scheduled activity (RowKey = execution id and task
+ *   id), claimed by one host at a time with an ETag-guarded lease;
+ *   PartitionKey `wake-<host id>`: one row per instance that host owns and that got an inbox message.
+ * - An instance's owner (the host that runs its episodes) and its lease are properties of its
+ *   Instances row (`Owner`, `OwnerRun`, `LeaseExpires`), so a commit renews them with the same ETag.
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { Storage } from '../../shared/storage/clients';
+import type { Storage } from '../../shared/azure/storage';
 import { ConflictError } from '../../shared/errors';
 import type { HistoryEvent, RuntimeStatus } from './protocol';
-import type { RetryMark } from './execution';
+import type { RetryMark } from './protocol';
+import { statusOf as statusCode } from '../../shared/azure/status';
 
 /** A Table string property holds 32K UTF-16 characters (64 KiB); bigger values go to a blob. */
 export const MAX_INLINE_CHARS = 30_000;
@@ -32,9 +39,30 @@ const SEQ_WIDTH = 10;
 const MSG_PREFIX = 'msg-';
 /** The RowKey of an instance row (one row per partition, like the Azure Storage backend). */
 const INSTANCE_ROW = '';
-/** The host lease row: never an instance (instance queries select RowKey ''). */
-const LEASE_PARTITION = '~host';
-const LEASE_ROW = 'lease';
+const HOST_PARTITION = 'host';
+const WORK_PARTITION = 'activity';
+const WAKE_PREFIX = 'wake-';
+
+/** Who holds a lease: a host, and which run of it (a restart is a new run of the same host). */
+export interface LeaseHolder {
+  owner: string;
+  run: string;
+  expires: Date;
+}
+
+/** A scheduled activity, claimable by any host on the task hub. */
+export interface WorkItem {
+  instanceId: string;
+  executionId: string;
+  taskId: number;
+  name: string;
+  /** JSON text. */
+  input: string;
+  /** Runs that ended with their host dead (not a failure of the code: a crash). */
+  crashes: number;
+  holder?: LeaseHolder;
+  etag?: string;
+}
 
 export interface ParentLink {
   instanceId: string;
@@ -76,6 +104,8 @@ export interface InstanceRecord {
    * its poison limit, so a host restart never re-crashes on the same instance forever.
    */
   crashRestarts: number;
+  /** The host running this instance's episodes, and until when (undefined: nobody; take it). */
+  holder?: LeaseHolder;
   etag?: string;
 }
 
@@ -89,7 +119,11 @@ export interface HistoryRecord {
   meta?: RecordMeta;
 }
 
-export type MessageKind = 'event' | 'terminate' | 'suspend' | 'resume';
+/**
+ * `result`: the completion of work another host ran (data: `{event, executionId}`); `poison`: an
+ * activity that kept killing its host (data: the reason): the instance is failed with it.
+ */
+export type MessageKind = 'event' | 'terminate' | 'suspend' | 'resume' | 'result' | 'poison';
 export interface InboxMessage {
   id: string;
   kind: MessageKind;
@@ -109,7 +143,17 @@ export interface InstanceQuery {
 
 const pad = (n: number) => String(n).padStart(SEQ_WIDTH, '0');
 const asDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
-const statusCode = (e: unknown) => (e as { statusCode?: number }).statusCode;
+
+/** Lease properties of a row ('' and the epoch: nobody holds it). */
+function holderProps(h: LeaseHolder | undefined): Record<string, unknown> {
+  return { Owner: h?.owner ?? '', OwnerRun: h?.run ?? '', LeaseExpires: h?.expires ?? new Date(0) };
+}
+
+function holderOf(e: Record<string, unknown>): LeaseHolder | undefined {
+  const owner = typeof e.Owner === 'string' ? e.Owner : '';
+  if (!owner) return undefined;
+  return { owner, run: String(e.OwnerRun ?? ''), expires: asDate(e.LeaseExpires) };
+}
 
 export class TaskHubStore {
   readonly instancesTable: string;
@@ -118,29 +162,43 @@ export class TaskHubStore {
   private instances!: TableClient;
   private history!: TableClient;
   private large!: ContainerClient;
+  private work!: TableClient;
+  readonly workTable: string;
   private msgCounter = 0;
 
-  constructor(private readonly storage: Storage, readonly hubName: string) {
+  constructor(
+    private readonly storage: Storage,
+    readonly hubName: string,
+  ) {
     if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(hubName)) {
-      throw new Error(`task hub name "${hubName}" is invalid: use 3-45 letters and digits starting with a letter (host.json extensions.durableTask.hubName)`);
+      throw new Error(
+        `task hub name "${hubName}" is invalid: use 3-45 letters and digits starting with a letter (host.json extensions.durableTask.hubName)`,
+      );
     }
     this.instancesTable = `${hubName}Instances`;
     this.historyTable = `${hubName}History`;
     this.largeContainer = `${hubName.toLowerCase()}-large`;
+    this.workTable = `${hubName}Work`;
   }
 
   async init(): Promise<void> {
-    [this.instances, this.history, this.large] = await Promise.all([
+    [this.instances, this.history, this.large, this.work] = await Promise.all([
       this.storage.table(this.instancesTable),
       this.storage.table(this.historyTable),
       this.storage.container(this.largeContainer),
+      this.storage.table(this.workTable),
     ]);
   }
 
   // ---------- large values ----------
 
   /** Put a JSON text in `prop` on the entity, or in a blob named by `prop + "Blob"` when it is too large. */
-  private async putValue(entity: Record<string, unknown>, prop: string, text: string | null, blobName: string): Promise<void> {
+  private async putValue(
+    entity: Record<string, unknown>,
+    prop: string,
+    text: string | null,
+    blobName: string,
+  ): Promise<void> {
     if (text === null) return;
     if (text.length <= MAX_INLINE_CHARS) {
       entity[prop] = text;
@@ -176,6 +234,7 @@ export class TaskHubStore {
       NextTaskId: r.nextTaskId,
       ActionCount: r.actionCount,
       CrashRestarts: r.crashRestarts,
+      ...holderProps(r.holder),
     };
     if (r.version) e.Version = r.version;
     if (r.parent) {
@@ -190,14 +249,22 @@ export class TaskHubStore {
       this.putValue(e, 'Output', r.output, `${base}/output`),
       this.putValue(e, 'CustomStatus', r.customStatus, `${base}/status-${r.historyLength}`),
       this.putValue(e, 'FailureDetails', r.failureDetails, `${base}/failure`),
-      this.putValue(e, 'ConsumedMessages', r.consumedMessages.length ? JSON.stringify(r.consumedMessages) : null, `${base}/consumed-${r.historyLength}`),
+      this.putValue(
+        e,
+        'ConsumedMessages',
+        r.consumedMessages.length ? JSON.stringify(r.consumedMessages) : null,
+        `${base}/consumed-${r.historyLength}`,
+      ),
     ]);
     return e as TableEntity;
   }
 
   private async fromInstanceEntity(e: Record<string, unknown>): Promise<InstanceRecord> {
     const [input, output, customStatus, failureDetails, consumed] = await Promise.all([
-      this.getValue(e, 'Input'), this.getValue(e, 'Output'), this.getValue(e, 'CustomStatus'), this.getValue(e, 'FailureDetails'),
+      this.getValue(e, 'Input'),
+      this.getValue(e, 'Output'),
+      this.getValue(e, 'CustomStatus'),
+      this.getValue(e, 'FailureDetails'),
       this.getValue(e, 'ConsumedMessages'),
     ]);
     const r: InstanceRecord = {
@@ -219,9 +286,15 @@ export class TaskHubStore {
       crashRestarts: Number(e.CrashRestarts ?? 0),
       etag: e.etag as string | undefined,
     };
+    const holder = holderOf(e);
+    if (holder) r.holder = holder;
     if (typeof e.Version === 'string') r.version = e.Version;
     if (typeof e.ParentInstanceId === 'string') {
-      r.parent = { instanceId: e.ParentInstanceId, executionId: String(e.ParentExecutionId), taskId: Number(e.ParentTaskId) };
+      r.parent = {
+        instanceId: e.ParentInstanceId,
+        executionId: String(e.ParentExecutionId),
+        taskId: Number(e.ParentTaskId),
+      };
     }
     return r;
   }
@@ -243,46 +316,230 @@ export class TaskHubStore {
   async writeInstance(r: InstanceRecord, expectedEtag: string | undefined): Promise<string> {
     const entity = await this.toInstanceEntity(r);
     try {
-      const res = expectedEtag === undefined
-        ? await this.instances.createEntity(entity)
-        : await this.instances.updateEntity(entity, 'Replace', { etag: expectedEtag });
+      const res =
+        expectedEtag === undefined
+          ? await this.instances.createEntity(entity)
+          : await this.instances.updateEntity(entity, 'Replace', { etag: expectedEtag });
       return res.etag ?? '';
     } catch (err) {
       const code = statusCode(err);
       if (code === 409 || code === 412) {
-        throw new ConflictError(`orchestration instance "${r.instanceId}" was changed by someone else (another start, or a second host on task hub ${this.hubName})`);
+        throw new ConflictError(
+          `orchestration instance "${r.instanceId}" was changed by someone else (another start, or a second host on task hub ${this.hubName})`,
+        );
       }
       throw err;
     }
   }
 
-  // ---------- host lease ----------
+  // ---------- leases ----------
 
-  /** How the last host on this task hub ended: undefined for the first host ever. */
-  async readLease(): Promise<{ clean: boolean; startedAt: Date } | undefined> {
+  /**
+   * Take or renew the lease on an instance's episodes (only the lease properties change), if
+   * nobody changed its row since `etag` was read. Returns the new ETag.
+   */
+  async leaseInstance(instanceId: string, holder: LeaseHolder | undefined, etag: string): Promise<string> {
+    const e = { partitionKey: instanceId, rowKey: INSTANCE_ROW, ...holderProps(holder) };
+    return this.conditional(`orchestration instance "${instanceId}"`, () =>
+      this.instances.updateEntity(e, 'Merge', { etag }),
+    );
+  }
+
+  /** Who holds an instance's lease (light: no values are read); undefined when it does not exist. */
+  async readHolder(instanceId: string): Promise<{ holder?: LeaseHolder } | undefined> {
     try {
-      const e = await this.instances.getEntity<Record<string, unknown>>(LEASE_PARTITION, LEASE_ROW);
-      return { clean: e.Clean === true, startedAt: asDate(e.StartedAt) };
+      const e = await this.instances.getEntity<Record<string, unknown>>(instanceId, INSTANCE_ROW, {
+        queryOptions: { select: ['Owner', 'OwnerRun', 'LeaseExpires'] },
+      });
+      return { holder: holderOf(e) };
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
     }
   }
 
-  /** Running (clean = false) when a host starts, clean when it stops after its episodes committed. */
-  async writeLease(clean: boolean, startedAt: Date): Promise<void> {
-    await this.instances.upsertEntity({ partitionKey: LEASE_PARTITION, rowKey: LEASE_ROW, Clean: clean, StartedAt: startedAt }, 'Replace');
+  /** Who holds each unfinished instance (light: no values are read). */
+  async instanceHolders(): Promise<Array<{ instanceId: string; holder?: LeaseHolder }>> {
+    const filter = `RowKey eq '' and (RuntimeStatus eq 'Pending' or RuntimeStatus eq 'Running' or RuntimeStatus eq 'Suspended')`;
+    const out: Array<{ instanceId: string; holder?: LeaseHolder }> = [];
+    for await (const e of this.instances.listEntities<Record<string, unknown>>({
+      queryOptions: { filter, select: ['PartitionKey', 'Owner', 'OwnerRun', 'LeaseExpires'] },
+    }))
+      out.push({ instanceId: String(e.partitionKey), holder: holderOf(e) });
+    return out;
+  }
+
+  /** A host's row: whether its last run stopped cleanly, and its heartbeat (undefined: a new host). */
+  async readHost(hostId: string): Promise<{ clean: boolean; run: string; expires: Date } | undefined> {
+    try {
+      const e = await this.work.getEntity<Record<string, unknown>>(HOST_PARTITION, hostId);
+      return { clean: e.Clean === true, run: String(e.Run ?? ''), expires: asDate(e.Expires) };
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Running (clean = false, with a heartbeat) while a host works; clean when it stopped after its episodes committed. */
+  async writeHost(hostId: string, run: string, clean: boolean, expires: Date): Promise<void> {
+    await this.work.upsertEntity(
+      { partitionKey: HOST_PARTITION, rowKey: hostId, Run: run, Clean: clean, Expires: expires },
+      'Replace',
+    );
+  }
+
+  /** Hosts whose heartbeat has not expired (this one included). */
+  async liveHosts(now: Date): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of this.work.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${HOST_PARTITION} and Clean eq false and Expires gt ${now}` },
+    }))
+      out.push(String(e.rowKey));
+    return out;
+  }
+
+  private workKey(executionId: string, taskId: number): string {
+    return `${executionId}-${pad(taskId)}`;
+  }
+
+  /** Queue an activity (held by `holder` from the start, or by nobody). False when it is queued already. */
+  async addWork(w: WorkItem): Promise<boolean> {
+    const e: Record<string, unknown> = {
+      partitionKey: WORK_PARTITION,
+      rowKey: this.workKey(w.executionId, w.taskId),
+      InstanceId: w.instanceId,
+      ExecutionId: w.executionId,
+      TaskId: w.taskId,
+      Name: w.name,
+      Crashes: w.crashes,
+      ...holderProps(w.holder),
+    };
+    await this.putValue(e, 'Input', w.input, `${w.instanceId}/${w.executionId}/work-${pad(w.taskId)}`);
+    try {
+      w.etag = (await this.work.createEntity(e as TableEntity)).etag;
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 409) return false;
+      throw err;
+    }
+  }
+
+  private async fromWorkEntity(e: Record<string, unknown>): Promise<WorkItem> {
+    const w: WorkItem = {
+      instanceId: String(e.InstanceId),
+      executionId: String(e.ExecutionId),
+      taskId: Number(e.TaskId),
+      name: String(e.Name),
+      input: (await this.getValue(e, 'Input')) ?? 'null',
+      crashes: Number(e.Crashes ?? 0),
+      etag: e.etag as string | undefined,
+    };
+    const holder = holderOf(e);
+    if (holder) w.holder = holder;
+    return w;
+  }
+
+  async readWork(executionId: string, taskId: number): Promise<WorkItem | undefined> {
+    try {
+      const e = await this.work.getEntity<Record<string, unknown>>(WORK_PARTITION, this.workKey(executionId, taskId));
+      return await this.fromWorkEntity(e);
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every queued activity (their inputs are read only for the ones a host takes: see readWork). */
+  async listWork(): Promise<Array<Omit<WorkItem, 'input'>>> {
+    const out: Array<Omit<WorkItem, 'input'>> = [];
+    for await (const e of this.work.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${WORK_PARTITION}` },
+    })) {
+      const w: Omit<WorkItem, 'input'> = {
+        instanceId: String(e.InstanceId),
+        executionId: String(e.ExecutionId),
+        taskId: Number(e.TaskId),
+        name: String(e.Name),
+        crashes: Number(e.Crashes ?? 0),
+        etag: e.etag as string | undefined,
+      };
+      const holder = holderOf(e);
+      if (holder) w.holder = holder;
+      out.push(w);
+    }
+    return out;
+  }
+
+  /** Take or renew a work item's lease (and its crash count) if nobody changed it since `etag`. Returns the new ETag. */
+  async leaseWork(w: Omit<WorkItem, 'input'>, holder: LeaseHolder | undefined, etag: string): Promise<string> {
+    const e = {
+      partitionKey: WORK_PARTITION,
+      rowKey: this.workKey(w.executionId, w.taskId),
+      Crashes: w.crashes,
+      ...holderProps(holder),
+    };
+    return this.conditional(`activity '${w.name}' of "${w.instanceId}" (task ${w.taskId})`, () =>
+      this.work.updateEntity(e, 'Merge', { etag }),
+    );
+  }
+
+  /** The activity is done (its result delivered): remove it, unless someone else holds it now. */
+  async deleteWork(w: Omit<WorkItem, 'input'>, etag: string): Promise<void> {
+    try {
+      await this.work.deleteEntity(WORK_PARTITION, this.workKey(w.executionId, w.taskId), { etag });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 404 && code !== 412) throw err;
+    }
+  }
+
+  /** Tell an instance's owner that its inbox has something new. */
+  async wake(hostId: string, instanceId: string): Promise<void> {
+    await this.work.upsertEntity({ partitionKey: `${WAKE_PREFIX}${hostId}`, rowKey: instanceId }, 'Replace');
+  }
+
+  /** The instances this host was told about since the last call (each told once). */
+  async takeWakes(hostId: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of this.work.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${WAKE_PREFIX + hostId}` },
+    })) {
+      // Deleted before the inbox is read: a message that comes after the read wakes it again.
+      await this.work.deleteEntity(String(e.partitionKey), String(e.rowKey), { etag: String(e.etag) }).catch((x) => {
+        if (statusCode(x) !== 404 && statusCode(x) !== 412) throw x;
+      });
+      out.push(String(e.rowKey));
+    }
+    return out;
+  }
+
+  private async conditional(what: string, write: () => Promise<{ etag?: string }>): Promise<string> {
+    try {
+      return (await write()).etag ?? '';
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 409 || code === 412 || code === 404)
+        throw new ConflictError(`${what} was changed by someone else (another host on task hub ${this.hubName})`);
+      throw err;
+    }
   }
 
   /** Instances matching a filter, one page at a time (continuation tokens are opaque strings). */
-  async queryInstances(q: InstanceQuery, pageSize: number, continuationToken?: string): Promise<{ instances: InstanceRecord[]; continuationToken?: string }> {
+  async queryInstances(
+    q: InstanceQuery,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<{ instances: InstanceRecord[]; continuationToken?: string }> {
     const clauses: string[] = [`RowKey eq ''`];
     if (q.statuses?.length) clauses.push(`(${q.statuses.map((s) => odata`RuntimeStatus eq ${s}`).join(' or ')})`);
     if (q.createdFrom) clauses.push(odata`CreatedTime ge ${q.createdFrom}`);
     if (q.createdTo) clauses.push(odata`CreatedTime le ${q.createdTo}`);
     if (q.instanceIdPrefix) {
       // Prefix range on the PartitionKey: [prefix, prefix + U+FFFF)
-      clauses.push(odata`PartitionKey ge ${q.instanceIdPrefix}`, odata`PartitionKey lt ${q.instanceIdPrefix + '\uffff'}`);
+      clauses.push(
+        odata`PartitionKey ge ${q.instanceIdPrefix}`,
+        odata`PartitionKey lt ${q.instanceIdPrefix + '\uffff'}`,
+      );
     }
     const pages = this.instances
       .listEntities<Record<string, unknown>>({ queryOptions: { filter: clauses.join(' and ') } })
@@ -308,7 +565,12 @@ export class TaskHubStore {
 
   // ---------- history ----------
 
-  private async toHistoryEntity(instanceId: string, executionId: string, seq: number, rec: HistoryRecord): Promise<TableEntity> {
+  private async toHistoryEntity(
+    instanceId: string,
+    executionId: string,
+    seq: number,
+    rec: HistoryRecord,
+  ): Promise<TableEntity> {
     const e: Record<string, unknown> = {
       partitionKey: instanceId,
       rowKey: pad(seq),
@@ -323,7 +585,9 @@ export class TaskHubStore {
   /** Append history rows for seq = start, start+1, ... (an uncommitted tail left by a crash is overwritten). */
   async writeHistory(instanceId: string, executionId: string, start: number, records: HistoryRecord[]): Promise<void> {
     if (!records.length) return;
-    const entities = await Promise.all(records.map((r, i) => this.toHistoryEntity(instanceId, executionId, start + i, r)));
+    const entities = await Promise.all(
+      records.map((r, i) => this.toHistoryEntity(instanceId, executionId, start + i, r)),
+    );
     // Inserts are much faster than upserts (on Azurite); rows of an uncommitted episode are replaced on conflict.
     await this.submitBatches(entities.map((e): TransactionAction => ['create', e]));
   }
@@ -333,17 +597,22 @@ export class TaskHubStore {
     if (end <= start) return [];
     const filter = odata`PartitionKey eq ${instanceId} and RowKey ge ${pad(start)} and RowKey lt ${pad(end)}`;
     const rows: Array<Record<string, unknown>> = [];
-    for await (const e of this.history.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) rows.push(e);
+    for await (const e of this.history.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
+      rows.push(e);
     rows.sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
     if (rows.length !== end - start) {
-      throw new Error(`history of "${instanceId}" is incomplete: expected ${end - start} rows from ${start}, found ${rows.length}`);
+      throw new Error(
+        `history of "${instanceId}" is incomplete: expected ${end - start} rows from ${start}, found ${rows.length}`,
+      );
     }
-    return Promise.all(rows.map(async (e) => {
-      const text = await this.getValue(e, 'Event');
-      const rec: HistoryRecord = { event: JSON.parse(text ?? 'null') as HistoryEvent };
-      if (typeof e.Meta === 'string') rec.meta = JSON.parse(e.Meta) as RecordMeta;
-      return rec;
-    }));
+    return Promise.all(
+      rows.map(async (e) => {
+        const text = await this.getValue(e, 'Event');
+        const rec: HistoryRecord = { event: JSON.parse(text ?? 'null') as HistoryEvent };
+        if (typeof e.Meta === 'string') rec.meta = JSON.parse(e.Meta) as RecordMeta;
+        return rec;
+      }),
+    );
   }
 
   /** Remove history rows start <= seq < end (a previous execution after continueAsNew or a restart). */
@@ -409,7 +678,9 @@ export class TaskHubStore {
 
   private async deleteWhere(filter: string): Promise<void> {
     const keys: Array<{ partitionKey: string; rowKey: string }> = [];
-    for await (const e of this.history.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })) {
+    for await (const e of this.history.listEntities<Record<string, unknown>>({
+      queryOptions: { filter, select: ['PartitionKey', 'RowKey'] },
+    })) {
       keys.push({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) });
     }
     const byPartition = new Map<string, TransactionAction[]>();

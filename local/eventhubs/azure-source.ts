@@ -2,15 +2,20 @@
  * Feeds an Event Hubs-triggered function from a real Event Hub, the way the Functions host
  * does: one consumer per function, a Blob checkpoint store, a checkpoint after each
  * invocation, batches up to maxEventBatchSize. Used when the binding's `connection` setting
- * holds a real connection string (Endpoint=sb://...).
+ * names a real namespace: a connection string (Endpoint=sb://...) or
+ * `<connection>__fullyQualifiedNamespace` with a credential (the consumer comes from
+ * shared/azure/client-factory.ts).
  */
-import { EventHubConsumerClient, ReceivedEventData, PartitionContext } from '@azure/event-hubs';
+import type { EventHubConsumerClient, ReceivedEventData, PartitionContext } from '@azure/event-hubs';
+import type { EventHubConnection } from '../../shared/azure/connections';
+import { eventHubConsumer } from '../../shared/azure/client-factory';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DeliveredEvent } from './metadata';
 import { HostStoppingError } from '../retry';
 
-export { isRealEventHubConnection } from '../../shared/events/event-hub-sink';
+import { asEventHubConnection } from '../../shared/azure/event-hub-sink';
+export { isRealEventHubConnection } from '../../shared/azure/event-hub-sink';
 
 /** An SDK event as the trigger presents it (same shape as the local bus). */
 export function toDeliveredEvent(e: ReceivedEventData): DeliveredEvent {
@@ -35,12 +40,16 @@ function decodeBody(b: Buffer): unknown {
 }
 
 export interface AzureEventHubSourceOptions {
-  connectionString: string;
+  /** A connection string or a namespace with a credential (shared/azure/connections.ts). */
+  connection: EventHubConnection | string;
   eventHubName: string;
   consumerGroup: string;
   checkpointContainer: ContainerClient;
   maxBatchSize: number;
-  handler(ctx: { partitionId: string; eventHubName: string; consumerGroup: string; fullyQualifiedNamespace: string }, events: DeliveredEvent[]): Promise<void>;
+  handler(
+    ctx: { partitionId: string; eventHubName: string; consumerGroup: string; fullyQualifiedNamespace: string },
+    events: DeliveredEvent[],
+  ): Promise<void>;
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -53,14 +62,21 @@ export class AzureEventHubSource {
   start(): void {
     const o = this.opts;
     const store = new BlobCheckpointStore(o.checkpointContainer);
-    this.client = new EventHubConsumerClient(o.consumerGroup, o.connectionString, o.eventHubName, store);
+    const connection = asEventHubConnection(o.connection);
+    if (!connection) throw new Error(`event hub "${o.eventHubName}": not an Event Hubs connection`);
+    this.client = eventHubConsumer(connection, o.consumerGroup, o.eventHubName, store);
     this.subscription = this.client.subscribe(
       {
         processEvents: async (events: ReceivedEventData[], ctx: PartitionContext) => {
           if (events.length === 0) return;
           try {
             await o.handler(
-              { partitionId: ctx.partitionId, eventHubName: ctx.eventHubName, consumerGroup: ctx.consumerGroup, fullyQualifiedNamespace: ctx.fullyQualifiedNamespace },
+              {
+                partitionId: ctx.partitionId,
+                eventHubName: ctx.eventHubName,
+                consumerGroup: ctx.consumerGroup,
+                fullyQualifiedNamespace: ctx.fullyQualifiedNamespace,
+              },
               events.map(toDeliveredEvent),
             );
           } catch (err) {

@@ -31,12 +31,19 @@ export function corsHeaders(o: CorsOptions, requestHeaders: Headers): Record<str
 }
 
 /** The answer to a preflight request, or undefined when `method`/headers are not a preflight. */
-export function preflightResponse(o: CorsOptions, method: string, requestHeaders: Headers): { status: number; headers: Record<string, string> } | undefined {
+export function preflightResponse(
+  o: CorsOptions,
+  method: string,
+  requestHeaders: Headers,
+): { status: number; headers: Record<string, string> } | undefined {
   const requested = first(requestHeaders['access-control-request-method']);
   if (method !== 'OPTIONS' || !requested || !first(requestHeaders.origin)) return undefined;
   const allowed = corsHeaders(o, requestHeaders);
   if (!allowed) return { status: 204, headers: {} };
   const headers = { ...allowed, 'access-control-allow-methods': requested };
   const askedHeaders = first(requestHeaders['access-control-request-headers']);
-  return { status: 204, headers: askedHeaders ? { ...headers, 'access-control-allow-headers': askedHeaders } : headers };
+  return {
+    status: 204,
+    headers: askedHeaders ? { ...headers, 'access-control-allow-headers': askedHeaders } : headers,
+  };
 }

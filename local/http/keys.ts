@@ -14,14 +14,29 @@ export interface HostKeys {
   systemKeys?: Readonly<Record<string, string>>;
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
+/** The host's few keys as bytes, made once (not on every comparison of every request). */
+const keyBytes = new Map<string, Buffer>();
+function bytesOf(key: string): Buffer {
+  let b = keyBytes.get(key);
+  if (!b) {
+    if (keyBytes.size > 64) keyBytes.clear(); // keys are rotated rarely; never let the cache grow
+    keyBytes.set(key, (b = Buffer.from(key)));
+  }
+  return b;
+}
+
+/** `presented` is the request's, `expected` one of the host's keys. */
+function same(presented: string, expected: string): boolean {
+  const x = Buffer.from(presented);
+  const y = bytesOf(expected);
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** The key a request presents: `x-functions-key` header or `code` query parameter, as in Azure. */
-export function presentedKey(headers: Record<string, string | string[] | undefined>, query: URLSearchParams): string | undefined {
+export function presentedKey(
+  headers: Record<string, string | string[] | undefined>,
+  query: URLSearchParams,
+): string | undefined {
   const h = headers['x-functions-key'];
   return (Array.isArray(h) ? h[0] : h) ?? query.get('code') ?? undefined;
 }
@@ -30,7 +45,8 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
 export function authorizedSystem(systemKey: string, key: string | undefined, keys: HostKeys): boolean {
   if (key === undefined) return false;
   if (same(key, keys.adminKey)) return true;
-  const expected = keys.systemKeys && Object.hasOwn(keys.systemKeys, systemKey) ? keys.systemKeys[systemKey] : undefined;
+  const expected =
+    keys.systemKeys && Object.hasOwn(keys.systemKeys, systemKey) ? keys.systemKeys[systemKey] : undefined;
   return expected !== undefined && same(key, expected);
 }
 

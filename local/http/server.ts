@@ -7,9 +7,9 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { FunctionsCore, RegisteredFunction, InvocationResponse, RpcTypedData } from '../functions-core';
 import type { LocalHttpRequest, LocalHttpResponse } from '../extension';
-import { compileRoute, compareSpecificity, CompiledRoute } from './route';
+import { compileRoute, compareSpecificity, CompiledRoute, splitPath } from './route';
 import { AuthLevel, authorized, authorizedSystem, HostKeys, presentedKey } from './keys';
-import { storageUnavailable } from '../../shared/storage/clients';
+import { storageUnavailable } from '../../shared/azure/status';
 import { CorsOptions, corsHeaders, preflightResponse } from './cors';
 
 export interface HostRoute {
@@ -26,8 +26,11 @@ export interface HttpFrontDoorOptions {
   /** Requests with a larger body get 413 before any function runs. */
   maxBodyBytes: number;
   hostRoutes: HostRoute[];
-  /** Checked after host routes, before app routes (extensions such as Durable). */
-  fallbacks: Array<(req: LocalHttpRequest) => Promise<LocalHttpResponse | undefined>>;
+  /**
+   * Checked after host routes, before app routes (extensions such as Durable). One that returns
+   * undefined synchronously (not its path) costs the request no await.
+   */
+  fallbacks: Array<(req: LocalHttpRequest) => Promise<LocalHttpResponse | undefined> | undefined>;
   /** Extension webhook paths and the system key each needs (checked before the fallbacks run). */
   webhooks: Array<{ path: string; systemKey: string }>;
   /** local.settings.json Host.CORS / --cors. */
@@ -43,7 +46,11 @@ interface AppRoute {
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): LocalHttpResponse {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 class BodyTooLarge extends Error {}
@@ -141,7 +148,8 @@ export class HttpFrontDoor {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!this.ready) return send(res, json(503, { error: 'the host is starting; retry in a moment' }, { 'retry-after': '1' }));
+    if (!this.ready)
+      return send(res, json(503, { error: 'the host is starting; retry in a moment' }, { 'retry-after': '1' }));
     const url = new URL(req.url ?? '/', 'http://local');
     const method = (req.method ?? 'GET').toUpperCase();
     const cors = this.opts.cors;
@@ -160,39 +168,67 @@ export class HttpFrontDoor {
     } catch (e) {
       if (!(e instanceof BodyTooLarge)) throw e;
       // Drain nothing more: tell the client and close, like a front end with a request size limit.
-      send(res, json(413, { error: `request body is larger than the limit of ${this.opts.maxBodyBytes} bytes (setting STRATA_UPLOAD_MAX_BYTES)` }, { connection: 'close' }));
+      send(
+        res,
+        json(
+          413,
+          {
+            error: `request body is larger than the limit of ${this.opts.maxBodyBytes} bytes (setting STRATA_UPLOAD_MAX_BYTES)`,
+          },
+          { connection: 'close' },
+        ),
+      );
       req.destroy();
       return;
     }
     const local: LocalHttpRequest = { method, path: url.pathname, query: url.searchParams, headers: req.headers, body };
+    const path = splitPath(url.pathname); // once, for every route tried
 
     for (const r of this.opts.hostRoutes) {
-      const params = r.route.match(url.pathname);
-      if (!params || r.method !== method) continue;
+      if (r.method !== method) continue;
+      const params = r.route.matchSplit(path);
+      if (!params) continue;
       if (!authorized(r.authLevel, presentedKey(req.headers, url.searchParams), this.opts.keys)) {
-        return send(res, json(401, { error: `${r.authLevel} key required: send it as the x-functions-key header or the code query parameter` }));
+        return send(
+          res,
+          json(401, {
+            error: `${r.authLevel} key required: send it as the x-functions-key header or the code query parameter`,
+          }),
+        );
       }
       return send(res, await r.handle(local, params));
     }
     const hook = this.opts.webhooks.find((w) => url.pathname === w.path || url.pathname.startsWith(`${w.path}/`));
     if (hook && !authorizedSystem(hook.systemKey, presentedKey(req.headers, url.searchParams), this.opts.keys)) {
-      return send(res, json(401, { error: `${hook.path} needs the ${hook.systemKey} system key or the admin key: send it as the x-functions-key header or the code query parameter` }));
+      return send(
+        res,
+        json(401, {
+          error: `${hook.path} needs the ${hook.systemKey} system key or the admin key: send it as the x-functions-key header or the code query parameter`,
+        }),
+      );
     }
     for (const f of this.opts.fallbacks) {
-      const r = await f(local);
+      const pending = f(local);
+      const r = pending && (await pending);
       if (r) return send(res, r);
     }
 
     let methodMismatch = false;
     for (const r of this.appRoutes) {
-      const params = r.route.match(url.pathname);
-      if (!params) continue;
       if (r.methods && !r.methods.has(method)) {
-        methodMismatch = true;
+        // Only to answer 405 rather than 404: match once a mismatch is not known yet.
+        if (!methodMismatch && r.route.matchSplit(path)) methodMismatch = true;
         continue;
       }
+      const params = r.route.matchSplit(path);
+      if (!params) continue;
       if (!authorized(r.authLevel, presentedKey(req.headers, url.searchParams), this.opts.keys)) {
-        return send(res, json(401, { error: `function "${r.fn.name}" requires a ${r.authLevel} key: send it as the x-functions-key header or the code query parameter` }));
+        return send(
+          res,
+          json(401, {
+            error: `function "${r.fn.name}" requires a ${r.authLevel} key: send it as the x-functions-key header or the code query parameter`,
+          }),
+        );
       }
       return this.invokeHttp(r, req, url, params, body, res);
     }
@@ -200,15 +236,37 @@ export class HttpFrontDoor {
     return send(res, json(404, { error: `no function serves ${method} ${url.pathname}` }));
   }
 
-  private invokeHttpStream(r: AppRoute, proxy: string, req: http.IncomingMessage, parts: { headers: Record<string, string>; query: Record<string, string>; params: Record<string, string>; host: string }, body: Buffer, res: http.ServerResponse): Promise<void> {
+  private invokeHttpStream(
+    r: AppRoute,
+    proxy: string,
+    req: http.IncomingMessage,
+    parts: {
+      headers: Record<string, string>;
+      query: Record<string, string>;
+      params: Record<string, string>;
+      host: string;
+    },
+    body: Buffer,
+    res: http.ServerResponse,
+  ): Promise<void> {
     return streamThroughProxy(this.opts.core, r.fn, proxy, req, parts, body, res);
   }
 
-  private async invokeHttp(r: AppRoute, req: http.IncomingMessage, url: URL, params: Record<string, string>, body: Buffer, res: http.ServerResponse): Promise<void> {
+  private async invokeHttp(
+    r: AppRoute,
+    req: http.IncomingMessage,
+    url: URL,
+    params: Record<string, string>,
+    body: Buffer,
+    res: http.ServerResponse,
+  ): Promise<void> {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const k in req.headers) {
+      const v = req.headers[k];
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
     const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) query[k] = v;
+    if (url.search) for (const [k, v] of url.searchParams) query[k] = v;
     const host = headers.host ?? 'localhost';
     const proxy = this.opts.core.capabilities.HttpUri;
     if (proxy) return this.invokeHttpStream(r, proxy, req, { headers, query, params, host }, body, res);
@@ -229,11 +287,19 @@ export class HttpFrontDoor {
       // Azure answers 500 with no detail when a function throws; the host's log carries the error.
       return send(res, { status: 500, headers: {}, body: '' });
     }
-    const h = (out.returnValue?.http ?? {}) as { statusCode?: string; headers?: Record<string, string>; cookies?: Array<Record<string, unknown>>; body?: { bytes?: Uint8Array; string?: string } };
+    const h = (out.returnValue?.http ?? {}) as {
+      statusCode?: string;
+      headers?: Record<string, string>;
+      cookies?: Array<Record<string, unknown>>;
+      body?: { bytes?: Uint8Array; string?: string };
+    };
     const status = Number(h.statusCode ?? 200);
-    const payload = h.body?.bytes ? Buffer.from(h.body.bytes.buffer, h.body.bytes.byteOffset, h.body.bytes.byteLength) : h.body?.string ?? '';
+    const payload = h.body?.bytes
+      ? Buffer.from(h.body.bytes.buffer, h.body.bytes.byteOffset, h.body.bytes.byteLength)
+      : (h.body?.string ?? '');
     const outHeaders: Record<string, string | string[]> = { ...(h.headers ?? {}) };
     if (h.cookies?.length) outHeaders['set-cookie'] = h.cookies.map(cookieString);
+    withLength(status, outHeaders, payload);
     res.writeHead(status, outHeaders);
     res.end(payload);
   }
@@ -246,14 +312,25 @@ export class HttpFrontDoor {
  * trigger metadata, and the function's response streams back on that connection.
  */
 async function streamThroughProxy(
-  core: FunctionsCore, fn: RegisteredFunction, proxyUri: string, req: http.IncomingMessage,
-  r: { headers: Record<string, string>; query: Record<string, string>; params: Record<string, string>; host: string }, body: Buffer, res: http.ServerResponse,
+  core: FunctionsCore,
+  fn: RegisteredFunction,
+  proxyUri: string,
+  req: http.IncomingMessage,
+  r: { headers: Record<string, string>; query: Record<string, string>; params: Record<string, string>; host: string },
+  body: Buffer,
+  res: http.ServerResponse,
 ): Promise<void> {
   const invocationId = randomUUID();
   const target = new URL(req.url ?? '/', proxyUri);
   const forwarded = http.request(target, {
     method: req.method,
-    headers: { ...r.headers, 'x-ms-invocation-id': invocationId, 'x-forwarded-host': r.host, 'x-forwarded-proto': 'http', 'content-length': String(body.length) },
+    headers: {
+      ...r.headers,
+      'x-ms-invocation-id': invocationId,
+      'x-forwarded-host': r.host,
+      'x-forwarded-proto': 'http',
+      'content-length': String(body.length),
+    },
   });
   const answered = new Promise<void>((resolve, reject) => {
     forwarded.once('response', (up) => {
@@ -270,12 +347,28 @@ async function streamThroughProxy(
   answered.catch(() => undefined);
   forwarded.on('error', () => undefined);
   forwarded.end(body);
-  const triggerMetadata: Record<string, RpcTypedData> = { Headers: { json: JSON.stringify(r.headers) }, Query: { json: JSON.stringify(r.query) } };
+  const triggerMetadata: Record<string, RpcTypedData> = {
+    Headers: { json: JSON.stringify(r.headers) },
+    Query: { json: JSON.stringify(r.query) },
+  };
   for (const [k, v] of Object.entries(r.params)) triggerMetadata[k] = { string: v };
   try {
     await core.invoke(fn.id, {
       invocationId,
-      inputData: [{ name: fn.triggerKey, data: { http: { method: req.method ?? 'GET', url: `http://${r.host}${req.url ?? '/'}`, headers: r.headers, query: r.query, params: r.params } } }],
+      inputData: [
+        {
+          name: fn.triggerKey,
+          data: {
+            http: {
+              method: req.method ?? 'GET',
+              url: `http://${r.host}${req.url ?? '/'}`,
+              headers: r.headers,
+              query: r.query,
+              params: r.params,
+            },
+          },
+        },
+      ],
       triggerMetadata,
     });
   } catch {
@@ -302,6 +395,23 @@ function cookieString(c: Record<string, unknown>): string {
 }
 
 function send(res: http.ServerResponse, r: LocalHttpResponse): void {
-  res.writeHead(r.status, r.headers ?? {});
-  res.end(r.body ?? '');
+  const headers: Record<string, string | string[]> = { ...(r.headers ?? {}) };
+  const body = r.body ?? '';
+  withLength(r.status, headers, body);
+  res.writeHead(r.status, headers);
+  res.end(body);
+}
+
+/**
+ * A whole body gets a Content-Length (as Azure's front end sends it), not chunked encoding: the
+ * client reads it in one go and the connection carries no chunk framing. Not for answers that
+ * have no body (1xx, 204, 304) or whose headers already say how long they are.
+ */
+function withLength(status: number, headers: Record<string, string | string[]>, body: string | Uint8Array): void {
+  if (status < 200 || status === 204 || status === 304) return;
+  for (const k in headers) {
+    const l = k.toLowerCase();
+    if (l === 'content-length' || l === 'transfer-encoding') return;
+  }
+  headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
 }

@@ -8,6 +8,8 @@ import { freePort, waitForPort } from './ports';
 export interface RedisHandle {
   url: string;
   port: number;
+  /** The redis-server process (tests freeze it with SIGSTOP). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -22,21 +24,35 @@ export function redisServerPath(): string | undefined {
 export async function startRedis(port?: number): Promise<RedisHandle> {
   const bin = redisServerPath();
   if (!bin) {
-    throw new Error('redis-server is not on PATH. Install it (Debian: sudo apt-get install -y redis-server); `npm test` does this when run as root.');
+    throw new Error(
+      'redis-server is not on PATH. Install it (Debian: sudo apt-get install -y redis-server); `npm test` does this when run as root.',
+    );
   }
   const p = port ?? (await freePort());
-  const child = spawn(bin, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    bin,
+    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   await Promise.race([
-    waitForPort(p),
-    exitedPromise.then(() => { throw new Error(`redis-server exited during start on port ${p}`); }),
+    waitForPort(p, { service: 'redis-server', onSlow: (m) => console.warn(`[redis :${p}] ${m}`) }),
+    exitedPromise.then(() => {
+      throw new Error(`redis-server exited during start on port ${p}`);
+    }),
   ]);
   return {
     url: `redis://127.0.0.1:${p}`,
     port: p,
+    pid: child.pid!,
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');

@@ -26,7 +26,11 @@ export interface QueueSettings {
 }
 
 export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
-  batchSize: 16, maxDequeueCount: 5, visibilityTimeoutMs: 0, maxPollingIntervalMs: 60_000, messageEncoding: 'base64',
+  batchSize: 16,
+  maxDequeueCount: 5,
+  visibilityTimeoutMs: 0,
+  maxPollingIntervalMs: 60_000,
+  messageEncoding: 'base64',
 };
 
 /** How long a message stays hidden while its function runs. */
@@ -45,7 +49,10 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function decodeMessage(text: string, encoding: QueueSettings['messageEncoding']): string {
   if (encoding === 'none') return text;
-  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new Error('Message decoding has failed: the message is not base64 (host.json extensions.queues.messageEncoding is "base64")');
+  if (text.length % 4 !== 0 || !BASE64.test(text))
+    throw new Error(
+      'Message decoding has failed: the message is not base64 (host.json extensions.queues.messageEncoding is "base64")',
+    );
   return Buffer.from(text, 'base64').toString('utf8');
 }
 
@@ -56,7 +63,11 @@ class QueueListener {
   private wake = false;
   stopped = false;
 
-  constructor(readonly target: QueueTriggerTarget, private readonly s: QueueSettings, private readonly log: Logger) {}
+  constructor(
+    readonly target: QueueTriggerTarget,
+    private readonly s: QueueSettings,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     this.schedule(0);
@@ -75,11 +86,15 @@ class QueueListener {
     this.timer = setTimeout(() => {
       this.current = this.pollOnce()
         .then((n) => {
-          this.pollMs = n > 0 || this.wake ? 0 : Math.min(Math.max(this.pollMs * 2, MIN_POLL_MS), this.s.maxPollingIntervalMs);
+          this.pollMs =
+            n > 0 || this.wake ? 0 : Math.min(Math.max(this.pollMs * 2, MIN_POLL_MS), this.s.maxPollingIntervalMs);
         })
         .catch((e: Error) => {
           this.pollMs = Math.min(Math.max(this.pollMs * 2, 1000), this.s.maxPollingIntervalMs);
-          this.log('warn', `queue trigger "${this.target.functionName}": polling queue "${this.target.queue.name}" failed: ${e.message}`);
+          this.log(
+            'warn',
+            `queue trigger "${this.target.functionName}": polling queue "${this.target.queue.name}" failed: ${e.message}`,
+          );
         })
         .finally(() => {
           this.current = undefined;
@@ -91,12 +106,23 @@ class QueueListener {
 
   /** One batch: take, run in parallel, settle each message. Returns how many there were. */
   async pollOnce(): Promise<number> {
-    const { receivedMessageItems: items } = await this.target.queue.receiveMessages({ numberOfMessages: this.s.batchSize, visibilityTimeout: LOCK_SECONDS });
+    const { receivedMessageItems: items } = await this.target.queue.receiveMessages({
+      numberOfMessages: this.s.batchSize,
+      visibilityTimeout: LOCK_SECONDS,
+    });
     await Promise.all(items.map((m) => this.process(m)));
     return items.length;
   }
 
-  private async process(m: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number; insertedOn: Date; expiresOn: Date; nextVisibleOn: Date }): Promise<void> {
+  private async process(m: {
+    messageId: string;
+    popReceipt: string;
+    messageText: string;
+    dequeueCount: number;
+    insertedOn: Date;
+    expiresOn: Date;
+    nextVisibleOn: Date;
+  }): Promise<void> {
     const t = this.target;
     try {
       const text = decodeMessage(m.messageText, this.s.messageEncoding);
@@ -119,9 +145,17 @@ class QueueListener {
       if (m.dequeueCount >= this.s.maxDequeueCount) {
         await (await t.poison()).sendMessage(m.messageText);
         await t.queue.deleteMessage(m.messageId, m.popReceipt);
-        this.log('error', `queue trigger "${t.functionName}": message ${m.messageId} failed ${m.dequeueCount} time(s) and was moved to queue "${t.queue.name}-poison": ${(err as Error).message}`);
+        this.log(
+          'error',
+          `queue trigger "${t.functionName}": message ${m.messageId} failed ${m.dequeueCount} time(s) and was moved to queue "${t.queue.name}-poison": ${(err as Error).message}`,
+        );
       } else {
-        await t.queue.updateMessage(m.messageId, m.popReceipt, undefined, Math.round(this.s.visibilityTimeoutMs / 1000));
+        await t.queue.updateMessage(
+          m.messageId,
+          m.popReceipt,
+          undefined,
+          Math.round(this.s.visibilityTimeoutMs / 1000),
+        );
       }
     }
   }
@@ -146,7 +180,8 @@ export class QueueTriggerPoller {
 
   /** Messages were added to `queueName` on `connection` (by this host's output bindings). */
   notify(connection: string, queueName: string): void {
-    for (const l of this.listeners) if (l.target.connection === connection && l.target.queue.name === queueName) l.notify();
+    for (const l of this.listeners)
+      if (l.target.connection === connection && l.target.queue.name === queueName) l.notify();
   }
 
   /** Run one poll of every queue now (the on-demand admin route). */
@@ -165,12 +200,18 @@ export function queueSettingsFrom(json: Record<string, unknown> | undefined): Qu
   const num = (k: string, d: number) => (typeof q[k] === 'number' ? (q[k] as number) : d);
   const span = (k: string, d: number) => (typeof q[k] === 'string' ? timeSpanMs(q[k] as string, k) : d);
   const enc = q.messageEncoding;
-  if (enc !== undefined && enc !== 'base64' && enc !== 'none') throw new Error(`host.json extensions.queues.messageEncoding must be "base64" or "none", got ${JSON.stringify(enc)}`);
+  if (enc !== undefined && enc !== 'base64' && enc !== 'none')
+    throw new Error(
+      `host.json extensions.queues.messageEncoding must be "base64" or "none", got ${JSON.stringify(enc)}`,
+    );
   return {
     batchSize: Math.min(32, Math.max(1, num('batchSize', DEFAULT_QUEUE_SETTINGS.batchSize))),
     maxDequeueCount: Math.max(1, num('maxDequeueCount', DEFAULT_QUEUE_SETTINGS.maxDequeueCount)),
     visibilityTimeoutMs: span('visibilityTimeout', DEFAULT_QUEUE_SETTINGS.visibilityTimeoutMs),
-    maxPollingIntervalMs: Math.max(MIN_POLL_MS, span('maxPollingInterval', DEFAULT_QUEUE_SETTINGS.maxPollingIntervalMs)),
+    maxPollingIntervalMs: Math.max(
+      MIN_POLL_MS,
+      span('maxPollingInterval', DEFAULT_QUEUE_SETTINGS.maxPollingIntervalMs),
+    ),
     messageEncoding: (enc as QueueSettings['messageEncoding'] | undefined) ?? 'base64',
   };
 }

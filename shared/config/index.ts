@@ -2,28 +2,33 @@
  * Every setting Strata reads, in one place. The names are the Function App settings
  * (infra/ and local.settings.example.json list the same names). Defaults make
  * `npm start` work with nothing configured.
+ *
+ * The three connections (AzureWebJobsStorage, EVENTHUB_CONNECTION, REDIS_URL) are read with
+ * their identity-based keys (`<NAME>__accountName`, `__fullyQualifiedNamespace`, `__credential`,
+ * `__clientId`, ...) by shared/azure/connections.ts: a connection string or an identity, never
+ * Azurite unless the settings say local; a cloud resource without a usable credential refuses
+ * the start here, naming the setting. On Azure (WEBSITE_INSTANCE_ID set) no storage setting at
+ * all refuses too: the zero-config local default is for a developer's machine only.
  */
 import { z } from 'zod';
 import { ConfigError, detailsFromZod } from '../errors';
-import { parseDuration } from '../features/duration';
+import { parseDuration } from '../features/definitions/duration';
+import { isSchedule } from '../schedule/ncrontab';
+import { DEFAULT_REFRESH_MS } from '../serving/refresh';
+import {
+  appInsightsCredentialFromSettings,
+  eventHubConnectionFromSettings,
+  redisConnectionFromSettings,
+  runsOnAzure,
+  storageConnectionFromSettings,
+  type CredentialSpec,
+  type EventHubConnection,
+  type RedisConnection,
+  type Resolved,
+  type StorageConnection,
+} from '../azure/connections';
 
-/** Azurite's well-known development account (public, documented by Microsoft). */
-export const AZURITE_ACCOUNT = 'devstoreaccount1';
-export const AZURITE_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-export function azuriteConnectionString(host: string, ports: { blob: number; queue: number; table: number }): string {
-  return [
-    'DefaultEndpointsProtocol=http',
-    `AccountName=${AZURITE_ACCOUNT}`,
-    `AccountKey=${AZURITE_KEY}`,
-    `BlobEndpoint=http://${host}:${ports.blob}/${AZURITE_ACCOUNT}`,
-    `QueueEndpoint=http://${host}:${ports.queue}/${AZURITE_ACCOUNT}`,
-    `TableEndpoint=http://${host}:${ports.table}/${AZURITE_ACCOUNT}`,
-  ].join(';');
-}
-
-const DEFAULT_STORAGE = azuriteConnectionString('127.0.0.1', { blob: 10000, queue: 10001, table: 10002 });
+export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString } from '../azure/connections';
 
 const int = (min: number) =>
   z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`);
@@ -42,18 +47,10 @@ const duration = (fallback: string) =>
   });
 
 const schema = z.object({
-  AzureWebJobsStorage: nonEmpty
-    .default(DEFAULT_STORAGE)
-    .transform((s) => (s === 'UseDevelopmentStorage=true' ? DEFAULT_STORAGE : s))
-    .refine((s) => /BlobEndpoint=|AccountName=/i.test(s), 'must be a storage connection string (AccountName=...;AccountKey=... or endpoints)'),
-  REDIS_URL: z
-    .string()
-    .trim()
-    .optional()
-    .transform((s) => (s ? s : undefined))
-    .refine((s) => s === undefined || /^rediss?:\/\//.test(s), 'must start with redis:// or rediss://'),
-  EVENTHUB_CONNECTION: z.string().trim().optional().transform((s) => (s ? s : undefined))
-    .refine((s) => s === undefined || /Endpoint=sb:\/\//i.test(s), 'must be an Event Hubs connection string (Endpoint=sb://...)'),
+  // Connections: read with their `__` keys by shared/azure/connections.ts (see loadConfig).
+  AzureWebJobsStorage: z.string().optional(),
+  REDIS_URL: z.string().optional(),
+  EVENTHUB_CONNECTION: z.string().optional(),
   EVENTHUB_CONSUMER_GROUP: nonEmpty.default('$Default'),
   STRATA_PORT: int(1).max(65535, 'must be at most 65535').default(7071),
   STRATA_DATA_DIR: nonEmpty.default('.strata'),
@@ -63,16 +60,73 @@ const schema = z.object({
   STRATA_UPLOAD_MAX_BYTES: int(1).default(256 * 1024 * 1024),
   STRATA_PREDICTIONS_HUB: nonEmpty.default('predictions'),
   STRATA_SESSION_GRACE_MS: int(0).default(30_000),
+  STRATA_SERVING_REFRESH_MS: int(1).default(DEFAULT_REFRESH_MS),
   STRATA_MAX_FUTURE_SKEW: duration('1h'),
-  STRATA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be one of debug, info, warn, error' }).default('info'),
-  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().trim().optional().transform((s) => (s ? s : undefined))
-    .refine((s) => s === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(s), 'must be an Application Insights connection string (InstrumentationKey=...;IngestionEndpoint=...)'),
+  /** Local host: the host process's memory budget (RSS, MB); 0 = none beyond V8's own heap limit. */
+  STRATA_MEMORY_BUDGET_MB: int(0).default(0),
+  /** Local host: how long past host.json functionTimeout a blocked event loop is waited for before the watchdog restarts the host. */
+  STRATA_WATCHDOG_GRACE: duration('10s'),
+  STRATA_REDIS_READ_TIMEOUT_MS: int(1).default(1_000),
+  STRATA_REDIS_WRITE_TIMEOUT_MS: int(1).default(10_000),
+  STRATA_REDIS_CONNECT_TIMEOUT_MS: int(1).default(1_000),
+  STRATA_TRAINING_SET_ASYNC_ROWS: int(0).default(100_000),
+  /** Comma-separated paths of modules exporting users' trainers (shared/training/trainers.ts), loaded by every fit. */
+  STRATA_TRAINER_MODULES: z
+    .string()
+    .trim()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  STRATA_TRAINING_MAX_CONCURRENT: int(1).default(1),
+  STRATA_MONITOR_SCHEDULE: nonEmpty
+    .default('0 */15 * * * *')
+    .refine(
+      isSchedule,
+      'must be an NCRONTAB schedule (six fields, seconds first, e.g. "0 */15 * * * *", or five, e.g. "*/15 * * * *")',
+    ),
+  STRATA_MONITOR_WINDOW: duration('1h'),
+  STRATA_MONITOR_MAX_EVENT_LOOP_DELAY_MS: int(1).default(100),
+  STRATA_MONITOR_MAX_PREDICT_RATE: int(1).default(200),
+  STRATA_MONITOR_DUCKDB_THREADS: int(1).default(1),
+  STRATA_ALERT_WEBHOOK_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s ? s : undefined))
+    .refine((s) => s === undefined || /^https?:\/\//.test(s), 'must be an http:// or https:// URL'),
+  STRATA_ALERT_WEBHOOK_SECRET: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s : undefined)),
+  STRATA_LOG_LEVEL: z
+    .enum(['debug', 'info', 'warn', 'error'], { message: 'must be one of debug, info, warn, error' })
+    .default('info'),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s ? s : undefined))
+    .refine(
+      (s) => s === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(s),
+      'must be an Application Insights connection string (InstrumentationKey=...;IngestionEndpoint=...)',
+    ),
+  // Read by shared/azure/connections.ts (see loadConfig).
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().optional(),
 });
 
 export type StrataConfig = Readonly<{
-  storageConnection: string;
+  /** AzureWebJobsStorage: a connection string (Azurite locally) or a managed identity's endpoints. */
+  storage: StorageConnection;
+  /** REDIS_URL with its auth (a key in the URL, or Microsoft Entra ID); undefined: the embedded store. */
+  redis: RedisConnection | undefined;
+  /** REDIS_URL (for display: never holds a token; may hold a key, so redact before printing). */
   redisUrl: string | undefined;
-  eventHubConnection: string | undefined;
+  /** EVENTHUB_CONNECTION: a connection string or a namespace with a credential; undefined: no Event Hubs. */
+  eventHub: EventHubConnection | undefined;
   eventHubConsumerGroup: string;
   port: number;
   dataDir: string;
@@ -83,11 +137,44 @@ export type StrataConfig = Readonly<{
   uploadMaxBytes: number;
   predictionsHub: string;
   sessionGraceMs: number;
+  /** How old the model routing an instance serves may be: other instances see a promote or rollback within it. */
+  servingRefreshMs: number;
   /** Records whose event time is more than this ahead of their arrival are dead-lettered. */
   maxFutureSkewMs: number;
+  /** Local host: the process's memory budget in bytes (STRATA_MEMORY_BUDGET_MB; 0 = none). */
+  memoryBudgetBytes: number;
+  /** Local host: a blocked event loop is given host.json functionTimeout plus this before the watchdog acts. */
+  watchdogGraceMs: number;
+  /** Bound on one online-store read (features, predict, health): a frozen Redis answers 503 after it. */
+  redisReadTimeoutMs: number;
+  /** Bound on one online-store write pipeline (ingest retries the batch after it). */
+  redisWriteTimeoutMs: number;
+  redisConnectTimeoutMs: number;
+  /** POST /api/training-sets with a spine of more rows than this runs as a Durable job (202). */
+  trainingSetAsyncRows: number;
+  /** Users' trainer modules (STRATA_TRAINER_MODULES). */
+  trainerModules: string[];
+  /** Fits at once per instance (STRATA_TRAINING_MAX_CONCURRENT; heavy-tagged jobs: one). */
+  trainingMaxConcurrent: number;
+  /** When the monitoring timer runs (NCRONTAB, six fields or five). */
+  monitorSchedule: string;
+  /** Length of one monitoring window. */
+  monitorWindowMs: number;
+  /** Monitoring defers a run when the event loop's recent p99 delay is above this (ms). */
+  monitorMaxEventLoopDelayMs: number;
+  /** ... or when this process served more predict requests per second than this over the last minute. */
+  monitorMaxPredictRate: number;
+  /** Threads of monitoring's own DuckDB (serving keeps the other cores). */
+  monitorDuckdbThreads: number;
+  /** Alerts are POSTed here as JSON when set. */
+  alertWebhookUrl: string | undefined;
+  /** Signs each webhook body (HMAC-SHA256, header x-strata-signature: sha256=<hex>). */
+  alertWebhookSecret: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Set: the app exports its metrics to Application Insights (shared/telemetry). */
   appInsightsConnectionString: string | undefined;
+  /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING: the identity telemetry is sent with (Application Insights with local auth off). */
+  appInsightsCredential: CredentialSpec | undefined;
 }>;
 
 /** The setting names the code reads, for docs and local.settings.example.json checks. */
@@ -98,19 +185,53 @@ export const SETTING_NAMES = Object.keys(schema.shape);
  * (function and admin keys live in the host's key store), so infra/ never sets these; a key
  * there would be a secret in plain app settings.
  */
-export const LOCAL_ONLY_SETTINGS: readonly string[] = Object.freeze(['STRATA_PORT', 'STRATA_FUNCTION_KEY', 'STRATA_ADMIN_KEY', 'STRATA_DURABLETASK_EXTENSION_KEY']);
+export const LOCAL_ONLY_SETTINGS: readonly string[] = Object.freeze([
+  'STRATA_PORT',
+  'STRATA_FUNCTION_KEY',
+  'STRATA_ADMIN_KEY',
+  'STRATA_DURABLETASK_EXTENSION_KEY',
+  // The local host's watchdog: on Azure the Functions host enforces functionTimeout and the plan's memory.
+  'STRATA_MEMORY_BUDGET_MB',
+  'STRATA_WATCHDOG_GRACE',
+]);
 
 /** Parse settings from an environment; throws ConfigError naming every bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
   const picked: Record<string, string | undefined> = {};
   for (const k of SETTING_NAMES) picked[k] = env[k] === '' ? undefined : env[k];
   const r = schema.safeParse(picked);
-  if (!r.success) throw new ConfigError(detailsFromZod(r.error.issues));
+  const problems = r.success ? [] : detailsFromZod(r.error.issues);
+  const storage = storageConnectionFromSettings('AzureWebJobsStorage', env, {
+    whenUnset: runsOnAzure(env) ? 'missing' : 'local',
+  });
+  const redis = redisConnectionFromSettings('REDIS_URL', env);
+  const eventHub = eventHubConnectionFromSettings('EVENTHUB_CONNECTION', env);
+  const appInsightsCredential = appInsightsCredentialFromSettings('APPLICATIONINSIGHTS_AUTHENTICATION_STRING', env);
+  for (const c of [storage, redis, eventHub, appInsightsCredential] as Resolved<unknown>[])
+    if (!c.ok) problems.push(...c.problems);
+  if (storage.ok && !storage.value) {
+    problems.push({
+      where: 'AzureWebJobsStorage',
+      problem:
+        'is not set, and the app runs on Azure: set AzureWebJobsStorage__accountName (with __credential=managedidentity and __clientId) or a connection string; Strata never falls back to a local emulator there',
+    });
+  }
+  if (
+    !r.success ||
+    problems.length ||
+    !storage.ok ||
+    !storage.value ||
+    !redis.ok ||
+    !eventHub.ok ||
+    !appInsightsCredential.ok
+  )
+    throw new ConfigError(problems);
   const s = r.data;
   return Object.freeze({
-    storageConnection: s.AzureWebJobsStorage,
-    redisUrl: s.REDIS_URL,
-    eventHubConnection: s.EVENTHUB_CONNECTION,
+    storage: storage.value,
+    redis: redis.value,
+    redisUrl: redis.value?.url,
+    eventHub: eventHub.value,
     eventHubConsumerGroup: s.EVENTHUB_CONSUMER_GROUP,
     port: s.STRATA_PORT,
     dataDir: s.STRATA_DATA_DIR,
@@ -120,9 +241,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     uploadMaxBytes: s.STRATA_UPLOAD_MAX_BYTES,
     predictionsHub: s.STRATA_PREDICTIONS_HUB,
     sessionGraceMs: s.STRATA_SESSION_GRACE_MS,
+    servingRefreshMs: s.STRATA_SERVING_REFRESH_MS,
     maxFutureSkewMs: s.STRATA_MAX_FUTURE_SKEW,
+    memoryBudgetBytes: s.STRATA_MEMORY_BUDGET_MB * 1024 * 1024,
+    watchdogGraceMs: s.STRATA_WATCHDOG_GRACE,
+    redisReadTimeoutMs: s.STRATA_REDIS_READ_TIMEOUT_MS,
+    redisWriteTimeoutMs: s.STRATA_REDIS_WRITE_TIMEOUT_MS,
+    redisConnectTimeoutMs: s.STRATA_REDIS_CONNECT_TIMEOUT_MS,
+    trainingSetAsyncRows: s.STRATA_TRAINING_SET_ASYNC_ROWS,
+    trainerModules: s.STRATA_TRAINER_MODULES,
+    trainingMaxConcurrent: s.STRATA_TRAINING_MAX_CONCURRENT,
+    monitorSchedule: s.STRATA_MONITOR_SCHEDULE,
+    monitorWindowMs: s.STRATA_MONITOR_WINDOW,
+    monitorMaxEventLoopDelayMs: s.STRATA_MONITOR_MAX_EVENT_LOOP_DELAY_MS,
+    monitorMaxPredictRate: s.STRATA_MONITOR_MAX_PREDICT_RATE,
+    monitorDuckdbThreads: s.STRATA_MONITOR_DUCKDB_THREADS,
+    alertWebhookUrl: s.STRATA_ALERT_WEBHOOK_URL,
+    alertWebhookSecret: s.STRATA_ALERT_WEBHOOK_SECRET,
     logLevel: s.STRATA_LOG_LEVEL,
     appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    appInsightsCredential: appInsightsCredential.value,
   });
 }
 

@@ -49,16 +49,21 @@ const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 };
 
 export class DashboardAssets {
-  private constructor(private readonly files: Map<string, Asset>, private readonly index: string) {}
+  private constructor(
+    private readonly files: Map<string, Asset>,
+    private readonly index: string,
+  ) {}
 
   /** Load the build output folder (its manifest.json lists the files); throws if it was never built. */
   static load(dir: string): DashboardAssets {
     const manifestPath = path.join(dir, 'manifest.json');
-    if (!fs.existsSync(manifestPath)) throw new Error(`the dashboard is not built (no ${manifestPath}); run npm run build`);
+    if (!fs.existsSync(manifestPath))
+      throw new Error(`the dashboard is not built (no ${manifestPath}); run npm run build`);
     const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as { index: string; files: string[] };
     const files = new Map<string, Asset>();
     for (const name of manifest.files) {
@@ -81,7 +86,12 @@ export class DashboardAssets {
     if (method !== 'GET' && method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD' } };
     const name = req.path.replace(/^\/+/, '') || this.index;
     const asset = this.files.get(name);
-    if (!asset) return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `no dashboard file "${name}"` };
+    if (!asset)
+      return {
+        status: 404,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: `no dashboard file "${name}"`,
+      };
     // Each representation has its own strong ETag (Vary: Accept-Encoding).
     const gzip = asset.gzip !== undefined && /\bgzip\b/i.test(req.acceptEncoding ?? '');
     const etag = gzip ? `${asset.etag.slice(0, -1)}-gz"` : asset.etag;
@@ -92,7 +102,8 @@ export class DashboardAssets {
       etag,
       vary: 'Accept-Encoding',
     };
-    if (req.ifNoneMatch && req.ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) return { status: 304, headers };
+    if (req.ifNoneMatch && req.ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
+      return { status: 304, headers };
     const body = gzip ? asset.gzip! : asset.body;
     if (gzip) headers['content-encoding'] = 'gzip';
     headers['content-length'] = String(body.length);

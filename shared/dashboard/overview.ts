@@ -8,13 +8,13 @@
  * the interval ledger's plan. Counters in process memory (/api/metrics) are per instance;
  * these are not.
  */
-import type { FeatureRepo } from '../features/repo';
+import type { FeatureRepo } from '../features/definitions/repo';
 import type { Manifest } from '../features/offline/manifest';
-import type { IntervalLedger } from '../features/ledger';
-import type { DeadLetterStore } from '../features/dead-letter';
+import type { IntervalLedger } from '../features/ledger/ledger';
+import type { DeadLetterStore } from '../features/ingest/dead-letter';
 import type { HealthReport } from '../health';
-import { computePlan, type ViewStatus } from '../features/plan';
-import { sourceSegmentView } from '../features/ingest';
+import { computePlan, type ViewStatus } from '../features/ledger/plan';
+import { sourceSegmentView } from '../features/ingest/service';
 import { eventDay } from '../features/offline/segment-id';
 
 export interface OverviewDeps {
@@ -91,19 +91,22 @@ export async function dashboardOverview(deps: OverviewDeps, opts: OverviewOption
     computePlan({ repo, ledger: deps.ledger }, { now }),
     deps.ledger.heads(),
     deps.ledger.entries({ fromDay, toDay: eventDay(now), now }), // a late record also marks days its windows reach: not future ones
-    Promise.all([...repo.sources.values()].map(async (s) => {
-      const view = sourceSegmentView(s.name);
-      const [recent, dead] = await Promise.all([
-        // Every batch's own segment, live or since compacted; compactions' merged segments would count rows twice.
-        deps.manifest.list({ view, version: s.version }, `committedAt ge ${since}`),
-        deps.deadLetters.countsByDay(s.name, fromDay),
-      ]);
-      return { s, recent: recent.filter((r) => r.lineage.input.kind !== 'compaction'), dead };
-    })),
+    Promise.all(
+      [...repo.sources.values()].map(async (s) => {
+        const view = sourceSegmentView(s.name);
+        const [recent, dead] = await Promise.all([
+          // Every batch's own segment, live or since compacted; compactions' merged segments would count rows twice.
+          deps.manifest.list({ view, version: s.version, committedSince: since }),
+          deps.deadLetters.countsByDay(s.name, fromDay),
+        ]);
+        return { s, recent: recent.filter((r) => r.lineage.input.kind !== 'compaction'), dead };
+      }),
+    ),
   ]);
 
   const lateDays = new Map<string, Set<string>>();
-  for (const e of entries) if (e.lateRecords > 0) (lateDays.get(e.view) ?? lateDays.set(e.view, new Set()).get(e.view)!).add(e.day);
+  for (const e of entries)
+    if (e.lateRecords > 0) (lateDays.get(e.view) ?? lateDays.set(e.view, new Set()).get(e.view)!).add(e.day);
 
   const sourceRows: SourceOverview[] = sources.map(({ s, recent, dead }) => {
     const perMinute = new Array<number>(61).fill(0);

@@ -4,12 +4,22 @@
  *   churnRepo                      the checked repo (defineRepo) used by tests; `npm start` serves it plus platform sources
  *   user                           entity keyed by user_id
  *   clicks, purchases              sources (Event Hubs hubs "clicks", "purchases"; files too)
+ *   churnLabels                    the label source `churn_labels` (user_id, ts, churned): what the churn
+ *                                  model learns; `strata produce` sends labels that follow the generator's known signal
  *   userClicks, userPurchases      windowed views over the sources
  *   userEngagement                 a derived view over both (the DAG)
  *   churnV1                        the feature service a churn model reads
  */
 import { z } from 'zod';
-import { defineRepo, entity, featureService, featureView, source, sliding, tumbling } from '../features/definitions';
+import {
+  defineRepo,
+  entity,
+  featureService,
+  featureView,
+  source,
+  sliding,
+  tumbling,
+} from '../features/definitions/language';
 
 /** Event times arrive as ISO-8601 strings or epoch milliseconds (CSV files: digits). */
 const eventTime = z.union([z.string(), z.number()]);
@@ -51,6 +61,20 @@ export const purchases = source({
   file: true,
 });
 
+export const churnLabels = source({
+  name: 'churn_labels',
+  description: 'Churn outcomes as they become known: one record per user and time, churned or not.',
+  schema: z.object({
+    user_id: z.string().min(1),
+    ts: eventTime,
+    churned: z.boolean(),
+  }),
+  eventTime: 'ts',
+  entity: user,
+  stream: { hub: 'churn_labels' },
+  file: true,
+});
+
 export const userClicks = featureView({
   name: 'user_clicks',
   entity: user,
@@ -85,7 +109,10 @@ export const userEngagement = featureView({
   input: [userClicks, userPurchases],
   ttl: '2d',
   features: (f) => ({
-    spend_per_click: f.expr('float', (r) => (r.user_purchases.spend_7d ?? 0) / Math.max(r.user_clicks.clicks_24h ?? 0, 1)),
+    spend_per_click: f.expr(
+      'float',
+      (r) => (r.user_purchases.spend_7d ?? 0) / Math.max(r.user_clicks.clicks_24h ?? 0, 1),
+    ),
     is_active: f.expr('bool', (r) => (r.user_clicks.clicks_24h ?? 0) > 0 || (r.user_purchases.purchases_7d ?? 0) > 0),
   }),
 });
@@ -104,7 +131,7 @@ export const churnV1 = featureService({
 /** The sample's definitions, for apps that add their own beside them (shared/definitions/index.ts). */
 export const churnRepoSpec = {
   entities: [user],
-  sources: [clicks, purchases],
+  sources: [clicks, purchases, churnLabels],
   views: [userClicks, userPurchases, userEngagement],
   services: [churnV1],
 };

@@ -3,7 +3,7 @@
  * or add yours beside it) plus the sources the platform produces itself (the prediction
  * log). Every function, job and test reads the repo from here.
  */
-import { defineRepo } from '../features/definitions';
+import { defineRepo } from '../features/definitions/language';
 import { churnRepoSpec } from './churn';
 import { platformSources } from './platform-sources';
 

@@ -66,23 +66,21 @@ export class DependencyError extends StrataError {
  * the log; the same scrubbing serves every error mapping (functions/http.ts, the local host).
  */
 export function publicText(text: string): string {
-  return text
-    // DuckDB appends the statement after a blank line: "LINE 1: SELECT ... ^"
-    .replace(/\n+LINE \d+:[\s\S]*$/, '')
-    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`]*[^\s'"`:,.;)]/gi, '<address>')
-    .replace(/\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-f:]+\]):\d{1,5}\b/gi, '<address>')
-    .replace(/(?:[A-Za-z]:\\|\/)(?:tmp|var|home|usr|opt|root|private|work|srv|mnt|Users)[\\/][^\s'"`]*/g, '<file>')
-    .replace(/\b(?:SELECT|COPY|CREATE|INSERT)\b[^\n]*\b(?:FROM|TO|AS|INTO)\b[^\n]*/g, '<query>');
+  return (
+    text
+      // DuckDB appends the statement after a blank line: "LINE 1: SELECT ... ^"
+      .replace(/\n+LINE \d+:[\s\S]*$/, '')
+      .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`]*[^\s'"`:,.;)]/gi, '<address>')
+      .replace(/\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-f:]+\]):\d{1,5}\b/gi, '<address>')
+      .replace(/(?:[A-Za-z]:\\|\/)(?:tmp|var|home|usr|opt|root|private|work|srv|mnt|Users)[\\/][^\s'"`]*/g, '<file>')
+      .replace(/\b(?:SELECT|COPY|CREATE|INSERT)\b[^\n]*\b(?:FROM|TO|AS|INTO)\b[^\n]*/g, '<query>')
+  );
 }
 
 /** A bad setting found at start-up. Names every bad setting at once. */
 export class ConfigError extends StrataError {
   constructor(details: ErrorDetail[]) {
-    super(
-      `Invalid configuration:\n${details.map((d) => `  - ${d.where}: ${d.problem}`).join('\n')}`,
-      500,
-      details,
-    );
+    super(`Invalid configuration:\n${details.map((d) => `  - ${d.where}: ${d.problem}`).join('\n')}`, 500, details);
   }
 }
 

@@ -18,16 +18,35 @@
  * features' Bonferroni family and not in the dataset share). Defaults and why: README.md here.
  */
 import { z } from 'zod';
-import type { CategoricalFeatureBaseline, FeatureBaseline, MonitoringBaseline, NumericFeatureBaseline } from './baseline';
-import { chiSquareHomogeneity, jensenShannonDistance, ksTest, normalizedWasserstein, populationStabilityIndex, type ChiSquareResult, type KsResult } from './statistics';
-import { presentCount, type CategoricalWindowAggregate, type NumericWindowAggregate, type WindowAggregates, type WindowFeatureAggregate } from './window';
+import { categoryCounts, featureColumns, type Baseline, type ColumnBaseline } from './baseline';
+import {
+  chiSquareHomogeneity,
+  jensenShannonDistance,
+  ksTest,
+  normalizedWasserstein,
+  populationStabilityIndex,
+  type ChiSquareResult,
+  type KsResult,
+} from './statistics';
+import {
+  presentCount,
+  type CategoricalWindowAggregate,
+  type NumericWindowAggregate,
+  type WindowAggregates,
+  type WindowFeatureAggregate,
+} from './window';
 
 export const DriftPolicySchema = z
   .object({
     /** Fewer non-null values than this: "insufficient data". */
     minCount: z.number().int().min(2).default(100),
     /** Up to this many non-null values a window is judged by significance; above it, by effect size. */
-    smallWindowMax: z.number().int().positive().max(10_000, 'smallWindowMax must be at most 10000: the KS p-value costs grow with the window').default(1000),
+    smallWindowMax: z
+      .number()
+      .int()
+      .positive()
+      .max(10_000, 'smallWindowMax must be at most 10000: the KS p-value costs grow with the window')
+      .default(1000),
     /** Family-wise significance level over the features of one window (Bonferroni). */
     alpha: z.number().gt(0).lt(1).default(0.05),
     /** Wasserstein distance in baseline standard deviations at which a large window has drifted. */
@@ -89,10 +108,18 @@ export interface DriftReport {
 }
 
 /** Compare one window with the baseline: every feature, the prediction and (when given) the label. */
-export function driftReport(baseline: MonitoringBaseline, window: WindowAggregates, policy: DriftPolicy = DEFAULT_DRIFT_POLICY): DriftReport {
+export function driftReport(
+  baseline: Baseline,
+  window: WindowAggregates,
+  policy: DriftPolicy = DEFAULT_DRIFT_POLICY,
+): DriftReport {
+  const columns = featureColumns(baseline);
   const measured = Object.entries(window.features).map(([name, w]) => {
-    const b = baseline.features[name];
-    if (!b) throw new RangeError(`window feature "${name}" is not in the baseline (its features: ${Object.keys(baseline.features).join(', ')})`);
+    const b = columns.get(name);
+    if (!b)
+      throw new RangeError(
+        `window feature "${name}" is not in the baseline (its features: ${[...columns.keys()].join(', ')})`,
+      );
     return measureDrift(name, b, w, policy);
   });
   const bySignificance = measured.filter((m) => m.regime === 'small').length;
@@ -106,21 +133,28 @@ export function driftReport(baseline: MonitoringBaseline, window: WindowAggregat
     features,
     dataset: {
       status: judged.length === 0 ? 'insufficient_data' : share >= policy.datasetDriftShare ? 'drift' : 'no_drift',
-      tested: judged.length, drifted, share, threshold: policy.datasetDriftShare,
+      tested: judged.length,
+      drifted,
+      share,
+      threshold: policy.datasetDriftShare,
     },
     alphaPerFeature,
     policy,
   };
   if (window.prediction) report.prediction = featureDrift('prediction', baseline.prediction, window.prediction, policy);
   if (window.label) {
-    if (!baseline.label) throw new RangeError('the window has labels but the baseline has no label distribution');
     report.label = featureDrift('label', baseline.label, window.label, policy);
   }
   return report;
 }
 
 /** One feature judged on its own (significance at the full alpha). */
-export function featureDrift(feature: string, baseline: FeatureBaseline, window: WindowFeatureAggregate, policy: DriftPolicy = DEFAULT_DRIFT_POLICY): FeatureDrift {
+export function featureDrift(
+  feature: string,
+  baseline: ColumnBaseline,
+  window: WindowFeatureAggregate,
+  policy: DriftPolicy = DEFAULT_DRIFT_POLICY,
+): FeatureDrift {
   return decide(measureDrift(feature, baseline, window, policy), policy.alpha, policy);
 }
 
@@ -133,25 +167,52 @@ interface Measured {
   statistics: DriftStatistics;
 }
 
-function measureDrift(feature: string, baseline: FeatureBaseline, window: WindowFeatureAggregate, policy: DriftPolicy): Measured {
-  if (baseline.kind !== window.kind) throw new RangeError(`feature "${feature}": the baseline is ${baseline.kind} but the window was summarised as ${window.kind}`);
+function measureDrift(
+  feature: string,
+  baseline: ColumnBaseline,
+  window: WindowFeatureAggregate,
+  policy: DriftPolicy,
+): Measured {
+  const kind = baseline.categorical ? 'categorical' : 'numeric';
+  if (kind !== window.kind)
+    throw new RangeError(
+      `feature "${feature}": the baseline is ${kind} but the window was summarised as ${window.kind}`,
+    );
   const count = presentCount(window);
-  const regime: Regime = count < policy.minCount ? 'insufficient' : count <= policy.smallWindowMax ? 'small' : 'large';
-  const base = { feature, kind: baseline.kind, count, regime };
+  // A baseline without values (every training value missing) has nothing to compare with.
+  const comparable =
+    baseline.count > 0 && (baseline.categorical || (baseline.sample.length > 0 && baseline.std !== null));
+  const regime: Regime =
+    count < policy.minCount || !comparable ? 'insufficient' : count <= policy.smallWindowMax ? 'small' : 'large';
+  const base = { feature, kind, count, regime } as const;
   if (regime === 'insufficient') return { ...base, statistics: {} };
-  return { ...base, statistics: baseline.kind === 'numeric' ? numericStatistics(feature, baseline, window as NumericWindowAggregate, regime) : categoricalStatistics(baseline, window as CategoricalWindowAggregate, regime) };
+  return {
+    ...base,
+    statistics:
+      kind === 'numeric'
+        ? numericStatistics(feature, baseline, window as NumericWindowAggregate, regime)
+        : categoricalStatistics(baseline, window as CategoricalWindowAggregate, regime),
+  };
 }
 
-function numericStatistics(feature: string, b: NumericFeatureBaseline, w: NumericWindowAggregate, regime: Regime): DriftStatistics {
-  if (w.binCounts.length !== b.bins.counts.length) throw new RangeError(`feature "${feature}": the window has ${w.binCounts.length} bin counts but the baseline has ${b.bins.counts.length} bins`);
+function numericStatistics(
+  feature: string,
+  b: ColumnBaseline,
+  w: NumericWindowAggregate,
+  regime: Regime,
+): DriftStatistics {
+  if (w.binCounts.length !== b.counts.length)
+    throw new RangeError(
+      `feature "${feature}": the window has ${w.binCounts.length} bin counts but the baseline has ${b.counts.length} bins`,
+    );
   if (w.sample.length === 0) throw new RangeError(`feature "${feature}": the window has values but an empty sample`);
-  const stats: DriftStatistics = { psi: populationStabilityIndex(b.bins.counts, w.binCounts) };
+  const stats: DriftStatistics = { psi: populationStabilityIndex(b.counts, w.binCounts) };
   if (regime === 'small') stats.ks = ksTest(w.sample, b.sample);
-  else stats.wasserstein = normalizedWasserstein(w.sample, b.sample, b.std);
+  else stats.wasserstein = normalizedWasserstein(w.sample, b.sample, b.std!);
   return stats;
 }
 
-function categoricalStatistics(b: CategoricalFeatureBaseline, w: CategoricalWindowAggregate, regime: Regime): DriftStatistics {
+function categoricalStatistics(b: ColumnBaseline, w: CategoricalWindowAggregate, regime: Regime): DriftStatistics {
   const { baseline, window } = categoryColumns(b, w);
   const stats: DriftStatistics = { psi: populationStabilityIndex(baseline, window) };
   if (regime === 'small') stats.chiSquare = chiSquareHomogeneity(baseline, window);
@@ -160,22 +221,52 @@ function categoricalStatistics(b: CategoricalFeatureBaseline, w: CategoricalWind
 }
 
 /** The columns both sides count: each listed baseline category, then "everything else". */
-export function categoryColumns(b: CategoricalFeatureBaseline, w: CategoricalWindowAggregate): { names: string[]; baseline: number[]; window: number[] } {
-  const names = Object.keys(b.categories).sort();
+export function categoryColumns(
+  b: ColumnBaseline,
+  w: CategoricalWindowAggregate,
+): { names: string[]; baseline: number[]; window: number[] } {
+  const listed = categoryCounts(b);
+  const names = [...listed.keys()].sort();
   return {
     names: [...names, '(other)'],
-    baseline: [...names.map((k) => b.categories[k]!), b.otherCount],
+    // Training lists every category of a categorical column: nothing of it is "other".
+    baseline: [...names.map((k) => listed.get(k)!), 0],
     window: [...names.map((k) => w.counts[k] ?? 0), w.otherCount],
   };
 }
 
 function decide(m: Measured, alphaPerFeature: number, policy: DriftPolicy): FeatureDrift {
-  const out: FeatureDrift = { feature: m.feature, kind: m.kind, count: m.count, status: 'insufficient_data', statistics: m.statistics };
+  const out: FeatureDrift = {
+    feature: m.feature,
+    kind: m.kind,
+    count: m.count,
+    status: 'insufficient_data',
+    statistics: m.statistics,
+  };
   const s = m.statistics;
-  const verdict = (method: DriftMethod, score: number, threshold: number, drifted: boolean): FeatureDrift => ({ ...out, method, score, threshold, status: drifted ? 'drift' : 'no_drift' });
+  const verdict = (method: DriftMethod, score: number, threshold: number, drifted: boolean): FeatureDrift => ({
+    ...out,
+    method,
+    score,
+    threshold,
+    status: drifted ? 'drift' : 'no_drift',
+  });
   if (s.ks) return verdict('ks', s.ks.pValue, alphaPerFeature, s.ks.pValue < alphaPerFeature);
-  if (s.chiSquare) return verdict('chi_square', s.chiSquare.pValue, alphaPerFeature, s.chiSquare.pValue < alphaPerFeature);
-  if (s.wasserstein !== undefined) return verdict('wasserstein', s.wasserstein, policy.wassersteinThreshold, s.wasserstein >= policy.wassersteinThreshold);
-  if (s.jensenShannon !== undefined) return verdict('jensen_shannon', s.jensenShannon, policy.jensenShannonThreshold, s.jensenShannon >= policy.jensenShannonThreshold);
+  if (s.chiSquare)
+    return verdict('chi_square', s.chiSquare.pValue, alphaPerFeature, s.chiSquare.pValue < alphaPerFeature);
+  if (s.wasserstein !== undefined)
+    return verdict(
+      'wasserstein',
+      s.wasserstein,
+      policy.wassersteinThreshold,
+      s.wasserstein >= policy.wassersteinThreshold,
+    );
+  if (s.jensenShannon !== undefined)
+    return verdict(
+      'jensen_shannon',
+      s.jensenShannon,
+      policy.jensenShannonThreshold,
+      s.jensenShannon >= policy.jensenShannonThreshold,
+    );
   return out;
 }

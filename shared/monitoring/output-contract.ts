@@ -19,12 +19,25 @@ export const OutputContractSchema = z
     /** Every number of the output is one of these (a classifier's labels). */
     classes: z.array(z.number().finite()).min(1, 'must list at least one class').optional(),
     /** A list output sums to this (1 for probabilities), within `tolerance`. */
-    sum: z.object({ equals: z.number().finite(), tolerance: z.number().positive().default(1e-6) }).strict().optional(),
+    sum: z
+      .object({ equals: z.number().finite(), tolerance: z.number().positive().default(1e-6) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.range?.min !== undefined && c.range.max !== undefined && c.range.min > c.range.max) ctx.addIssue({ code: 'custom', path: ['range'], message: `min (${c.range.min}) is greater than max (${c.range.max})` });
-    if (c.sum && c.shape && c.shape.length === 0) ctx.addIssue({ code: 'custom', path: ['sum'], message: 'a single-number output has no sum to check; declare shape [k] or drop sum' });
+    if (c.range?.min !== undefined && c.range.max !== undefined && c.range.min > c.range.max)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['range'],
+        message: `min (${c.range.min}) is greater than max (${c.range.max})`,
+      });
+    if (c.sum && c.shape && c.shape.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sum'],
+        message: 'a single-number output has no sum to check; declare shape [k] or drop sum',
+      });
   });
 export type OutputContract = z.output<typeof OutputContractSchema>;
 export type OutputContractInput = z.input<typeof OutputContractSchema>;
@@ -64,6 +77,26 @@ export function compileOutputContract(contract: OutputContract): OutputCheck {
   };
 }
 
+/**
+ * A SQL condition over an output's JSON text (`json`, e.g. `json_extract(outputs, '$."p"')`)
+ * that is true only for values the contract certainly accepts: a single finite number within
+ * the range and among the classes. Lists, and a contract that wants a list, are left to the
+ * compiled check (the condition is false for them), so it only spares the window from
+ * reading into JavaScript the values that cannot violate: the check above stays the verdict.
+ */
+export function contractHoldsSql(contract: OutputContract, json: string): string {
+  if (contract.shape?.length === 1) return 'false';
+  const x = `TRY_CAST(${json} AS DOUBLE)`;
+  const conds = [`json_type(${json}) IN ('DOUBLE', 'BIGINT', 'UBIGINT')`, `isfinite(${x})`];
+  if (contract.range?.min !== undefined) conds.push(`${x} >= ${sqlDouble(contract.range.min)}`);
+  if (contract.range?.max !== undefined) conds.push(`${x} <= ${sqlDouble(contract.range.max)}`);
+  if (contract.classes) conds.push(`${x} IN (${contract.classes.map(sqlDouble).join(', ')})`);
+  return `coalesce(${conds.join(' AND ')}, false)`;
+}
+
+/** A finite double as an exact SQL DOUBLE (its shortest round-trip text, cast). */
+const sqlDouble = (v: number) => `'${String(v)}'::DOUBLE`;
+
 /** Predictions checked and violations by rule; tallies from many instances or windows merge by addition. */
 export interface OutputContractTally {
   checked: number;
@@ -76,7 +109,11 @@ export function emptyTally(): OutputContractTally {
 }
 
 /** Check each value and count. */
-export function tallyOutputs(check: OutputCheck, values: Iterable<unknown>, into: OutputContractTally = emptyTally()): OutputContractTally {
+export function tallyOutputs(
+  check: OutputCheck,
+  values: Iterable<unknown>,
+  into: OutputContractTally = emptyTally(),
+): OutputContractTally {
   for (const v of values) {
     into.checked++;
     const bad = check(v);

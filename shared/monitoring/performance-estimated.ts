@@ -15,7 +15,7 @@
  * by a changed relation between features and label (concept drift), which needs labels.
  */
 import { calibrate, type CalibrationMap } from './baseline';
-import { LOG_LOSS_EPS } from './performance-realized';
+import { LOG_LOSS_EPS } from '../training/metrics';
 import type { PerformanceResult } from './performance';
 
 /** Scores counted in `counts.length` equal-width bins of [0, 1]: bin k holds k/K <= s < (k+1)/K, and 1 falls in the last. */
@@ -73,16 +73,28 @@ export function estimatePerformance(input: EstimateInput): PerformanceResult {
     negatives[k] = m * (1 - c);
   }
   const windowPredictions = input.windowPredictions ?? n;
-  const base = { kind: 'estimated' as const, task: 'binary' as const, predictions: windowPredictions, labelled: n, labelledShare: windowPredictions > 0 ? n / windowPredictions : 0 };
+  const base = {
+    kind: 'estimated' as const,
+    task: 'binary' as const,
+    predictions: windowPredictions,
+    labelled: n,
+    labelledShare: windowPredictions > 0 ? n / windowPredictions : 0,
+  };
   if (n === 0) return { ...base, metrics: {} };
-  return { ...base, metrics: { auc: expectedAuc(positives, negatives), accuracy: correct / n, logLoss: loss / n, brier: brier / n } };
+  return {
+    ...base,
+    metrics: { auc: expectedAuc(positives, negatives), accuracy: correct / n, logLoss: loss / n, brier: brier / n },
+  };
 }
 
 /** The area under the ROC curve of expected counts: negatives below count 1, in the same bin 1/2. */
 function expectedAuc(positives: Float64Array, negatives: Float64Array): number | null {
   let totalPos = 0;
   let totalNeg = 0;
-  for (let k = 0; k < positives.length; k++) { totalPos += positives[k]!; totalNeg += negatives[k]!; }
+  for (let k = 0; k < positives.length; k++) {
+    totalPos += positives[k]!;
+    totalNeg += negatives[k]!;
+  }
   if (totalPos <= 0 || totalNeg <= 0) return null;
   let negBelow = 0;
   let wins = 0;

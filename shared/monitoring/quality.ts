@@ -5,7 +5,7 @@
  * training never saw. These are rates for gauges and alert rules to threshold; the rules
  * decide what is bad, this only measures.
  */
-import type { FeatureBaseline, MonitoringBaseline } from './baseline';
+import { featureColumns, type Baseline, type ColumnBaseline } from './baseline';
 import { presentCount, type WindowAggregates, type WindowFeatureAggregate } from './window';
 
 export interface FeatureQuality {
@@ -17,12 +17,11 @@ export interface FeatureQuality {
   /** numeric: values below the training min or above the training max, over non-null values. */
   outOfRange?: { below: number; above: number; share: number };
   /**
-   * categorical: values in no category the baseline lists, over non-null values, with the
-   * most frequent of them. When the baseline kept only its top categories (otherCount > 0)
-   * these are "not among the listed ones" rather than new; `baselineOtherShare` says how
-   * common that was in training.
+   * categorical: values in no category the baseline lists (training lists all of a
+   * categorical column's values, so these are new), over non-null values, with the most
+   * frequent of them.
    */
-  unknownCategories?: { count: number; share: number; baselineOtherShare: number; top: Array<{ value: string; count: number }> };
+  unknownCategories?: { count: number; share: number; top: Array<{ value: string; count: number }> };
 }
 
 export interface QualityReport {
@@ -31,9 +30,10 @@ export interface QualityReport {
   prediction?: FeatureQuality;
 }
 
-export function qualityReport(baseline: MonitoringBaseline, window: WindowAggregates): QualityReport {
+export function qualityReport(baseline: Baseline, window: WindowAggregates): QualityReport {
+  const columns = featureColumns(baseline);
   const features = Object.entries(window.features).map(([name, w]) => {
-    const b = baseline.features[name];
+    const b = columns.get(name);
     if (!b) throw new RangeError(`window feature "${name}" is not in the baseline`);
     return featureQuality(name, b, w);
   });
@@ -42,16 +42,20 @@ export function qualityReport(baseline: MonitoringBaseline, window: WindowAggreg
   return report;
 }
 
-export function featureQuality(feature: string, baseline: FeatureBaseline, w: WindowFeatureAggregate): FeatureQuality {
+export function featureQuality(feature: string, baseline: ColumnBaseline, w: WindowFeatureAggregate): FeatureQuality {
   const present = presentCount(w);
   const share = (k: number) => (present > 0 ? k / present : 0);
-  const q: FeatureQuality = { feature, rows: w.rows, nulls: w.nulls, nullRate: w.rows > 0 ? w.nulls / w.rows : 0, baselineNullRate: baseline.nullRate };
+  const q: FeatureQuality = {
+    feature,
+    rows: w.rows,
+    nulls: w.nulls,
+    nullRate: w.rows > 0 ? w.nulls / w.rows : 0,
+    baselineNullRate: baseline.nullRate,
+  };
   if (w.kind === 'numeric') {
     q.outOfRange = { below: w.belowRange, above: w.aboveRange, share: share(w.belowRange + w.aboveRange) };
-  } else if (baseline.kind === 'categorical') {
-    const listed = Object.values(baseline.categories).reduce((a, b) => a + b, 0);
-    const total = listed + baseline.otherCount;
-    q.unknownCategories = { count: w.otherCount, share: share(w.otherCount), baselineOtherShare: total > 0 ? baseline.otherCount / total : 0, top: w.unknown };
+  } else {
+    q.unknownCategories = { count: w.otherCount, share: share(w.otherCount), top: w.unknown };
   }
   return q;
 }

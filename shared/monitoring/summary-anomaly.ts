@@ -56,9 +56,14 @@ export interface SummaryScore {
 }
 
 /** Score `current` against `previous` (oldest first; only the newest `maxHistory` are used). */
-export function scoreSummary(current: PartitionSummary, previous: readonly PartitionSummary[], policy: AnomalyPolicy = DEFAULT_ANOMALY_POLICY): SummaryScore {
+export function scoreSummary(
+  current: PartitionSummary,
+  previous: readonly PartitionSummary[],
+  policy: AnomalyPolicy = DEFAULT_ANOMALY_POLICY,
+): SummaryScore {
   const history = previous.slice(-policy.maxHistory);
-  if (history.length < policy.minHistory) return { status: 'insufficient_history', history: history.length, score: 0, metrics: [] };
+  if (history.length < policy.minHistory)
+    return { status: 'insufficient_history', history: history.length, score: 0, metrics: [] };
   const past = history.map(flatten);
   const metrics: MetricScore[] = [];
   for (const [metric, value] of flatten(current)) {
@@ -66,7 +71,11 @@ export function scoreSummary(current: PartitionSummary, previous: readonly Parti
     if (values.length < policy.minHistory || !Number.isFinite(value)) continue;
     const median = medianOf(values);
     const mad = medianOf(values.map((v) => Math.abs(v - median)));
-    const floor = Math.max(policy.relativeFloor * Math.abs(median), metric.endsWith('.nullRate') ? policy.rateFloor : 0, Number.EPSILON);
+    const floor = Math.max(
+      policy.relativeFloor * Math.abs(median),
+      metric.endsWith('.nullRate') ? policy.rateFloor : 0,
+      Number.EPSILON,
+    );
     const scale = Math.max(1.4826 * mad, floor);
     const zScore = (value - median) / scale;
     metrics.push({ metric, value, median, scale, z: zScore, anomaly: Math.abs(zScore) >= policy.threshold });

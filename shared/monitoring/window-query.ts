@@ -1,31 +1,51 @@
 /**
- * The window side's aggregates (window.ts) computed by DuckDB over all rows of a window:
- * one scan for every count and one reservoir sample for the raw values. Work is bounded by
+ * The window side's aggregates (window.ts) computed by DuckDB over all rows of a window in
+ * one scan: every count, the caller's own aggregates (`extra`: freshness, defaulted shares,
+ * output contracts) and the bounded sample of raw values. Work is bounded by
  * features × bins, never by rows; a categorical feature is counted per distinct value (plain
  * `histogram(x)`, cheaper than testing each value against the baseline's list), so its cost
  * follows its cardinality, which is what makes it categorical.
  *
- * Baseline bins are left-closed (baseline.ts) and DuckDB's `histogram(x, boundaries)` counts
+ * Values are compared as float32, as training's bins compare them (CAST to FLOAT, then to
+ * DOUBLE: exactly Math.fround). Baseline bins are left-closed (baseline.ts) and DuckDB's `histogram(x, boundaries)` counts
  * right-closed buckets (b[i-1] < x <= b[i]), so each edge e becomes the boundary nextDown(e),
  * the largest double below it: x <= nextDown(e) is exactly x < e. Two more boundaries,
  * nextDown(min) and max, split off the values outside the training range, so the bins and the
  * out-of-range counts come from the one histogram per feature (a FILTER per count would cost
  * as much again); the non-null count is the histogram's total. NaN is a missing value, as in
- * window.ts: DuckDB orders NaN above every number, so a NaN max reveals it, and only then is
- * the scan repeated with NaN turned into NULL for those columns (an expression on every value
- * of every column would slow every window for a case Strata's ingest already refuses).
+ * window.ts: DuckDB orders NaN above every number, so a NaN max reveals it (the one other
+ * aggregate per numeric feature; nothing reads a window's min or mean), and only then is the
+ * scan repeated with NaN turned into NULL for those columns (an expression on every value of
+ * every column would slow every window for a case Strata's ingest already refuses).
+ *
+ * The sample is a bottom-k sample in the same scan: each row's key hashed with the seed, the
+ * `size` rows of smallest hash (uniform without replacement, like a reservoir, and the same
+ * rows whatever the thread count). So the scan need not hold every row's hash, it keeps only
+ * rows whose hash lies below a threshold set for 1.5× the size from an upper bound of the
+ * window's rows (`sample.rowsAtMost`, e.g. the files' row counts); when the bound was missing
+ * or far too high (fewer rows kept than both the size and the window's rows), one more scan
+ * samples at the threshold the now known row count gives. A separate reservoir scan cost
+ * about as much as the histograms of 20 features.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal, num } from '../features/offline/duckdb';
-import type { CategoricalFeatureBaseline, FeatureBaseline, NumericFeatureBaseline } from './baseline';
+import { categoryCounts, type ColumnBaseline } from './baseline';
 import { SCORE_BINS, type ScoreHistogram } from './performance-estimated';
-import { categoryKey, topCounts, UNKNOWN_CATEGORIES_LISTED, type CategoricalWindowAggregate, type NumericWindowAggregate, type WindowAggregates, type WindowFeatureAggregate } from './window';
+import {
+  categoryKey,
+  topCounts,
+  UNKNOWN_CATEGORIES_LISTED,
+  type CategoricalWindowAggregate,
+  type NumericWindowAggregate,
+  type WindowAggregates,
+  type WindowFeatureAggregate,
+} from './window';
 
 export interface WindowColumn {
   /** The SQL expression of the value over the relation: a quoted column (`ident(name)`), a struct field, a JSON extraction. */
   expr: string;
-  baseline: FeatureBaseline;
-  /** Categorical only: the values are numbers (codes); their keys are the numbers as JavaScript prints them ("3", "0.5"). Default 'string'. */
+  baseline: ColumnBaseline;
+  /** Categorical only: the values are numbers (codes, training's case; keys as JavaScript prints them, "3", "0.5") or text. Default 'number'. */
   valueType?: 'string' | 'number';
 }
 
@@ -38,15 +58,34 @@ export interface WindowQuery {
   features: Record<string, WindowColumn>;
   prediction?: WindowColumn;
   label?: WindowColumn;
-  /** Rows sampled for KS and Wasserstein (default 10,000) and the sample's seed (default 1). */
-  sample?: { size?: number; seed?: number };
+  /**
+   * Rows sampled for KS and Wasserstein (default 10,000), the sample's seed (default 1), the
+   * SQL of a key unique per row to hash (default: the sampled values themselves, so equal rows
+   * are in or out together), and an upper bound of the window's rows (one scan when given).
+   */
+  sample?: { size?: number; seed?: number; key?: string; rowsAtMost?: number };
+  /** The caller's own work in the same scan, read back raw from `WindowResult.extra`. */
+  extra?: ExtraAggregates;
   /** Count a binary classifier's score into a histogram, for the performance estimate. */
   scores?: { expr: string; bins?: number };
+}
+
+/**
+ * Aliases must not start with `c` + digit, `w_` or `scores_` (the query's own names). `project`
+ * expressions read the relation's columns and are computed once per row; `aggregates` read
+ * them (and the relation's columns); `sampled` values are kept with each sampled row.
+ */
+export interface ExtraAggregates {
+  project?: Record<string, string>;
+  aggregates?: Record<string, string>;
+  sampled?: Record<string, string>;
 }
 
 export interface WindowResult {
   aggregates: WindowAggregates;
   scores?: ScoreHistogram;
+  /** The extra aggregates' values by alias (`row`) and the sampled rows' extra values. */
+  extra: { row: Record<string, unknown>; sample: SampleColumns };
 }
 
 /** The largest double below x (x finite). */
@@ -68,9 +107,13 @@ interface NumericPlan {
   above: boolean[];
 }
 
-export function numericPlan(b: NumericFeatureBaseline): NumericPlan {
-  const cuts = b.bins.edges.map(nextDown);
-  const boundaries = [...new Set([nextDown(b.min), ...cuts, b.max])].sort((x, y) => x - y);
+export function numericPlan(b: ColumnBaseline): NumericPlan {
+  const cuts = b.edges.map(nextDown);
+  // A baseline without values (min null) has no range: every value is outside it.
+  const min = b.min ?? Infinity;
+  const max = b.max ?? -Infinity;
+  const range = b.min === null || b.max === null ? [] : [nextDown(b.min), b.max];
+  const boundaries = [...new Set([...range, ...cuts])].sort((x, y) => x - y);
   const bucketCount = boundaries.length + 1;
   const bin: number[] = [];
   const below: boolean[] = [];
@@ -80,8 +123,8 @@ export function numericPlan(b: NumericFeatureBaseline): NumericPlan {
     const lower = k > 0 ? boundaries[k - 1]! : -Infinity;
     // Values in (lower, upper]: an edge e is <= each of them exactly when nextDown(e) <= lower.
     bin.push(cuts.filter((c) => c <= lower).length);
-    below.push(upper <= nextDown(b.min));
-    above.push(lower >= b.max);
+    below.push(b.min === null || upper <= nextDown(min));
+    above.push(b.min !== null && lower >= max);
   }
   return { boundaries, bin, below, above };
 }
@@ -91,20 +134,31 @@ export function numericPlan(b: NumericFeatureBaseline): NumericPlan {
  * cast (a bare literal like 2.9999999999999996 would be a DECIMAL first and could round to
  * another double, moving a bin edge).
  */
-export const doubleList = (xs: readonly number[]): string => `[${xs.map((x) => literal(String(x))).join(', ')}]::DOUBLE[]`;
+export const doubleList = (xs: readonly number[]): string =>
+  `[${xs.map((x) => literal(String(x))).join(', ')}]::DOUBLE[]`;
 
-interface Column { key: string; role: 'feature' | 'prediction' | 'label'; name: string; col: WindowColumn; value: string }
+interface Column {
+  key: string;
+  role: 'feature' | 'prediction' | 'label';
+  name: string;
+  col: WindowColumn;
+  value: string;
+}
 
 /** The columns in a fixed order (keys c0, c1, ...); `nanAsNull` names the keys whose NaN must become NULL. */
 function columnsOf(q: WindowQuery, nanAsNull: ReadonlySet<string> = new Set()): Column[] {
   const cols: Column[] = [];
   const add = (role: Column['role'], name: string, col: WindowColumn) => {
     const key = `c${cols.length}`;
-    const double = `CAST(${col.expr} AS DOUBLE)`;
+    const double = `CAST(CAST(${col.expr} AS FLOAT) AS DOUBLE)`;
     // Numbers used as categories (few columns) always drop NaN; numeric features only after a NaN max showed one.
-    const value = col.baseline.kind === 'numeric'
-      ? (nanAsNull.has(key) ? `nullif(${double}, 'NaN'::DOUBLE)` : double)
-      : col.valueType === 'number' ? `nullif(${double}, 'NaN'::DOUBLE)` : `CAST(${col.expr} AS VARCHAR)`;
+    const value = !col.baseline.categorical
+      ? nanAsNull.has(key)
+        ? `nullif(${double}, 'NaN'::DOUBLE)`
+        : double
+      : col.valueType !== 'string'
+        ? `nullif(${double}, 'NaN'::DOUBLE)`
+        : `CAST(${col.expr} AS VARCHAR)`;
     cols.push({ key, role, name, col, value });
   };
   for (const [name, col] of Object.entries(q.features)) add('feature', name, col);
@@ -115,57 +169,168 @@ function columnsOf(q: WindowQuery, nanAsNull: ReadonlySet<string> = new Set()): 
 
 const whereClause = (q: WindowQuery) => (q.where ? ` WHERE ${q.where}` : '');
 
-/** The one scan: row count, and per feature its histogram, min, max and sum (categorical: listed counts and non-null count). */
+const SAMPLE_OVERSHOOT = 1.5;
+const HASH_RANGE = 2 ** 64;
+
+function sampleSettings(q: WindowQuery) {
+  const size = q.sample?.size ?? 10_000;
+  const seed = q.sample?.seed ?? 1;
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`sample size must be a positive whole number, got ${size}`);
+  if (!Number.isInteger(seed)) throw new RangeError(`sample seed must be a whole number, got ${seed}`);
+  return { size, seed };
+}
+
+/** The hash threshold (UBIGINT literal) keeping about 1.5× `size` of `rows` rows; undefined = keep every row. */
+function hashThreshold(size: number, rows: number): string | undefined {
+  const share = (SAMPLE_OVERSHOOT * size) / Math.max(rows, 1);
+  if (share >= 1) return undefined;
+  return `${BigInt(Math.floor(share * 2 ** 53)) << 11n}::UBIGINT`;
+}
+
+/** The sample's columns: numeric features' values and the extra sampled values. */
+function sampledColumns(q: WindowQuery, cols: Column[]): string[] {
+  return [...cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key), ...Object.keys(q.extra?.sampled ?? {})];
+}
+
+/**
+ * The inner projection: each value expression (the float32 cast) computed once per row, and
+ * the aggregates read that column: written inside each aggregate, DuckDB evaluates it once per
+ * aggregate, which measured about 1.4x the time of the projected form over 1M rows x 20 features.
+ */
+function projection(q: WindowQuery, cols: Column[], o: { sample: boolean; aggregates: boolean }): string {
+  const projected = cols.map((c) => `${c.value} AS ${c.key}`);
+  if (o.aggregates && q.scores)
+    projected.push(`floor(CAST(${q.scores.expr} AS DOUBLE) * ${q.scores.bins ?? SCORE_BINS})::BIGINT AS scores_bin`);
+  if (o.aggregates)
+    for (const [alias, expr] of Object.entries(q.extra?.project ?? {})) projected.push(`${expr} AS ${ident(alias)}`);
+  if (o.sample) {
+    for (const [alias, expr] of Object.entries(q.extra?.sampled ?? {})) projected.push(`${expr} AS ${ident(alias)}`);
+    const { seed } = sampleSettings(q);
+    const numeric = cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key);
+    const key = q.sample?.key ?? (numeric.length ? numeric.join(', ') : '1');
+    projected.push(`hash(${key}, ${seed}) AS w_h`);
+  }
+  // `*` lets the extra aggregates read the relation's own columns (unused ones are not read).
+  const rest = o.aggregates && q.extra?.aggregates ? ['*'] : [];
+  // A constant keeps the projection valid for a query of no column.
+  return `(SELECT ${[...projected, ...rest, '1 AS w_one'].join(', ')} FROM ${q.from}${whereClause(q)})`;
+}
+
+/** The sample aggregate: rows with a hash below the threshold, each with its hash. */
+function sampleAggregate(q: WindowQuery, cols: Column[], threshold: string | undefined): string {
+  const fields = ['w_h', ...sampledColumns(q, cols)].map((k) => `${ident(k)} := ${ident(k)}`);
+  return `list(struct_pack(${fields.join(', ')}))${threshold ? ` FILTER (WHERE w_h < ${threshold})` : ''} AS w_sample`;
+}
+
+/** Whether the one scan takes the sample: a bound of the rows is known and there are values to sample. */
+const sampledInScan = (q: WindowQuery, cols: Column[]) =>
+  q.sample?.rowsAtMost !== undefined && sampledColumns(q, cols).length > 0;
+
+/**
+ * The one scan: row count, and per feature its histogram and max (categorical: the histogram
+ * of its values), the score histogram, the extra aggregates, and the sample when
+ * `sample.rowsAtMost` bounds the window's rows.
+ */
 export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): string {
   const parts = ['count(*) AS rows'];
-  for (const c of columnsOf(q, nanAsNull)) {
-    const v = c.value;
-    if (c.col.baseline.kind === 'numeric') {
+  const cols = columnsOf(q, nanAsNull);
+  for (const c of cols) {
+    const v = c.key;
+    if (!c.col.baseline.categorical) {
       const plan = numericPlan(c.col.baseline);
-      parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `min(${v}) AS ${c.key}_min`, `max(${v}) AS ${c.key}_max`, `sum(${v}) AS ${c.key}_sum`);
+      parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `max(${v}) AS ${c.key}_max`);
     } else {
       parts.push(`histogram(${v}) AS ${c.key}_h`);
     }
   }
   // Score bins by floor(score * bins); a score outside [0, 1] is clamped when read.
-  if (q.scores) parts.push(`histogram(floor(CAST(${q.scores.expr} AS DOUBLE) * ${q.scores.bins ?? SCORE_BINS})::BIGINT) AS scores_h`);
-  return `SELECT ${parts.join(', ')} FROM ${q.from}${whereClause(q)}`;
+  if (q.scores) parts.push(`histogram(scores_bin) AS scores_h`);
+  for (const [alias, expr] of Object.entries(q.extra?.aggregates ?? {})) parts.push(`${expr} AS ${ident(alias)}`);
+  const sample = sampledInScan(q, cols);
+  if (sample) parts.push(sampleAggregate(q, cols, hashThreshold(sampleSettings(q).size, q.sample!.rowsAtMost!)));
+  return `SELECT ${parts.join(', ')} FROM ${projection(q, cols, { sample, aggregates: true })}`;
 }
 
-/** The seeded reservoir sample of the numeric columns (all rows when the window has no more than the sample size). */
-export function sampleSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): string | undefined {
-  const numeric = columnsOf(q, nanAsNull).filter((c) => c.col.baseline.kind === 'numeric');
-  if (!numeric.length) return undefined;
-  const size = q.sample?.size ?? 10_000;
-  const seed = q.sample?.seed ?? 1;
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`sample size must be a positive whole number, got ${size}`);
-  if (!Number.isInteger(seed)) throw new RangeError(`sample seed must be a whole number, got ${seed}`);
-  return `SELECT ${numeric.map((c) => `${c.value} AS ${c.key}`).join(', ')} FROM (SELECT * FROM ${q.from}${whereClause(q)}) USING SAMPLE reservoir(${size} ROWS) REPEATABLE (${seed})`;
+/** The sample alone, for a window of `rows` rows (the scan's sample came short); undefined when nothing is sampled. */
+export function sampleSql(q: WindowQuery, rows: number, nanAsNull?: ReadonlySet<string>): string | undefined {
+  const cols = columnsOf(q, nanAsNull);
+  if (!sampledColumns(q, cols).length) return undefined;
+  const threshold = hashThreshold(sampleSettings(q).size, rows);
+  return `SELECT count(*) AS rows, ${sampleAggregate(q, cols, threshold)} FROM ${projection(q, cols, { sample: true, aggregates: false })}`;
 }
+
+/** Sampled values by column (the sample's rows, in hash order). */
+export type SampleColumns = Record<string, unknown[]>;
+
+let scans = 0;
+
+/**
+ * Run a query whose one row may hold the sample (`w_sample`): the row's other values as an
+ * object, and the `size` sampled rows of smallest hash as columns. The row stays in a temp
+ * table so the sample is sorted, cut and unnested by DuckDB and read column by column:
+ * converting 15,000 sampled structs of 40 fields into JavaScript objects cost about a second
+ * of the event loop per window.
+ */
+async function scanWithSample(
+  conn: DuckDBConnection,
+  sql: string,
+  size: number,
+  withSample: boolean,
+): Promise<{ row: Record<string, unknown>; sample: SampleColumns }> {
+  const table = ident(`w_scan_${++scans}`);
+  await conn.run(`CREATE TEMP TABLE ${table} AS ${sql}`);
+  try {
+    const row = (
+      await conn.runAndReadAll(`SELECT * ${withSample ? 'EXCLUDE (w_sample) ' : ''}FROM ${table}`)
+    ).getRowObjectsJson()[0] as Record<string, unknown>;
+    const sample = withSample
+      ? ((
+          await conn.runAndReadAll(
+            `SELECT unnest(list_slice(list_sort(w_sample), 1, ${size}), recursive := true) FROM ${table}`,
+          )
+        ).getColumnsObjectJson() as SampleColumns)
+      : {};
+    return { row, sample };
+  } finally {
+    await conn.run(`DROP TABLE ${table}`);
+  }
+}
+
+const sampleLength = (s: SampleColumns): number => Object.values(s)[0]?.length ?? 0;
 
 /** Map entries of a DuckDB histogram as [key, count] (the JSON form: keys as numbers or strings, counts as strings). */
-function histogramEntries(v: unknown): Array<[unknown, number]> {
+export function histogramEntries(v: unknown): Array<[unknown, number]> {
   if (v === null || v === undefined) return [];
   if (!Array.isArray(v)) throw new TypeError(`expected a DuckDB MAP as a list of entries, got ${JSON.stringify(v)}`);
   return v.map((e: { key: unknown; value: unknown }) => [e.key, Number(e.value)]);
 }
 
-const asNumber = (v: unknown): number | null => (v === null || v === undefined ? null : typeof v === 'string' ? Number(v) : num(v));
+const asNumber = (v: unknown): number | null =>
+  v === null || v === undefined ? null : typeof v === 'string' ? Number(v) : num(v);
 
 export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuery): Promise<WindowResult> {
-  const scan = async (nanAsNull?: ReadonlySet<string>) => (await conn.runAndReadAll(aggregateSql(q, nanAsNull))).getRowObjectsJson()[0] as Record<string, unknown>;
-  let row = await scan();
-  const withNaN = new Set(columnsOf(q).filter((c) => row[`${c.key}_max`] === 'NaN').map((c) => c.key));
-  if (withNaN.size) row = await scan(withNaN);
+  const { size } = sampleSettings(q);
+  const scan = (nanAsNull?: ReadonlySet<string>) =>
+    scanWithSample(conn, aggregateSql(q, nanAsNull), size, sampledInScan(q, columnsOf(q, nanAsNull)));
+  let { row, sample: sampleRows } = await scan();
+  const withNaN = new Set(
+    columnsOf(q)
+      .filter((c) => row[`${c.key}_max`] === 'NaN')
+      .map((c) => c.key),
+  );
+  if (withNaN.size) ({ row, sample: sampleRows } = await scan(withNaN));
   const cols = columnsOf(q, withNaN);
   const rows = asNumber(row.rows) ?? 0;
-  const sampleText = sampleSql(q, withNaN);
-  const sampleRows = sampleText ? ((await conn.runAndReadAll(sampleText)).getRowObjectsJson() as Array<Record<string, unknown>>) : [];
+  if (sampleLength(sampleRows) < Math.min(size, rows)) {
+    const text = sampleSql(q, rows, withNaN);
+    if (text) sampleRows = (await scanWithSample(conn, text, size, true)).sample;
+  }
 
   const aggregates: WindowAggregates = { rows, features: {} };
   for (const c of cols) {
     let agg: WindowFeatureAggregate;
-    if (c.col.baseline.kind === 'numeric') {
+    if (!c.col.baseline.categorical) {
       agg = numericAggregate(c.col.baseline, row, c.key, rows, sampleRows);
     } else {
       agg = categoricalAggregate(c.col.baseline, histogramEntries(row[`${c.key}_h`]), rows);
@@ -173,7 +338,9 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
     if (c.role === 'feature') aggregates.features[c.name] = agg;
     else aggregates[c.role] = agg;
   }
-  const result: WindowResult = { aggregates };
+  const extraRow: Record<string, unknown> = {};
+  for (const alias of Object.keys(q.extra?.aggregates ?? {})) extraRow[alias] = row[alias];
+  const result: WindowResult = { aggregates, extra: { row: extraRow, sample: sampleRows } };
   if (q.scores) {
     const bins = q.scores.bins ?? SCORE_BINS;
     const counts = new Array<number>(bins).fill(0);
@@ -183,7 +350,12 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
   return result;
 }
 
-function categoricalAggregate(b: CategoricalFeatureBaseline, entries: Array<[unknown, number]>, rows: number): CategoricalWindowAggregate {
+function categoricalAggregate(
+  b: ColumnBaseline,
+  entries: Array<[unknown, number]>,
+  rows: number,
+): CategoricalWindowAggregate {
+  const listed = categoryCounts(b);
   const counts: Record<string, number> = {};
   const unlisted = new Map<string, number>();
   let present = 0;
@@ -191,36 +363,57 @@ function categoricalAggregate(b: CategoricalFeatureBaseline, entries: Array<[unk
   for (const [k, n] of entries) {
     const key = categoryKey(k as string | number);
     present += n;
-    if (Object.hasOwn(b.categories, key)) counts[key] = n;
-    else { otherCount += n; unlisted.set(key, n); }
+    if (listed.has(key)) counts[key] = n;
+    else {
+      otherCount += n;
+      unlisted.set(key, n);
+    }
   }
-  return { kind: 'categorical', rows, nulls: rows - present, counts, otherCount, unknown: topCounts(unlisted, UNKNOWN_CATEGORIES_LISTED) };
+  return {
+    kind: 'categorical',
+    rows,
+    nulls: rows - present,
+    counts,
+    otherCount,
+    unknown: topCounts(unlisted, UNKNOWN_CATEGORIES_LISTED),
+  };
 }
 
-function numericAggregate(b: NumericFeatureBaseline, row: Record<string, unknown>, key: string, rows: number, sampleRows: Array<Record<string, unknown>>): NumericWindowAggregate {
+function numericAggregate(
+  b: ColumnBaseline,
+  row: Record<string, unknown>,
+  key: string,
+  rows: number,
+  sampleRows: SampleColumns,
+): NumericWindowAggregate {
   const plan = numericPlan(b);
   const index = new Map(plan.boundaries.map((x, i) => [x, i]));
-  const binCounts = new Array<number>(b.bins.edges.length + 1).fill(0);
+  const binCounts = new Array<number>(b.edges.length + 1).fill(0);
   let belowRange = 0;
   let aboveRange = 0;
   let present = 0;
   for (const [k, n] of histogramEntries(row[`${key}_h`])) {
     present += n;
     const bucket = k === 'Infinity' ? plan.boundaries.length : index.get(Number(k));
-    if (bucket === undefined) throw new Error(`DuckDB returned a histogram bucket ${String(k)} that is not one of the boundaries`);
+    if (bucket === undefined)
+      throw new Error(`DuckDB returned a histogram bucket ${String(k)} that is not one of the boundaries`);
     binCounts[plan.bin[bucket]!]! += n;
     if (plan.below[bucket]) belowRange += n;
     if (plan.above[bucket]) aboveRange += n;
   }
-  const sum = asNumber(row[`${key}_sum`]);
   const sample: number[] = [];
-  for (const r of sampleRows) {
-    const v = asNumber(r[key]);
+  for (const x of sampleRows[key] ?? []) {
+    const v = asNumber(x);
     if (v !== null) sample.push(v);
   }
   return {
-    kind: 'numeric', rows, nulls: rows - present, binCounts, belowRange, aboveRange,
-    min: asNumber(row[`${key}_min`]), max: asNumber(row[`${key}_max`]), mean: present > 0 && sum !== null ? sum / present : null, sample,
+    kind: 'numeric',
+    rows,
+    nulls: rows - present,
+    binCounts,
+    belowRange,
+    aboveRange,
+    sample,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the window side must supply per feature, so the statistics never need every raw row.
  * A window of a million predictions becomes, per feature: counts per baseline bin (or per
- * baseline category), null and out-of-range counts, min/max/mean, and a bounded uniform sample
+ * baseline category), null and out-of-range counts, and a bounded uniform sample
  * of raw values (KS and Wasserstein need values, not bins). DuckDB computes these over all
  * rows (window-query.ts); `summarizeValues` below is the same contract over values in memory,
  * the reference the DuckDB builder is tested against and a convenience for small inputs.
@@ -9,7 +9,8 @@
  * The contract, exactly:
  * - `rows` counts every row of the window, `nulls` those where the feature is missing (null,
  *   NaN or absent); every other count is over the non-null values.
- * - numeric: `binCounts[i]` counts values in baseline bin i (baseline.ts: left-closed,
+ * - numeric values are taken as float32 (Math.fround: what the model is fed, and training's
+ *   bin rule); `binCounts[i]` counts values in baseline bin i (baseline.ts: left-closed,
  *   edges.length + 1 bins); `belowRange`/`aboveRange` count values < baseline min / > max;
  *   `sample` holds the non-null values of a uniform random sample of at most `sampleSize`
  *   window rows, and every non-null value when the window has no more rows than that (so a
@@ -18,7 +19,9 @@
  *   values in no listed category; `unknown` the most frequent of those, by count (a bounded
  *   list, for the report: when the baseline lists every training category they are new).
  */
-import { binIndex, type CategoricalFeatureBaseline, type FeatureBaseline, type NumericFeatureBaseline } from './baseline';
+import { binIndex, categoryCounts, categoryKey, type ColumnBaseline } from './baseline';
+
+export { categoryKey };
 
 export interface NumericWindowAggregate {
   kind: 'numeric';
@@ -27,10 +30,6 @@ export interface NumericWindowAggregate {
   binCounts: number[];
   belowRange: number;
   aboveRange: number;
-  /** Of the non-null values; null when there are none. */
-  min: number | null;
-  max: number | null;
-  mean: number | null;
   sample: number[];
 }
 
@@ -62,11 +61,6 @@ export const presentCount = (w: WindowFeatureAggregate): number => w.rows - w.nu
 /** How many unknown categories a window reports by name. */
 export const UNKNOWN_CATEGORIES_LISTED = 10;
 
-/** The key a raw value has as a category: numbers as JavaScript prints them (3, 0.5), strings as they are. */
-export function categoryKey(v: string | number | boolean): string {
-  return String(v);
-}
-
 export interface SummarizeOptions {
   /** Rows kept in the sample (default 10,000). */
   sampleSize?: number;
@@ -75,61 +69,84 @@ export interface SummarizeOptions {
 }
 
 type Raw = number | string | boolean | null | undefined;
-const isMissing = (v: Raw): v is null | undefined => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
+const isMissing = (v: Raw): v is null | undefined =>
+  v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
 
 /** The window contract computed from one feature's values in memory (one entry per window row). */
-export function summarizeValues(baseline: NumericFeatureBaseline, values: ArrayLike<Raw>, opts?: SummarizeOptions): NumericWindowAggregate;
-export function summarizeValues(baseline: CategoricalFeatureBaseline, values: ArrayLike<Raw>, opts?: SummarizeOptions): CategoricalWindowAggregate;
-export function summarizeValues(baseline: FeatureBaseline, values: ArrayLike<Raw>, opts?: SummarizeOptions): WindowFeatureAggregate;
-export function summarizeValues(baseline: FeatureBaseline, values: ArrayLike<Raw>, opts: SummarizeOptions = {}): WindowFeatureAggregate {
+export function summarizeValues(
+  baseline: ColumnBaseline,
+  values: ArrayLike<Raw>,
+  opts: SummarizeOptions = {},
+): WindowFeatureAggregate {
   const n = values.length;
   let nulls = 0;
-  if (baseline.kind === 'categorical') {
+  if (baseline.categorical) {
+    const listed = categoryCounts(baseline);
     const counts: Record<string, number> = {};
     const unknown = new Map<string, number>();
     let otherCount = 0;
     for (let i = 0; i < n; i++) {
       const v = values[i];
-      if (isMissing(v)) { nulls++; continue; }
+      if (isMissing(v)) {
+        nulls++;
+        continue;
+      }
       const k = categoryKey(v);
-      if (Object.hasOwn(baseline.categories, k)) counts[k] = (counts[k] ?? 0) + 1;
-      else { otherCount++; unknown.set(k, (unknown.get(k) ?? 0) + 1); }
+      if (listed.has(k)) counts[k] = (counts[k] ?? 0) + 1;
+      else {
+        otherCount++;
+        unknown.set(k, (unknown.get(k) ?? 0) + 1);
+      }
     }
-    return { kind: 'categorical', rows: n, nulls, counts, otherCount, unknown: topCounts(unknown, UNKNOWN_CATEGORIES_LISTED) };
+    return {
+      kind: 'categorical',
+      rows: n,
+      nulls,
+      counts,
+      otherCount,
+      unknown: topCounts(unknown, UNKNOWN_CATEGORIES_LISTED),
+    };
   }
-  const binCounts = new Array<number>(baseline.bins.edges.length + 1).fill(0);
+  const binCounts = new Array<number>(baseline.edges.length + 1).fill(0);
+  const lo = baseline.min ?? Infinity;
+  const hi = baseline.max ?? -Infinity;
   let belowRange = 0;
   let aboveRange = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  let sum = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (isMissing(v)) { nulls++; continue; }
-    const x = Number(v);
-    binCounts[binIndex(baseline.bins.edges, x)]!++;
-    if (x < baseline.min) belowRange++;
-    else if (x > baseline.max) aboveRange++;
-    if (x < min) min = x;
-    if (x > max) max = x;
-    sum += x;
+    if (isMissing(v)) {
+      nulls++;
+      continue;
+    }
+    // Values as float32, as the model is fed them and training's bins compare them.
+    const x = Math.fround(Number(v));
+    binCounts[binIndex(baseline.edges, x)]!++;
+    if (x < lo) belowRange++;
+    else if (x > hi) aboveRange++;
   }
-  const present = n - nulls;
   const rows = sampleRows(n, opts.sampleSize ?? 10_000, opts.seed ?? 1);
   const sample: number[] = [];
   for (const i of rows) {
     const v = values[i];
-    if (!isMissing(v)) sample.push(Number(v));
+    if (!isMissing(v)) sample.push(Math.fround(Number(v)));
   }
   return {
-    kind: 'numeric', rows: n, nulls, binCounts, belowRange, aboveRange,
-    min: present ? min : null, max: present ? max : null, mean: present ? sum / present : null, sample,
+    kind: 'numeric',
+    rows: n,
+    nulls,
+    binCounts,
+    belowRange,
+    aboveRange,
+    sample,
   };
 }
 
 /** The `k` largest counts, ties by name, as a list. */
 export function topCounts(counts: Map<string, number>, k: number): Array<{ value: string; count: number }> {
-  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k).map(([value, count]) => ({ value, count }));
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, k)
+    .map(([value, count]) => ({ value, count }));
 }
 
 /** Indices of a uniform random sample of `size` out of `n` rows (all of them when n <= size): seeded reservoir sampling. */

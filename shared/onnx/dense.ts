@@ -1,9 +1,10 @@
 /**
  * Dense networks as ONNX: logistic regression (one dense layer + sigmoid) and small MLPs
- * (dense layers with Relu/Tanh/Sigmoid, a sigmoid or softmax head). Input float [N, F].
+ * (dense layers with Relu/Tanh/Sigmoid, a sigmoid or softmax head). Input float [N, F];
+ * optionally an Imputer first, so a missing value (NaN) is replaced the way training did.
  */
 import { ValidationError, type ErrorDetail } from '../errors';
-import { GraphBuilder, type ModelMetadata } from './graph';
+import { GraphBuilder, ML_DOMAIN, type ModelMetadata } from './graph';
 
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'none';
 export type Head = 'sigmoid' | 'softmax' | 'none';
@@ -19,6 +20,8 @@ export interface DenseLayer {
 
 export interface MlpSpec {
   layers: DenseLayer[];
+  /** Per input column, the value that replaces a missing one (NaN) before the first layer (ai.onnx.ml Imputer). */
+  impute?: number[];
   /** Applied to the last layer's output. */
   head: Head;
   /** Graph input name (default `features`). */
@@ -34,6 +37,8 @@ export interface LogisticSpec {
   /** One weight per feature, in input column order. */
   weights: number[];
   bias: number;
+  /** Per feature, the value that replaces a missing one (NaN), e.g. the training mean. */
+  impute?: number[];
   inputName?: string;
   outputName?: string;
   featureNames?: string[];
@@ -46,6 +51,7 @@ const OP: Record<Exclude<Activation, 'none'>, string> = { relu: 'Relu', tanh: 'T
 export function logisticRegressionModel(spec: LogisticSpec): Uint8Array {
   return mlpModel({
     layers: [{ weights: spec.weights.map((w) => [w]), bias: [spec.bias] }],
+    impute: spec.impute,
     head: 'sigmoid',
     inputName: spec.inputName,
     outputName: spec.outputName ?? 'probability',
@@ -62,22 +68,30 @@ export function mlpModel(spec: MlpSpec): Uint8Array {
   const nIn = first.weights.length;
   const nOut = spec.layers[spec.layers.length - 1]!.bias.length;
   const inputName = spec.inputName ?? 'features';
-  const outputName = spec.outputName ?? (spec.head === 'sigmoid' ? 'probability' : spec.head === 'softmax' ? 'probabilities' : 'score');
+  const outputName =
+    spec.outputName ?? (spec.head === 'sigmoid' ? 'probability' : spec.head === 'softmax' ? 'probabilities' : 'score');
 
   const g = new GraphBuilder('strata_mlp');
   let x = g.input(inputName, ['N', nIn]);
+  if (spec.impute) {
+    [x] = g.node('Imputer', [x], {
+      domain: ML_DOMAIN,
+      attrs: { imputed_value_floats: { floats: spec.impute }, replaced_value_float: { float: Number.NaN } },
+    }) as [string];
+  }
   spec.layers.forEach((layer, i) => {
     const last = i === spec.layers.length - 1;
     const w = g.constant(`W${i}`, [layer.weights.length, layer.bias.length], layer.weights.flat());
     const b = g.constant(`B${i}`, [layer.bias.length], layer.bias);
     const [mm] = g.node('MatMul', [x, w]);
-    const act: Activation = last ? 'none' : layer.activation ?? 'relu';
+    const act: Activation = last ? 'none' : (layer.activation ?? 'relu');
     const headOp = last ? { sigmoid: 'Sigmoid', softmax: 'Softmax', none: undefined }[spec.head] : undefined;
     // The last node writes the graph output directly.
     const addOut = last && !headOp ? [outputName] : 1;
     [x] = g.node('Add', [mm!, b], { outputs: addOut }) as [string];
     if (act !== 'none') [x] = g.node(OP[act], [x]) as [string];
-    if (headOp) [x] = g.node(headOp, [x], { outputs: [outputName], attrs: headOp === 'Softmax' ? { axis: -1 } : {} }) as [string];
+    if (headOp)
+      [x] = g.node(headOp, [x], { outputs: [outputName], attrs: headOp === 'Softmax' ? { axis: -1 } : {} }) as [string];
   });
   g.output(outputName, ['N', nOut]);
   const props = { ...spec.meta?.props };
@@ -93,14 +107,21 @@ function checkLayers(spec: MlpSpec): ErrorDetail[] {
     const at = `layers[${i}]`;
     if (l.weights.length === 0) out.push({ where: `${at}.weights`, problem: 'has no rows (one row per input unit)' });
     if (width !== undefined && l.weights.length !== width) {
-      out.push({ where: `${at}.weights`, problem: `has ${l.weights.length} rows but the previous layer has ${width} outputs` });
+      out.push({
+        where: `${at}.weights`,
+        problem: `has ${l.weights.length} rows but the previous layer has ${width} outputs`,
+      });
     }
     l.weights.forEach((row, r) => {
       if (row.length !== l.bias.length) {
-        out.push({ where: `${at}.weights[${r}]`, problem: `has ${row.length} columns but bias has ${l.bias.length} (one per output unit)` });
+        out.push({
+          where: `${at}.weights[${r}]`,
+          problem: `has ${row.length} columns but bias has ${l.bias.length} (one per output unit)`,
+        });
       }
       row.forEach((v, c) => {
-        if (!Number.isFinite(v)) out.push({ where: `${at}.weights[${r}][${c}]`, problem: `must be a finite number, got ${v}` });
+        if (!Number.isFinite(v))
+          out.push({ where: `${at}.weights[${r}][${c}]`, problem: `must be a finite number, got ${v}` });
       });
     });
     l.bias.forEach((v, c) => {
@@ -108,8 +129,22 @@ function checkLayers(spec: MlpSpec): ErrorDetail[] {
     });
     width = l.bias.length;
   });
+  if (spec.impute) {
+    if (spec.impute.length !== spec.layers[0]!.weights.length) {
+      out.push({
+        where: 'impute',
+        problem: `has ${spec.impute.length} values for ${spec.layers[0]!.weights.length} input columns`,
+      });
+    }
+    spec.impute.forEach((v, i) => {
+      if (!Number.isFinite(v)) out.push({ where: `impute[${i}]`, problem: `must be a finite number, got ${v}` });
+    });
+  }
   if (spec.featureNames && spec.featureNames.length !== spec.layers[0]!.weights.length) {
-    out.push({ where: 'featureNames', problem: `has ${spec.featureNames.length} names for ${spec.layers[0]!.weights.length} input columns` });
+    out.push({
+      where: 'featureNames',
+      problem: `has ${spec.featureNames.length} names for ${spec.layers[0]!.weights.length} input columns`,
+    });
   }
   return out;
 }

@@ -52,7 +52,8 @@ export class GraphBuilder {
   /** A constant float tensor (weights), stored as raw little-endian float32. */
   constant(hint: string, dims: number[], values: ArrayLike<number>): string {
     const size = dims.reduce((a, b) => a * b, 1);
-    if (values.length !== size) throw new Error(`constant ${hint}: ${values.length} values for shape [${dims.join(', ')}] (needs ${size})`);
+    if (values.length !== size)
+      throw new Error(`constant ${hint}: ${values.length} values for shape [${dims.join(', ')}] (needs ${size})`);
     const name = this.fresh(hint);
     const raw = new Float32Array(values);
     this.initializers.push({
@@ -65,7 +66,11 @@ export class GraphBuilder {
   }
 
   /** Add a node; returns its output names (fresh names unless given). */
-  node(op: string, inputs: string[], opts: { outputs?: string[] | number; attrs?: Record<string, AttributeValue>; domain?: string } = {}): string[] {
+  node(
+    op: string,
+    inputs: string[],
+    opts: { outputs?: string[] | number; attrs?: Record<string, AttributeValue>; domain?: string } = {},
+  ): string[] {
     const outs = Array.isArray(opts.outputs)
       ? opts.outputs
       : Array.from({ length: opts.outputs ?? 1 }, () => this.fresh(op.toLowerCase()));

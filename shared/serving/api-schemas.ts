@@ -40,24 +40,30 @@ export type RegisterVersionBody = z.output<typeof RegisterVersionBodySchema>;
  */
 export const RegisterVersionFieldsSchema = z
   .object({
-    signature: z.string().transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be the signature as JSON text' });
-        return z.NEVER;
-      }
-    }).pipe(SignatureSchema),
+    signature: z
+      .string()
+      .transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be the signature as JSON text' });
+          return z.NEVER;
+        }
+      })
+      .pipe(SignatureSchema),
     description: z.string().max(2000).optional(),
-    tags: z.string().optional().transform((s, ctx) => {
-      if (s === undefined || s === '') return undefined;
-      try {
-        return z.record(z.string(), z.string()).parse(JSON.parse(s));
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string values' });
-        return z.NEVER;
-      }
-    }),
+    tags: z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (s === undefined || s === '') return undefined;
+        try {
+          return z.record(z.string(), z.string()).parse(JSON.parse(s));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string values' });
+          return z.NEVER;
+        }
+      }),
     alias: alias.optional(),
   })
   .strict();
@@ -67,12 +73,18 @@ export const SetAliasBodySchema = z
   .object({ alias, version: z.number().int().positive('versions start at 1').nullable() })
   .strict();
 
-const percent = z.number({ message: 'must be a percentage' }).min(0, 'must be at least 0').max(100, 'must be at most 100');
+const percent = z
+  .number({ message: 'must be a percentage' })
+  .min(0, 'must be at least 0')
+  .max(100, 'must be at most 100');
 /** POST /api/models/{model}/traffic: percentages of live traffic (sum 100). */
 export const SetTrafficBodySchema = z
   .object({ production: percent, canary: percent })
   .strict()
-  .refine((t) => Math.abs(t.production + t.canary - 100) < 1e-6, { message: 'production + canary must be 100', path: ['canary'] });
+  .refine((t) => Math.abs(t.production + t.canary - 100) < 1e-6, {
+    message: 'production + canary must be 100',
+    path: ['canary'],
+  });
 
 /** POST /api/models/{model}/promote and /rollback take no options (an empty body or {}). */
 export const EmptyBodySchema = z.object({}).strict().optional();
@@ -82,13 +94,21 @@ const FEATURE_REF = /^[^:\s]+:[^:\s]+$/;
 export const PredictBodySchema = z
   .object({
     entityId: nameSchema('entityId').optional(),
-    entityIds: z.array(nameSchema('entityId')).min(1, 'must list at least one entity id').max(MAX_BATCH, `at most ${MAX_BATCH} entities per request`).optional(),
+    entityIds: z
+      .array(nameSchema('entityId'))
+      .min(1, 'must list at least one entity id')
+      .max(MAX_BATCH, `at most ${MAX_BATCH} entities per request`)
+      .optional(),
     /** Replace online values by `view:feature` for every entity of the request. */
     overrides: z
-      .record(z.string(), z.union([z.number(), z.boolean(), z.null()], { message: 'must be a number, boolean or null' }))
+      .record(
+        z.string(),
+        z.union([z.number(), z.boolean(), z.null()], { message: 'must be a number, boolean or null' }),
+      )
       .superRefine((o, ctx) => {
         for (const k of Object.keys(o)) {
-          if (!FEATURE_REF.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'keys are view:feature (e.g. user_profile:age)' });
+          if (!FEATURE_REF.test(k))
+            ctx.addIssue({ code: 'custom', path: [k], message: 'keys are view:feature (e.g. user_profile:age)' });
         }
       })
       .optional(),
@@ -96,12 +116,17 @@ export const PredictBodySchema = z
     includeFeatures: z.boolean().optional(),
   })
   .strict()
-  .refine((b) => (b.entityId === undefined) !== (b.entityIds === undefined), { message: 'give exactly one of entityId or entityIds', path: ['entityId'] });
+  .refine((b) => (b.entityId === undefined) !== (b.entityIds === undefined), {
+    message: 'give exactly one of entityId or entityIds',
+    path: ['entityId'],
+  });
 export type PredictBody = z.output<typeof PredictBodySchema>;
 
 /** GET /api/models/{model}/stats?windowSeconds=300 */
 export const StatsQuerySchema = z
-  .object({ windowSeconds: z.coerce.number().int().min(10, 'at least 10 seconds').max(3600, 'at most 3600 seconds').optional() })
+  .object({
+    windowSeconds: z.coerce.number().int().min(10, 'at least 10 seconds').max(3600, 'at most 3600 seconds').optional(),
+  })
   .strict();
 
 /**
@@ -110,7 +135,11 @@ export const StatsQuerySchema = z
  */
 export function predictResponseBody(result: PredictResult, single: boolean): Record<string, unknown> {
   const ms = (v: number) => Math.round(v * 1000) / 1000;
-  const timing = { hydrateMs: ms(result.timing.hydrateMs), inferMs: ms(result.timing.inferMs), totalMs: ms(result.timing.totalMs) };
+  const timing = {
+    hydrateMs: ms(result.timing.hydrateMs),
+    inferMs: ms(result.timing.inferMs),
+    totalMs: ms(result.timing.totalMs),
+  };
   return single
     ? { model: result.model, ...result.predictions[0], timing, requestId: result.requestId }
     : { model: result.model, predictions: result.predictions, timing, requestId: result.requestId };

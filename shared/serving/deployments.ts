@@ -1,17 +1,33 @@
 /**
  * What each model serves right now, cached in-process so a prediction never reads a Table:
  * a `Deployment` is an immutable snapshot of a model's aliases, traffic policy and
- * compiled version plans. Snapshots refresh every `refreshMs` in the background (stale
- * while revalidate) and at once on `invalidate` (admin changes). A refresh loads the
+ * compiled version plans. A snapshot older than half of `refreshMs` is refreshed in the
+ * background; one older than `refreshMs` is not served: the request waits for the refresh.
+ * So every instance routes by a state read at most `refreshMs` before the request (the
+ * bound a promote or rollback made on another instance is seen within), except while the
+ * registry is unreachable, when the last good snapshot serves (reported through onError).
+ * `invalidate` (admin changes on this instance) refreshes at once. A refresh loads the
  * sessions of every newly referenced version before it swaps the snapshot, so traffic
  * only ever moves to a warm version, on this instance and on every other one.
  */
 import { DependencyError, NotFoundError, StrataError } from '../errors';
-import { CANARY, PRODUCTION, isShadowAlias, type ArtifactRef, type ModelState, type ModelVersion, type TrafficPolicy } from './registry';
+import {
+  CANARY,
+  PRODUCTION,
+  isShadowAlias,
+  type ArtifactRef,
+  type ModelState,
+  type ModelVersion,
+  type TrafficPolicy,
+} from './registry';
 import { SessionCache, versionKey, type VersionKey } from './sessions';
 import { compilePlan, type ModelSignature, type ServingPlan } from './signature';
-import { BUCKETS } from './router';
+import type { TensorInfo } from './artifact-check';
 import { own } from '../own';
+import { DEFAULT_REFRESH_MS } from './refresh';
+
+/** Routing buckets per model (router.ts bucketOf: 0..BUCKETS-1); a canary's share is a count of them. */
+export const BUCKETS = 10_000;
 
 /** The registry reads serving needs (ModelRegistry implements it). */
 export interface RegistryReader {
@@ -26,6 +42,8 @@ export interface DeployedVersion {
   signature: ModelSignature;
   plan: ServingPlan;
   artifact: ArtifactRef;
+  /** The ONNX graph's tensors as the registration check saw them (types and shapes). */
+  tensors: { inputs: TensorInfo[]; outputs: TensorInfo[] };
 }
 
 export interface Deployment {
@@ -43,7 +61,7 @@ export interface Deployment {
 }
 
 export interface DeploymentCacheOptions {
-  /** How old a snapshot may get before a background refresh (default 2 s). */
+  /** How old a served snapshot may be (default DEFAULT_REFRESH_MS); refreshed in the background from half of it. */
   refreshMs?: number;
   /** How long a retired version's session stays loaded after its last request. */
   graceMs: number;
@@ -55,7 +73,10 @@ interface Entry {
   deployment?: Deployment;
   /** A cached "not registered" answer, so unknown models cost no Table read per request either. */
   missing?: StrataError;
+  /** When the registry read of the snapshot started (or the failed refresh ended: try again after refreshMs). */
   fetchedAt: number;
+  /** The last refresh could not read the registry: serve the last good snapshot rather than wait on it. */
+  failing?: boolean;
   refreshing?: Promise<void>;
 }
 
@@ -66,25 +87,33 @@ export class DeploymentCache {
   private readonly refreshMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly registry: RegistryReader, private readonly opts: DeploymentCacheOptions) {
-    this.refreshMs = opts.refreshMs ?? 2000;
+  constructor(
+    private readonly registry: RegistryReader,
+    private readonly opts: DeploymentCacheOptions,
+  ) {
+    this.refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
     this.now = opts.now ?? Date.now;
-    this.sessions = new SessionCache(async (k) => this.registry.readArtifact((await this.version(k.model, k.version)).artifact), {
-      graceMs: opts.graceMs,
-      onError: (e, k) => opts.onError?.(e, `loading ${versionKey(k)}`),
-    });
+    this.sessions = new SessionCache(
+      async (k) => this.registry.readArtifact((await this.version(k.model, k.version)).artifact),
+      {
+        graceMs: opts.graceMs,
+        onError: (e, k) => opts.onError?.(e, `loading ${versionKey(k)}`),
+      },
+    );
   }
 
-  /** The current snapshot of a model (waits only the first time, or after an invalidate). */
+  /** The current snapshot of a model, read at most refreshMs ago (waits the first time, after an invalidate, and past refreshMs). */
   async get(model: string): Promise<Deployment> {
     let e = this.entries.get(model);
     if (!e) {
       e = { fetchedAt: 0 };
       this.entries.set(model, e);
     }
-    if (!e.deployment && !e.missing) {
+    const age = this.now() - e.fetchedAt;
+    if ((!e.deployment && !e.missing) || (age >= this.refreshMs && !e.failing)) {
+      // Too old to serve: another instance may have promoted or rolled back since.
       await this.refresh(model, e);
-    } else if (this.now() - e.fetchedAt >= this.refreshMs && !e.refreshing) {
+    } else if (age >= this.refreshMs / 2 && !e.refreshing) {
       void this.refresh(model, e).catch(() => undefined); // errors reported via onError; keep serving
     }
     if (e.missing) throw e.missing;
@@ -106,7 +135,12 @@ export class DeploymentCache {
     let p = this.versionInfo.get(k);
     if (!p) {
       p = this.registry.getVersion(model, version).then((v) => ({
-        model, version, signature: v.signature, plan: compilePlan(v.signature), artifact: v.artifact,
+        model,
+        version,
+        signature: v.signature,
+        plan: compilePlan(v.signature),
+        artifact: v.artifact,
+        tensors: { inputs: v.check?.inputs ?? [], outputs: v.check?.outputs ?? [] },
       }));
       p.catch(() => this.versionInfo.delete(k));
       this.versionInfo.set(k, p);
@@ -130,18 +164,22 @@ export class DeploymentCache {
 
   private async load(model: string, e: Entry): Promise<void> {
     let state: ModelState;
+    const readAt = this.now();
     try {
       state = await this.registry.getModel(model);
+      e.failing = false;
     } catch (err) {
       if (err instanceof NotFoundError) {
         e.deployment = undefined;
         e.missing = err;
-        e.fetchedAt = this.now();
+        e.fetchedAt = readAt;
+        e.failing = false;
         return;
       }
       this.opts.onError?.(err, `refreshing model ${model}`);
       if (e.deployment) {
         e.fetchedAt = this.now(); // keep serving the last good snapshot; try again after refreshMs
+        e.failing = true;
         return;
       }
       throw new DependencyError(`model registry unavailable while loading model ${model}: ${(err as Error).message}`);
@@ -160,13 +198,14 @@ export class DeploymentCache {
       );
       e.deployment = snapshot(state, versions, this.now());
       e.missing = undefined;
-      e.fetchedAt = this.now();
+      e.fetchedAt = readAt;
       this.sessions.setActive(model, referenced);
     } catch (err) {
       this.sessions.setActive(model, previous);
       this.opts.onError?.(err, `loading versions of model ${model}`);
       if (!e.deployment) throw err;
       e.fetchedAt = this.now();
+      e.failing = true;
     }
   }
 }
@@ -176,7 +215,11 @@ function snapshot(state: ModelState, versions: Map<number, DeployedVersion>, now
     const v = own(state.aliases, alias);
     return v === undefined ? undefined : versions.get(v);
   };
-  const shadowVersions = new Set(Object.entries(state.aliases).filter(([a]) => isShadowAlias(a)).map(([, v]) => v));
+  const shadowVersions = new Set(
+    Object.entries(state.aliases)
+      .filter(([a]) => isShadowAlias(a))
+      .map(([, v]) => v),
+  );
   const canary = at(CANARY);
   return {
     model: state.model,

@@ -78,12 +78,30 @@ export class ServingMetrics {
     this.windowMs = opts.windowMs ?? 5 * 60_000;
     this.slotMs = opts.slotMs ?? 10_000;
     this.now = opts.now ?? Date.now;
-    this.slots = Array.from({ length: Math.ceil(this.windowMs / this.slotMs) + 1 }, () => ({ start: -1, series: new Map() }));
+    this.slots = Array.from({ length: Math.ceil(this.windowMs / this.slotMs) + 1 }, () => ({
+      start: -1,
+      series: new Map(),
+    }));
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'strata_predict_requests_total', help: 'Predict requests served, per model version', labelNames: ['model', 'version', 'shadow'], registers });
-    this.predictions = new Counter({ name: 'strata_predictions_total', help: 'Entities predicted, per model version', labelNames: ['model', 'version', 'shadow'], registers });
+    this.requests = new Counter({
+      name: 'strata_predict_requests_total',
+      help: 'Predict requests served, per model version',
+      labelNames: ['model', 'version', 'shadow'],
+      registers,
+    });
+    this.predictions = new Counter({
+      name: 'strata_predictions_total',
+      help: 'Entities predicted, per model version',
+      labelNames: ['model', 'version', 'shadow'],
+      registers,
+    });
     // Same labels as the request counter (plus status), so errors / requests divides label by label.
-    this.errors = new Counter({ name: 'strata_predict_errors_total', help: 'Predict requests that failed, per model version and HTTP status', labelNames: ['model', 'version', 'shadow', 'status'], registers });
+    this.errors = new Counter({
+      name: 'strata_predict_errors_total',
+      help: 'Predict requests that failed, per model version and HTTP status',
+      labelNames: ['model', 'version', 'shadow', 'status'],
+      registers,
+    });
     this.latency = new Histogram({
       name: 'strata_predict_duration_seconds',
       help: 'Predict latency per model version (fixed buckets: merge across instances by summing)',
@@ -110,6 +128,18 @@ export class ServingMetrics {
     this.series(model, version, shadow).errors++;
   }
 
+  /** Live predict requests per second over the last `spanMs`, every model (what monitoring's load guard reads). */
+  requestRate(spanMs = 60_000): number {
+    const span = Math.min(spanMs, this.windowMs);
+    const since = this.now() - span;
+    let n = 0;
+    for (const slot of this.slots) {
+      if (slot.start < 0 || slot.start + this.slotMs <= since) continue;
+      for (const s of slot.series.values()) if (!s.shadow) n += s.requests;
+    }
+    return n / (span / 1000);
+  }
+
   /** Per version over the last `windowMs` (at most the configured window). */
   stats(model: string, windowMs = this.windowMs): ModelStats {
     const span = Math.min(windowMs, this.windowMs);
@@ -120,7 +150,11 @@ export class ServingMetrics {
       for (const [k, s] of slot.series) {
         if (s.model !== model) continue;
         let m = merged.get(k);
-        if (!m) merged.set(k, (m = { ...s, requests: 0, predictions: 0, errors: 0, buckets: new Uint32Array(s.buckets.length) }));
+        if (!m)
+          merged.set(
+            k,
+            (m = { ...s, requests: 0, predictions: 0, errors: 0, buckets: new Uint32Array(s.buckets.length) }),
+          );
         m.requests += s.requests;
         m.predictions += s.predictions;
         m.errors += s.errors;
@@ -162,7 +196,18 @@ export class ServingMetrics {
     const k = `${model}\u0000${version}\u0000${shadow}`;
     let s = slot.series.get(k);
     if (!s) {
-      slot.series.set(k, (s = { model, version, shadow, requests: 0, predictions: 0, errors: 0, buckets: new Uint32Array(LATENCY_BUCKETS_MS.length + 1) }));
+      slot.series.set(
+        k,
+        (s = {
+          model,
+          version,
+          shadow,
+          requests: 0,
+          predictions: 0,
+          errors: 0,
+          buckets: new Uint32Array(LATENCY_BUCKETS_MS.length + 1),
+        }),
+      );
     }
     return s;
   }

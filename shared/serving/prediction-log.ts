@@ -26,6 +26,12 @@ export const PredictionRecordSchema = z
     features: z.record(z.string(), z.number()),
     /** Features that were missing or stale and filled with their default. */
     defaulted: z.array(z.string()),
+    /**
+     * Per feature read from the online store: its age when predicted (ts minus the value's event
+     * time, ms), for monitoring's freshness. Absent for defaulted, overridden and given values
+     * (and in records logged before Strata wrote it).
+     */
+    featureAgeMs: z.record(z.string(), z.number()).optional(),
     /** Features the caller overrode. */
     overridden: z.array(z.string()),
     /** The first output (what the response calls `prediction`). */
@@ -75,7 +81,10 @@ export class PredictionLog {
   private readonly maxDelayMs: number;
   private readonly maxBuffered: number;
 
-  constructor(private readonly sink: PredictionSink, private readonly opts: PredictionLogOptions = {}) {
+  constructor(
+    private readonly sink: PredictionSink,
+    private readonly opts: PredictionLogOptions = {},
+  ) {
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxDelayMs = opts.maxDelayMs ?? 200;
     this.maxBuffered = opts.maxBuffered ?? 100_000;
@@ -131,21 +140,24 @@ export class PredictionLog {
     this.clearTimer();
     if (this.sending || this.buffer.length === 0) return;
     const batch = this.buffer.splice(0, this.maxBatch);
-    this.sending = this.sink.send(batch).then(
-      () => {
-        this.counts.sent += batch.length;
-        this.backoffMs = 0;
-      },
-      (e) => {
-        this.buffer.unshift(...batch);
-        this.counts.failedSends++;
-        this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 10_000);
-        this.opts.onError?.(e, batch.length);
-      },
-    ).finally(() => {
-      this.sending = undefined;
-      if (this.buffer.length >= this.maxBatch && this.backoffMs === 0) this.pump();
-      else this.schedule(this.backoffMs || this.maxDelayMs);
-    });
+    this.sending = this.sink
+      .send(batch)
+      .then(
+        () => {
+          this.counts.sent += batch.length;
+          this.backoffMs = 0;
+        },
+        (e) => {
+          this.buffer.unshift(...batch);
+          this.counts.failedSends++;
+          this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 10_000);
+          this.opts.onError?.(e, batch.length);
+        },
+      )
+      .finally(() => {
+        this.sending = undefined;
+        if (this.buffer.length >= this.maxBatch && this.backoffMs === 0) this.pump();
+        else this.schedule(this.backoffMs || this.maxDelayMs);
+      });
   }
 }

@@ -5,11 +5,16 @@
  * overrides, run each version once on its rows, and answer. Every prediction is logged;
  * shadow versions run after the answer is computed, on the same inputs, and never
  * change it.
+ *
+ * Rows of feature values the caller gives (the Open Inference Protocol's tensors) take the
+ * same path: they stand in for the online read, and every version (canary, shadow) picks
+ * its columns from them by `view:feature`, so routing, policy, shadows, metrics and the
+ * prediction log apply unchanged.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StrataError, UnprocessableError, ValidationError, type ErrorDetail } from '../errors';
-import type { FeatureValue } from '../features/types';
+import type { FeatureValue } from '../features/definitions/values';
 import type { OnlineKey, OnlineRecord, OnlineStore } from '../features/online/types';
 import type { DeployedVersion, Deployment, DeploymentCache } from './deployments';
 import type { ServingMetrics } from './metrics';
@@ -19,7 +24,17 @@ import type { Lease } from './sessions';
 import type { ServingPlan } from './signature';
 import { inputTensor, outputKey, readOutputs, type OutputValue } from './tensors';
 
-export type PredictTarget = { entityId: string } | { entityIds: string[] };
+export type PredictTarget = { entityId: string } | { entityIds: string[] } | { rows: GivenRows };
+
+/** Feature values given with the request instead of read from the online store. */
+export interface GivenRows {
+  /** The column of each value, as `view:feature`. */
+  refs: readonly string[];
+  /** Row-major values: rows x refs.length. */
+  values: ArrayLike<number>;
+  /** What each row is called in answers and the prediction log (its "entity"). */
+  ids: readonly string[];
+}
 
 export interface PredictOptions {
   /** Values that replace the online ones, by `view:feature`, for every entity of the request. */
@@ -28,6 +43,11 @@ export interface PredictOptions {
   pin?: string;
   /** Return the input values each prediction used. */
   includeFeatures?: boolean;
+  /**
+   * Route every row by this key instead of by each entity id, so one version answers the
+   * whole request (given rows have no entity to be sticky on).
+   */
+  routingKey?: string;
 }
 
 export interface EntityPrediction {
@@ -81,12 +101,16 @@ interface Hydrated {
   views: string[];
   viewIndex: Map<string, number>;
   records: Array<OnlineRecord | null>;
+  /** Set when the values came with the request: nothing is read from the online store. */
+  given?: GivenRows;
 }
 
 interface Inputs {
   data: Float32Array;
   features: Array<Record<string, number>>;
   defaulted: string[][];
+  /** Per row: the age (ms, prediction time minus the value's event time) of each feature read from the online store. */
+  ages: Array<Record<string, number>>;
 }
 
 interface InputProblem {
@@ -108,16 +132,25 @@ export class Predictor {
 
   async predict(model: string, target: PredictTarget, opts: PredictOptions = {}): Promise<PredictResult> {
     const t0 = performance.now();
-    const ids = 'entityIds' in target ? target.entityIds : [target.entityId];
-    if (ids.length === 0) throw new ValidationError('no entity to predict for', [{ where: 'entityIds', problem: 'must list at least one entity id' }]);
+    const given = 'rows' in target ? target.rows : undefined;
+    const ids = 'rows' in target ? target.rows.ids : 'entityIds' in target ? target.entityIds : [target.entityId];
+    if (ids.length === 0)
+      throw new ValidationError('no entity to predict for', [
+        { where: 'entityIds', problem: 'must list at least one entity id' },
+      ]);
+    if (given && given.values.length !== ids.length * given.refs.length) {
+      throw new RangeError(
+        `given rows: ${given.values.length} values for ${ids.length} rows of ${given.refs.length} columns`,
+      );
+    }
     const d = await this.deps.deployments.get(model);
-    const groups = await this.assign(d, ids, opts.pin);
+    const groups = await this.assign(d, ids, opts.pin, opts.routingKey);
     const requestId = randomUUID();
     try {
       const overrides = checkOverrides(model, opts.overrides, groups);
       const views = unionViews(groups.map((g) => g.dv.plan));
       const t1 = performance.now();
-      const hydrated = await this.hydrate(ids, views);
+      const hydrated = given ? fromGiven(given, views, this.now()) : await this.hydrate(ids, views);
       const t2 = performance.now();
 
       const problems: InputProblem[] = [];
@@ -148,9 +181,29 @@ export class Predictor {
           if (inp.defaulted[r]!.length) p.defaulted = inp.defaulted[r];
           if (opts.includeFeatures) p.features = inp.features[r];
           predictions[entity] = p;
-          records.push(record(requestId, entity, ts, model, g.dv.version, ids[entity]!, g.routedBy, inp, r, overrides, p.prediction, outs, timing.totalMs));
+          records.push(
+            record(
+              requestId,
+              entity,
+              ts,
+              model,
+              g.dv.version,
+              ids[entity]!,
+              g.routedBy,
+              inp,
+              r,
+              overrides,
+              p.prediction,
+              outs,
+              timing.totalMs,
+            ),
+          );
         });
-        this.deps.metrics?.observe(model, g.dv.version, { latencyMs: timing.totalMs, predictions: g.rows.length, shadow: false });
+        this.deps.metrics?.observe(model, g.dv.version, {
+          latencyMs: timing.totalMs,
+          predictions: g.rows.length,
+          shadow: false,
+        });
       });
       this.deps.log?.add(records);
       if (!opts.pin && d.shadows.length) this.shadow(d, ids, groups, hydrated, overrides, requestId);
@@ -169,16 +222,22 @@ export class Predictor {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
-  /** Route every entity and lease each chosen version once. */
-  private async assign(d: Deployment, ids: string[], pin: string | undefined): Promise<Group[]> {
+  /** Route every entity (or the whole request by `routingKey`) and lease each chosen version once. */
+  private async assign(
+    d: Deployment,
+    ids: readonly string[],
+    pin: string | undefined,
+    routingKey: string | undefined,
+  ): Promise<Group[]> {
     const byVersion = new Map<number, { dv: DeployedVersion; routedBy: RoutedBy; rows: number[] }>();
     if (pin !== undefined) {
       const version = resolvePin(d, parsePin(pin));
       const dv = d.versions.get(version) ?? (await this.deps.deployments.version(d.model, version));
       byVersion.set(version, { dv, routedBy: 'pinned', rows: ids.map((_, i) => i) });
     } else {
+      const fixed = routingKey !== undefined ? route(d, routingKey) : undefined;
       ids.forEach((id, i) => {
-        const r = route(d, id);
+        const r = fixed ?? route(d, id);
         let g = byVersion.get(r.version.version);
         if (!g) byVersion.set(r.version.version, (g = { dv: r.version, routedBy: r.routedBy, rows: [] }));
         g.rows.push(i);
@@ -188,7 +247,8 @@ export class Predictor {
     try {
       for (const g of byVersion.values()) {
         const key = { model: d.model, version: g.dv.version };
-        const lease = this.deps.deployments.sessions.tryAcquire(key) ?? (await this.deps.deployments.sessions.acquire(key));
+        const lease =
+          this.deps.deployments.sessions.tryAcquire(key) ?? (await this.deps.deployments.sessions.acquire(key));
         groups.push({ ...g, lease });
       }
     } catch (e) {
@@ -199,7 +259,7 @@ export class Predictor {
   }
 
   /** One read for every (entity, view). */
-  private async hydrate(ids: string[], views: string[]): Promise<Hydrated> {
+  private async hydrate(ids: readonly string[], views: string[]): Promise<Hydrated> {
     const keys: OnlineKey[] = new Array(ids.length * views.length);
     let k = 0;
     for (const entityId of ids) for (const view of views) keys[k++] = { view, entityId };
@@ -208,21 +268,29 @@ export class Predictor {
   }
 
   private shadow(
-    d: Deployment, ids: string[], groups: Group[], hydrated: Hydrated,
-    overrides: Map<string, FeatureValue>, requestId: string,
+    d: Deployment,
+    ids: readonly string[],
+    groups: Group[],
+    hydrated: Hydrated,
+    overrides: Map<string, FeatureValue>,
+    requestId: string,
   ): void {
     const servedBy = new Array<number>(ids.length);
     for (const g of groups) for (const r of g.rows) servedBy[r] = g.dv.version;
-    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      Promise.all(d.shadows.map((sv) => this.runShadow(sv, ids, servedBy, hydrated, overrides, requestId))),
-    ).then(() => undefined);
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => Promise.all(d.shadows.map((sv) => this.runShadow(sv, ids, servedBy, hydrated, overrides, requestId))))
+      .then(() => undefined);
     this.pending.add(run);
     void run.finally(() => this.pending.delete(run));
   }
 
   private async runShadow(
-    sv: DeployedVersion, ids: string[], servedBy: number[], hydrated: Hydrated,
-    overrides: Map<string, FeatureValue>, requestId: string,
+    sv: DeployedVersion,
+    ids: readonly string[],
+    servedBy: number[],
+    hydrated: Hydrated,
+    overrides: Map<string, FeatureValue>,
+    requestId: string,
   ): Promise<void> {
     const t0 = performance.now();
     // A shadow that is the version that answered would only repeat it.
@@ -233,7 +301,12 @@ export class Predictor {
     try {
       lease = this.deps.deployments.sessions.tryAcquire(sv) ?? (await this.deps.deployments.sessions.acquire(sv));
       const extra = sv.plan.views.filter((v) => !hydrated.viewIndex.has(v));
-      const h = extra.length ? await this.hydrate(ids, unionViews([sv.plan], hydrated.views)) : hydrated;
+      const more = extra.length ? unionViews([sv.plan], hydrated.views) : undefined;
+      const h = !more
+        ? hydrated
+        : hydrated.given
+          ? fromGiven(hydrated.given, more, this.now())
+          : await this.hydrate(ids, more);
       const problems: InputProblem[] = [];
       const inp = buildInputs(sv.plan, rows, ids, h, overrides, this.now(), problems);
       if (problems.length) throw missingError(model, [{ dv: sv }], problems);
@@ -242,7 +315,21 @@ export class Predictor {
       const ts = this.now();
       const records = rows.map((entity, r) => {
         const outs = outputsOf(sv.plan, out, r);
-        return record(requestId, entity, ts, model, sv.version, ids[entity]!, 'shadow', inp, r, overrides, outs[outputKey(sv.plan.outputs[0]!)]!, outs, latencyMs);
+        return record(
+          requestId,
+          entity,
+          ts,
+          model,
+          sv.version,
+          ids[entity]!,
+          'shadow',
+          inp,
+          r,
+          overrides,
+          outs[outputKey(sv.plan.outputs[0]!)]!,
+          outs,
+          latencyMs,
+        );
       });
       this.deps.metrics?.observe(model, sv.version, { latencyMs, predictions: rows.length, shadow: true });
       this.deps.log?.add(records);
@@ -255,20 +342,56 @@ export class Predictor {
   }
 }
 
+/**
+ * Given rows as if read from the online store: one record per (row, view) holding that
+ * view's given features, as of now (so no staleness rule applies); a view none of the given
+ * columns belongs to has no record, and a version reading it finds its features missing.
+ */
+function fromGiven(given: GivenRows, views: string[], now: number): Hydrated {
+  const viewIndex = new Map(views.map((v, i) => [v, i]));
+  const columns = given.refs.map((ref) => {
+    const at = ref.indexOf(':');
+    return { view: viewIndex.get(ref.slice(0, at)), feature: ref.slice(at + 1) };
+  });
+  const width = given.refs.length;
+  const records = new Array<OnlineRecord | null>(given.ids.length * views.length).fill(null);
+  for (let r = 0; r < given.ids.length; r++) {
+    columns.forEach((c, j) => {
+      if (c.view === undefined) return;
+      const k = r * views.length + c.view;
+      const rec = (records[k] ??= { eventTs: now, createdTs: now, values: {} });
+      rec.values[c.feature] = given.values[r * width + j]!;
+    });
+  }
+  return { views, viewIndex, records, given };
+}
+
 function unionViews(plans: ServingPlan[], start: string[] = []): string[] {
   const out = [...start];
   for (const p of plans) for (const v of p.views) if (!out.includes(v)) out.push(v);
   return out;
 }
 
-function checkOverrides(model: string, overrides: Record<string, FeatureValue> | undefined, groups: Array<{ dv: DeployedVersion }>): Map<string, FeatureValue> {
+function checkOverrides(
+  model: string,
+  overrides: Record<string, FeatureValue> | undefined,
+  groups: Array<{ dv: DeployedVersion }>,
+): Map<string, FeatureValue> {
   const out = new Map<string, FeatureValue>();
   if (!overrides) return out;
   const known = new Set(groups.flatMap((g) => g.dv.plan.columns.map((c) => c.ref)));
   const problems: ErrorDetail[] = [];
   for (const [ref, v] of Object.entries(overrides)) {
-    if (!known.has(ref)) problems.push({ where: `overrides.${ref}`, problem: `is not an input of model ${model} (its features: ${[...known].join(', ')})` });
-    else if (toNumber(v) === NOT_NUMERIC) problems.push({ where: `overrides.${ref}`, problem: `must be a number, boolean or null, got ${JSON.stringify(v)}` });
+    if (!known.has(ref))
+      problems.push({
+        where: `overrides.${ref}`,
+        problem: `is not an input of model ${model} (its features: ${[...known].join(', ')})`,
+      });
+    else if (toNumber(v) === NOT_NUMERIC)
+      problems.push({
+        where: `overrides.${ref}`,
+        problem: `must be a number, boolean or null, got ${JSON.stringify(v)}`,
+      });
     else out.set(ref, v);
   }
   if (problems.length) throw new ValidationError(`model ${model}: invalid feature overrides`, problems);
@@ -277,8 +400,13 @@ function checkOverrides(model: string, overrides: Record<string, FeatureValue> |
 
 /** Fill the input rows of one version; collect what cannot be filled. */
 function buildInputs(
-  plan: ServingPlan, rows: number[], ids: string[], h: Hydrated,
-  overrides: Map<string, FeatureValue>, now: number, problems: InputProblem[],
+  plan: ServingPlan,
+  rows: number[],
+  ids: readonly string[],
+  h: Hydrated,
+  overrides: Map<string, FeatureValue>,
+  now: number,
+  problems: InputProblem[],
 ): Inputs {
   const width = plan.width;
   const nViews = h.views.length;
@@ -286,8 +414,10 @@ function buildInputs(
   const data = new Float32Array(rows.length * width);
   const features = new Array<Record<string, number>>(rows.length);
   const defaulted = new Array<string[]>(rows.length);
+  const ages = new Array<Record<string, number>>(rows.length);
   rows.forEach((entity, r) => {
     const f: Record<string, number> = {};
+    const age: Record<string, number> = {};
     const filled: string[] = [];
     for (let c = 0; c < width; c++) {
       const col = plan.columns[c]!;
@@ -298,17 +428,28 @@ function buildInputs(
         if (value === undefined) why = 'overridden with null';
       } else {
         const rec = h.records[entity * nViews + viewAt[col.view]!];
-        if (!rec) why = `no value in the online store (nothing stored for view ${plan.views[col.view]})`;
+        if (!rec)
+          why = h.given
+            ? 'not among the columns of the request'
+            : `no value in the online store (nothing stored for view ${plan.views[col.view]})`;
         else if (col.maxStalenessMs !== undefined && now - rec.eventTs > col.maxStalenessMs) {
           why = `stale: last event ${new Date(rec.eventTs).toISOString()} is older than maxStalenessMs ${col.maxStalenessMs}`;
         } else {
           value = toNumber(rec.values[col.feature]);
-          if (value === undefined) why = 'no value in the online store';
+          if (value === undefined)
+            why = h.given ? 'not among the columns of the request' : 'no value in the online store';
+          else if (!h.given) age[col.ref] = now - rec.eventTs;
         }
       }
       if (value === NOT_NUMERIC) {
-        const raw = overrides.has(col.ref) ? overrides.get(col.ref) : h.records[entity * nViews + viewAt[col.view]!]?.values[col.feature];
-        problems.push({ entityId: ids[entity]!, ref: col.ref, why: `is ${JSON.stringify(raw)}, not a number; the model's input is float (encode it in the feature view)` });
+        const raw = overrides.has(col.ref)
+          ? overrides.get(col.ref)
+          : h.records[entity * nViews + viewAt[col.view]!]?.values[col.feature];
+        problems.push({
+          entityId: ids[entity]!,
+          ref: col.ref,
+          why: `is ${JSON.stringify(raw)}, not a number; the model's input is float (encode it in the feature view)`,
+        });
         continue;
       }
       if (value === undefined) {
@@ -320,12 +461,15 @@ function buildInputs(
         filled.push(col.ref);
       }
       data[r * width + c] = value;
-      f[col.ref] = value;
+      // NaN (missing, for the model to handle) is not a value to report or log: the feature is absent
+      // from `features` and listed in `defaulted`.
+      if (!Number.isNaN(value)) f[col.ref] = value;
     }
     features[r] = f;
     defaulted[r] = filled;
+    ages[r] = age;
   });
-  return { data, features, defaulted };
+  return { data, features, defaulted, ages };
 }
 
 function toNumber(v: FeatureValue | undefined): number | undefined | typeof NOT_NUMERIC {
@@ -337,9 +481,16 @@ function toNumber(v: FeatureValue | undefined): number | undefined | typeof NOT_
   return Number.isFinite(n) ? n : NOT_NUMERIC;
 }
 
-function missingError(model: string, groups: Array<{ dv: DeployedVersion }>, problems: InputProblem[]): UnprocessableError {
+function missingError(
+  model: string,
+  groups: Array<{ dv: DeployedVersion }>,
+  problems: InputProblem[],
+): UnprocessableError {
   const versions = [...new Set(groups.map((g) => g.dv.version))].join(', ');
-  const head = problems.slice(0, 5).map((p) => `${p.ref} for entity ${p.entityId} (${p.why})`).join('; ');
+  const head = problems
+    .slice(0, 5)
+    .map((p) => `${p.ref} for entity ${p.entityId} (${p.why})`)
+    .join('; ');
   const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
   return new UnprocessableError(
     `model ${model} (version ${versions}) cannot predict: ${problems.length === 1 ? 'a required feature is' : `${problems.length} required feature values are`} missing or unusable: ${head}${more}. ` +
@@ -349,7 +500,10 @@ function missingError(model: string, groups: Array<{ dv: DeployedVersion }>, pro
 }
 
 async function runModel(dv: DeployedVersion, lease: Lease, data: Float32Array, rows: number): Promise<OutputValue[][]> {
-  const results = await lease.session.run({ [dv.plan.inputName]: inputTensor(data, rows, dv.plan.width) }, dv.plan.fetches);
+  const results = await lease.session.run(
+    { [dv.plan.inputName]: inputTensor(data, rows, dv.plan.width) },
+    dv.plan.fetches,
+  );
   const read = readOutputs(results, dv.plan.outputs, rows);
   if (read.problems.length) {
     throw new StrataError(
@@ -366,9 +520,19 @@ function outputsOf(plan: ServingPlan, values: OutputValue[][], row: number): Rec
 }
 
 function record(
-  requestId: string, entity: number, ts: number, model: string, version: number, entityId: string,
-  routedBy: RoutedBy | 'shadow', inp: Inputs, r: number, overrides: Map<string, FeatureValue>,
-  prediction: OutputValue, outputs: Record<string, OutputValue>, latencyMs: number,
+  requestId: string,
+  entity: number,
+  ts: number,
+  model: string,
+  version: number,
+  entityId: string,
+  routedBy: RoutedBy | 'shadow',
+  inp: Inputs,
+  r: number,
+  overrides: Map<string, FeatureValue>,
+  prediction: OutputValue,
+  outputs: Record<string, OutputValue>,
+  latencyMs: number,
 ): PredictionRecord {
   const shadow = routedBy === 'shadow';
   return {
@@ -382,6 +546,7 @@ function record(
     shadow,
     features: inp.features[r]!,
     defaulted: inp.defaulted[r]!,
+    featureAgeMs: inp.ages[r]!,
     overridden: [...overrides.keys()].filter((k) => k in inp.features[r]!),
     prediction,
     outputs,

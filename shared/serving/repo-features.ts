@@ -9,8 +9,8 @@
  * refused when it is registered, with what to fix.
  */
 import { ValidationError, type ErrorDetail } from '../errors';
-import type { FeatureRepo } from '../features/repo';
-import { didYouMean } from '../features/suggest';
+import type { FeatureRepo } from '../features/definitions/repo';
+import { didYouMean } from '../suggest';
 import type { ModelSignature } from './signature';
 
 /** The signature with a feature service given by name replaced by its features; anything else unchanged. */
@@ -22,10 +22,16 @@ export function withFeatureService(repo: FeatureRepo, signature: unknown): unkno
   if (!svc) {
     const known = [...repo.services.keys()];
     throw new ValidationError(`unknown feature service "${fs}"`, [
-      { where: 'signature.featureService', problem: `"${fs}" is not a feature service of this app${didYouMean(fs, known)}; known: ${known.join(', ') || '(none)'}` },
+      {
+        where: 'signature.featureService',
+        problem: `"${fs}" is not a feature service of this app${didYouMean(fs, known)}; known: ${known.join(', ') || '(none)'}`,
+      },
     ]);
   }
-  return { ...signature, featureService: { name: svc.name, features: svc.features.map((f) => ({ view: f.view, feature: f.feature })) } };
+  return {
+    ...signature,
+    featureService: { name: svc.name, features: svc.features.map((f) => ({ view: f.view, feature: f.feature })) },
+  };
 }
 
 /** Throws a ValidationError naming every listed feature the repo lacks or cannot feed a float tensor. */
@@ -36,18 +42,30 @@ export function checkRepoFeatures(repo: FeatureRepo, signature: ModelSignature):
     const view = repo.views.get(f.view);
     if (!view) {
       const known = [...repo.views.keys()];
-      problems.push({ where, problem: `view "${f.view}" does not exist${didYouMean(f.view, known)}; views: ${known.join(', ')}` });
+      problems.push({
+        where,
+        problem: `view "${f.view}" does not exist${didYouMean(f.view, known)}; views: ${known.join(', ')}`,
+      });
       return;
     }
     const col = view.columns.find((c) => c.name === f.feature);
     if (!col) {
       const known = view.columns.map((c) => c.name);
-      problems.push({ where, problem: `view "${f.view}" has no feature "${f.feature}"${didYouMean(f.feature, known)}; its features: ${known.join(', ')}` });
+      problems.push({
+        where,
+        problem: `view "${f.view}" has no feature "${f.feature}"${didYouMean(f.feature, known)}; its features: ${known.join(', ')}`,
+      });
     } else if (col.type === 'string') {
-      problems.push({ where, problem: `${f.view}:${f.feature} is a string; the model's input is float, so encode it as a number in the feature view` });
+      problems.push({
+        where,
+        problem: `${f.view}:${f.feature} is a string; the model's input is float, so encode it as a number in the feature view`,
+      });
     }
   });
   if (problems.length) {
-    throw new ValidationError(`the signature of feature service ${signature.featureService.name} names features this app does not serve`, problems);
+    throw new ValidationError(
+      `the signature of feature service ${signature.featureService.name} names features this app does not serve`,
+      problems,
+    );
   }
 }

@@ -5,10 +5,11 @@
  * the canary share only moves entities from production to the canary, never back.
  */
 import { NotFoundError } from '../errors';
-import type { Deployment, DeployedVersion } from './deployments';
+import { BUCKETS, type Deployment, type DeployedVersion } from './deployments';
 import { own } from '../own';
 
-export const BUCKETS = 10_000;
+/** Routing buckets per model (defined beside the deployments that count a canary's share in them). */
+export { BUCKETS };
 
 export type RoutedBy = 'production' | 'canary' | 'pinned';
 
@@ -26,9 +27,19 @@ export function route(d: Deployment, entityId: string): Route {
   if (d.canary && d.canaryBuckets > 0 && bucketOf(d.model, entityId) < d.canaryBuckets) {
     return { version: d.canary, routedBy: 'canary' };
   }
+  return mainRoute(d);
+}
+
+/**
+ * Where traffic the canary does not take goes: production, or a canary that takes all of
+ * it. The version that describes an unpinned model (OIP metadata and readiness).
+ */
+export function mainRoute(d: Deployment): Route {
   if (d.production) return { version: d.production, routedBy: 'production' };
   if (d.canary && d.canaryBuckets >= BUCKETS) return { version: d.canary, routedBy: 'canary' };
-  throw new NotFoundError(`model ${d.model} has no production version; set its production alias (POST /api/models/${d.model}/aliases)`);
+  throw new NotFoundError(
+    `model ${d.model} has no production version; set its production alias (POST /api/models/${d.model}/aliases)`,
+  );
 }
 
 /** A pin names a version (`3`, `v3`) or an alias (`canary`, `shadow`). */

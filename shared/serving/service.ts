@@ -6,24 +6,31 @@
  * each warming before it swaps.
  */
 import type { OnlineStore } from '../features/online/types';
-import type { Storage } from '../storage/clients';
 import { DeploymentCache } from './deployments';
+import type { ModelStore } from './model-store';
 import { ServingMetrics, type MetricsOptions, type ModelStats } from './metrics';
 import { PredictionLog, type PredictionLogOptions, type PredictionSink } from './prediction-log';
 import { Predictor, type PredictOptions, type PredictResult, type PredictTarget } from './predictor';
 import {
-  CANARY, ModelRegistry,
-  type HistoryEntry, type ModelState, type ModelVersion, type RegisterInput, type RegistryOptions, type TrafficPolicy,
+  CANARY,
+  ModelRegistry,
+  type HistoryEntry,
+  type ModelState,
+  type ModelVersion,
+  type RegisterInput,
+  type RegistryOptions,
+  type TrafficPolicy,
 } from './registry';
 
 export interface ServingOptions {
-  storage: Storage;
+  /** Where models are kept (shared/azure/model-table.ts; shared/memory/models.ts). */
+  models: ModelStore;
   store: OnlineStore;
   /** Where prediction records go; none = not logged (tests of other parts, tools). */
   sink?: PredictionSink;
   /** config().sessionGraceMs */
   sessionGraceMs: number;
-  /** How often each instance re-reads a model's aliases and traffic (default 2 s). */
+  /** How old the aliases and traffic an instance routes by may be (config().servingRefreshMs, default 2 s). */
   refreshMs?: number;
   registry?: RegistryOptions;
   log?: PredictionLogOptions;
@@ -45,14 +52,19 @@ export class ServingService {
   readonly predictor: Predictor;
 
   constructor(opts: ServingOptions) {
-    this.registry = new ModelRegistry(opts.storage, opts.registry);
+    this.registry = new ModelRegistry(opts.models, opts.registry);
     this.deployments = new DeploymentCache(this.registry, {
       graceMs: opts.sessionGraceMs,
       refreshMs: opts.refreshMs,
       onError: opts.onError,
     });
     this.metrics = new ServingMetrics(opts.metrics);
-    this.log = opts.sink ? new PredictionLog(opts.sink, { onError: (e, n) => opts.onError?.(e, `sending ${n} prediction records`), ...opts.log }) : undefined;
+    this.log = opts.sink
+      ? new PredictionLog(opts.sink, {
+          onError: (e, n) => opts.onError?.(e, `sending ${n} prediction records`),
+          ...opts.log,
+        })
+      : undefined;
     this.predictor = new Predictor({
       deployments: this.deployments,
       store: opts.store,
@@ -67,9 +79,14 @@ export class ServingService {
   }
 
   /** Register a version; with `alias`, point that alias at it afterwards (warm first). */
-  async register(model: string, input: RegisterInput & { alias?: string }): Promise<{ version: ModelVersion; created: boolean; model: ModelState }> {
+  async register(
+    model: string,
+    input: RegisterInput & { alias?: string },
+  ): Promise<{ version: ModelVersion; created: boolean; model: ModelState }> {
     const { version, created } = await this.registry.register(model, input);
-    const state = input.alias ? await this.setAlias(model, input.alias, version.version) : await this.registry.getModel(model);
+    const state = input.alias
+      ? await this.setAlias(model, input.alias, version.version)
+      : await this.registry.getModel(model);
     return { version, created, model: state };
   }
 

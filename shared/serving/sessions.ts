@@ -61,6 +61,12 @@ interface Entry extends VersionKey {
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loads = new Map<string, number>();
+  /**
+   * The live versions of each model, as last set: a version loaded after setActive named it
+   * (warm() during a refresh) starts active, so no grace timer can release it while the refresh
+   * is still loading its other versions (on a busy machine that outlasted the grace period).
+   */
+  private readonly live = new Map<string, Set<number>>();
   private closed = false;
 
   constructor(
@@ -104,6 +110,7 @@ export class SessionCache {
    */
   setActive(model: string, versions: Iterable<number>): void {
     const live = new Set(versions);
+    this.live.set(model, live);
     for (const e of this.entries.values()) {
       if (e.model !== model) continue;
       e.active = live.has(e.version);
@@ -134,7 +141,14 @@ export class SessionCache {
     const all = [...this.entries.values()];
     this.entries.clear();
     for (const e of all) if (e.timer) clearTimeout(e.timer);
-    await Promise.all(all.map((e) => e.loading.then((s) => s.release(), () => undefined)));
+    await Promise.all(
+      all.map((e) =>
+        e.loading.then(
+          (s) => s.release(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 
   private entry(key: VersionKey): Entry {
@@ -147,7 +161,7 @@ export class SessionCache {
       version: key.version,
       key: k,
       leases: 0,
-      active: false,
+      active: this.live.get(key.model)?.has(key.version) ?? false,
       loading: this.loadArtifact(key).then(createSession),
     };
     this.loads.set(k, (this.loads.get(k) ?? 0) + 1);

@@ -5,6 +5,7 @@
  * `ServingPlan` (flat arrays) for the predict hot path.
  */
 import { z } from 'zod';
+import { OutputContractSchema } from '../monitoring/output-contract';
 
 const name = (what: string) =>
   z.string().trim().min(1, `${what} must not be empty`).max(200, `${what} must be at most 200 characters`);
@@ -17,23 +18,40 @@ export const refKey = (r: FeatureRef): string => `${r.view}:${r.feature}`;
 
 /** A feature service resolved to its ordered features: column i of the input tensor is features[i]. */
 export const FeatureServiceSchema = z
-  .object({ name: name('feature service name'), features: z.array(FeatureRefSchema).min(1, 'must list at least one feature') })
+  .object({
+    name: name('feature service name'),
+    features: z.array(FeatureRefSchema).min(1, 'must list at least one feature'),
+  })
   .strict()
   .superRefine((fs, ctx) => {
     const seen = new Map<string, number>();
     fs.features.forEach((f, i) => {
       const k = refKey(f);
       const first = seen.get(k);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['features', i], message: `${k} is listed twice (also at features[${first}]); each input column must be a different feature` });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['features', i],
+          message: `${k} is listed twice (also at features[${first}]); each input column must be a different feature`,
+        });
       else seen.set(k, i);
     });
   });
 export type FeatureService = z.infer<typeof FeatureServiceSchema>;
 
-export const OnMissingSchema = z.union([
-  z.literal('required'),
-  z.object({ default: z.number({ message: 'default must be a number' }).finite('default must be a finite number') }).strict(),
-], { message: 'must be "required" or { "default": <number> }' });
+export const OnMissingSchema = z.union(
+  [
+    z.literal('required'),
+    /** Pass the value as missing (NaN) to the model, which handles missing values itself:
+     * Strata's trainers learn how (a default direction per tree split, the mean for logistic
+     * regression) and export it in the graph. Registration checks the model answers on NaN. */
+    z.literal('model'),
+    z
+      .object({ default: z.number({ message: 'default must be a number' }).finite('default must be a finite number') })
+      .strict(),
+  ],
+  { message: 'must be "required", "model" or { "default": <number> }' },
+);
 export type OnMissing = z.infer<typeof OnMissingSchema>;
 
 export const FeaturePolicySchema = z
@@ -41,7 +59,11 @@ export const FeaturePolicySchema = z
     /** What to do when the online store has no value: fill a default, or refuse the request (422). */
     onMissing: OnMissingSchema,
     /** A value whose event time is older than this is treated as missing. Absent = never stale. */
-    maxStalenessMs: z.number().int('maxStalenessMs must be a whole number of milliseconds').positive('maxStalenessMs must be positive').optional(),
+    maxStalenessMs: z
+      .number()
+      .int('maxStalenessMs must be a whole number of milliseconds')
+      .positive('maxStalenessMs must be positive')
+      .optional(),
   })
   .strict();
 export type FeaturePolicy = z.infer<typeof FeaturePolicySchema>;
@@ -54,6 +76,8 @@ export const OutputSpecSchema = z
     meaning: name('meaning'),
     /** Take one column of a [N, k] output (e.g. column 1 of [p0, p1]); absent = the whole row. */
     column: z.number().int().min(0).optional(),
+    /** What the output promises (shape, range, classes, sum): monitoring counts predictions that break it. */
+    contract: OutputContractSchema.optional(),
   })
   .strict();
 export type OutputSpec = z.infer<typeof OutputSpecSchema>;
@@ -65,7 +89,9 @@ export const SignatureSchema = z
       .object({
         name: name('input name'),
         /** [batch, features]; batch is -1 (any). Defaults to [-1, number of features]. */
-        shape: z.tuple([z.literal(-1, { message: 'the batch dimension must be -1 (any size)' }), z.number().int().positive()]).optional(),
+        shape: z
+          .tuple([z.literal(-1, { message: 'the batch dimension must be -1 (any size)' }), z.number().int().positive()])
+          .optional(),
       })
       .strict(),
     /** The first output is the prediction; the others are returned beside it. */
@@ -83,11 +109,20 @@ export const SignatureSchema = z
   .superRefine((s, ctx) => {
     const width = s.featureService.features.length;
     if (s.input.shape && s.input.shape[1] !== width) {
-      ctx.addIssue({ code: 'custom', path: ['input', 'shape', 1], message: `says ${s.input.shape[1]} columns but feature service ${s.featureService.name} lists ${width} features` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['input', 'shape', 1],
+        message: `says ${s.input.shape[1]} columns but feature service ${s.featureService.name} lists ${width} features`,
+      });
     }
     const known = new Set(s.featureService.features.map(refKey));
     for (const k of Object.keys(s.policy.features)) {
-      if (!known.has(k)) ctx.addIssue({ code: 'custom', path: ['policy', 'features', k], message: `${k} is not a feature of ${s.featureService.name} (its features: ${[...known].join(', ')})` });
+      if (!known.has(k))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'features', k],
+          message: `${k} is not a feature of ${s.featureService.name} (its features: ${[...known].join(', ')})`,
+        });
     }
     const outs = new Set<string>();
     s.outputs.forEach((o, i) => {
@@ -114,13 +149,19 @@ export interface ServingPlan {
     ref: string;
     view: number;
     feature: string;
-    /** Default value, or undefined when the feature is required. */
+    /** Default value (NaN: the model takes it as missing), or undefined when the feature is required. */
     fill: number | undefined;
     maxStalenessMs: number | undefined;
   }>;
   outputs: OutputSpec[];
   /** Distinct output tensor names to fetch. */
   fetches: string[];
+}
+
+/** The value a missing feature is served as: none (refuse), NaN (the model's own handling) or the default. */
+export function fillFor(onMissing: OnMissing): number | undefined {
+  if (onMissing === 'required') return undefined;
+  return onMissing === 'model' ? NaN : onMissing.default;
 }
 
 export function compilePlan(sig: ModelSignature): ServingPlan {
@@ -133,7 +174,7 @@ export function compilePlan(sig: ModelSignature): ServingPlan {
       ref: refKey(f),
       view: v,
       feature: f.feature,
-      fill: p.onMissing === 'required' ? undefined : p.onMissing.default,
+      fill: fillFor(p.onMissing),
       maxStalenessMs: p.maxStalenessMs,
     };
   });

@@ -42,13 +42,19 @@ export function readOutputs(
     }
     const dims = t.dims;
     if (dims.length < 1 || dims.length > 2 || dims[0] !== rows) {
-      problems.push({ output: spec.name, problem: `has shape [${dims.join(', ')}]; Strata reads [N] or [N, k] outputs with N = ${rows} rows` });
+      problems.push({
+        output: spec.name,
+        problem: `has shape [${dims.join(', ')}]; Strata reads [N] or [N, k] outputs with N = ${rows} rows`,
+      });
       values.push([]);
       continue;
     }
     const k = dims.length === 2 ? dims[1]! : 1;
     if (spec.column !== undefined && spec.column >= k) {
-      problems.push({ output: spec.name, problem: `column ${spec.column} asked for, but the output has ${k} column(s) (0..${k - 1})` });
+      problems.push({
+        output: spec.name,
+        problem: `column ${spec.column} asked for, but the output has ${k} column(s) (0..${k - 1})`,
+      });
       values.push([]);
       continue;
     }

@@ -15,7 +15,7 @@
 import { z } from 'zod';
 import type { OfflineStore } from '../features/offline/store';
 import { fileList, literal, num, withConnection } from '../features/offline/duckdb';
-import { parseDuration } from '../features/duration';
+import { parseDuration } from '../features/definitions/duration';
 
 export const PREDICTIONS_VIEW = 'src.predictions';
 /** Buckets per answer at most (a day at one-minute steps). */
@@ -23,27 +23,40 @@ export const MAX_BUCKETS = 1440;
 const DEFAULT_RANGE_MS = 3_600_000;
 const DEFAULT_BUCKETS = 60;
 
-const time = (what: string) =>
-  z.string().trim().min(1).transform((v, ctx) => {
-    const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({ code: 'custom', message: `${what}: must be an ISO-8601 time (2026-11-01T10:00:00Z) or epoch milliseconds, got "${v}"` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+/** A query time: ISO-8601 or epoch milliseconds (the error names the parameter). */
+export const queryTime = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .transform((v, ctx) => {
+      const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+      if (!Number.isFinite(ms)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${what}: must be an ISO-8601 time (2026-11-01T10:00:00Z) or epoch milliseconds, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 export const TimeseriesQuerySchema = z.object({
-  from: time('from').optional(),
-  to: time('to').optional(),
-  step: z.string().trim().min(1).transform((v, ctx) => {
-    try {
-      return parseDuration(/^\d+$/.test(v) ? Number(v) : v);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: `step: ${(e as Error).message} (e.g. 30s, 1m, 1h)` });
-      return z.NEVER;
-    }
-  }).optional(),
+  from: queryTime('from').optional(),
+  to: queryTime('to').optional(),
+  step: z
+    .string()
+    .trim()
+    .min(1)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(/^\d+$/.test(v) ? Number(v) : v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `step: ${(e as Error).message} (e.g. 30s, 1m, 1h)` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 export type TimeseriesQuery = z.infer<typeof TimeseriesQuerySchema>;
 
@@ -54,13 +67,22 @@ export interface TimeseriesRange {
 }
 
 /** Defaults (the last hour in 60 buckets) and limits; problems name the parameter. */
-export function timeseriesRange(q: TimeseriesQuery, now = Date.now()): TimeseriesRange | { problem: { where: string; problem: string } } {
+export function timeseriesRange(
+  q: TimeseriesQuery,
+  now = Date.now(),
+): TimeseriesRange | { problem: { where: string; problem: string } } {
   const to = q.to ?? now;
   const from = q.from ?? to - DEFAULT_RANGE_MS;
-  if (from >= to) return { problem: { where: 'query.from', problem: `must be before to (${new Date(to).toISOString()})` } };
+  if (from >= to)
+    return { problem: { where: 'query.from', problem: `must be before to (${new Date(to).toISOString()})` } };
   const stepMs = q.step ?? Math.max(1000, Math.ceil((to - from) / DEFAULT_BUCKETS / 1000) * 1000);
   if (Math.ceil((to - from) / stepMs) > MAX_BUCKETS) {
-    return { problem: { where: 'query.step', problem: `gives ${Math.ceil((to - from) / stepMs)} buckets; at most ${MAX_BUCKETS}: use a step of at least ${Math.ceil((to - from) / MAX_BUCKETS / 1000)}s or a shorter range` } };
+    return {
+      problem: {
+        where: 'query.step',
+        problem: `gives ${Math.ceil((to - from) / stepMs)} buckets; at most ${MAX_BUCKETS}: use a step of at least ${Math.ceil((to - from) / MAX_BUCKETS / 1000)}s or a shorter range`,
+      },
+    };
   }
   return { from, to, stepMs };
 }
@@ -96,7 +118,12 @@ export interface ModelTimeseries {
   segments: number;
 }
 
-export async function predictionTimeseries(offline: OfflineStore, sourceVersion: string, model: string, range: TimeseriesRange): Promise<ModelTimeseries> {
+export async function predictionTimeseries(
+  offline: OfflineStore,
+  sourceVersion: string,
+  model: string,
+  range: TimeseriesRange,
+): Promise<ModelTimeseries> {
   const { from, to, stepMs } = range;
   const n = Math.ceil((to - from) / stepMs);
   const buckets = Array.from({ length: n }, (_, i) => from + i * stepMs);
@@ -113,17 +140,22 @@ export async function predictionTimeseries(offline: OfflineStore, sourceVersion:
     )
     SELECT version, shadow, request_id, min(event_ts) AS t, max(latency) AS latency, count(*) AS predictions, any_value(routed_by) AS routed_by
     FROM p GROUP BY version, shadow, request_id`;
-  const quantiles = 'quantile_cont(latency, 0.5) AS p50, quantile_cont(latency, 0.95) AS p95, quantile_cont(latency, 0.99) AS p99';
+  const quantiles =
+    'quantile_cont(latency, 0.5) AS p50, quantile_cont(latency, 0.95) AS p95, quantile_cont(latency, 0.99) AS p99';
   return withConnection(async (c) => {
     await c.run(`CREATE TEMP TABLE r AS ${requests}`);
-    const perBucket = (await c.runAndReadAll(`
+    const perBucket = (
+      await c.runAndReadAll(`
       SELECT version, shadow, CAST(floor((t - ${Math.floor(from)}) / ${stepMs}) AS BIGINT) AS bucket,
              count(*) AS requests, sum(predictions) AS predictions, ${quantiles}
-      FROM r GROUP BY ALL ORDER BY version, shadow, bucket`)).getRows();
-    const totals = (await c.runAndReadAll(`
+      FROM r GROUP BY ALL ORDER BY version, shadow, bucket`)
+    ).getRows();
+    const totals = (
+      await c.runAndReadAll(`
       SELECT version, shadow, count(*) AS requests, sum(predictions) AS predictions, ${quantiles},
              list(routed_by ORDER BY routed_by) AS routed
-      FROM r GROUP BY ALL ORDER BY shadow, version`)).getRows();
+      FROM r GROUP BY ALL ORDER BY shadow, version`)
+    ).getRows();
 
     const versions: VersionSeries[] = totals.map((t) => {
       const routed = new Map<string, number>();
@@ -135,8 +167,16 @@ export async function predictionTimeseries(offline: OfflineStore, sourceVersion:
         requests: new Array<number>(n).fill(0),
         requestsPerSecond: new Array<number>(n).fill(0),
         predictions: new Array<number>(n).fill(0),
-        latencyMs: { p50: new Array<number | null>(n).fill(null), p95: new Array<number | null>(n).fill(null), p99: new Array<number | null>(n).fill(null) },
-        totals: { requests: num(t[2]), predictions: num(t[3]), latencyMs: { p50: numOrNull(t[4]), p95: numOrNull(t[5]), p99: numOrNull(t[6]) } },
+        latencyMs: {
+          p50: new Array<number | null>(n).fill(null),
+          p95: new Array<number | null>(n).fill(null),
+          p99: new Array<number | null>(n).fill(null),
+        },
+        totals: {
+          requests: num(t[2]),
+          predictions: num(t[3]),
+          latencyMs: { p50: numOrNull(t[4]), p95: numOrNull(t[5]), p99: numOrNull(t[6]) },
+        },
       };
     });
     const byKey = new Map(versions.map((v) => [`${v.version}/${v.shadow}`, v]));

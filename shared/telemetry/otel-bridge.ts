@@ -23,7 +23,11 @@ export class PrometheusToOpenTelemetry {
   private readonly bridged = new Set<string>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly meter: Meter, private readonly registries: () => Registry[], opts: BridgeOptions = {}) {
+  constructor(
+    private readonly meter: Meter,
+    private readonly registries: () => Registry[],
+    opts: BridgeOptions = {},
+  ) {
     this.refresh();
     this.timer = setInterval(() => this.refresh(), opts.refreshMs ?? 5_000);
     this.timer.unref();
@@ -44,7 +48,12 @@ export class PrometheusToOpenTelemetry {
         } else if (type === 'histogram') {
           for (const part of ['bucket', 'sum', 'count']) {
             const series = `${name}_${part}`;
-            this.meter.createObservableCounter(series, { description: `${help} (${part})`, ...(part === 'sum' ? { unit: 's' } : {}) }).addCallback(observe(read, series));
+            this.meter
+              .createObservableCounter(series, {
+                description: `${help} (${part})`,
+                ...(part === 'sum' ? { unit: 's' } : {}),
+              })
+              .addCallback(observe(read, series));
           }
         }
       }

@@ -10,6 +10,7 @@ import { startHostProcess, ROOT, SYSTEM_KEY, eventually } from '../helpers/host-
 import { readJsonLines } from '../helpers/temp';
 import { useAzurite } from '../helpers/storage';
 import { POISON_AFTER_CRASHES } from '../../local/durable/engine';
+import { WAIT_MS } from '../helpers/wait';
 
 const ENTRY = path.join(ROOT, 'dist/test/fixtures/durable-app.js');
 const storage = useAzurite('durable-poison-');
@@ -17,17 +18,32 @@ const skey = { 'x-functions-key': SYSTEM_KEY };
 
 it('an instance that kills the host is failed with the reason after a few restarts, and the host keeps serving', async () => {
   const execLog = path.join(storage.dir, 'exec.log');
-  const opts = { entry: ENTRY, storageConnection: storage.connectionString, dataDir: path.join(storage.dir, 'data'), env: { DURABLE_EXEC_LOG: execLog } };
+  const opts = {
+    entry: ENTRY,
+    storageConnection: storage.connectionString,
+    dataDir: path.join(storage.dir, 'data'),
+    env: { DURABLE_EXEC_LOG: execLog },
+  };
   const kills = () => readJsonLines<{ activity: string }>(execLog).filter((e) => e.activity === 'killsHost').length;
 
   const first = await startHostProcess(opts);
   // A bystander waiting on an event: a crash restart is not its doing, so it is never counted.
-  expect((await fetch(`${first.baseUrl}/api/orchestrators/waitsForever/bystander`, { method: 'POST', body: 'null' })).status).toBe(202);
-  await eventually(async () => {
-    const r = await fetch(`${first.baseUrl}/runtime/webhooks/durabletask/instances/bystander`, { headers: skey });
-    return ((await r.json()) as { customStatus?: { progress?: string } }).customStatus?.progress === 'half' ? true : undefined;
-  }, 20_000, 'the bystander to wait');
-  expect((await fetch(`${first.baseUrl}/api/orchestrators/poisonous/poison-1`, { method: 'POST', body: 'null' })).status).toBe(202);
+  expect(
+    (await fetch(`${first.baseUrl}/api/orchestrators/waitsForever/bystander`, { method: 'POST', body: 'null' })).status,
+  ).toBe(202);
+  await eventually(
+    async () => {
+      const r = await fetch(`${first.baseUrl}/runtime/webhooks/durabletask/instances/bystander`, { headers: skey });
+      return ((await r.json()) as { customStatus?: { progress?: string } }).customStatus?.progress === 'half'
+        ? true
+        : undefined;
+    },
+    WAIT_MS,
+    'the bystander to wait',
+  );
+  expect(
+    (await fetch(`${first.baseUrl}/api/orchestrators/poisonous/poison-1`, { method: 'POST', body: 'null' })).status,
+  ).toBe(202);
   expect((await first.exited).signal).toBe('SIGKILL');
 
   // Each restart resumes it once more; the last one fails it instead.
@@ -39,21 +55,35 @@ it('an instance that kills the host is failed with the reason after a few restar
 
   const last = await startHostProcess(opts);
   try {
-    const status = await eventually(async () => {
-      const r = await fetch(`${last.baseUrl}/runtime/webhooks/durabletask/instances/poison-1`, { headers: skey });
-      return r.status === 200 ? ((await r.json()) as { runtimeStatus: string; output: string }) : undefined;
-    }, 20_000, 'poison-1 to be failed');
+    const status = await eventually(
+      async () => {
+        const r = await fetch(`${last.baseUrl}/runtime/webhooks/durabletask/instances/poison-1`, { headers: skey });
+        return r.status === 200 ? ((await r.json()) as { runtimeStatus: string; output: string }) : undefined;
+      },
+      WAIT_MS,
+      'poison-1 to be failed',
+    );
     expect(status.runtimeStatus).toBe('Failed');
-    expect(status.output).toMatch(new RegExp(`stopped ${POISON_AFTER_CRASHES} times while this instance was running activity 'killsHost'`));
+    expect(status.output).toMatch(
+      new RegExp(`stopped ${POISON_AFTER_CRASHES} times while this instance was running activity 'killsHost'`),
+    );
     expect(kills()).toBe(POISON_AFTER_CRASHES);
     expect(last.output()).toMatch(/failing it instead of running it again/);
     // The host serves, and the bystander still runs to completion.
-    const raised = await fetch(`${last.baseUrl}/runtime/webhooks/durabletask/instances/bystander/raiseEvent/continue`, { method: 'POST', headers: { ...skey, 'content-type': 'application/json' }, body: '"go"' });
+    const raised = await fetch(`${last.baseUrl}/runtime/webhooks/durabletask/instances/bystander/raiseEvent/continue`, {
+      method: 'POST',
+      headers: { ...skey, 'content-type': 'application/json' },
+      body: '"go"',
+    });
     expect(raised.status).toBe(202);
-    const bystander = await eventually(async () => {
-      const r = await fetch(`${last.baseUrl}/runtime/webhooks/durabletask/instances/bystander`, { headers: skey });
-      return r.status === 200 ? ((await r.json()) as { runtimeStatus: string }) : undefined;
-    }, 20_000, 'the bystander to finish');
+    const bystander = await eventually(
+      async () => {
+        const r = await fetch(`${last.baseUrl}/runtime/webhooks/durabletask/instances/bystander`, { headers: skey });
+        return r.status === 200 ? ((await r.json()) as { runtimeStatus: string }) : undefined;
+      },
+      WAIT_MS,
+      'the bystander to finish',
+    );
     expect(bystander.runtimeStatus).toBe('Completed');
   } finally {
     await last.stop();

@@ -12,6 +12,7 @@ import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventuall
 import { tempDir } from '../helpers/temp';
 import { withConnection, literal } from '../../shared/features/offline/duckdb';
 import { featureRepo } from '../../shared/definitions';
+import { WAIT_MS } from '../helpers/wait';
 
 const tmp = tempDir();
 let azurite: AzuriteHandle;
@@ -24,13 +25,23 @@ const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
 async function send(hub: string, events: unknown[]) {
-  const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, { method: 'POST', headers: { 'x-functions-key': ADMIN_KEY }, body: JSON.stringify(events) });
+  const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, {
+    method: 'POST',
+    headers: { 'x-functions-key': ADMIN_KEY },
+    body: JSON.stringify(events),
+  });
   expect(res.status).toBe(202);
 }
 
 async function features(entity: string, query: string) {
   const res = await fetch(`${host.baseUrl}/api/features/${entity}?${query}`, { headers: fkey });
-  return { status: res.status, body: (await res.json()) as { features: Record<string, unknown>; views: Record<string, { eventTime: string | null; fresh: boolean }> } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      features: Record<string, unknown>;
+      views: Record<string, { eventTime: string | null; fresh: boolean }>;
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -52,7 +63,10 @@ afterAll(async () => {
 describe('health', () => {
   it('reports Blob, Table and Redis reachable', async () => {
     const res = await fetch(`${host.baseUrl}/api/health`);
-    const body = (await res.json()) as { status: string; dependencies: Record<string, { ok: boolean; detail?: string }> };
+    const body = (await res.json()) as {
+      status: string;
+      dependencies: Record<string, { ok: boolean; detail?: string }>;
+    };
     expect(res.status).toBe(200);
     expect(body.status).toBe('ok');
     expect(body.dependencies.blob!.ok).toBe(true);
@@ -73,31 +87,54 @@ describe('streaming ingest', () => {
     ]);
     await send('purchases', [{ user_id: 'u1', order_id: 'o1', amount: 120, currency: 'EUR', ts: at(15) }]);
 
-    const u1 = await eventually(async () => {
-      const r = await features('u1', 'view=user_clicks');
-      return r.body.features['user_clicks:clicks_1h'] === 3 ? r.body : undefined;
-    }, 20_000, 'u1 clicks online');
+    const u1 = await eventually(
+      async () => {
+        const r = await features('u1', 'view=user_clicks');
+        return r.body.features['user_clicks:clicks_1h'] === 3 ? r.body : undefined;
+      },
+      WAIT_MS,
+      'u1 clicks online',
+    );
     expect(u1.features['user_clicks:distinct_pages_24h']).toBe(2);
     expect(u1.features['user_clicks:last_page']).toBe('/shop');
     expect(u1.views.user_clicks!.eventTime).toBe(at(20));
 
-    const svc = await eventually(async () => {
-      const r = await features('u1', 'service=churn_v1');
-      return r.body.features['user_purchases:spend_7d'] === 120 && r.body.features['user_engagement:spend_per_click'] === 40 ? r.body : undefined;
-    }, 20_000, 'u1 purchases online');
+    const svc = await eventually(
+      async () => {
+        const r = await features('u1', 'service=churn_v1');
+        return r.body.features['user_purchases:spend_7d'] === 120 &&
+          r.body.features['user_engagement:spend_per_click'] === 40
+          ? r.body
+          : undefined;
+      },
+      WAIT_MS,
+      'u1 purchases online',
+    );
     expect(svc.features['user_purchases:purchases_7d']).toBe(1);
     expect(Object.keys(svc.features)).toEqual([
-      'user_clicks:clicks_1h', 'user_clicks:clicks_24h', 'user_clicks:distinct_pages_24h',
-      'user_purchases:purchases_7d', 'user_purchases:spend_7d', 'user_purchases:avg_order_30d', 'user_purchases:max_order_30d',
-      'user_engagement:spend_per_click', 'user_engagement:is_active',
+      'user_clicks:clicks_1h',
+      'user_clicks:clicks_24h',
+      'user_clicks:distinct_pages_24h',
+      'user_purchases:purchases_7d',
+      'user_purchases:spend_7d',
+      'user_purchases:avg_order_30d',
+      'user_purchases:max_order_30d',
+      'user_engagement:spend_per_click',
+      'user_engagement:is_active',
     ]);
     expect(svc.features['user_engagement:is_active']).toBe(true);
 
-    const dead = await eventually(async () => {
-      const r = await fetch(`${host.baseUrl}/api/dead-letter/clicks`, { headers: fkey });
-      const b = (await r.json()) as { deadLetters: Array<{ reason: string; position: string; record: { user_id: string } }> };
-      return b.deadLetters.length >= 2 ? b.deadLetters : undefined;
-    }, 20_000, 'dead letters');
+    const dead = await eventually(
+      async () => {
+        const r = await fetch(`${host.baseUrl}/api/dead-letter/clicks`, { headers: fkey });
+        const b = (await r.json()) as {
+          deadLetters: Array<{ reason: string; position: string; record: { user_id: string } }>;
+        };
+        return b.deadLetters.length >= 2 ? b.deadLetters : undefined;
+      },
+      WAIT_MS,
+      'dead letters',
+    );
     const reasons = dead.map((d) => d.reason).join('\n');
     expect(reasons).toMatch(/page/);
     expect(reasons).toMatch(/ts/);
@@ -115,28 +152,52 @@ describe('streaming ingest', () => {
     const r = await fetch(`${host.baseUrl}/api/features/u1?view=nope`, { headers: fkey });
     expect(r.status).toBe(400);
     expect(await r.json()).toMatchObject({ error: expect.stringContaining('unknown feature view "nope"') });
-    const both = await fetch(`${host.baseUrl}/api/features/lookup`, { method: 'POST', headers: fkey, body: JSON.stringify({ entityIds: [] }) });
+    const both = await fetch(`${host.baseUrl}/api/features/lookup`, {
+      method: 'POST',
+      headers: fkey,
+      body: JSON.stringify({ entityIds: [] }),
+    });
     expect(both.status).toBe(400);
   });
 });
 
 describe('file ingest', () => {
-  const csv = ['user_id,page,ts', `u5,/a,${at(30)}`, `u5,/b,${at(31)}`, `u6,/a,${at(32)}`, 'u7,/a', `u8,,${at(33)}`].join('\n') + '\n';
+  const csv =
+    ['user_id,page,ts', `u5,/a,${at(30)}`, `u5,/b,${at(31)}`, `u6,/a,${at(32)}`, 'u7,/a', `u8,,${at(33)}`].join('\n') +
+    '\n';
 
   it('an uploaded CSV is ingested, bad rows dead-lettered with their line', async () => {
-    const res = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=clicks.csv`, { method: 'POST', headers: { ...fkey, 'content-type': 'text/csv' }, body: csv });
-    const body = (await res.json()) as { status: string; accepted: number; rejected: number; views: Record<string, { rows: number }>; sha256: string };
+    const res = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=clicks.csv`, {
+      method: 'POST',
+      headers: { ...fkey, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    const body = (await res.json()) as {
+      status: string;
+      accepted: number;
+      rejected: number;
+      views: Record<string, { rows: number }>;
+      sha256: string;
+    };
     expect(res.status).toBe(201);
     expect(body).toMatchObject({ status: 'ingested', accepted: 3, rejected: 2 });
     expect(body.views.user_clicks!.rows).toBeGreaterThan(0);
     const u5 = await features('u5', 'view=user_clicks');
     expect(u5.body.features['user_clicks:clicks_1h']).toBe(2);
-    const dead = (await (await fetch(`${host.baseUrl}/api/dead-letter/clicks`, { headers: fkey })).json()) as { deadLetters: Array<{ position: string; reason: string }> };
-    expect(dead.deadLetters.map((d) => d.position)).toEqual(expect.arrayContaining(['clicks.csv line 5', 'clicks.csv line 6']));
+    const dead = (await (await fetch(`${host.baseUrl}/api/dead-letter/clicks`, { headers: fkey })).json()) as {
+      deadLetters: Array<{ position: string; reason: string }>;
+    };
+    expect(dead.deadLetters.map((d) => d.position)).toEqual(
+      expect.arrayContaining(['clicks.csv line 5', 'clicks.csv line 6']),
+    );
   });
 
   it('the same file again commits nothing new', async () => {
-    const res = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=again.csv`, { method: 'POST', headers: fkey, body: csv });
+    const res = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=again.csv`, {
+      method: 'POST',
+      headers: fkey,
+      body: csv,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'already-ingested', accepted: 3 });
   });
@@ -144,22 +205,40 @@ describe('file ingest', () => {
   it('a file dropped into the uploads container is ingested', async () => {
     const c = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('uploads');
     await c.createIfNotExists();
-    const text = [JSON.stringify({ user_id: 'u9', order_id: 'o9', amount: 40, currency: 'USD', ts: at(40) })].join('\n');
+    const text = [JSON.stringify({ user_id: 'u9', order_id: 'o9', amount: 40, currency: 'USD', ts: at(40) })].join(
+      '\n',
+    );
     await c.getBlockBlobClient('purchases/batch1.jsonl').upload(text, text.length);
-    const r = await eventually(async () => {
-      const f = await features('u9', 'view=user_purchases');
-      return f.body.features['user_purchases:spend_7d'] === 40 ? f : undefined;
-    }, 20_000, 'blob upload ingested');
+    const r = await eventually(
+      async () => {
+        const f = await features('u9', 'view=user_purchases');
+        return f.body.features['user_purchases:spend_7d'] === 40 ? f : undefined;
+      },
+      WAIT_MS,
+      'blob upload ingested',
+    );
     expect(r.body.features['user_purchases:purchases_7d']).toBe(1);
   });
 
   it('refuses unknown sources, unknown formats and empty bodies with clear errors', async () => {
-    const unknown = await fetch(`${host.baseUrl}/api/sources/nope/files?name=a.csv`, { method: 'POST', headers: fkey, body: 'a\n' });
+    const unknown = await fetch(`${host.baseUrl}/api/sources/nope/files?name=a.csv`, {
+      method: 'POST',
+      headers: fkey,
+      body: 'a\n',
+    });
     expect(unknown.status).toBe(404);
-    const fmt = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=a.xlsx`, { method: 'POST', headers: fkey, body: 'x' });
+    const fmt = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=a.xlsx`, {
+      method: 'POST',
+      headers: fkey,
+      body: 'x',
+    });
     expect(fmt.status).toBe(400);
     expect(await fmt.json()).toMatchObject({ error: expect.stringContaining('cannot tell the format') });
-    const empty = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=a.csv`, { method: 'POST', headers: fkey, body: '' });
+    const empty = await fetch(`${host.baseUrl}/api/sources/clicks/files?name=a.csv`, {
+      method: 'POST',
+      headers: fkey,
+      body: '',
+    });
     expect(empty.status).toBe(400);
   });
 });
@@ -172,25 +251,39 @@ describe('training sets', () => {
       method: 'POST',
       headers: fkey,
       body: JSON.stringify({
-        spine: { rows: [
-          { entity_id: 'u1', ts: now, label: 1 },
-          { entity_id: 'u2', ts: now, label: 0 },
-          { entity_id: 'nobody', ts: now, label: 0 },
-          { entity_id: 'u1', ts: at(-60), label: 0 },
-        ] },
+        spine: {
+          rows: [
+            { entity_id: 'u1', ts: now, label: 1 },
+            { entity_id: 'u2', ts: now, label: 0 },
+            { entity_id: 'nobody', ts: now, label: 0 },
+            { entity_id: 'u1', ts: at(-60), label: 0 },
+          ],
+        },
         featureService: 'churn_v1',
       }),
     });
-    const body = (await res.json()) as { rowCount: number; columnCount: number; blobPath: string; container: string; segmentsUsed: unknown[] };
+    const body = (await res.json()) as {
+      rowCount: number;
+      columnCount: number;
+      blobPath: string;
+      container: string;
+      segmentsUsed: unknown[];
+    };
     expect(res.status).toBe(201);
     expect(body.rowCount).toBe(4);
     expect(body.columnCount).toBe(4 + 9); // row_id, entity_id, ts, label + the service's 9 features
     expect(body.segmentsUsed.length).toBeGreaterThan(0);
-    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(body.container).getBlobClient(body.blobPath);
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient(body.container)
+      .getBlobClient(body.blobPath);
     const file = path.join(tmp.dir, 'training-set.parquet');
     await blob.downloadToFile(file);
     const rows = await withConnection(async (c) =>
-      (await c.runAndReadAll(`SELECT entity_id, ts, clicks_24h, spend_7d, is_active FROM read_parquet(${literal(file)}) ORDER BY row_id`)).getRowObjectsJson(),
+      (
+        await c.runAndReadAll(
+          `SELECT entity_id, ts, clicks_24h, spend_7d, is_active FROM read_parquet(${literal(file)}) ORDER BY row_id`,
+        )
+      ).getRowObjectsJson(),
     );
     // Spine order kept; values as known at each row's time; nothing known an hour before the events.
     expect(rows.map((r) => [r.entity_id, r.clicks_24h, r.spend_7d, r.is_active])).toEqual([
@@ -202,7 +295,11 @@ describe('training sets', () => {
   });
 
   it('names what is wrong in a bad request', async () => {
-    const res = await fetch(`${host.baseUrl}/api/training-sets`, { method: 'POST', headers: fkey, body: JSON.stringify({ spine: { rows: [{ entity_id: 'u1', ts: 'soon' }] }, features: ['user_clicks:nope'] }) });
+    const res = await fetch(`${host.baseUrl}/api/training-sets`, {
+      method: 'POST',
+      headers: fkey,
+      body: JSON.stringify({ spine: { rows: [{ entity_id: 'u1', ts: 'soon' }] }, features: ['user_clicks:nope'] }),
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { details: Array<{ where: string; problem: string }> };
     expect(body.details.map((d) => d.where)).toContain('features[0]');
@@ -216,11 +313,18 @@ describe('definitions registry', () => {
     expect(dry.status).toBe(200);
     const all = featureRepo.definitions().length;
     expect(await dry.json()).toMatchObject({ created: all });
-    const first = (await (await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: admin })).json()) as { created: number };
+    const first = (await (
+      await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: admin })
+    ).json()) as { created: number };
     expect(first.created).toBe(all); // the dry run wrote nothing
-    const again = (await (await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: admin })).json()) as { created: number; unchanged: number };
+    const again = (await (
+      await fetch(`${host.baseUrl}/api/definitions/apply`, { method: 'POST', headers: admin })
+    ).json()) as { created: number; unchanged: number };
     expect(again).toMatchObject({ created: 0, unchanged: all });
-    const list = (await (await fetch(`${host.baseUrl}/api/definitions?kind=view`, { headers: fkey })).json()) as { definitions: Array<{ name: string; inApp: boolean }>; pending: unknown[] };
+    const list = (await (await fetch(`${host.baseUrl}/api/definitions?kind=view`, { headers: fkey })).json()) as {
+      definitions: Array<{ name: string; inApp: boolean }>;
+      pending: unknown[];
+    };
     expect(list.definitions.map((d) => d.name).sort()).toEqual(['user_clicks', 'user_engagement', 'user_purchases']);
     expect(list.pending).toEqual([]);
   });

@@ -14,7 +14,12 @@ beforeAll(async () => {
   azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
   // Redis is configured but nothing listens there.
   const deadRedis = `redis://127.0.0.1:${await freePort()}`;
-  host = await startHostProcess({ entry: path.join(ROOT, 'dist/functions/index.js'), storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data'), env: { REDIS_URL: deadRedis } });
+  host = await startHostProcess({
+    entry: path.join(ROOT, 'dist/functions/index.js'),
+    storageConnection: azurite.connectionString,
+    dataDir: path.join(tmp.dir, 'data'),
+    env: { REDIS_URL: deadRedis },
+  });
 });
 
 afterAll(async () => {

@@ -14,14 +14,21 @@ const storage = useAzurite();
 
 it('a timer whose next run passed while the host was down fires at start with isPastDue', async () => {
   const logFile = path.join(storage.dir, 'log.jsonl');
-  const opts = { entry: ENTRY, storageConnection: storage.connectionString, dataDir: path.join(storage.dir, 'data'), env: { FIXTURE_LOG: logFile } };
+  const opts = {
+    entry: ENTRY,
+    storageConnection: storage.connectionString,
+    dataDir: path.join(storage.dir, 'data'),
+    env: { FIXTURE_LOG: logFile },
+  };
   const first = await startHostProcess(opts);
   await first.stop();
   const ticks = () => readJsonLines<{ fn: string; isPastDue: boolean }>(logFile).filter((l) => l.fn === 'tick');
   expect(ticks()).toHaveLength(0);
 
   // The schedule monitor's status blob, where Azure keeps it: make the next run lie in the past.
-  const status = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient('azure-webjobs-hosts').getBlockBlobClient('timers/strata-local/tick/status');
+  const status = BlobServiceClient.fromConnectionString(storage.connectionString)
+    .getContainerClient('azure-webjobs-hosts')
+    .getBlockBlobClient('timers/strata-local/tick/status');
   const saved = JSON.parse((await status.downloadToBuffer()).toString('utf8')) as { Next: string };
   expect(Date.parse(saved.Next)).toBeGreaterThan(Date.now());
   const past = JSON.stringify({ ...saved, Next: new Date(Date.now() - 60_000).toISOString() });

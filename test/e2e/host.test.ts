@@ -9,6 +9,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
 import { tempDir, readJsonLines } from '../helpers/temp';
+import { WAIT_MS } from '../helpers/wait';
 
 const ENTRY = path.join(ROOT, 'dist/test/fixtures/host-app.js');
 let azurite: AzuriteHandle;
@@ -22,7 +23,12 @@ const lines = (fn: string) => readJsonLines<Line>(logFile).filter((l) => l.fn ==
 
 beforeAll(async () => {
   azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-  host = await startHostProcess({ entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data'), env: { FIXTURE_LOG: logFile } });
+  host = await startHostProcess({
+    entry: ENTRY,
+    storageConnection: azurite.connectionString,
+    dataDir: path.join(tmp.dir, 'data'),
+    env: { FIXTURE_LOG: logFile },
+  });
 });
 
 afterAll(async () => {
@@ -36,7 +42,21 @@ describe('registrations', () => {
     const res = await fetch(`${host.baseUrl}/admin/functions`, { headers: admin });
     const fns = (await res.json()) as Array<{ name: string; trigger: string; detail: string }>;
     const byName = Object.fromEntries(fns.map((f) => [f.name, f]));
-    expect(Object.keys(byName).sort()).toEqual(['boom', 'hello', 'item', 'itemsByName', 'ingest', 'onDrop', 'outConsumer', 'publish', 'secret', 'startupTick', 'tick'].sort());
+    expect(Object.keys(byName).sort()).toEqual(
+      [
+        'boom',
+        'hello',
+        'item',
+        'itemsByName',
+        'ingest',
+        'onDrop',
+        'outConsumer',
+        'publish',
+        'secret',
+        'startupTick',
+        'tick',
+      ].sort(),
+    );
     expect(byName.hello!.trigger).toBe('httpTrigger');
     expect(byName.hello!.detail).toContain('/api/hello/{name?}');
     expect(byName.ingest!.trigger).toBe('eventHubTrigger');
@@ -44,7 +64,9 @@ describe('registrations', () => {
   });
 
   it('the start-up listing shows each function and its URL', () => {
-    expect(host.output()).toMatch(/hello\s+httpTrigger\s+GET,POST http:\/\/127\.0\.0\.1:\d+\/api\/hello\/\{name\?\} \(anonymous\)/);
+    expect(host.output()).toMatch(
+      /hello\s+httpTrigger\s+GET,POST http:\/\/127\.0\.0\.1:\d+\/api\/hello\/\{name\?\} \(anonymous\)/,
+    );
   });
 });
 
@@ -76,11 +98,15 @@ describe('HTTP functions', () => {
   it('enforces auth levels: function routes take the function or admin key, admin routes only the admin key', async () => {
     expect((await fetch(`${host.baseUrl}/api/items/1`)).status).toBe(401);
     expect((await fetch(`${host.baseUrl}/api/items/1`, { headers: { 'x-functions-key': 'wrong' } })).status).toBe(401);
-    expect((await fetch(`${host.baseUrl}/api/items/1`, { headers: { 'x-functions-key': FUNCTION_KEY } })).status).toBe(200);
+    expect((await fetch(`${host.baseUrl}/api/items/1`, { headers: { 'x-functions-key': FUNCTION_KEY } })).status).toBe(
+      200,
+    );
     expect((await fetch(`${host.baseUrl}/api/items/1?code=${ADMIN_KEY}`)).status).toBe(200);
     expect((await fetch(`${host.baseUrl}/api/secret?code=${FUNCTION_KEY}`)).status).toBe(401);
     expect((await fetch(`${host.baseUrl}/api/secret?code=${ADMIN_KEY}`)).status).toBe(200);
-    expect((await fetch(`${host.baseUrl}/admin/functions`, { headers: { 'x-functions-key': FUNCTION_KEY } })).status).toBe(401);
+    expect(
+      (await fetch(`${host.baseUrl}/admin/functions`, { headers: { 'x-functions-key': FUNCTION_KEY } })).status,
+    ).toBe(401);
   });
 
   it('a function that throws gives 500 and the host keeps serving', async () => {
@@ -92,7 +118,7 @@ describe('HTTP functions', () => {
 
 describe('timers', () => {
   it('runOnStartup fires once when the host starts', async () => {
-    await eventually(() => (lines('startupTick').length === 1 ? true : undefined), 10_000, 'startupTick');
+    await eventually(() => (lines('startupTick').length === 1 ? true : undefined), WAIT_MS, 'startupTick');
   });
 
   it('a timer function fires on demand through the admin API, with the timer payload', async () => {
@@ -108,14 +134,21 @@ describe('timers', () => {
 describe('Event Hubs', () => {
   it('delivers batches per partition with the Azure trigger metadata', async () => {
     const events = Array.from({ length: 12 }, (_, i) => ({ user: `u${i % 3}`, n: i }));
-    const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/events?partitionKeyField=user`, { method: 'POST', headers: admin, body: JSON.stringify(events) });
+    const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/events?partitionKeyField=user`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify(events),
+    });
     expect(res.status).toBe(202);
     const got = await eventually(() => {
       const all = lines('ingest');
       const n = all.reduce((s, l) => s + (l.bodies as unknown[]).length, 0);
       return n >= 12 ? all : undefined;
     });
-    const seen = got.flatMap((l) => l.bodies as Array<{ n: number }>).map((b) => b.n).sort((a, b) => a - b);
+    const seen = got
+      .flatMap((l) => l.bodies as Array<{ n: number }>)
+      .map((b) => b.n)
+      .sort((a, b) => a - b);
     expect(seen).toEqual(events.map((e) => e.n));
     for (const l of got) {
       const bodies = l.bodies as Array<{ user: string }>;
@@ -130,23 +163,31 @@ describe('Event Hubs', () => {
       expect(new Set(bodies.map((b) => b.user)).size).toBeLessThanOrEqual(3);
     }
     const partitionsByUser = new Map<string, Set<string>>();
-    for (const l of got) for (const b of l.bodies as Array<{ user: string }>) {
-      const set = partitionsByUser.get(b.user) ?? new Set();
-      set.add(String((l.partitionContext as { partitionId: string }).partitionId));
-      partitionsByUser.set(b.user, set);
-    }
+    for (const l of got)
+      for (const b of l.bodies as Array<{ user: string }>) {
+        const set = partitionsByUser.get(b.user) ?? new Set();
+        set.add(String((l.partitionContext as { partitionId: string }).partitionId));
+        partitionsByUser.set(b.user, set);
+      }
     for (const s of partitionsByUser.values()) expect(s.size).toBe(1);
   });
 
   it('an Event Hubs output binding feeds the functions listening on that hub', async () => {
-    const res = await fetch(`${host.baseUrl}/api/publish`, { method: 'POST', body: JSON.stringify([{ a: 1 }, { a: 2 }]) });
+    const res = await fetch(`${host.baseUrl}/api/publish`, {
+      method: 'POST',
+      body: JSON.stringify([{ a: 1 }, { a: 2 }]),
+    });
     expect(res.status).toBe(202);
     const got = await eventually(() => (lines('outConsumer').length >= 2 ? lines('outConsumer') : undefined));
     expect(got.map((l) => l.body)).toEqual([{ a: 1 }, { a: 2 }]);
   });
 
   it('refuses a body that is not JSON with 400', async () => {
-    const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/events`, { method: 'POST', headers: admin, body: '{nope' });
+    const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/events`, {
+      method: 'POST',
+      headers: admin,
+      body: '{nope',
+    });
     expect(res.status).toBe(400);
     expect((await res.json()) as { error: string }).toMatchObject({ error: expect.stringMatching(/must be JSON/) });
   });
@@ -167,14 +208,24 @@ describe('blob triggers', () => {
 
 describe('shutdown', () => {
   it('stops cleanly on SIGTERM', async () => {
-    const other = await startHostProcess({ entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data2'), env: { FIXTURE_LOG: path.join(tmp.dir, 'other.jsonl') } });
+    const other = await startHostProcess({
+      entry: ENTRY,
+      storageConnection: azurite.connectionString,
+      dataDir: path.join(tmp.dir, 'data2'),
+      env: { FIXTURE_LOG: path.join(tmp.dir, 'other.jsonl') },
+    });
     other.child.kill('SIGTERM');
     expect(await other.exited).toEqual({ code: 0, signal: null });
     expect(other.output()).toContain('SIGTERM: stopping');
   });
 
   it('a body over STRATA_UPLOAD_MAX_BYTES gets 413 naming the setting, before any function runs', async () => {
-    const small = await startHostProcess({ entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data4'), env: { FIXTURE_LOG: path.join(tmp.dir, 'small.jsonl'), STRATA_UPLOAD_MAX_BYTES: '1000' } });
+    const small = await startHostProcess({
+      entry: ENTRY,
+      storageConnection: azurite.connectionString,
+      dataDir: path.join(tmp.dir, 'data4'),
+      env: { FIXTURE_LOG: path.join(tmp.dir, 'small.jsonl'), STRATA_UPLOAD_MAX_BYTES: '1000' },
+    });
     try {
       const big = await fetch(`${small.baseUrl}/api/hello/x`, { method: 'POST', body: 'x'.repeat(5000) });
       expect(big.status).toBe(413);
@@ -187,7 +238,13 @@ describe('shutdown', () => {
   });
 
   it('a bad setting stops the start with a message naming it', async () => {
-    const bad = await startHostProcess({ entry: ENTRY, storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data3'), env: { REDIS_URL: 'localhost:6379' }, noWait: true });
+    const bad = await startHostProcess({
+      entry: ENTRY,
+      storageConnection: azurite.connectionString,
+      dataDir: path.join(tmp.dir, 'data3'),
+      env: { REDIS_URL: 'localhost:6379' },
+      noWait: true,
+    });
     const r = await bad.exited;
     expect(r.code).toBe(1);
     expect(bad.output()).toMatch(/REDIS_URL: must start with redis:\/\//);

@@ -11,13 +11,12 @@
  *   - the blocks run in a fresh folder holding `examples/` (a link to the checkout's).
  * Blocks share one shell state: variables a block sets (ID=...) are there in the next.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
-import { startHostProcess, type HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY } from '../helpers/host-process';
-import { tempDir } from '../helpers/temp';
+import { ROOT, ADMIN_KEY, FUNCTION_KEY } from '../helpers/host-process';
+import { useHost } from '../helpers/local-host';
 
 interface Block {
   line: number;
@@ -39,32 +38,22 @@ function walkthroughBlocks(markdown: string): Block[] {
   return blocks;
 }
 
-const tmp = tempDir('strata-readme-');
+const { tmp, host } = useHost({ tempPrefix: 'strata-readme-' });
 const work = path.join(tmp.dir, 'work');
 const bin = path.join(tmp.dir, 'bin');
 const state = path.join(tmp.dir, 'shell-state');
-let azurite: AzuriteHandle;
-let host: HostProcess;
 const blocks = walkthroughBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
 
 beforeAll(async () => {
   fs.mkdirSync(work, { recursive: true });
   fs.mkdirSync(bin, { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'examples'), path.join(work, 'examples'));
-  fs.writeFileSync(path.join(bin, 'strata'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(ROOT, 'dist/cli/main.js')}" "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, 'strata'),
+    `#!/bin/sh\nexec "${process.execPath}" "${path.join(ROOT, 'dist/cli/main.js')}" "$@"\n`,
+    { mode: 0o755 },
+  );
   fs.writeFileSync(state, '');
-  azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-  host = await startHostProcess({
-    entry: path.join(ROOT, 'dist/functions/index.js'),
-    storageConnection: azurite.connectionString,
-    dataDir: path.join(tmp.dir, 'data'),
-  });
-});
-
-afterAll(async () => {
-  await host?.stop();
-  await azurite?.stop();
-  tmp.cleanup();
 });
 
 function substitute(code: string): string {
@@ -76,7 +65,13 @@ function substitute(code: string): string {
 }
 
 function runBlock(code: string): Promise<{ code: number | null; output: string }> {
-  const script = ['set -euo pipefail', 'set -a', `source ${JSON.stringify(state)}`, code, `export -p > ${JSON.stringify(`${state}.next`)}`].join('\n');
+  const script = [
+    'set -euo pipefail',
+    'set -a',
+    `source ${JSON.stringify(state)}`,
+    code,
+    `export -p > ${JSON.stringify(`${state}.next`)}`,
+  ].join('\n');
   return new Promise((resolve) => {
     const child = spawn('bash', ['-c', script], {
       cwd: work,
@@ -104,22 +99,35 @@ function runBlock(code: string): Promise<{ code: number | null; output: string }
 describe('the README walkthrough', () => {
   it('has blocks, and every curl in them fails on an HTTP error (-f)', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(5);
-    const curls = blocks.flatMap((b) => b.code.split('\n').filter((l) => /(^|\s|\()curl\s/.test(l)).map((l) => ({ line: b.line, l })));
+    const curls = blocks.flatMap((b) =>
+      b.code
+        .split('\n')
+        .filter((l) => /(^|\s|\()curl\s/.test(l))
+        .map((l) => ({ line: b.line, l })),
+    );
     expect(curls.length).toBeGreaterThan(0);
-    const failsOnHttpError = (line: string) => line.split(/\s+/).some((t) => t === '--fail' || /^-[a-zA-Z]*f[a-zA-Z]*$/.test(t));
+    const failsOnHttpError = (line: string) =>
+      line.split(/\s+/).some((t) => t === '--fail' || /^-[a-zA-Z]*f[a-zA-Z]*$/.test(t));
     expect(curls.filter(({ l }) => !failsOnHttpError(l))).toEqual([]);
   });
 
   it('runs every block in order against a fresh host, each exiting 0', async () => {
     for (const b of blocks) {
       const r = await runBlock(substitute(b.code));
-      expect(r.code, `README.md block at line ${b.line} exited ${r.code}:\n${b.code}\n--- output ---\n${r.output}`).toBe(0);
+      expect(
+        r.code,
+        `README.md block at line ${b.line} exited ${r.code}:\n${b.code}\n--- output ---\n${r.output}`,
+      ).toBe(0);
     }
     // What the walkthrough promises to leave behind.
     expect(fs.statSync(path.join(work, 'churn-train.parquet')).size).toBeGreaterThan(0);
     const csv = fs.readFileSync(path.join(work, 'churn-train.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('row_id,entity_id,ts,label,clicks_1h,clicks_24h,distinct_pages_24h,purchases_7d,spend_7d,avg_order_30d,max_order_30d,spend_per_click,is_active');
+    expect(csv[0]).toBe(
+      'row_id,entity_id,ts,label,clicks_1h,clicks_24h,distinct_pages_24h,purchases_7d,spend_7d,avg_order_30d,max_order_30d,spend_per_click,is_active',
+    );
     expect(csv).toHaveLength(fs.readFileSync(path.join(ROOT, 'examples/spine.csv'), 'utf8').trim().split('\n').length);
-    expect(fs.readFileSync(path.join(work, 'churn-train-curl.csv'), 'utf8')).toBe(fs.readFileSync(path.join(work, 'churn-train.csv'), 'utf8'));
+    expect(fs.readFileSync(path.join(work, 'churn-train-curl.csv'), 'utf8')).toBe(
+      fs.readFileSync(path.join(work, 'churn-train.csv'), 'utf8'),
+    );
   }, 900_000);
 });

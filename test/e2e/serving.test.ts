@@ -5,18 +5,21 @@
  * the logistic math done by hand, traffic moves between versions, and the prediction log
  * comes back from the offline store through the ordinary ingest path.
  */
+import { gatherMap } from '../../shared/features/ingest/number-maps';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startRedis, RedisHandle } from '../../local/processes/redis';
 import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
+import { ingestChurnUsers, U1_CHURN_V1 } from '../helpers/churn-users';
 import { logisticRegressionModel } from '../../shared/onnx';
 import { bucketOf } from '../../shared/serving/router';
-import { storageFor } from '../../shared/storage/clients';
+import { storageFor } from '../../shared/azure/storage';
 import { OfflineStore } from '../../shared/features/offline/store';
 import { featureRepo } from '../../shared/definitions';
-import type { FeatureRow } from '../../shared/features/types';
+import type { FeatureRow } from '../../shared/features/definitions/values';
+import { WAIT_MS } from '../helpers/wait';
 
 const tmp = tempDir();
 let azurite: AzuriteHandle;
@@ -29,9 +32,15 @@ const fkey = { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/jso
 
 // churn_v1's features in model input order (shared/definitions/churn.ts).
 const CHURN_V1 = [
-  'user_clicks:clicks_1h', 'user_clicks:clicks_24h', 'user_clicks:distinct_pages_24h',
-  'user_purchases:purchases_7d', 'user_purchases:spend_7d', 'user_purchases:avg_order_30d', 'user_purchases:max_order_30d',
-  'user_engagement:spend_per_click', 'user_engagement:is_active',
+  'user_clicks:clicks_1h',
+  'user_clicks:clicks_24h',
+  'user_clicks:distinct_pages_24h',
+  'user_purchases:purchases_7d',
+  'user_purchases:spend_7d',
+  'user_purchases:avg_order_30d',
+  'user_purchases:max_order_30d',
+  'user_engagement:spend_per_click',
+  'user_engagement:is_active',
 ];
 
 /** A logistic model with known weights, and its math by hand. */
@@ -53,14 +62,15 @@ const signature = (policy?: unknown) => ({
   ...(policy ? { policy } : {}),
 });
 
-// Recent event times: every window of the features still covers them while the test runs.
-const T0 = Math.floor((Date.now() - 40 * 60_000) / 60_000) * 60_000;
-const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
-// u1's churn_v1 features by hand: 3 clicks on 2 pages, one order of 120 (120 per click), active.
-const U1 = [3, 3, 2, 1, 120, 120, 120, 40, 1];
+// u1's churn_v1 features by hand (test/helpers/churn-users.ts).
+const U1 = U1_CHURN_V1;
 
 async function post(url: string, body: unknown, headers: Record<string, string> = fkey) {
-  const res = await fetch(`${host.baseUrl}${url}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${host.baseUrl}${url}`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
 }
@@ -68,13 +78,16 @@ async function get(url: string, headers: Record<string, string> = fkey) {
   const res = await fetch(`${host.baseUrl}${url}`, { headers });
   return { status: res.status, text: await res.text(), contentType: res.headers.get('content-type') };
 }
-const predict = (model: string, body: unknown, headers: Record<string, string> = {}) => post(`/api/predict/${model}`, body, { ...fkey, ...headers });
+const predict = (model: string, body: unknown, headers: Record<string, string> = {}) =>
+  post(`/api/predict/${model}`, body, { ...fkey, ...headers });
 const register = (model: string, body: unknown) => post(`/api/models/${model}/versions`, body, admin);
-const sendEvents = async (hub: string, events: unknown[]) => expect((await post(`/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, events, admin)).status).toBe(202);
 
 /** The prediction log as the offline store holds it (src.predictions). */
 async function loggedPredictions(): Promise<FeatureRow[]> {
-  const offline = await OfflineStore.open({ storage: storageFor(azurite.connectionString), cacheDir: path.join(tmp.dir, 'offline-cache') });
+  const offline = await OfflineStore.open({
+    storage: storageFor(azurite.connectionString),
+    cacheDir: path.join(tmp.dir, 'offline-cache'),
+  });
   return offline.readRows('src.predictions', { version: featureRepo.source('predictions').version });
 }
 
@@ -86,24 +99,8 @@ beforeAll(async () => {
     dataDir: path.join(tmp.dir, 'data'),
     env: { REDIS_URL: redis.url, STRATA_UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES), STRATA_SESSION_GRACE_MS: '500' },
   });
-  // Purchases first, then clicks, so each derived value is computed once from both inputs.
-  await sendEvents('purchases', [{ user_id: 'u1', order_id: 'o1', amount: 120, currency: 'EUR', ts: at(15) }]);
-  await eventually(async () => {
-    const r = JSON.parse((await get('/api/features/u1?view=user_purchases')).text) as { features: Record<string, unknown> };
-    return r.features['user_purchases:spend_7d'] === 120 ? true : undefined;
-  }, 30_000, 'u1 purchases online');
-  await sendEvents('clicks', [
-    { user_id: 'u1', page: '/home', ts: at(0) },
-    { user_id: 'u1', page: '/shop', ts: at(10) },
-    { user_id: 'u1', page: '/shop', ts: at(20) },
-    { user_id: 'u2', page: '/home', ts: at(5) },
-  ]);
-  await eventually(async () => {
-    const r = JSON.parse((await get('/api/features/u1?service=churn_v1')).text) as { features: Record<string, unknown> };
-    const f = r.features;
-    return f['user_clicks:clicks_1h'] === 3 && f['user_engagement:spend_per_click'] === 40 ? true : undefined;
-  }, 30_000, 'u1 clicks and engagement online');
-}, 120_000);
+  await ingestChurnUsers(host.baseUrl, { admin: ADMIN_KEY, function: FUNCTION_KEY });
+});
 
 afterAll(async () => {
   await host?.stop();
@@ -113,7 +110,10 @@ afterAll(async () => {
 
 describe('registering a version', () => {
   it('refuses a file that is not an ONNX model, saying so', async () => {
-    const r = await register('churn', { onnxBase64: Buffer.from('this is not a model').toString('base64'), signature: signature() });
+    const r = await register('churn', {
+      onnxBase64: Buffer.from('this is not a model').toString('base64'),
+      signature: signature(),
+    });
     expect(r.status).toBe(400);
     expect(r.body.error).toMatch(/churn/);
     expect(r.body.details.length).toBeGreaterThan(0);
@@ -129,13 +129,30 @@ describe('registering a version', () => {
   });
 
   it('refuses features or feature services the app does not have', async () => {
-    const svc = await register('churn', { onnxBase64: A.onnxBase64, signature: { ...signature(), featureService: 'churn_v9' } });
+    const svc = await register('churn', {
+      onnxBase64: A.onnxBase64,
+      signature: { ...signature(), featureService: 'churn_v9' },
+    });
     expect(svc.status).toBe(400);
-    expect(svc.body.details).toEqual([expect.objectContaining({ where: 'signature.featureService', problem: expect.stringContaining('churn_v1') })]);
-    const listed = { ...signature(), featureService: { name: 'mine', features: [{ view: 'user_clicks', feature: 'clicks_2h' }, { view: 'user_clicks', feature: 'last_page' }] } };
+    expect(svc.body.details).toEqual([
+      expect.objectContaining({ where: 'signature.featureService', problem: expect.stringContaining('churn_v1') }),
+    ]);
+    const listed = {
+      ...signature(),
+      featureService: {
+        name: 'mine',
+        features: [
+          { view: 'user_clicks', feature: 'clicks_2h' },
+          { view: 'user_clicks', feature: 'last_page' },
+        ],
+      },
+    };
     const feats = await register('churn', { onnxBase64: logistic([1, 1], 0).onnxBase64, signature: listed });
     expect(feats.status).toBe(400);
-    expect(feats.body.details.map((d: { where: string }) => d.where)).toEqual(['signature.featureService.features[0]', 'signature.featureService.features[1]']);
+    expect(feats.body.details.map((d: { where: string }) => d.where)).toEqual([
+      'signature.featureService.features[0]',
+      'signature.featureService.features[1]',
+    ]);
     expect(feats.body.details[0].problem).toMatch(/clicks_1h|clicks_24h/);
     expect(feats.body.details[1].problem).toMatch(/string/);
   });
@@ -153,10 +170,19 @@ describe('registering a version', () => {
   });
 
   it('registers a version by feature service name and points production at it; the same file again creates nothing', async () => {
-    const r = await register('churn', { onnxBase64: A.onnxBase64, signature: signature(), description: 'first', alias: 'production' });
+    const r = await register('churn', {
+      onnxBase64: A.onnxBase64,
+      signature: signature(),
+      description: 'first',
+      alias: 'production',
+    });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ created: true, version: { version: 1 }, model: { aliases: { production: 1 } } });
-    expect(r.body.version.signature.featureService.features.map((f: { view: string; feature: string }) => `${f.view}:${f.feature}`)).toEqual(CHURN_V1);
+    expect(
+      r.body.version.signature.featureService.features.map(
+        (f: { view: string; feature: string }) => `${f.view}:${f.feature}`,
+      ),
+    ).toEqual(CHURN_V1);
     const again = await register('churn', { onnxBase64: A.onnxBase64, signature: signature() });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ created: false, version: { version: 1 } });
@@ -167,7 +193,11 @@ describe('registering a version', () => {
     form.set('model', new Blob([Buffer.from(B.onnxBase64, 'base64')]), 'b.onnx');
     form.set('signature', JSON.stringify(signature()));
     form.set('description', 'weekly retrain');
-    const res = await fetch(`${host.baseUrl}/api/models/churn/versions`, { method: 'POST', headers: { 'x-functions-key': ADMIN_KEY }, body: form });
+    const res = await fetch(`${host.baseUrl}/api/models/churn/versions`, {
+      method: 'POST',
+      headers: { 'x-functions-key': ADMIN_KEY },
+      body: form,
+    });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ created: true, version: { version: 2, description: 'weekly retrain' } });
   });
@@ -176,7 +206,9 @@ describe('registering a version', () => {
     await register('churn', { onnxBase64: C.onnxBase64, signature: signature() }); // version 3
     const models = JSON.parse((await get('/api/models', admin)).text) as { models: Array<{ model: string }> };
     expect(models.models.map((m) => m.model)).toEqual(['churn']);
-    const versions = JSON.parse((await get('/api/models/churn/versions', admin)).text) as { versions: Array<{ version: number }> };
+    const versions = JSON.parse((await get('/api/models/churn/versions', admin)).text) as {
+      versions: Array<{ version: number }>;
+    };
     expect(versions.versions.map((v) => v.version)).toEqual([1, 2, 3]);
     expect((await get('/api/models/nope/versions', admin)).status).toBe(404);
   });
@@ -186,7 +218,13 @@ describe('predict', () => {
   it('answers the logistic math by hand for features ingested through Event Hubs', async () => {
     const r = await predict('churn', { entityId: 'u1', includeFeatures: true });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ model: 'churn', entityId: 'u1', modelVersion: 1, routedBy: 'production', meaning: 'probability of churn within 30 days' });
+    expect(r.body).toMatchObject({
+      model: 'churn',
+      entityId: 'u1',
+      modelVersion: 1,
+      routedBy: 'production',
+      meaning: 'probability of churn within 30 days',
+    });
     expect(Object.values(r.body.features)).toEqual(U1);
     expect(r.body.prediction).toBeCloseTo(A.expected(U1), 6);
     expect(r.body.timing.totalMs).toBeGreaterThan(0);
@@ -203,7 +241,9 @@ describe('predict', () => {
   it('answers 422 naming the missing features when the signature requires them', async () => {
     const r = await predict('churn', { entityId: 'u2' }); // clicks, but no purchases
     expect(r.status).toBe(422);
-    expect(r.body.details.map((d: { where: string }) => d.where)).toEqual(CHURN_V1.filter((f) => f.startsWith('user_purchases:')).map((f) => `entity u2 / ${f}`));
+    expect(r.body.details.map((d: { where: string }) => d.where)).toEqual(
+      CHURN_V1.filter((f) => f.startsWith('user_purchases:')).map((f) => `entity u2 / ${f}`),
+    );
     expect(r.body.error).toMatch(/default in the signature policy/);
     const nobody = await predict('churn', { entityId: 'nobody' });
     expect(nobody.status).toBe(422);
@@ -211,7 +251,11 @@ describe('predict', () => {
   });
 
   it('fills defaults when the signature says so, and reports which', async () => {
-    const lenient = await register('churn-lenient', { onnxBase64: A.onnxBase64, signature: signature({ default: { onMissing: { default: 0 } } }), alias: 'production' });
+    const lenient = await register('churn-lenient', {
+      onnxBase64: A.onnxBase64,
+      signature: signature({ default: { onMissing: { default: 0 } } }),
+      alias: 'production',
+    });
     expect(lenient.status).toBe(201);
     const r = await predict('churn-lenient', { entityId: 'u2', includeFeatures: true });
     expect(r.status).toBe(200);
@@ -226,14 +270,20 @@ describe('predict', () => {
     expect((await predict('nope', { entityId: 'u1' })).status).toBe(404);
     const bad = await predict('churn', { entityId: 'u1', entityIds: ['u2'] });
     expect(bad.status).toBe(400);
-    expect(bad.body.details[0]).toMatchObject({ where: 'body.entityId', problem: 'give exactly one of entityId or entityIds' });
+    expect(bad.body.details[0]).toMatchObject({
+      where: 'body.entityId',
+      problem: 'give exactly one of entityId or entityIds',
+    });
     const override = await predict('churn', { entityId: 'u1', overrides: { 'user_clicks:nope': 1 } });
     expect(override.status).toBe(400);
     expect(override.body.details[0].where).toBe('overrides.user_clicks:nope');
   });
 
   it('needs a function key', async () => {
-    const res = await fetch(`${host.baseUrl}/api/predict/churn`, { method: 'POST', body: JSON.stringify({ entityId: 'u1' }) });
+    const res = await fetch(`${host.baseUrl}/api/predict/churn`, {
+      method: 'POST',
+      body: JSON.stringify({ entityId: 'u1' }),
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -290,10 +340,14 @@ describe('canary, pin, shadow', () => {
       expect(p.modelVersion).toBe(bucketOf('churn', p.entityId) < 3000 ? 2 : 1);
       expect(p.prediction).toBeCloseTo(byVersion[p.modelVersion]!.expected(X), 6);
     }
-    const logged = await eventually(async () => {
-      const rows = (await loggedPredictions()).filter((row) => row.values.requestId === r.body.requestId);
-      return rows.length === 100 ? rows : undefined;
-    }, 30_000, 'live and shadow predictions of the request in the offline store');
+    const logged = await eventually(
+      async () => {
+        const rows = (await loggedPredictions()).filter((row) => row.values.requestId === r.body.requestId);
+        return rows.length === 100 ? rows : undefined;
+      },
+      WAIT_MS,
+      'live and shadow predictions of the request in the offline store',
+    );
     const shadows = logged.filter((row) => row.values.shadow === true);
     expect(shadows).toHaveLength(50);
     for (const s of shadows) {
@@ -307,9 +361,21 @@ describe('canary, pin, shadow', () => {
 describe('the prediction log in the offline store', () => {
   it('holds every live prediction with its inputs, and nothing was dead-lettered', async () => {
     const r = await predict('churn', { entityId: 'u1' }, { 'x-strata-model-version': '1' });
-    const row = await eventually(async () => (await loggedPredictions()).find((x) => x.values.requestId === r.body.requestId), 30_000, 'the prediction in the offline store');
-    expect(row.values).toMatchObject({ model: 'churn', version: 1, entityId: 'u1', routedBy: 'pinned', shadow: false, predictionId: `${r.body.requestId}:0` });
-    expect(Object.values(JSON.parse(String(row.values.features)) as Record<string, number>)).toEqual(U1);
+    const row = await eventually(
+      async () => (await loggedPredictions()).find((x) => x.values.requestId === r.body.requestId),
+      WAIT_MS,
+      'the prediction in the offline store',
+    );
+    expect(row.values).toMatchObject({
+      model: 'churn',
+      version: 1,
+      entityId: 'u1',
+      routedBy: 'pinned',
+      shadow: false,
+      predictionId: `${r.body.requestId}:0`,
+    });
+    // Features are stored as a typed column per key (features.<view:feature>), read back as the record's map.
+    expect(Object.values(gatherMap('features', row.values, undefined) ?? {})).toEqual(U1);
     expect(Number(row.values.prediction)).toBeCloseTo(A.expected(U1), 6);
     expect(row.eventTs).toBe(row.values.ts);
     const dead = JSON.parse((await get('/api/dead-letter/predictions')).text) as { deadLetters: unknown[] };
@@ -321,7 +387,15 @@ describe('observing versions', () => {
   it('GET /api/models/{model}/stats gives p50/p95/p99 and the traffic share per version', async () => {
     const r = await get('/api/models/churn/stats?windowSeconds=300');
     expect(r.status).toBe(200);
-    const stats = JSON.parse(r.text) as { versions: Array<{ version: number; shadow: boolean; requests: number; share: number; latencyMs: Record<string, number | null> }> };
+    const stats = JSON.parse(r.text) as {
+      versions: Array<{
+        version: number;
+        shadow: boolean;
+        requests: number;
+        share: number;
+        latencyMs: Record<string, number | null>;
+      }>;
+    };
     const live = stats.versions.filter((v) => !v.shadow);
     expect(live.map((v) => v.version)).toEqual([1, 2, 3]); // 3 answered only when pinned
     expect(live.find((v) => v.version === 2)!.share).toBeGreaterThan(0.2);
@@ -344,7 +418,9 @@ describe('observing versions', () => {
     expect(r.text).toMatch(/strata_predict_requests_total\{model="churn",version="2",shadow="false"\} \d+/);
     expect(r.text).toMatch(/strata_predict_requests_total\{model="churn",version="3",shadow="true"\} \d+/);
     expect(r.text).toMatch(/strata_predict_errors_total\{model="churn",version="1",shadow="false",status="422"\} \d+/);
-    expect(r.text).toMatch(/strata_predict_duration_seconds_bucket\{le="0.005",model="churn",version="1",shadow="false"\} \d+/);
+    expect(r.text).toMatch(
+      /strata_predict_duration_seconds_bucket\{le="0.005",model="churn",version="1",shadow="false"\} \d+/,
+    );
     expect((await fetch(`${host.baseUrl}/api/metrics`)).status).toBe(401);
   });
 });
@@ -366,9 +442,25 @@ describe('promote and roll back', () => {
     expect(back.body).toMatchObject({ modelVersion: 1, routedBy: 'production' });
     expect(back.body.prediction).toBeCloseTo(A.expected(U1), 6);
 
-    const history = JSON.parse((await get('/api/models/churn/history', admin)).text) as { history: Array<{ action: string }> };
-    expect(history.history.map((h) => h.action)).toEqual(['register', 'alias', 'register', 'register', 'alias', 'traffic', 'alias', 'promote', 'rollback']);
-    const details = JSON.parse((await get('/api/models/churn', admin)).text) as { model: { aliases: Record<string, number> }; versions: unknown[]; history: unknown[] };
+    const history = JSON.parse((await get('/api/models/churn/history', admin)).text) as {
+      history: Array<{ action: string }>;
+    };
+    expect(history.history.map((h) => h.action)).toEqual([
+      'register',
+      'alias',
+      'register',
+      'register',
+      'alias',
+      'traffic',
+      'alias',
+      'promote',
+      'rollback',
+    ]);
+    const details = JSON.parse((await get('/api/models/churn', admin)).text) as {
+      model: { aliases: Record<string, number> };
+      versions: unknown[];
+      history: unknown[];
+    };
     expect(details.model.aliases).toEqual({ production: 1, shadow: 3 });
     expect(details.versions).toHaveLength(3);
   });

@@ -3,11 +3,11 @@
  * (a definition change: new versions), deterministic event streams over whole days, ingest in
  * arrival-order batches, and the deps a backfill runs with.
  */
-import { defineRepo, featureView, type FeatureView } from '../../shared/features/definitions';
-import type { FeatureRepo } from '../../shared/features/repo';
+import { defineRepo, featureView, type FeatureView } from '../../shared/features/definitions/language';
+import type { FeatureRepo } from '../../shared/features/definitions/repo';
 import type { Platform } from '../../shared/platform';
-import type { IngestService, IngestReport } from '../../shared/features/ingest';
-import { IntervalLedger } from '../../shared/features/ledger';
+import type { IngestService, IngestReport } from '../../shared/features/ingest/service';
+import { IntervalLedger } from '../../shared/features/ledger/ledger';
 import type { BackfillDeps } from '../../shared/features/backfill';
 import type { OnlineStore } from '../../shared/features/online/types';
 import { churnRepoSpec, userClicks, userPurchases, userEngagement } from '../../shared/definitions/churn';
@@ -28,7 +28,11 @@ export function revisedChurnRepo(): FeatureRepo {
   const clicks = bump(userClicks);
   const purchases = bump(userPurchases);
   const engagement = bump(userEngagement, { input: [clicks, purchases] });
-  return defineRepo({ ...churnRepoSpec, sources: [...churnRepoSpec.sources, ...platformSources], views: [clicks, purchases, engagement] });
+  return defineRepo({
+    ...churnRepoSpec,
+    sources: [...churnRepoSpec.sources, ...platformSources],
+    views: [clicks, purchases, engagement],
+  });
 }
 
 export interface Arrival {
@@ -43,7 +47,13 @@ export interface Arrival {
  * (one per source every `batchMinutes`), events slightly out of order but never later than a
  * view's lateness.
  */
-export function arrivals(seed: number, start: number, hours: number, users = ['u1', 'u2', 'u3', 'u4'], batchMinutes = 30): Arrival[] {
+export function arrivals(
+  seed: number,
+  start: number,
+  hours: number,
+  users = ['u1', 'u2', 'u3', 'u4'],
+  batchMinutes = 30,
+): Arrival[] {
   const r = prng(seed);
   const out: Arrival[] = [];
   let order = 0;
@@ -52,8 +62,20 @@ export function arrivals(seed: number, start: number, hours: number, users = ['u
   const end = start + hours * HOUR;
   for (let t = start; t < end; t += 10 * MINUTE) {
     for (const u of users) {
-      if (r() < 0.5) clicks.push({ user_id: u, page: ['/home', '/shop', '/cart', '/help'][Math.floor(r() * 4)], ts: new Date(t - Math.floor(r() * 8 * MINUTE)).toISOString() });
-      if (r() < 0.04) purchases.push({ user_id: u, order_id: `o${order++}`, amount: Math.round(r() * 3000) / 10, currency: 'EUR', ts: new Date(t - Math.floor(r() * 5 * MINUTE)).toISOString() });
+      if (r() < 0.5)
+        clicks.push({
+          user_id: u,
+          page: ['/home', '/shop', '/cart', '/help'][Math.floor(r() * 4)],
+          ts: new Date(t - Math.floor(r() * 8 * MINUTE)).toISOString(),
+        });
+      if (r() < 0.04)
+        purchases.push({
+          user_id: u,
+          order_id: `o${order++}`,
+          amount: Math.round(r() * 3000) / 10,
+          currency: 'EUR',
+          ts: new Date(t - Math.floor(r() * 5 * MINUTE)).toISOString(),
+        });
     }
     const next = t + 10 * MINUTE;
     if ((next - start) % (batchMinutes * MINUTE) === 0 || next >= end) {
@@ -69,28 +91,49 @@ export function arrivals(seed: number, start: number, hours: number, users = ['u
 
 let batchSeq = 0;
 /** Feed arrivals to an ingest service, each as its own Event Hubs batch. */
-export async function ingestAll(ingest: IngestService, list: readonly Arrival[], partition = 'p'): Promise<IngestReport[]> {
+export async function ingestAll(
+  ingest: IngestService,
+  list: readonly Arrival[],
+  partition = 'p',
+): Promise<IngestReport[]> {
   const reports: IngestReport[] = [];
   for (const a of list) {
     const first = batchSeq;
     batchSeq += a.events.length;
-    reports.push(await ingest.ingest({
-      source: a.source,
-      records: a.events.map((record, i) => ({ record, position: `test ${first + i}` })),
-      batch: { kind: 'eventhub', source: a.source, partition, firstSeq: first, lastSeq: batchSeq - 1 },
-      receivedAt: a.receivedAt,
-    }));
+    reports.push(
+      await ingest.ingest({
+        source: a.source,
+        records: a.events.map((record, i) => ({ record, position: `test ${first + i}` })),
+        batch: { kind: 'eventhub', source: a.source, partition, firstSeq: first, lastSeq: batchSeq - 1 },
+        receivedAt: a.receivedAt,
+      }),
+    );
   }
   return reports;
 }
 
 /** What a backfill runs with on a test platform (optionally another repo, online store or ledger). */
-export async function backfillDeps(p: Platform, o: { repo?: FeatureRepo; online?: OnlineStore; ledger?: IntervalLedger | null; now?: () => number } = {}): Promise<BackfillDeps> {
+export async function backfillDeps(
+  p: Platform,
+  o: { repo?: FeatureRepo; online?: OnlineStore; ledger?: IntervalLedger | null; now?: () => number } = {},
+): Promise<BackfillDeps> {
   return {
     repo: o.repo ?? p.repo,
     offline: await p.offline(),
     online: o.online ?? p.online,
-    ledger: o.ledger === undefined ? await IntervalLedger.open(p.storage) : o.ledger,
+    ledger: o.ledger === undefined ? await p.ledger() : o.ledger,
     ...(o.now ? { now: o.now } : {}),
   };
+}
+
+/** Four days of clicks (from five days ago) uploaded to a running host as one file (one ingest batch): the backfill e2e tests' data. */
+export async function uploadFourDaysOfClicks(baseUrl: string, functionKey: string): Promise<Response> {
+  const clicks = arrivals(21, daysAgo(5), 4 * 24, ['u1', 'u2', 'u3'], 120)
+    .filter((a) => a.source === 'clicks')
+    .flatMap((a) => a.events);
+  return fetch(`${baseUrl}/api/sources/clicks/files?name=clicks.jsonl`, {
+    method: 'POST',
+    headers: { 'x-functions-key': functionKey },
+    body: clicks.map((c) => JSON.stringify(c)).join('\n'),
+  });
 }

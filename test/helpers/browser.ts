@@ -11,7 +11,16 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ensureDebianPackage } from './debian';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface Browser {
   context: BrowserContext;
@@ -39,7 +48,9 @@ export async function openBrowser(opts: { width?: number; height?: number } = {}
   });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   return {
-    context, page, errors,
+    context,
+    page,
+    errors,
     async close() {
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });

@@ -7,5 +7,9 @@ import path from 'node:path';
 import { ROOT } from './host-process';
 
 export function ensureDebianPackage(command: string, pkg: string, service?: string): void {
-  execFileSync('bash', [path.join(ROOT, 'scripts/ensure-debian-package.sh'), command, pkg, ...(service ? [service] : [])], { stdio: 'inherit', timeout: 600_000 });
+  execFileSync(
+    'bash',
+    [path.join(ROOT, 'scripts/ensure-debian-package.sh'), command, pkg, ...(service ? [service] : [])],
+    { stdio: 'inherit', timeout: 600_000 },
+  );
 }

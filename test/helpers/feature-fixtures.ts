@@ -2,9 +2,9 @@
  * Small builders for feature tests: times, validated records, a compact repo to compute by hand.
  */
 import { z } from 'zod';
-import { defineRepo, entity, featureView, source, sliding, tumbling } from '../../shared/features/definitions';
-import type { FeatureRow } from '../../shared/features/types';
-import type { ValidRecord } from '../../shared/features/validate';
+import { defineRepo, entity, featureView, source, sliding, tumbling } from '../../shared/features/definitions/language';
+import type { FeatureRow } from '../../shared/features/definitions/values';
+import type { ValidRecord } from '../../shared/features/ingest/validate';
 
 /** 2024-01-01T00:00:00Z */
 export const T0 = Date.UTC(2024, 0, 1);
@@ -15,7 +15,12 @@ export const at = (minutes: number) => T0 + minutes * MIN;
 
 let seq = 0;
 /** A record as validation would hand it over (createdTs defaults to its event time). */
-export function rec(source: string, data: Record<string, unknown>, eventTs: number, createdTs = eventTs): ValidRecord<string> {
+export function rec(
+  source: string,
+  data: Record<string, unknown>,
+  eventTs: number,
+  createdTs = eventTs,
+): ValidRecord<string> {
   return { source, eventTs, createdTs, data, position: `test:${++seq}` };
 }
 
@@ -108,7 +113,9 @@ export const testRepo = defineRepo({
 });
 
 /** Rows without createdTs, for comparing values. */
-export function valuesAt(rows: FeatureRow[]): Array<{ entityId: string; eventTs: number; values: FeatureRow['values'] }> {
+export function valuesAt(
+  rows: FeatureRow[],
+): Array<{ entityId: string; eventTs: number; values: FeatureRow['values'] }> {
   return rows.map((r) => ({ entityId: r.entityId, eventTs: r.eventTs, values: r.values }));
 }
 
@@ -120,7 +127,9 @@ export function newestPerTime(rows: FeatureRow[]): FeatureRow[] {
     const b = best.get(k);
     if (!b || r.createdTs >= b.createdTs) best.set(k, r);
   }
-  return [...best.values()].sort((a, b) => a.eventTs - b.eventTs || (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0));
+  return [...best.values()].sort(
+    (a, b) => a.eventTs - b.eventTs || (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0),
+  );
 }
 
 /** A small deterministic PRNG (mulberry32) for generated histories. */

@@ -8,12 +8,14 @@
  * the prediction log is waited for in the offline store. The dashboard, Prometheus and
  * Application Insights tests look at the numbers this leaves behind.
  */
+import { readJsonResponse } from './json-response';
 import path from 'node:path';
 import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
 import { startRedis, type RedisHandle } from '../../local/processes/redis';
 import { logisticRegressionModel } from '../../shared/onnx';
 import { ADMIN_KEY, FUNCTION_KEY, ROOT, eventually, startHostProcess, type HostProcess } from './host-process';
 import { tempDir } from './temp';
+import { WAIT_MS } from './wait';
 
 export const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
 const SIGNATURE = {
@@ -40,6 +42,7 @@ export interface PlatformRun {
   lateClickTs: number;
   get(url: string, key?: string): Promise<{ status: number; body: any; text: string }>;
   post(url: string, body: unknown, key?: string): Promise<{ status: number; body: any }>;
+  put(url: string, body: unknown, key?: string): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
@@ -54,29 +57,38 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
   });
   const get = async (url: string, key = FUNCTION_KEY) => {
     const res = await fetch(`${host.baseUrl}${url}`, { headers: { 'x-functions-key': key } });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    return { status: res.status, body: body as any, text };
+    return readJsonResponse(res);
   };
-  const post = async (url: string, body: unknown, key = FUNCTION_KEY) => {
-    const res = await fetch(`${host.baseUrl}${url}`, { method: 'POST', headers: { 'x-functions-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
-  };
+  const send2 =
+    (method: string) =>
+    async (url: string, body: unknown, key = FUNCTION_KEY) => {
+      const res = await fetch(`${host.baseUrl}${url}`, {
+        method,
+        headers: { 'x-functions-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
+    };
+  const post = send2('POST');
+  const put = send2('PUT');
   const send = async (hub: string, events: unknown[]) => {
     const r = await post(`/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, events, ADMIN_KEY);
     if (r.status !== 202) throw new Error(`publishing to ${hub}: ${r.status} ${JSON.stringify(r.body)}`);
   };
   const run: PlatformRun = {
-    host, azurite, redis, dir: tmp.dir, requestsByVersion: {}, predictionsByVersion: {}, failedRequests: 0,
+    host,
+    azurite,
+    redis,
+    dir: tmp.dir,
+    requestsByVersion: {},
+    predictionsByVersion: {},
+    failedRequests: 0,
     sent: { clicks: 0, purchases: 0, invalidClicks: 0, lateClicks: 0 },
     lateClickTs: 0,
-    get, post,
+    get,
+    post,
+    put,
     async stop() {
       await host.stop();
       await Promise.all([azurite.stop(), redis.stop()]);
@@ -86,26 +98,69 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
   try {
     const now = Date.now();
     const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
-    const purchases = USERS.map((u, i) => ({ user_id: u, order_id: `o-${u}`, amount: 20 + 10 * i, currency: 'EUR', ts: at(30) }));
+    const purchases = USERS.map((u, i) => ({
+      user_id: u,
+      order_id: `o-${u}`,
+      amount: 20 + 10 * i,
+      currency: 'EUR',
+      ts: at(30),
+    }));
     await send('purchases', purchases);
     run.sent.purchases = purchases.length;
-    await eventually(async () => ((await get(`/api/features/u6?view=user_purchases`)).body?.features?.['user_purchases:spend_7d'] === 70 ? true : undefined), 60_000, 'purchases of u6 online');
-    const clicks = USERS.flatMap((u, i) => Array.from({ length: i + 1 }, (_, k) => ({ user_id: u, page: `/p${k % 3}`, ts: at(20 - k) })));
+    // Every user's partition is ingested on its own: wait for each one's purchase.
+    const spend = async (u: string) =>
+      (await get(`/api/features/${u}?view=user_purchases`)).body?.features?.['user_purchases:spend_7d'];
+    await eventually(
+      async () => ((await Promise.all(USERS.map(spend))).every((v, i) => v === 20 + 10 * i) ? true : undefined),
+      WAIT_MS,
+      'the purchases of every user online',
+    );
+    const clicks = USERS.flatMap((u, i) =>
+      Array.from({ length: i + 1 }, (_, k) => ({ user_id: u, page: `/p${k % 3}`, ts: at(20 - k) })),
+    );
     await send('clicks', [...clicks, { user_id: 'u1', ts: at(5) }]); // the last one has no page: dead-lettered
     run.sent.clicks = clicks.length + 1;
     run.sent.invalidClicks = 1;
-    await eventually(async () => ((await get('/api/features/u6?service=churn_v1')).body?.features?.['user_clicks:clicks_1h'] === 6 ? true : undefined), 60_000, 'clicks of u6 online');
+    const service = async (u: string) => (await get(`/api/features/${u}?service=churn_v1`)).body?.features ?? {};
+    await eventually(
+      async () =>
+        (await Promise.all(USERS.map(service))).every(
+          (f, i) =>
+            f['user_clicks:clicks_1h'] === i + 1 && f['user_engagement:spend_per_click'] === (20 + 10 * i) / (i + 1),
+        )
+          ? true
+          : undefined,
+      WAIT_MS,
+      'the clicks and engagement of every user online',
+    );
     // Older than the views' lateness (1 h) behind the newest click: late, kept for a backfill.
     run.lateClickTs = Date.parse(at(180));
     await send('clicks', [{ user_id: 'u2', page: '/p0', ts: at(180) }]);
     run.sent.clicks++;
     run.sent.lateClicks = 1;
-    await eventually(async () => ((await get('/api/plan')).body?.work ?? []).some((w: { view: string; reason: string }) => w.view === 'user_clicks' && /late/.test(w.reason)) || undefined, 60_000, 'the late click marked in the ledger');
+    await eventually(
+      async () =>
+        ((await get('/api/plan')).body?.work ?? []).some(
+          (w: { view: string; reason: string }) => w.view === 'user_clicks' && /late/.test(w.reason),
+        ) || undefined,
+      WAIT_MS,
+      'the late click marked in the ledger',
+    );
 
-    for (const [version, weights, alias] of [[1, 0.05, 'production'], [2, -0.05, 'canary']] as const) {
-      const onnx = Buffer.from(logisticRegressionModel({ weights: Array(9).fill(weights), bias: -0.5 })).toString('base64');
-      const r = await post('/api/models/churn/versions', { onnxBase64: onnx, signature: SIGNATURE, description: `weights ${weights}`, alias }, ADMIN_KEY);
-      if (r.status !== 201 || r.body.version.version !== version) throw new Error(`registering churn v${version}: ${r.status} ${JSON.stringify(r.body)}`);
+    for (const [version, weights, alias] of [
+      [1, 0.05, 'production'],
+      [2, -0.05, 'canary'],
+    ] as const) {
+      const onnx = Buffer.from(logisticRegressionModel({ weights: Array(9).fill(weights), bias: -0.5 })).toString(
+        'base64',
+      );
+      const r = await post(
+        '/api/models/churn/versions',
+        { onnxBase64: onnx, signature: SIGNATURE, description: `weights ${weights}`, alias },
+        ADMIN_KEY,
+      );
+      if (r.status !== 201 || r.body.version.version !== version)
+        throw new Error(`registering churn v${version}: ${r.status} ${JSON.stringify(r.body)}`);
     }
     const traffic = await post('/api/models/churn/traffic', { production: 50, canary: 50 }, ADMIN_KEY);
     if (traffic.status !== 200) throw new Error(`traffic: ${traffic.status} ${JSON.stringify(traffic.body)}`);
@@ -124,18 +179,26 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
     const batch = await post('/api/predict/churn', { entityIds: USERS });
     if (batch.status !== 200) throw new Error(`batch predict: ${batch.status} ${JSON.stringify(batch.body)}`);
     const perVersion = new Map<number, number>();
-    for (const p of batch.body.predictions as Array<{ modelVersion: number }>) perVersion.set(p.modelVersion, (perVersion.get(p.modelVersion) ?? 0) + 1);
+    for (const p of batch.body.predictions as Array<{ modelVersion: number }>)
+      perVersion.set(p.modelVersion, (perVersion.get(p.modelVersion) ?? 0) + 1);
     for (const [v, n] of perVersion) count(v, n);
     const failed = await post('/api/predict/churn', { entityId: 'nobody' });
     if (failed.status !== 422) throw new Error(`predict for an unknown user: expected 422, got ${failed.status}`);
     run.failedRequests = 1;
 
     const expected = Object.values(run.predictionsByVersion).reduce((a, b) => a + b, 0);
-    await eventually(async () => {
-      const ts = await get('/api/models/churn/timeseries');
-      const logged = (ts.body?.versions ?? []).reduce((n: number, v: { totals: { predictions: number } }) => n + v.totals.predictions, 0);
-      return logged === expected ? true : undefined;
-    }, 60_000, `${expected} predictions in the offline store's prediction log`);
+    await eventually(
+      async () => {
+        const ts = await get('/api/models/churn/timeseries');
+        const logged = (ts.body?.versions ?? []).reduce(
+          (n: number, v: { totals: { predictions: number } }) => n + v.totals.predictions,
+          0,
+        );
+        return logged === expected ? true : undefined;
+      },
+      WAIT_MS,
+      `${expected} predictions in the offline store's prediction log`,
+    );
     return run;
   } catch (e) {
     const log = host.output().slice(-4000);

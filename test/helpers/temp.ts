@@ -11,5 +11,9 @@ export function tempDir(prefix = 'strata-test-'): { dir: string; cleanup(): void
 /** Read a JSON-lines file (missing file = no lines). */
 export function readJsonLines<T = Record<string, unknown>>(file: string): T[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
 }

@@ -23,7 +23,11 @@ export class Opaque {
 }
 
 export class Lambda {
-  constructor(readonly params: string[], readonly body: Expr, readonly scope: Scope) {}
+  constructor(
+    readonly params: string[],
+    readonly body: Expr,
+    readonly scope: Scope,
+  ) {}
 }
 
 export type Value = string | number | boolean | null | Value[] | { [key: string]: Value } | Opaque | Lambda;
@@ -39,8 +43,19 @@ export interface Scope {
 export class EvalError extends Error {}
 
 const RUNTIME_FUNCTIONS = new Set([
-  'resourceGroup', 'subscription', 'tenant', 'deployment', 'environment', 'uniqueString', 'guid', 'newGuid',
-  'reference', 'resourceId', 'subscriptionResourceId', 'extensionResourceId', 'utcNow',
+  'resourceGroup',
+  'subscription',
+  'tenant',
+  'deployment',
+  'environment',
+  'uniqueString',
+  'guid',
+  'newGuid',
+  'reference',
+  'resourceId',
+  'subscriptionResourceId',
+  'extensionResourceId',
+  'utcNow',
 ]);
 
 export const isOpaque = (v: Value | undefined): v is Opaque => v instanceof Opaque;
@@ -95,7 +110,12 @@ export function deployedModules(scope: Scope): DeployedModule[] {
       const raw = prop(body, 'params');
       const params = raw ? evaluate(raw, s) : {};
       if (!isPlainObject(params)) fail(call.decl.body, s, `params of module ${call.decl.name} must be an object`);
-      out.push({ call, params, parent: scope, scope: call.local ? { instance: call.local, params, env: new Map() } : undefined });
+      out.push({
+        call,
+        params,
+        parent: scope,
+        scope: call.local ? { instance: call.local, params, env: new Map() } : undefined,
+      });
     }
   }
   return out;
@@ -117,7 +137,8 @@ export function allDeployedModules(root: Scope): DeployedModule[] {
 function moduleOutput(call: ModuleCall, output: string, e: Expr, scope: Scope): Value {
   const root: Scope = { ...scope, env: new Map() };
   const bodies = moduleBodies(call, root);
-  if (!bodies.length) fail(e, scope, `module ${call.decl.name} is not deployed with these parameters, but its output ${output} is used`);
+  if (!bodies.length)
+    fail(e, scope, `module ${call.decl.name} is not deployed with these parameters, but its output ${output} is used`);
   if (!call.local) return new Opaque(e, scope.instance, `${call.target}#${output}`);
   const d = outputOf(call.local.file, output);
   if (!d) fail(e, scope, `module ${call.decl.name} has no output ${output}`);
@@ -176,7 +197,12 @@ function call(e: Extract<Expr, { kind: 'call' }>, scope: Scope): Value {
         const v = args[0];
         // A resource id output of a module is never empty; anything else unknown stays unknown.
         if (isOpaque(v)) return /#\w*Ids?(\[\])?$/.test(v.ref) ? false : new Opaque(e, scope.instance, 'call:empty');
-        return v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0);
+        return (
+          v === null ||
+          v === '' ||
+          (Array.isArray(v) && v.length === 0) ||
+          (isPlainObject(v) && Object.keys(v).length === 0)
+        );
       }
       case 'string':
         concrete();
@@ -208,7 +234,8 @@ function call(e: Extract<Expr, { kind: 'call' }>, scope: Scope): Value {
       case 'toObject': {
         concrete();
         const [arr, keyFn, valueFn] = args;
-        if (!Array.isArray(arr) || !(keyFn instanceof Lambda)) fail(e, scope, 'toObject(array, key lambda[, value lambda])');
+        if (!Array.isArray(arr) || !(keyFn instanceof Lambda))
+          fail(e, scope, 'toObject(array, key lambda[, value lambda])');
         const out: { [key: string]: Value } = {};
         for (const item of arr) {
           const k = str(apply(keyFn, [item], e)) ?? fail(e, scope, 'toObject() keys must be strings');
@@ -217,7 +244,11 @@ function call(e: Extract<Expr, { kind: 'call' }>, scope: Scope): Value {
         return out;
       }
       default:
-        return fail(e, scope, `function ${name}() is not known to the test evaluator (extend test/infra/bicep-eval.ts)`);
+        return fail(
+          e,
+          scope,
+          `function ${name}() is not known to the test evaluator (extend test/infra/bicep-eval.ts)`,
+        );
     }
   } catch (x) {
     if (x instanceof OpaqueArgument) return new Opaque(e, scope.instance, `call:${name}`);
@@ -315,7 +346,8 @@ export function evaluate(e: Expr, scope: Scope): Value {
       const i = evaluate(e.index, scope);
       if (isOpaque(o) || isOpaque(i)) return new Opaque(e, scope.instance, isOpaque(o) ? `${o.ref}[]` : 'index');
       if (o === null && e.safe) return null;
-      if (Array.isArray(o) && typeof i === 'number') return o[i] ?? (e.safe ? null : fail(e, scope, `index ${i} out of range`));
+      if (Array.isArray(o) && typeof i === 'number')
+        return o[i] ?? (e.safe ? null : fail(e, scope, `index ${i} out of range`));
       if (isPlainObject(o) && typeof i === 'string') return o[i] ?? null;
       return fail(e, scope, 'bad index');
     }

@@ -20,7 +20,17 @@ function valueOf(src: string, name: string, params: Record<string, Value> = {}):
 
 describe('the Bicep reader', () => {
   it('reads params with decorators, types and defaults', () => {
-    const f = parseBicep(["@description('Short prefix.')", '@minLength(3)', 'param prefix string', '', "@allowed([\n  'a'\n  'b'\n])", "param mode string = 'a'", 'param n int?'].join('\n'));
+    const f = parseBicep(
+      [
+        "@description('Short prefix.')",
+        '@minLength(3)',
+        'param prefix string',
+        '',
+        "@allowed([\n  'a'\n  'b'\n])",
+        "param mode string = 'a'",
+        'param n int?',
+      ].join('\n'),
+    );
     const [p1, p2, p3] = f.declarations.map((d) => (d.kind === 'param' ? d : undefined));
     expect(p1).toMatchObject({ kind: 'param', name: 'prefix', type: 'string', line: 3 });
     expect(p1?.decorators.map((d) => d.name)).toEqual(['description', 'minLength']);
@@ -30,7 +40,9 @@ describe('the Bicep reader', () => {
   });
 
   it('reads objects with newline- and comma-separated properties, quoted keys, nested arrays', () => {
-    const f = parseBicep(["var o = {", "  a: 1, b: 'x'", "  'c-d': [", '    1', '    2', '  ]', '  e: { f: true }', '}'].join('\n'));
+    const f = parseBicep(
+      ['var o = {', "  a: 1, b: 'x'", "  'c-d': [", '    1', '    2', '  ]', '  e: { f: true }', '}'].join('\n'),
+    );
     const d = f.declarations[0];
     const o = d?.kind === 'var' ? d.value : undefined;
     expect(o?.kind === 'object' && o.props.map((p) => p.key)).toEqual(['a', 'b', 'c-d', 'e']);
@@ -43,16 +55,36 @@ describe('the Bicep reader', () => {
   });
 
   it('reads module bodies with `if` and `for`, and member, index and call chains', () => {
-    const f = parseBicep(["module m 'br/public:avm/res/x/y:1.2.3' = if (on) {", "  name: 'm'", '  params: {', '    id: other.outputs.ids[0]', '  }', '}', "module n 'x.bicep' = [for (r, i) in rules: {", "  name: 'n${i}'", '}]'].join('\n'));
+    const f = parseBicep(
+      [
+        "module m 'br/public:avm/res/x/y:1.2.3' = if (on) {",
+        "  name: 'm'",
+        '  params: {',
+        '    id: other.outputs.ids[0]',
+        '  }',
+        '}',
+        "module n 'x.bicep' = [for (r, i) in rules: {",
+        "  name: 'n${i}'",
+        '}]',
+      ].join('\n'),
+    );
     const [m, n] = f.declarations;
     expect(m).toMatchObject({ kind: 'module', name: 'm', path: 'br/public:avm/res/x/y:1.2.3', body: { kind: 'if' } });
     expect(n).toMatchObject({ kind: 'module', body: { kind: 'for', item: 'r', index: 'i' } });
   });
 
   it('refuses what it does not understand, naming file and line', () => {
-    expect(() => parseBicep("param a string\nfunc f() string => 'x'", 'x.bicep')).toThrow(new BicepSyntaxError('x.bicep', 2, 'the test reader does not handle `func` declarations (extend test/infra/bicep.ts)'));
+    expect(() => parseBicep("param a string\nfunc f() string => 'x'", 'x.bicep')).toThrow(
+      new BicepSyntaxError(
+        'x.bicep',
+        2,
+        'the test reader does not handle `func` declarations (extend test/infra/bicep.ts)',
+      ),
+    );
     expect(() => parseBicep("var s = 'open", 'x.bicep')).toThrow(/x\.bicep:1: unterminated string/);
-    expect(() => parseBicep("var o = {\n  a: 1 b: 2\n}", 'x.bicep')).toThrow(/x\.bicep:2: expected a newline or \} after property a/);
+    expect(() => parseBicep('var o = {\n  a: 1 b: 2\n}', 'x.bicep')).toThrow(
+      /x\.bicep:2: expected a newline or \} after property a/,
+    );
     expect(() => parseBicep('var t = a ?\n  b : c', 'x.bicep')).toThrow(/x\.bicep:1:/);
   });
 });
@@ -66,7 +98,7 @@ describe('the Bicep evaluator', () => {
       'param extra array',
       "var flex = plan == 'Flex'",
       "var settings = union({ A: 'a' }, flex ? {} : { B: string(n * 2) })",
-      "var names = [for x in items: toLower(x)]",
+      'var names = [for x in items: toLower(x)]',
       "var refs = toObject(items, k => k, k => 'ref:${replace(k, '_', '-')}')",
       'var both = concat([1], empty(extra) ? [] : extra)',
       "var firstOk = extra[?0] ?? 'none'",
@@ -83,7 +115,13 @@ describe('the Bicep evaluator', () => {
   });
 
   it('keeps what only Azure knows opaque, with where it comes from', () => {
-    const src = ['param a int', "var rg = resourceGroup().location", "var k = st.listKeys().keys[0].value", "var s = 'x-${uniqueString(a)}'", "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n  name: 'x'\n}"].join('\n');
+    const src = [
+      'param a int',
+      'var rg = resourceGroup().location',
+      'var k = st.listKeys().keys[0].value',
+      "var s = 'x-${uniqueString(a)}'",
+      "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n  name: 'x'\n}",
+    ].join('\n');
     expect((valueOf(src, 'rg', { a: 1 }) as Opaque).ref).toBe('call:resourceGroup.location');
     expect((valueOf(src, 'k', { a: 1 }) as Opaque).ref).toBe('call:listKeys.keys[].value');
     expect(valueOf(src, 's', { a: 1 })).toBeInstanceOf(Opaque);

@@ -26,7 +26,38 @@ interface Token {
   line: number;
 }
 
-const PUNCT = ['=>', '==', '!=', '<=', '>=', '&&', '||', '??', '.?', '::', '{', '}', '[', ']', '(', ')', ',', ':', '.', '?', '!', '=', '<', '>', '+', '-', '*', '/', '%', '@'];
+const PUNCT = [
+  '=>',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '&&',
+  '||',
+  '??',
+  '.?',
+  '::',
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  ',',
+  ':',
+  '.',
+  '?',
+  '!',
+  '=',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '@',
+];
 
 export class BicepSyntaxError extends Error {
   constructor(file: string, line: number, message: string) {
@@ -157,7 +188,15 @@ export type Declaration =
   | { kind: 'targetScope'; value: Expr; line: number }
   | { kind: 'param'; name: string; type: string; default?: Expr; decorators: Decorator[]; line: number }
   | { kind: 'var'; name: string; value: Expr; decorators: Decorator[]; line: number }
-  | { kind: 'resource'; name: string; type: string; existing: boolean; body: Expr; decorators: Decorator[]; line: number }
+  | {
+      kind: 'resource';
+      name: string;
+      type: string;
+      existing: boolean;
+      body: Expr;
+      decorators: Decorator[];
+      line: number;
+    }
   | { kind: 'module'; name: string; path: string; body: Expr; decorators: Decorator[]; line: number }
   | { kind: 'output'; name: string; type: string; value: Expr; decorators: Decorator[]; line: number };
 
@@ -166,14 +205,25 @@ export interface BicepFile {
   declarations: Declaration[];
 }
 
-const BINARY_LEVELS: string[][] = [['??'], ['||'], ['&&'], ['==', '!='], ['<', '<=', '>', '>='], ['+', '-'], ['*', '/', '%']];
+const BINARY_LEVELS: string[][] = [
+  ['??'],
+  ['||'],
+  ['&&'],
+  ['==', '!='],
+  ['<', '<=', '>', '>='],
+  ['+', '-'],
+  ['*', '/', '%'],
+];
 
 class Parser {
   private pos = 0;
   /** >0 inside parentheses, where newlines are insignificant. */
   private parenDepth = 0;
 
-  constructor(private readonly toks: Token[], private readonly file: string) {}
+  constructor(
+    private readonly toks: Token[],
+    private readonly file: string,
+  ) {}
 
   private fail(message: string, t: Token = this.peek()): never {
     throw new BicepSyntaxError(this.file, t.line, message);
@@ -208,7 +258,8 @@ class Parser {
 
   private expect(text: string): Token {
     const t = this.next();
-    if (t.text !== text || (t.kind !== 'punct' && t.kind !== 'ident')) this.fail(`expected ${JSON.stringify(text)}, got ${JSON.stringify(t.text || t.kind)}`, t);
+    if (t.text !== text || (t.kind !== 'punct' && t.kind !== 'ident'))
+      this.fail(`expected ${JSON.stringify(text)}, got ${JSON.stringify(t.text || t.kind)}`, t);
     return t;
   }
 
@@ -230,7 +281,8 @@ class Parser {
 
   private endOfDeclaration(): void {
     const t = this.toks[this.pos]!;
-    if (t.kind !== 'newline' && t.kind !== 'eof') this.fail(`unexpected ${JSON.stringify(t.text)} after a declaration`, t);
+    if (t.kind !== 'newline' && t.kind !== 'eof')
+      this.fail(`unexpected ${JSON.stringify(t.text)} after a declaration`, t);
   }
 
   parseFile(): Declaration[] {
@@ -308,7 +360,8 @@ class Parser {
   /** `string`, `int`, `bool`, `object`, `array`, optionally `?`-nullable or `[]`. */
   private typeName(): string {
     let t = this.ident();
-    if (!['string', 'int', 'bool', 'object', 'array'].includes(t)) this.fail(`type \`${t}\` is outside the subset the test reader knows`);
+    if (!['string', 'int', 'bool', 'object', 'array'].includes(t))
+      this.fail(`type \`${t}\` is outside the subset the test reader knows`);
     if (this.is('[') && this.is(']', 1)) {
       this.next();
       this.next();
@@ -503,7 +556,8 @@ class Parser {
           continue;
         }
         const after = this.toks[this.pos]!;
-        if (!(after.kind === 'newline' || this.is('}'))) this.fail(`expected a newline or } after property ${key!}`, after);
+        if (!(after.kind === 'newline' || this.is('}')))
+          this.fail(`expected a newline or } after property ${key!}`, after);
       }
       this.expect('}');
       return { kind: 'object' as const, props, line };
@@ -544,7 +598,8 @@ class Parser {
           continue;
         }
         const after = this.toks[this.pos]!;
-        if (!(after.kind === 'newline' || this.is(']'))) this.fail('expected a newline or ] after an array item', after);
+        if (!(after.kind === 'newline' || this.is(']')))
+          this.fail('expected a newline or ] after an array item', after);
       }
       this.expect(']');
       return { kind: 'array' as const, items, line };
@@ -658,7 +713,12 @@ export function loadDeployment(mainFile: string): Instance {
       if (d.kind !== 'module') continue;
       const body = d.body.kind === 'if' ? d.body.body : d.body.kind === 'for' ? d.body.body : d.body;
       const isRegistry = /^(br|br\/public|ts):/.test(d.path) || d.path.startsWith('br/');
-      const call: ModuleCall = { file: parsed, decl: d, target: isRegistry ? d.path : path.resolve(path.dirname(file), d.path), params: prop(body, 'params') };
+      const call: ModuleCall = {
+        file: parsed,
+        decl: d,
+        target: isRegistry ? d.path : path.resolve(path.dirname(file), d.path),
+        params: prop(body, 'params'),
+      };
       if (!isRegistry) call.local = load(call.target, { call, instance });
       instance.modules.push(call);
     }
@@ -686,7 +746,9 @@ export function declaration(file: BicepFile, name: string): Declaration | undefi
 }
 
 export function output(file: BicepFile, name: string): Extract<Declaration, { kind: 'output' }> | undefined {
-  return file.declarations.find((d): d is Extract<Declaration, { kind: 'output' }> => d.kind === 'output' && d.name === name);
+  return file.declarations.find(
+    (d): d is Extract<Declaration, { kind: 'output' }> => d.kind === 'output' && d.name === name,
+  );
 }
 
 export interface Reached {
@@ -716,7 +778,12 @@ export function* reach(e: Expr, inst: Instance, seen = new Set<Expr>()): Generat
       }
     }
     // `mod.outputs.x` (or `mod!.outputs.x`, `mod.?outputs.x`) of a local module
-    if (sub.kind === 'member' && sub.object.kind === 'member' && sub.object.name === 'outputs' && sub.object.object.kind === 'ident') {
+    if (
+      sub.kind === 'member' &&
+      sub.object.kind === 'member' &&
+      sub.object.name === 'outputs' &&
+      sub.object.object.kind === 'ident'
+    ) {
       const call = inst.modules.find((m) => m.decl.name === (sub.object as { object: { name: string } }).object.name);
       if (call?.local) {
         const out = output(call.local.file, sub.name);

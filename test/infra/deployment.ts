@@ -36,9 +36,24 @@ export function rootScope(overrides: Record<string, Value> = {}): Scope {
 /** The parameter sets the checks run over: both plans, both Redis modes, public and private. */
 export const SCENARIOS: Array<{ name: string; params: Record<string, Value> }> = [
   { name: 'Flex Consumption, Entra ID Redis, public', params: {} },
-  { name: 'Flex Consumption, access-key Redis, private', params: { redisAuthentication: 'AccessKey', privateNetworking: true } },
-  { name: 'Elastic Premium, Entra ID Redis, private', params: { hostingPlan: 'ElasticPremium', privateNetworking: true } },
-  { name: 'Elastic Premium, access-key Redis, public, uploads subscribed, alerts mailed', params: { hostingPlan: 'ElasticPremium', redisAuthentication: 'AccessKey', subscribeUploads: true, alertEmail: 'oncall@example.com', keyVaultSecretSettings: ['STRATA_EXTRA_SECRET'] } },
+  {
+    name: 'Flex Consumption, access-key Redis, private',
+    params: { redisAuthentication: 'AccessKey', privateNetworking: true },
+  },
+  {
+    name: 'Elastic Premium, Entra ID Redis, private',
+    params: { hostingPlan: 'ElasticPremium', privateNetworking: true },
+  },
+  {
+    name: 'Elastic Premium, access-key Redis, public, uploads subscribed, alerts mailed',
+    params: {
+      hostingPlan: 'ElasticPremium',
+      redisAuthentication: 'AccessKey',
+      subscribeUploads: true,
+      alertEmail: 'oncall@example.com',
+      keyVaultSecretSettings: ['STRATA_EXTRA_SECRET'],
+    },
+  },
 ];
 
 /** Module invocations whose target (AVM reference or local file) contains `target`. */
@@ -58,7 +73,8 @@ export function appSettings(scope: Scope): Record<string, Value> {
   const configs = site.params.configs;
   if (!Array.isArray(configs)) throw new Error('site module: configs is not an array');
   const app = configs.find((c) => isPlainObject(c) && c.name === 'appsettings');
-  if (!isPlainObject(app) || !isPlainObject(app.properties)) throw new Error('site module: no appsettings config with literal properties');
+  if (!isPlainObject(app) || !isPlainObject(app.properties))
+    throw new Error('site module: no appsettings config with literal properties');
   return app.properties;
 }
 
@@ -73,7 +89,8 @@ export function appSources(): Array<{ file: string; text: string }> {
     for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, d.name);
       if (d.isDirectory()) walk(full);
-      else if (d.name.endsWith('.ts')) out.push({ file: path.relative(ROOT, full), text: fs.readFileSync(full, 'utf8') });
+      else if (d.name.endsWith('.ts'))
+        out.push({ file: path.relative(ROOT, full), text: fs.readFileSync(full, 'utf8') });
     }
   };
   for (const dir of ['functions', 'orchestrations', 'shared']) walk(path.join(ROOT, dir));
@@ -89,7 +106,12 @@ export function registeredFunctions(): Array<{ name: string; trigger: string; fi
       // The options object: up to the first line that closes the call at the same indentation.
       const start = m.index + m[0].length;
       const end = text.indexOf('\n});', start);
-      out.push({ name: m[3]!, trigger: `${m[1]}.${m[2]}`, file, options: text.slice(start, end < 0 ? undefined : end) });
+      out.push({
+        name: m[3]!,
+        trigger: `${m[1]}.${m[2]}`,
+        file,
+        options: text.slice(start, end < 0 ? undefined : end),
+      });
     }
   }
   return out;
@@ -98,7 +120,8 @@ export function registeredFunctions(): Array<{ name: string; trigger: string; fi
 /** Prometheus metric names the app registers (`name: 'strata_...'` in a prom-client constructor). */
 export function exportedMetrics(): Set<string> {
   const out = new Set<string>();
-  for (const { text } of appSources()) for (const m of text.matchAll(/\bname:\s*'(strata_[a-z0-9_]+)'/g)) out.add(m[1]!);
+  for (const { text } of appSources())
+    for (const m of text.matchAll(/\bname:\s*'(strata_[a-z0-9_]+)'/g)) out.add(m[1]!);
   return out;
 }
 

@@ -16,8 +16,21 @@ import { hubsParametersText, HUBS_PARAMETERS_FILE } from '../../scripts/infra-hu
 import { allModuleCalls, calleeName, declaration, literal, loadDeployment, reach } from './bicep';
 import { allDeployedModules, isPlainObject, Opaque, opaques, Scope, Value } from './bicep-eval';
 import {
-  appSettings, appSources, containersInCode, deployment, exportedMetrics, INFRA, modulesOf, onlyModule, parameterFile,
-  PARAMETER_FILES, refOf, registeredFunctions, ROOT, rootScope, SCENARIOS,
+  appSettings,
+  appSources,
+  containersInCode,
+  deployment,
+  exportedMetrics,
+  INFRA,
+  modulesOf,
+  onlyModule,
+  parameterFile,
+  PARAMETER_FILES,
+  refOf,
+  registeredFunctions,
+  ROOT,
+  rootScope,
+  SCENARIOS,
 } from './deployment';
 
 const AVM = {
@@ -39,7 +52,8 @@ const AVM = {
 /** App settings that are not shared/config's but the Functions host's or the platform's. */
 const HOST_SETTINGS: Record<string, string> = {
   AZURE_CLIENT_ID: 'the user-assigned identity DefaultAzureCredential (@azure/identity) signs in as',
-  APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the Functions host sends telemetry (an address, not a credential: local auth is off)',
+  APPLICATIONINSIGHTS_CONNECTION_STRING:
+    'where the Functions host sends telemetry (an address, not a credential: local auth is off)',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'the host sends telemetry with the identity',
   FUNCTIONS_EXTENSION_VERSION: 'Elastic Premium: the host version (Flex sets it in functionAppConfig)',
   FUNCTIONS_WORKER_RUNTIME: 'Elastic Premium: the language worker (Flex: functionAppConfig.runtime)',
@@ -49,8 +63,15 @@ const HOST_SETTINGS: Record<string, string> = {
 
 /** Settings Flex Consumption rejects or ignores (functionAppConfig replaces them). */
 const FLEX_DEPRECATED = [
-  'FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_RUN_FROM_PACKAGE', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
-  'WEBSITE_CONTENTSHARE', 'SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_TIME_ZONE',
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTSHARE',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'ENABLE_ORYX_BUILD',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_TIME_ZONE',
 ];
 
 /** Environment variables the app may read outside shared/config: the platform sets them. */
@@ -61,21 +82,59 @@ const PLATFORM_PROVIDED: Record<string, string> = {
 /** Metric names alert rules may use before the app exports them, and who brings them. */
 const PENDING_METRICS: Record<string, string> = {
   strata_drift_detected: 'monitoring (issue 14) exports it per model, version and feature',
-  strata_ingest_lag_seconds: 'ingest: now minus the enqueued time of the newest event of a batch, per source (not exported yet)',
+  strata_ingest_lag_seconds:
+    'ingest: now minus the enqueued time of the newest event of a batch, per source (not exported yet)',
 };
 
 /** Each role the code needs, where, and the code that needs it (so the list cannot outlive the need). */
-const ROLE_NEEDS: Array<{ role: string; on: string; why: string; evidence: RegExp | 'host' | 'key-vault-references' }> = [
-  { role: 'Storage Blob Data Owner', on: AVM.storage, why: 'host state (AzureWebJobsStorage), the offline store, models, training sets, the app package', evidence: /from '@azure\/storage-blob'/ },
-  { role: 'Storage Queue Data Contributor', on: AVM.storage, why: 'Durable Functions queues, blob-trigger poison queue', evidence: /from 'durable-functions'/ },
-  { role: 'Storage Table Data Contributor', on: AVM.storage, why: 'manifests, registries, ledger, Durable history', evidence: /from '@azure\/data-tables'/ },
-  { role: 'Azure Event Hubs Data Receiver', on: AVM.eventHubs, why: 'the ingest triggers', evidence: /\bapp\.eventHub\(/ },
-  { role: 'Azure Event Hubs Data Sender', on: AVM.eventHubs, why: 'the prediction log', evidence: /\bEventHubProducerClient\b/ },
-  { role: 'Monitoring Metrics Publisher', on: AVM.insights, why: 'telemetry with Entra ID (Application Insights local auth is off)', evidence: 'host' },
-  { role: 'Key Vault Secrets User', on: AVM.keyVault, why: 'Key Vault references in app settings', evidence: 'key-vault-references' },
-];
+const ROLE_NEEDS: Array<{ role: string; on: string; why: string; evidence: RegExp | 'host' | 'key-vault-references' }> =
+  [
+    {
+      role: 'Storage Blob Data Owner',
+      on: AVM.storage,
+      why: 'host state (AzureWebJobsStorage), the offline store, models, training sets, the app package',
+      evidence: /from '@azure\/storage-blob'/,
+    },
+    {
+      role: 'Storage Queue Data Contributor',
+      on: AVM.storage,
+      why: 'Durable Functions queues, blob-trigger poison queue',
+      evidence: /from 'durable-functions'/,
+    },
+    {
+      role: 'Storage Table Data Contributor',
+      on: AVM.storage,
+      why: 'manifests, registries, ledger, Durable history',
+      evidence: /from '@azure\/data-tables'/,
+    },
+    {
+      role: 'Azure Event Hubs Data Receiver',
+      on: AVM.eventHubs,
+      why: 'the ingest triggers',
+      evidence: /\bapp\.eventHub\(/,
+    },
+    {
+      role: 'Azure Event Hubs Data Sender',
+      on: AVM.eventHubs,
+      why: 'the prediction log',
+      evidence: /\bEventHubProducerClient\b/,
+    },
+    {
+      role: 'Monitoring Metrics Publisher',
+      on: AVM.insights,
+      why: 'telemetry with Entra ID (Application Insights local auth is off)',
+      evidence: 'host',
+    },
+    {
+      role: 'Key Vault Secrets User',
+      on: AVM.keyVault,
+      why: 'Key Vault references in app settings',
+      evidence: 'key-vault-references',
+    },
+  ];
 
-const KEY_VAULT_REFERENCE = /^@Microsoft\.KeyVault\((VaultName=[^;()]+;SecretName=[A-Za-z0-9-«»]+|SecretUri=https:\/\/[^()]+)\)$/;
+const KEY_VAULT_REFERENCE =
+  /^@Microsoft\.KeyVault\((VaultName=[^;()]+;SecretName=[A-Za-z0-9-«»]+|SecretUri=https:\/\/[^()]+)\)$/;
 
 // ---------------------------------------------------------------- helpers
 
@@ -87,7 +146,8 @@ function describeValue(v: Value): string {
 /** A string expression with unknown parts as «…», for checking a value's shape. */
 function template(v: Value | undefined): string | undefined {
   if (typeof v === 'string') return v;
-  if (v instanceof Opaque && v.expr.kind === 'string') return v.expr.parts.map((p) => (typeof p === 'string' ? p : '«»')).join('');
+  if (v instanceof Opaque && v.expr.kind === 'string')
+    return v.expr.parts.map((p) => (typeof p === 'string' ? p : '«»')).join('');
   return undefined;
 }
 
@@ -114,7 +174,8 @@ function settingProblems(name: string, v: Value): string[] {
   const t = template(v);
   if (t !== undefined) {
     for (const [re, what] of SECRET_LITERALS) if (re.test(t)) problems.push(`${name} holds ${what}: ${t}`);
-    if (t.startsWith('@Microsoft.KeyVault') && !KEY_VAULT_REFERENCE.test(t)) problems.push(`${name} is a malformed Key Vault reference: ${t}`);
+    if (t.startsWith('@Microsoft.KeyVault') && !KEY_VAULT_REFERENCE.test(t))
+      problems.push(`${name} is a malformed Key Vault reference: ${t}`);
   }
   for (const o of opaques(v)) {
     for (const { expr, instance } of reach(o.expr, o.instance)) {
@@ -122,11 +183,20 @@ function settingProblems(name: string, v: Value): string[] {
       if (fn?.startsWith('list')) problems.push(`${name} comes from ${fn}() (${instance.file.file}:${expr.line})`);
       if (expr.kind === 'ident') {
         const d = declaration(instance.file, expr.name);
-        if (d?.kind === 'param' && d.decorators.some((x) => x.name === 'secure')) problems.push(`${name} comes from the @secure() param ${expr.name}`);
+        if (d?.kind === 'param' && d.decorators.some((x) => x.name === 'secure'))
+          problems.push(`${name} comes from the @secure() param ${expr.name}`);
       }
-      if (expr.kind === 'member' && expr.object.kind === 'member' && expr.object.name === 'outputs' && expr.object.object.kind === 'ident') {
-        const call = instance.modules.find((m) => m.decl.name === (expr.object as { object: { name: string } }).object.name);
-        if (call && !call.local && secretOutput(call.target, expr.name)) problems.push(`${name} comes from ${call.target} output ${expr.name}`);
+      if (
+        expr.kind === 'member' &&
+        expr.object.kind === 'member' &&
+        expr.object.name === 'outputs' &&
+        expr.object.object.kind === 'ident'
+      ) {
+        const call = instance.modules.find(
+          (m) => m.decl.name === (expr.object as { object: { name: string } }).object.name,
+        );
+        if (call && !call.local && secretOutput(call.target, expr.name))
+          problems.push(`${name} comes from ${call.target} output ${expr.name}`);
       }
     }
   }
@@ -139,7 +209,11 @@ function roleAssignments(params: Value): Array<{ role: string; principal: string
   const visit = (v: Value) => {
     if (Array.isArray(v)) v.forEach(visit);
     else if (isPlainObject(v)) {
-      if (typeof v.roleDefinitionIdOrName === 'string') out.push({ role: v.roleDefinitionIdOrName, principal: refOf(v.principalId) ?? describeValue(v.principalId ?? null) });
+      if (typeof v.roleDefinitionIdOrName === 'string')
+        out.push({
+          role: v.roleDefinitionIdOrName,
+          principal: refOf(v.principalId) ?? describeValue(v.principalId ?? null),
+        });
       Object.values(v).forEach(visit);
     }
   };
@@ -159,7 +233,13 @@ function at(o: Value | undefined, ...keys: string[]): Value | undefined {
 // ---------------------------------------------------------------- checks
 
 describe('infra/: the templates as written', () => {
-  const files = [...new Set([deployment(), ...allModuleCalls(deployment()).flatMap(({ call }) => (call.local ? [call.local] : []))].map((i) => i.file))];
+  const files = [
+    ...new Set(
+      [deployment(), ...allModuleCalls(deployment()).flatMap(({ call }) => (call.local ? [call.local] : []))].map(
+        (i) => i.file,
+      ),
+    ),
+  ];
 
   it('every parameter of main.bicep and of its local modules has a @description', () => {
     const missing: string[] = [];
@@ -172,24 +252,47 @@ describe('infra/: the templates as written', () => {
       }
     }
     expect(missing).toEqual([]);
-    expect(files.map((f) => path.relative(INFRA, f.file)).sort()).toEqual(['main.bicep', 'modules/alerts.bicep', 'modules/functionapp.bicep', 'modules/network.bicep', 'modules/upload-events.bicep']);
+    expect(files.map((f) => path.relative(INFRA, f.file)).sort()).toEqual([
+      'main.bicep',
+      'modules/alerts.bicep',
+      'modules/functionapp.bicep',
+      'modules/network.bicep',
+      'modules/upload-events.bicep',
+    ]);
   });
 
   it('every registry module is an Azure Verified Module pinned to an exact version', () => {
-    const registry = allModuleCalls(deployment()).filter(({ call }) => !call.local).map(({ call }) => call.target);
+    const registry = allModuleCalls(deployment())
+      .filter(({ call }) => !call.local)
+      .map(({ call }) => call.target);
     expect(registry.length).toBeGreaterThanOrEqual(13);
-    for (const t of registry) expect(t).toMatch(/^br\/public:avm\/(res|ptn|utl)\/[a-z0-9-]+\/[a-z0-9-]+:\d+\.\d+\.\d+$/);
+    for (const t of registry)
+      expect(t).toMatch(/^br\/public:avm\/(res|ptn|utl)\/[a-z0-9-]+\/[a-z0-9-]+:\d+\.\d+\.\d+$/);
   });
 
   it('the parameter files name only parameters main.bicep declares, with their types, and supply every required one', () => {
-    const params = new Map(deployment().file.declarations.flatMap((d) => (d.kind === 'param' ? [[d.name, d] as const] : [])));
+    const params = new Map(
+      deployment().file.declarations.flatMap((d) => (d.kind === 'param' ? [[d.name, d] as const] : [])),
+    );
     const given = Object.assign({}, ...PARAMETER_FILES.map(parameterFile)) as Record<string, Value>;
-    const typeOf = (v: Value) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v === 'number' ? 'int' : typeof v === 'boolean' ? 'bool' : typeof v === 'string' ? 'string' : 'object');
+    const typeOf = (v: Value) =>
+      Array.isArray(v)
+        ? 'array'
+        : v === null
+          ? 'null'
+          : typeof v === 'number'
+            ? 'int'
+            : typeof v === 'boolean'
+              ? 'bool'
+              : typeof v === 'string'
+                ? 'string'
+                : 'object';
     for (const [name, v] of Object.entries(given)) {
       expect(params.has(name), `${name} is not a parameter of main.bicep`).toBe(true);
       expect(typeOf(v), `type of ${name}`).toBe(params.get(name)!.type.replace('?', ''));
     }
-    for (const [name, d] of params) if (!d.default) expect(Object.keys(given), `required param ${name}`).toContain(name);
+    for (const [name, d] of params)
+      if (!d.default) expect(Object.keys(given), `required param ${name}`).toContain(name);
   });
 
   it('every parameter set evaluates: no unknown name, function or undeployed module output', () => {
@@ -203,7 +306,8 @@ describe('infra/: the Function App settings against shared/config', () => {
     for (const s of SCENARIOS) {
       const families = new Set(Object.keys(appSettings(rootScope(s.params))).map(family));
       for (const name of SETTING_NAMES) {
-        if (LOCAL_ONLY_SETTINGS.includes(name)) expect(families.has(name), `${s.name}: ${name} is local-only`).toBe(false);
+        if (LOCAL_ONLY_SETTINGS.includes(name))
+          expect(families.has(name), `${s.name}: ${name} is local-only`).toBe(false);
         else expect(families.has(name), `${s.name}: ${name} is not set`).toBe(true);
       }
     }
@@ -214,13 +318,18 @@ describe('infra/: the Function App settings against shared/config', () => {
       const declared = (s.params.keyVaultSecretSettings as string[] | undefined) ?? [];
       for (const name of Object.keys(appSettings(rootScope(s.params)))) {
         const known = SETTING_NAMES.includes(family(name)) || name in HOST_SETTINGS || declared.includes(name);
-        expect(known, `${s.name}: ${name} is read by nothing (add it to shared/config, or to HOST_SETTINGS with the reason)`).toBe(true);
+        expect(
+          known,
+          `${s.name}: ${name} is read by nothing (add it to shared/config, or to HOST_SETTINGS with the reason)`,
+        ).toBe(true);
       }
     }
   });
 
   it('local.settings.example.json lists every setting shared/config reads', () => {
-    const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
+    const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'local.settings.example.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
     for (const name of SETTING_NAMES) expect(Object.keys(example.Values)).toContain(name);
   });
 
@@ -228,11 +337,12 @@ describe('infra/: the Function App settings against shared/config', () => {
     for (const { file, text } of appSources()) {
       if (file.startsWith(path.join('shared', 'config'))) continue;
       expect(text, `${file} indexes process.env`).not.toMatch(/process\.env\[/);
-      for (const m of text.matchAll(/process\.env\.(\w+)/g)) expect(Object.keys(PLATFORM_PROVIDED), `${file} reads ${m[1]}`).toContain(m[1]);
+      for (const m of text.matchAll(/process\.env\.(\w+)/g))
+        expect(Object.keys(PLATFORM_PROVIDED), `${file} reads ${m[1]}`).toContain(m[1]);
     }
   });
 
-  it('connections are identity-based: the identity\'s client id, the account name, the namespace FQDN, no connection string', () => {
+  it("connections are identity-based: the identity's client id, the account name, the namespace FQDN, no connection string", () => {
     for (const s of SCENARIOS) {
       const a = appSettings(rootScope(s.params));
       const clientId = `br/public:${AVM.identity}0.6.0#clientId`;
@@ -259,7 +369,8 @@ describe('infra/: the Function App settings against shared/config', () => {
       const a = appSettings(rootScope(s.params));
       const problems = Object.entries(a).flatMap(([k, v]) => settingProblems(k, v));
       expect(problems, s.name).toEqual([]);
-      for (const name of (s.params.keyVaultSecretSettings as string[] | undefined) ?? []) expect(template(a[name]), name).toMatch(KEY_VAULT_REFERENCE);
+      for (const name of (s.params.keyVaultSecretSettings as string[] | undefined) ?? [])
+        expect(template(a[name]), name).toMatch(KEY_VAULT_REFERENCE);
     }
   });
 
@@ -288,9 +399,9 @@ describe('infra/: the Function App settings against shared/config', () => {
     fs.writeFileSync(
       path.join(dir, 'modules', 'app.bicep'),
       [
-        '@description(\'a connection\')',
+        "@description('a connection')",
         'param storage string',
-        '@description(\'a password\')',
+        "@description('a password')",
         'param password string',
         'var settings = {',
         '  AzureWebJobsStorage: storage',
@@ -348,30 +459,48 @@ describe('infra/: identity, keys and roles', () => {
       expect(onlyModule(scope, AVM.insights).params.disableLocalAuth).toBe(true);
       expect(at(onlyModule(scope, AVM.logs).params, 'features', 'disableLocalAuth')).toBe(true);
       // Redis keys exist only in AccessKey mode, and then only in Key Vault (see the settings tests).
-      expect(at(onlyModule(scope, AVM.redis).params, 'database', 'accessKeysAuthentication')).toBe(s.params.redisAuthentication === 'AccessKey' ? 'Enabled' : 'Disabled');
+      expect(at(onlyModule(scope, AVM.redis).params, 'database', 'accessKeysAuthentication')).toBe(
+        s.params.redisAuthentication === 'AccessKey' ? 'Enabled' : 'Disabled',
+      );
       expect(onlyModule(scope, AVM.keyVault).params.enableRbacAuthorization).toBe(true);
     }
   });
 
   it('each role the code needs is assigned to the app identity on the resource it needs it on, and no other role', () => {
-    const code = appSources().map((f) => f.text).join('\n');
+    const code = appSources()
+      .map((f) => f.text)
+      .join('\n');
     for (const need of ROLE_NEEDS) {
-      if (need.evidence instanceof RegExp) expect(code, `${need.role} (${need.why}): nothing in the code needs it any more`).toMatch(need.evidence);
+      if (need.evidence instanceof RegExp)
+        expect(code, `${need.role} (${need.why}): nothing in the code needs it any more`).toMatch(need.evidence);
     }
     for (const s of SCENARIOS) {
       const scope = rootScope(s.params);
-      const usesKeyVault = Object.values(appSettings(scope)).some((v) => template(v)?.startsWith('@Microsoft.KeyVault'));
-      const assigned = allDeployedModules(scope).flatMap((m) => roleAssignments(m.params).map((r) => ({ ...r, on: m.call.target })));
+      const usesKeyVault = Object.values(appSettings(scope)).some((v) =>
+        template(v)?.startsWith('@Microsoft.KeyVault'),
+      );
+      const assigned = allDeployedModules(scope).flatMap((m) =>
+        roleAssignments(m.params).map((r) => ({ ...r, on: m.call.target })),
+      );
       const toApp = assigned.filter((r) => r.principal === APP_PRINCIPAL);
       for (const need of ROLE_NEEDS) {
         if (need.evidence === 'key-vault-references' && !usesKeyVault) continue;
-        expect(toApp.some((r) => r.role === need.role && r.on.includes(need.on)), `${s.name}: ${need.role} on ${need.on} (${need.why})`).toBe(true);
+        expect(
+          toApp.some((r) => r.role === need.role && r.on.includes(need.on)),
+          `${s.name}: ${need.role} on ${need.on} (${need.why})`,
+        ).toBe(true);
       }
-      for (const r of toApp) expect(ROLE_NEEDS.some((n) => n.role === r.role && r.on.includes(n.on)), `${s.name}: ${r.role} on ${r.on} is needed by nothing`).toBe(true);
+      for (const r of toApp)
+        expect(
+          ROLE_NEEDS.some((n) => n.role === r.role && r.on.includes(n.on)),
+          `${s.name}: ${r.role} on ${r.on} is needed by nothing`,
+        ).toBe(true);
       // Redis data access is an access policy assignment, not an Azure role.
       expect(/from 'ioredis'/.test(code)).toBe(true);
       const policies = at(onlyModule(scope, AVM.redis).params, 'database', 'accessPolicyAssignments') as Value[];
-      expect(policies.map((p) => [refOf(at(p, 'userObjectId')), at(p, 'accessPolicyName')])).toEqual([[APP_PRINCIPAL, 'default']]);
+      expect(policies.map((p) => [refOf(at(p, 'userObjectId')), at(p, 'accessPolicyName')])).toEqual([
+        [APP_PRINCIPAL, 'default'],
+      ]);
     }
   });
 });
@@ -382,13 +511,22 @@ describe('infra/: hosting', () => {
     expect(onlyModule(scope, AVM.plan).params.skuName).toBe('FC1');
     const site = onlyModule(scope, AVM.site).params;
     expect(at(site, 'functionAppConfig', 'runtime')).toEqual({ name: 'node', version: '22' });
-    expect(at(site, 'functionAppConfig', 'scaleAndConcurrency', 'alwaysReady')).toEqual([{ name: 'http', instanceCount: 2 }]);
+    expect(at(site, 'functionAppConfig', 'scaleAndConcurrency', 'alwaysReady')).toEqual([
+      { name: 'http', instanceCount: 2 },
+    ]);
     const storage = at(site, 'functionAppConfig', 'deployment', 'storage');
     expect(template(at(storage, 'value')!)).toBe('«»«»');
     expect(at(storage, 'authentication', 'type')).toBe('UserAssignedIdentity');
     expect(at(site.siteConfig, 'alwaysOn')).toBeUndefined();
     for (const name of FLEX_DEPRECATED) expect(Object.keys(appSettings(scope))).not.toContain(name);
-    expect(at(onlyModule(rootScope({ httpAlwaysReady: 0 }), AVM.site).params, 'functionAppConfig', 'scaleAndConcurrency', 'alwaysReady')).toEqual([]);
+    expect(
+      at(
+        onlyModule(rootScope({ httpAlwaysReady: 0 }), AVM.site).params,
+        'functionAppConfig',
+        'scaleAndConcurrency',
+        'alwaysReady',
+      ),
+    ).toEqual([]);
   });
 
   it('Elastic Premium: Node 22 on Linux, run from the package blob with the identity, no Azure Files content share', () => {
@@ -407,9 +545,15 @@ describe('infra/: hosting', () => {
   it('the uploads blob trigger uses the Event Grid source, and the subscription targets it', () => {
     const blobs = registeredFunctions().filter((f) => f.trigger === 'app.storageBlob');
     expect(blobs.length).toBeGreaterThan(0);
-    for (const f of blobs) expect(f.options, `${f.name}: Flex Consumption only has the Event Grid blob trigger`).toMatch(/source:\s*'EventGrid'/);
-    const events = allModuleCalls(deployment()).find(({ call }) => call.target.endsWith('upload-events.bicep'))!.call.local!;
-    const sub = events.file.declarations.find((d) => d.kind === 'resource' && d.type.startsWith('Microsoft.EventGrid/systemTopics/eventSubscriptions'))!;
+    for (const f of blobs)
+      expect(f.options, `${f.name}: Flex Consumption only has the Event Grid blob trigger`).toMatch(
+        /source:\s*'EventGrid'/,
+      );
+    const events = allModuleCalls(deployment()).find(({ call }) => call.target.endsWith('upload-events.bicep'))!.call
+      .local!;
+    const sub = events.file.declarations.find(
+      (d) => d.kind === 'resource' && d.type.startsWith('Microsoft.EventGrid/systemTopics/eventSubscriptions'),
+    )!;
     const text = JSON.stringify(sub);
     for (const f of blobs) {
       expect(text).toContain(`functionName=Host.Functions.${f.name}&code=`);
@@ -421,7 +565,9 @@ describe('infra/: hosting', () => {
   });
 
   it('the storage account has every blob container the code uses', () => {
-    const containers = (onlyModule(rootScope(), AVM.storage).params.blobServices as { containers: Array<{ name: string }> }).containers.map((c) => c.name);
+    const containers = (
+      onlyModule(rootScope(), AVM.storage).params.blobServices as { containers: Array<{ name: string }> }
+    ).containers.map((c) => c.name);
     const used = containersInCode();
     expect(used.size).toBeGreaterThanOrEqual(5);
     for (const c of used) expect(containers).toContain(c);
@@ -430,16 +576,25 @@ describe('infra/: hosting', () => {
 
 describe('infra/: Event Hubs from the definitions', () => {
   it('infra/hubs.parameters.json is what `npm run infra:hubs` writes from the feature definitions', () => {
-    expect(fs.readFileSync(HUBS_PARAMETERS_FILE, 'utf8'), 'run npm run infra:hubs').toBe(hubsParametersText(featureRepo, config().predictionsHub));
+    expect(fs.readFileSync(HUBS_PARAMETERS_FILE, 'utf8'), 'run npm run infra:hubs').toBe(
+      hubsParametersText(featureRepo, config().predictionsHub),
+    );
   });
 
-  it('one hub per stream source, each with the app\'s consumer group; auto-inflate is a parameter; the settings name the same hub and group', () => {
+  it("one hub per stream source, each with the app's consumer group; auto-inflate is a parameter; the settings name the same hub and group", () => {
     const streamHubs = [...featureRepo.sources.values()].flatMap((s) => (s.stream ? [s.stream.hub] : []));
-    const sets: Array<Record<string, Value>> = [{}, { eventHubAutoInflate: false, eventHubConsumerGroup: 'other', eventHubPartitions: 8 }];
+    const sets: Array<Record<string, Value>> = [
+      {},
+      { eventHubAutoInflate: false, eventHubConsumerGroup: 'other', eventHubPartitions: 8 },
+    ];
     for (const overrides of sets) {
       const scope = rootScope(overrides);
       const eh = onlyModule(scope, AVM.eventHubs).params;
-      const hubs = eh.eventhubs as Array<{ name: string; consumergroups: Array<{ name: string }>; partitionCount: number }>;
+      const hubs = eh.eventhubs as Array<{
+        name: string;
+        consumergroups: Array<{ name: string }>;
+        partitionCount: number;
+      }>;
       expect(hubs.map((h) => h.name).sort()).toEqual([...new Set(streamHubs)].sort());
       const group = appSettings(scope).EVENTHUB_CONSUMER_GROUP;
       expect(group).toBe(scope.params.eventHubConsumerGroup ?? 'strata');
@@ -465,26 +620,43 @@ describe('infra/: diagnostics and networking', () => {
         if (m.call.local || NO_DIAGNOSTICS.some((t) => m.call.target.includes(t))) continue;
         const isApp = m.call.target.includes(AVM.site) || m.call.target.includes(AVM.plan);
         const where = `${s.name}: ${m.call.decl.name} (${m.call.target})`;
-        const settings = [m.params.diagnosticSettings, at(m.params, 'blobServices', 'diagnosticSettings'), at(m.params, 'queueServices', 'diagnosticSettings'), at(m.params, 'tableServices', 'diagnosticSettings'), at(m.params, 'database', 'diagnosticSettings')];
+        const settings = [
+          m.params.diagnosticSettings,
+          at(m.params, 'blobServices', 'diagnosticSettings'),
+          at(m.params, 'queueServices', 'diagnosticSettings'),
+          at(m.params, 'tableServices', 'diagnosticSettings'),
+          at(m.params, 'database', 'diagnosticSettings'),
+        ];
         if (isApp && flex) {
           expect(m.params.diagnosticSettings, where).toEqual([]);
           continue;
         }
-        expect(Array.isArray(m.params.diagnosticSettings) && (m.params.diagnosticSettings as Value[]).length > 0, where).toBe(true);
+        expect(
+          Array.isArray(m.params.diagnosticSettings) && (m.params.diagnosticSettings as Value[]).length > 0,
+          where,
+        ).toBe(true);
         for (const list of settings) {
           if (list === undefined) continue;
           for (const d of list as Value[]) {
-            const toWorkspace = refOf(at(d, 'workspaceResourceId')) === WORKSPACE_ID || (m.call.target.includes(AVM.logs) && at(d, 'useThisWorkspace') === true);
+            const toWorkspace =
+              refOf(at(d, 'workspaceResourceId')) === WORKSPACE_ID ||
+              (m.call.target.includes(AVM.logs) && at(d, 'useThisWorkspace') === true);
             expect(toWorkspace, where).toBe(true);
           }
         }
       }
       // Plain resources (upload-events.bicep): each has a diagnostic setting scoped to it.
-      const events = allModuleCalls(deployment()).find(({ call }) => call.target.endsWith('upload-events.bicep'))!.call.local!;
+      const events = allModuleCalls(deployment()).find(({ call }) => call.target.endsWith('upload-events.bicep'))!.call
+        .local!;
       const decls = events.file.declarations;
       for (const r of decls) {
         if (r.kind !== 'resource' || r.existing || /diagnosticSettings|\/eventSubscriptions/.test(r.type)) continue;
-        const diag = decls.find((d) => d.kind === 'resource' && d.type.startsWith('Microsoft.Insights/diagnosticSettings') && JSON.stringify(d.body).includes(`"name":"${r.name}"`));
+        const diag = decls.find(
+          (d) =>
+            d.kind === 'resource' &&
+            d.type.startsWith('Microsoft.Insights/diagnosticSettings') &&
+            JSON.stringify(d.body).includes(`"name":"${r.name}"`),
+        );
         expect(diag, `${r.name} has no diagnostic setting`).toBeDefined();
       }
     }
@@ -501,7 +673,9 @@ describe('infra/: diagnostics and networking', () => {
         expect(p.publicNetworkAccess, `${s.name}: ${t}`).toBe(priv ? 'Disabled' : 'Enabled');
         expect((p.privateEndpoints as Value[]).length > 0, `${s.name}: ${t} private endpoints`).toBe(priv);
       }
-      const storagePe = (onlyModule(scope, AVM.storage).params.privateEndpoints as Value[]).map((pe) => at(pe, 'service'));
+      const storagePe = (onlyModule(scope, AVM.storage).params.privateEndpoints as Value[]).map((pe) =>
+        at(pe, 'service'),
+      );
       expect(storagePe).toEqual(priv ? ['blob', 'queue', 'table'] : []);
       const kv = onlyModule(scope, AVM.keyVault).params;
       expect(kv.publicNetworkAccess, `${s.name}: Key Vault`).toBe(priv && premium ? 'Disabled' : 'Enabled');
@@ -509,14 +683,17 @@ describe('infra/: diagnostics and networking', () => {
       expect(site.virtualNetworkSubnetResourceId === null, `${s.name}: VNet integration`).toBe(!priv);
       if (priv) {
         const delegation = at(modulesOf(scope, AVM.vnet)[0]!.params, 'subnets') as Value[];
-        expect(at(delegation[0], 'delegation')).toBe(premium ? 'Microsoft.Web/serverFarms' : 'Microsoft.App/environments');
+        expect(at(delegation[0], 'delegation')).toBe(
+          premium ? 'Microsoft.Web/serverFarms' : 'Microsoft.App/environments',
+        );
       }
     }
   });
 });
 
 describe('infra/: alert rules', () => {
-  const rulesOf = (overrides: Record<string, Value> = {}) => modulesOf(rootScope(overrides), AVM.alertRule).map((m) => m.params);
+  const rulesOf = (overrides: Record<string, Value> = {}) =>
+    modulesOf(rootScope(overrides), AVM.alertRule).map((m) => m.params);
   const criterion = (r: Value) => ((at(r, 'criterias', 'allOf') as Value[])[0] ?? {}) as Record<string, Value>;
 
   it('predict p95, error rate, ingest lag and drift, on Application Insights, with the thresholds of the parameters', () => {
@@ -542,11 +719,16 @@ describe('infra/: alert rules', () => {
       const q = c.query as string;
       for (const m of q.matchAll(/operation_Name == "([^"]+)"/g)) expect(functions, `${r.name}`).toContain(m[1]);
       for (const m of q.matchAll(/name == "(strata_[a-z0-9_]+)"/g)) {
-        expect(metrics.has(m[1]!) || m[1]! in PENDING_METRICS, `${r.name}: metric ${m[1]} is neither exported nor pending`).toBe(true);
-        if (metrics.has(m[1]!)) expect(m[1]! in PENDING_METRICS, `${m[1]} is exported now: drop it from PENDING_METRICS`).toBe(false);
+        expect(
+          metrics.has(m[1]!) || m[1]! in PENDING_METRICS,
+          `${r.name}: metric ${m[1]} is neither exported nor pending`,
+        ).toBe(true);
+        if (metrics.has(m[1]!))
+          expect(m[1]! in PENDING_METRICS, `${m[1]} is exported now: drop it from PENDING_METRICS`).toBe(false);
       }
       expect(q).toMatch(new RegExp(`\\b${c.metricMeasureColumn as string} = `));
-      for (const d of c.dimensions as Value[]) expect(q, `${r.name} dimension`).toMatch(new RegExp(`by .*\\b${at(d, 'name') as string}\\b`));
+      for (const d of c.dimensions as Value[])
+        expect(q, `${r.name} dimension`).toMatch(new RegExp(`by .*\\b${at(d, 'name') as string}\\b`));
     }
   });
 
@@ -554,7 +736,9 @@ describe('infra/: alert rules', () => {
     for (const r of rulesOf()) expect(at(r, 'actions', 'actionGroupResourceIds')).toEqual([]);
     expect(modulesOf(rootScope(), AVM.actionGroup)).toHaveLength(0);
     for (const r of rulesOf({ alertEmail: 'oncall@example.com' })) {
-      expect((at(r, 'actions', 'actionGroupResourceIds') as Value[]).map(refOf)).toEqual([`br/public:${AVM.actionGroup}0.8.0#resourceId`]);
+      expect((at(r, 'actions', 'actionGroupResourceIds') as Value[]).map(refOf)).toEqual([
+        `br/public:${AVM.actionGroup}0.8.0#resourceId`,
+      ]);
     }
   });
 });

@@ -12,7 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
-import { APP_SOURCE_DIRS, checkPlatform, omitReason, packageContents, PackageEntry, writeZip } from '../../scripts/package-app';
+import {
+  APP_SOURCE_DIRS,
+  checkPlatform,
+  omitReason,
+  packageContents,
+  PackageEntry,
+  writeZip,
+} from '../../scripts/package-app';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const contents = packageContents(ROOT);
@@ -23,8 +30,14 @@ const scratch = fs.existsSync('/dev/shm') && fs.statSync('/dev/shm').isDirectory
 const tmp = fs.mkdtempSync(path.join(scratch, 'strata-package-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { dev?: boolean }>;
+};
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  main: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 /** The lock entry a file inside node_modules belongs to (the deepest `node_modules/<name>`). */
 function packageOf(name: string): string {
@@ -100,7 +113,9 @@ describe('npm run package: the contents', () => {
         if (d.isDirectory()) walk(full);
         else if (d.name.endsWith('.ts') && !d.name.endsWith('.d.ts')) {
           sources++;
-          expect(names).toContain(`dist/${path.relative(ROOT, full).split(path.sep).join('/').replace(/\.ts$/, '.js')}`);
+          expect(names).toContain(
+            `dist/${path.relative(ROOT, full).split(path.sep).join('/').replace(/\.ts$/, '.js')}`,
+          );
         }
       }
     };
@@ -110,7 +125,9 @@ describe('npm run package: the contents', () => {
   });
 
   it('holds the built dashboard: every file its manifest lists, and the manifest', () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/dashboard/manifest.json'), 'utf8')) as { files: string[] };
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/dashboard/manifest.json'), 'utf8')) as {
+      files: string[];
+    };
     expect(manifest.files).toContain('index.html');
     for (const f of ['manifest.json', ...manifest.files]) expect(names).toContain(`dist/dashboard/${f}`);
   });
@@ -118,17 +135,29 @@ describe('npm run package: the contents', () => {
   it('leaves out the local host, test fixtures, benchmarks and these scripts', () => {
     for (const n of names) {
       if (n.startsWith('node_modules/')) continue;
-      expect(n).toMatch(/^(host\.json|package\.json|dist\/(functions|orchestrations|shared)\/.+\.js(\.map)?|dist\/dashboard\/(index\.html|manifest\.json|assets\/app-[A-Z0-9]+\.(js|css)))$/);
+      expect(n).toMatch(
+        /^(host\.json|package\.json|dist\/(functions|orchestrations|shared)\/.+\.js(\.map)?|dist\/dashboard\/(index\.html|manifest\.json|assets\/app-[A-Z0-9]+\.(js|css)))$/,
+      );
     }
-    for (const dir of ['dist/local/', 'dist/test/', 'dist/bench/', 'dist/scripts/']) expect(names.some((n) => n.startsWith(dir)), dir).toBe(false);
+    for (const dir of ['dist/local/', 'dist/test/', 'dist/bench/', 'dist/scripts/'])
+      expect(
+        names.some((n) => n.startsWith(dir)),
+        dir,
+      ).toBe(false);
   });
 
   it('holds every production dependency and no package the lock marks dev (azurite, vitest, typescript, ...)', () => {
-    for (const dep of Object.keys(pkg.dependencies)) expect(nameSet.has(`node_modules/${dep}/package.json`), dep).toBe(true);
+    for (const dep of Object.keys(pkg.dependencies))
+      expect(nameSet.has(`node_modules/${dep}/package.json`), dep).toBe(true);
     // A devDependency a production package also depends on (protobufjs -> @types/node) is production in the lock.
-    for (const dev of ['azurite', 'vitest', 'typescript', 'yazl']) expect(lock.packages[`node_modules/${dev}`]?.dev, dev).toBe(true);
+    for (const dev of ['azurite', 'vitest', 'typescript', 'yazl'])
+      expect(lock.packages[`node_modules/${dev}`]?.dev, dev).toBe(true);
     for (const dev of Object.keys(pkg.devDependencies)) {
-      if (lock.packages[`node_modules/${dev}`]?.dev) expect(names.some((n) => n.startsWith(`node_modules/${dev}/`)), dev).toBe(false);
+      if (lock.packages[`node_modules/${dev}`]?.dev)
+        expect(
+          names.some((n) => n.startsWith(`node_modules/${dev}/`)),
+          dev,
+        ).toBe(false);
     }
     expect(pkg.devDependencies.azurite).toBeDefined();
     expect(pkg.dependencies.azurite).toBeUndefined();
@@ -141,25 +170,34 @@ describe('npm run package: the contents', () => {
   });
 
   it('keeps only the linux-x64 native binaries, and no type declarations, source maps of dependencies or .bin links', () => {
-    expect(names.some((n) => /^node_modules\/onnxruntime-node\/bin\/napi-v\d+\/linux\/x64\/onnxruntime_binding\.node$/.test(n))).toBe(true);
+    expect(
+      names.some((n) =>
+        /^node_modules\/onnxruntime-node\/bin\/napi-v\d+\/linux\/x64\/onnxruntime_binding\.node$/.test(n),
+      ),
+    ).toBe(true);
     expect(names.some((n) => /^node_modules\/@duckdb\/node-bindings-linux-x64\/.+\.node$/.test(n))).toBe(true);
     expect(names.filter((n) => /onnxruntime-node\/bin\/napi-v\d+\/(darwin|win32|linux\/arm64)\//.test(n))).toEqual([]);
     expect(names.filter((n) => n.startsWith('node_modules/') && /\.d\.[cm]?ts$|\.map$|\/\.bin\//.test(n))).toEqual([]);
     expect(contents.omitted['onnxruntime-node binaries of other platforms']).toBeGreaterThan(0);
     expect(omitReason('node_modules/onnxruntime-node', 'bin/napi-v6/linux/x64/libonnxruntime.so.1')).toBeUndefined();
-    expect(omitReason('node_modules/onnxruntime-node', 'bin/napi-v6/darwin/arm64/libonnxruntime.dylib')).toBe('onnxruntime-node binaries of other platforms');
+    expect(omitReason('node_modules/onnxruntime-node', 'bin/napi-v6/darwin/arm64/libonnxruntime.dylib')).toBe(
+      'onnxruntime-node binaries of other platforms',
+    );
     expect(omitReason('node_modules/zod', 'index.d.cts')).toBe('type declarations');
     expect(omitReason('node_modules/zod', 'index.js')).toBeUndefined();
   });
 
   it('the app and its native packages load from the package files alone', () => {
-    const r = runIn(stagedPackage(), `require('./${pkg.main}'); require('onnxruntime-node'); require('@duckdb/node-api'); console.log('loaded')`);
+    const r = runIn(
+      stagedPackage(),
+      `require('./${pkg.main}'); require('onnxruntime-node'); require('@duckdb/node-api'); console.log('loaded')`,
+    );
     expect(r.stderr).not.toMatch(/Cannot find module|Error:/);
     expect(r.stdout.trim().split('\n').pop()).toBe('loaded');
     expect(r.status).toBe(0);
   });
 
-  it('(control) the same load fails when a dependency is missing, so the check above cannot pass on the checkout\'s node_modules', () => {
+  it("(control) the same load fails when a dependency is missing, so the check above cannot pass on the checkout's node_modules", () => {
     const dir = stagedPackage();
     const hidden = path.join(dir, 'node_modules', '@azure', 'functions.hidden');
     fs.renameSync(path.join(dir, 'node_modules', '@azure', 'functions'), hidden);
@@ -174,7 +212,9 @@ describe('npm run package: the contents', () => {
   });
 
   it('refuses to package on another platform than linux-x64, saying why', () => {
-    expect(() => checkPlatform({ platform: 'darwin', arch: 'arm64' })).toThrow(/must run on linux-x64 \(got darwin-arm64\).*native packages/);
+    expect(() => checkPlatform({ platform: 'darwin', arch: 'arm64' })).toThrow(
+      /must run on linux-x64 \(got darwin-arm64\).*native packages/,
+    );
     expect(() => checkPlatform({ platform: 'linux', arch: 'x64' })).not.toThrow();
   });
 });
@@ -189,7 +229,8 @@ describe('npm run package: the zip', () => {
     expect(fs.existsSync(`${file}.partial`)).toBe(false);
     const read = await readZip(file);
     expect(read.map((r) => r.name)).toEqual(appEntries.map((e) => e.name));
-    for (const [i, r] of read.entries()) expect(r.data.equals(fs.readFileSync(appEntries[i]!.source)), r.name).toBe(true);
+    for (const [i, r] of read.entries())
+      expect(r.data.equals(fs.readFileSync(appEntries[i]!.source)), r.name).toBe(true);
     expect(new Set(read.map((r) => r.mtime.getFullYear()))).toEqual(new Set([1980]));
   });
 

@@ -9,6 +9,7 @@ import { functionsCore } from '../../local/functions-core';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startDurableHarness, DurableHarness, HARNESS_SYSTEM_KEY } from '../fixtures/durable-harness';
 import { tempDir } from '../helpers/temp';
+import { until } from '../helpers/wait';
 
 let azurite: AzuriteHandle;
 let h: DurableHarness;
@@ -17,23 +18,16 @@ const API = '/runtime/webhooks/durabletask';
 
 beforeAll(async () => {
   azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-  h = await startDurableHarness({ storageConnection: azurite.connectionString, execLog: path.join(tmp.dir, 'exec.log') });
+  h = await startDurableHarness({
+    storageConnection: azurite.connectionString,
+    execLog: path.join(tmp.dir, 'exec.log'),
+  });
 });
 afterAll(async () => {
   await h?.stop();
   await azurite?.stop();
   tmp.cleanup();
 });
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const statusIs = (id: string, status: string) =>
   until(`${id} to be ${status}`, async () => {
@@ -61,8 +55,12 @@ describe('Durable client API', () => {
     // No rpcBaseUrl: the SDK calls these keyed URLs (a local host has no key-less RPC port).
     expect(payload.rpcBaseUrl).toBeUndefined();
     expect(payload.requiredQueryStringParameters).toBe(query);
-    expect((payload.managementUrls as Record<string, string>).statusQueryGetUri).toBe(`${h.baseUrl}${API}/instances/INSTANCEID?${query}`);
-    expect((payload.creationUrls as Record<string, string>).createNewInstancePostUri).toBe(`${h.baseUrl}${API}/orchestrators/{functionName}[/{instanceId}]?${query}`);
+    expect((payload.managementUrls as Record<string, string>).statusQueryGetUri).toBe(
+      `${h.baseUrl}${API}/instances/INSTANCEID?${query}`,
+    );
+    expect((payload.creationUrls as Record<string, string>).createNewInstancePostUri).toBe(
+      `${h.baseUrl}${API}/orchestrators/{functionName}[/{instanceId}]?${query}`,
+    );
     expect(h.ext.inputsFor!(functionsCore.get('double'))).toEqual([]);
   });
 
@@ -73,7 +71,11 @@ describe('Durable client API', () => {
     const r = await h.http('GET', `${API}/instances/${id}?showHistory=true&showHistoryOutput=true`);
     expect(r.status).toBe(200);
     const events = (r.body as { historyEvents: Array<Record<string, unknown>> }).historyEvents;
-    expect(events.map((e) => e.EventType)).toEqual(['ExecutionStarted', ...Array(5).fill('TaskCompleted'), 'ExecutionCompleted']);
+    expect(events.map((e) => e.EventType)).toEqual([
+      'ExecutionStarted',
+      ...Array(5).fill('TaskCompleted'),
+      'ExecutionCompleted',
+    ]);
     expect(events[1]).toMatchObject({ FunctionName: 'double', Result: 6 });
     expect(events[6]).toMatchObject({ OrchestrationStatus: 'Completed', Result: 96 });
     const noInput = await h.http('GET', `${API}/instances/${id}?showInput=false`);
@@ -90,7 +92,9 @@ describe('Durable client API', () => {
     const failedId = await h.client.startNew('throws');
     await statusIs(failedId, 'Failed');
     expect((await h.http('GET', `${API}/instances/${failedId}`)).status).toBe(200);
-    expect((await h.http('GET', `${API}/instances/${failedId}?returnInternalServerErrorOnFailure=true`)).status).toBe(500);
+    expect((await h.http('GET', `${API}/instances/${failedId}?returnInternalServerErrorOnFailure=true`)).status).toBe(
+      500,
+    );
   });
 
   it('does not start a second instance under an id that is running (409), and starts a finished id again as a new execution', async () => {
@@ -113,7 +117,11 @@ describe('Durable client API', () => {
     const second = await statusIs('job-a', 'Completed');
     expect(second).toMatchObject({ name: 'sequence', input: 1, output: 32 });
     const hist = await h.http('GET', `${API}/instances/job-a?showHistory=true`);
-    expect((hist.body as { historyEvents: Array<{ EventType: string }> }).historyEvents.filter((e) => e.EventType === 'ExecutionStarted')).toHaveLength(1);
+    expect(
+      (hist.body as { historyEvents: Array<{ EventType: string }> }).historyEvents.filter(
+        (e) => e.EventType === 'ExecutionStarted',
+      ),
+    ).toHaveLength(1);
   });
 
   it('rejects unknown orchestrators, bad instance ids and bad JSON with 400', async () => {
@@ -127,7 +135,13 @@ describe('Durable client API', () => {
 
   it('raises events: 202 while running, 410 once finished, 404 for unknown ids, 400 without a JSON content type', async () => {
     await startWaiting('raise-1');
-    expect((await h.http('POST', `${API}/instances/raise-1/raiseEvent/continue`, 'x=1', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(400);
+    expect(
+      (
+        await h.http('POST', `${API}/instances/raise-1/raiseEvent/continue`, 'x=1', {
+          'content-type': 'application/x-www-form-urlencoded',
+        })
+      ).status,
+    ).toBe(400);
     expect((await h.http('POST', `${API}/instances/raise-1/raiseEvent/continue`, { by: 'http' })).status).toBe(202);
     expect((await statusIs('raise-1', 'Completed')).output).toEqual({ by: 'http' });
     expect((await h.http('POST', `${API}/instances/raise-1/raiseEvent/continue`, {})).status).toBe(410);
@@ -155,7 +169,11 @@ describe('Durable client API', () => {
     await h.client.resume('susp-1', 'done');
     const s = await statusIs('susp-1', 'Completed');
     expect(s.output).toBe('after resume');
-    const events = ((await h.http('GET', `${API}/instances/susp-1?showHistory=true`)).body as { historyEvents: Array<{ EventType: string }> }).historyEvents.map((e) => e.EventType);
+    const events = (
+      (await h.http('GET', `${API}/instances/susp-1?showHistory=true`)).body as {
+        historyEvents: Array<{ EventType: string }>;
+      }
+    ).historyEvents.map((e) => e.EventType);
     expect(events.indexOf('ExecutionSuspended')).toBeLessThan(events.indexOf('ExecutionResumed'));
     expect(events.indexOf('ExecutionResumed')).toBeLessThan(events.indexOf('EventRaised'));
   });
@@ -172,14 +190,28 @@ describe('Durable client API', () => {
 
   it('lists instances filtered by runtime status and creation time, one page at a time with x-ms-continuation-token', async () => {
     const from = new Date(Date.now() - 1000);
-    const ids = await Promise.all([1, 2, 3, 4, 5].map((i) => h.client.startNew('sequence', { input: i, instanceId: `list-${i}` })));
+    const ids = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) => h.client.startNew('sequence', { input: i, instanceId: `list-${i}` })),
+    );
     for (const id of ids) await statusIs(id, 'Completed');
     await startWaiting('list-running');
     const to = new Date(Date.now() + 1000);
 
-    const completed = await h.client.getStatusBy({ createdTimeFrom: from, createdTimeTo: to, runtimeStatus: [OrchestrationRuntimeStatus.Completed] });
-    expect(completed.map((s) => s.instanceId).filter((i) => i.startsWith('list-')).sort()).toEqual(['list-1', 'list-2', 'list-3', 'list-4', 'list-5']);
-    const running = await h.client.getStatusBy({ createdTimeFrom: from, runtimeStatus: [OrchestrationRuntimeStatus.Running] });
+    const completed = await h.client.getStatusBy({
+      createdTimeFrom: from,
+      createdTimeTo: to,
+      runtimeStatus: [OrchestrationRuntimeStatus.Completed],
+    });
+    expect(
+      completed
+        .map((s) => s.instanceId)
+        .filter((i) => i.startsWith('list-'))
+        .sort(),
+    ).toEqual(['list-1', 'list-2', 'list-3', 'list-4', 'list-5']);
+    const running = await h.client.getStatusBy({
+      createdTimeFrom: from,
+      runtimeStatus: [OrchestrationRuntimeStatus.Running],
+    });
     expect(running.map((s) => s.instanceId)).toContain('list-running');
     expect(running.map((s) => s.instanceId)).not.toContain('list-1');
     const future = await h.client.getStatusBy({ createdTimeFrom: new Date(Date.now() + 60_000) });
@@ -190,7 +222,12 @@ describe('Durable client API', () => {
     let token: string | null = null;
     let pages = 0;
     do {
-      const r = await h.http('GET', `${API}/instances/?instanceIdPrefix=list-&top=2`, undefined, token ? { 'x-ms-continuation-token': token } : {});
+      const r = await h.http(
+        'GET',
+        `${API}/instances/?instanceIdPrefix=list-&top=2`,
+        undefined,
+        token ? { 'x-ms-continuation-token': token } : {},
+      );
       expect(r.status).toBe(200);
       const page = r.body as Array<{ instanceId: string }>;
       expect(page.length).toBeLessThanOrEqual(2);
@@ -204,7 +241,9 @@ describe('Durable client API', () => {
 
   it('purges finished instances by creation-time filter and leaves running ones', async () => {
     const from = new Date(Date.now() - 1000);
-    const ids = await Promise.all([1, 2, 3].map((i) => h.client.startNew('sequence', { input: i, instanceId: `pf-${i}` })));
+    const ids = await Promise.all(
+      [1, 2, 3].map((i) => h.client.startNew('sequence', { input: i, instanceId: `pf-${i}` })),
+    );
     for (const id of ids) await statusIs(id, 'Completed');
     await startWaiting('pf-running');
     const r = await h.client.purgeInstanceHistoryBy({ createdTimeFrom: from, runtimeStatus: [] });
@@ -224,7 +263,19 @@ describe('Durable client API', () => {
     const fn = functionsCore.get('startOrchestration');
     const res = await functionsCore.invoke(fn.id, {
       inputData: [
-        { name: fn.triggerKey, data: { http: { method: 'POST', url: `${h.baseUrl}/api/orchestrators/waitsForever/links-1`, headers: { 'content-type': 'application/json' }, query: {}, params: { name: 'waitsForever', instanceId: 'links-1' }, body: { bytes: Buffer.from('null') } } } },
+        {
+          name: fn.triggerKey,
+          data: {
+            http: {
+              method: 'POST',
+              url: `${h.baseUrl}/api/orchestrators/waitsForever/links-1`,
+              headers: { 'content-type': 'application/json' },
+              query: {},
+              params: { name: 'waitsForever', instanceId: 'links-1' },
+              body: { bytes: Buffer.from('null') },
+            },
+          },
+        },
         ...h.ext.inputsFor!(fn),
       ],
     });
@@ -232,8 +283,17 @@ describe('Durable client API', () => {
     expect(Number(http.statusCode)).toBe(202);
     const links = JSON.parse(Buffer.from(http.body.bytes).toString()) as Record<string, string>;
     expect(links.id).toBe('links-1');
-    await until('links-1 to wait', async () => ((await (await fetch(links.statusQueryGetUri!)).json()) as { customStatus?: { progress?: string } }).customStatus?.progress === 'half' || undefined);
-    const raised = await fetch(links.sendEventPostUri!.replace('{eventName}', 'continue'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"via link"' });
+    await until(
+      'links-1 to wait',
+      async () =>
+        ((await (await fetch(links.statusQueryGetUri!)).json()) as { customStatus?: { progress?: string } })
+          .customStatus?.progress === 'half' || undefined,
+    );
+    const raised = await fetch(links.sendEventPostUri!.replace('{eventName}', 'continue'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '"via link"',
+    });
     expect(raised.status).toBe(202);
     const final = await until('links-1 to complete', async () => {
       const r = await fetch(links.statusQueryGetUri!);

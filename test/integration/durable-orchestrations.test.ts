@@ -8,7 +8,8 @@ import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startDurableHarness, DurableHarness } from '../fixtures/durable-harness';
 import { tempDir } from '../helpers/temp';
 import type { InstanceStatus } from '../../local/durable/status';
-import { storageFor } from '../../shared/storage/clients';
+import { storageFor } from '../../shared/azure/storage';
+import { until, WAIT_MS } from '../helpers/wait';
 
 let azurite: AzuriteHandle;
 let h: DurableHarness;
@@ -16,7 +17,10 @@ const tmp = tempDir('durable-orch-');
 
 beforeAll(async () => {
   azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-  h = await startDurableHarness({ storageConnection: azurite.connectionString, execLog: path.join(tmp.dir, 'exec.log') });
+  h = await startDurableHarness({
+    storageConnection: azurite.connectionString,
+    execLog: path.join(tmp.dir, 'exec.log'),
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -28,30 +32,21 @@ const engine = () => h.ext.engine;
 
 const run = (name: string, input?: unknown, instanceId?: string) => h.run(name, input, instanceId);
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const statusWhere = (id: string, pred: (s: InstanceStatus) => boolean) =>
   until(`${id} to reach the expected status`, async () => {
     const s = await engine().getStatus(id);
     return s && pred(s) ? s : undefined;
   });
 
-const history = async (id: string) => (await engine().getStatus(id, { showHistory: true, showHistoryOutput: true }))!.historyEvents!;
+const history = async (id: string) =>
+  (await engine().getStatus(id, { showHistory: true, showHistoryOutput: true }))!.historyEvents!;
 
 describe('durable orchestrations on the local engine', () => {
   it('runs every supported action kind in one orchestration: activity, retry, Task.all, timer, sub-orchestration, custom status, Task.any over an event', async () => {
     const { instanceId: id } = await engine().startNew('everything', { instanceId: 'everything-1' });
     await statusWhere(id, (s) => (s.customStatus as { stage?: string } | null)?.stage === 'waiting for go');
     expect(await engine().raiseEvent(id, 'go', { ok: true })).toBe('accepted');
-    const s = await engine().waitForCompletion(id, 20_000);
+    const s = await engine().waitForCompletion(id, WAIT_MS);
     expect(s?.runtimeStatus).toBe('Completed');
     const out = s!.output as Record<string, unknown>;
     expect(out.greeting).toBe('hello strata');
@@ -69,16 +64,24 @@ describe('durable orchestrations on the local engine', () => {
     const s = await run('timer', 300);
     const out = s.output as { before: number; after: number };
     expect(out.after - out.before).toBeGreaterThanOrEqual(300);
-    const timers = (await history(s.instanceId)).filter((e) => e.EventType === 'TimerCreated' || e.EventType === 'TimerFired');
+    const timers = (await history(s.instanceId)).filter(
+      (e) => e.EventType === 'TimerCreated' || e.EventType === 'TimerFired',
+    );
     expect(timers.map((e) => e.EventType)).toEqual(['TimerCreated', 'TimerFired']);
   });
 
   it('retries a failed activity on host timers with backoff until it succeeds', async () => {
     const s = await run('retrying', { key: 'r-ok', failures: 2, attempts: 3, firstMs: 100, backoff: 2 });
     expect(s.output).toEqual({ ok: { key: 'r-ok', attempt: 3 } });
-    expect(h.executions('flaky').filter((e) => e.key === 'r-ok').map((e) => e.attempt)).toEqual([1, 2, 3]);
+    expect(
+      h
+        .executions('flaky')
+        .filter((e) => e.key === 'r-ok')
+        .map((e) => e.attempt),
+    ).toEqual([1, 2, 3]);
     // One retry timer per failure, firing first × backoff^(attempt-1) after the failure was seen.
-    const delays = (await history(s.instanceId)).filter((e) => e.EventType === 'TimerCreated')
+    const delays = (await history(s.instanceId))
+      .filter((e) => e.EventType === 'TimerCreated')
       .map((e) => Date.parse(e.FireAt as string) - Date.parse(e.Timestamp as string));
     expect(delays).toEqual([100, 200]);
   });
@@ -93,7 +96,8 @@ describe('durable orchestrations on the local engine', () => {
   it('caps the retry backoff at maxRetryIntervalInMilliseconds', async () => {
     const s = await run('retrying', { key: 'r-cap', failures: 2, attempts: 3, firstMs: 100, backoff: 10, maxMs: 150 });
     expect(s.output).toEqual({ ok: { key: 'r-cap', attempt: 3 } });
-    const delays = (await history(s.instanceId)).filter((e) => e.EventType === 'TimerCreated')
+    const delays = (await history(s.instanceId))
+      .filter((e) => e.EventType === 'TimerCreated')
       .map((e) => Date.parse(e.FireAt as string) - Date.parse(e.Timestamp as string));
     expect(delays).toEqual([100, 150]);
   });
@@ -102,7 +106,9 @@ describe('durable orchestrations on the local engine', () => {
     const s = await run('parallelRetries', 6);
     expect(s.runtimeStatus).toBe('Completed');
     const results = s.output as unknown[];
-    expect(results.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ key: `${s.instanceId}-${i}`, attempt: (i % 3) + 1 })));
+    expect(results.slice(0, 6)).toEqual(
+      [0, 1, 2, 3, 4, 5].map((i) => ({ key: `${s.instanceId}-${i}`, attempt: (i % 3) + 1 })),
+    );
     expect(results.slice(6)).toEqual([0, 2, 4, 6, 8, 10]);
   });
 
@@ -113,11 +119,14 @@ describe('durable orchestrations on the local engine', () => {
     // which calls "b"), then the first attempt of "r" failed (a retry step that takes a task id).
     expect(await engine().suspend(id)).toBe('accepted');
     await until('both activities to finish', async () =>
-      (h.executions('slowFlaky').some((e) => e.key === id) && h.executions('slowSquare').some((e) => e.key === 'race3') ? true : undefined));
+      h.executions('slowFlaky').some((e) => e.key === id) && h.executions('slowSquare').some((e) => e.key === 'race3')
+        ? true
+        : undefined,
+    );
     expect((await engine().getStatus(id))?.runtimeStatus).toBe('Suspended');
     const episodes = engine().stats.episodes;
     expect(await engine().resume(id)).toBe('accepted');
-    const s = await engine().waitForCompletion(id, 15_000);
+    const s = await engine().waitForCompletion(id, WAIT_MS);
     expect(s?.output).toEqual({ firstWasA: true, b: 42, rr: { key: id, attempt: 2 } });
     // Both results went through the first episode after the resume.
     const events = (await history(id)).map((e) => `${e.EventType}${e.TaskScheduledId ?? ''}`);
@@ -135,11 +144,18 @@ describe('durable orchestrations on the local engine', () => {
   });
 
   it('runs activities of many instances at once, never more than maxConcurrentActivityFunctions (8 here)', async () => {
-    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => engine().startNew('overlapFan', { input: { n: 4, ms: 150 }, instanceId: `ov-${i}` })));
-    for (const { instanceId } of ids) expect((await engine().waitForCompletion(instanceId, 20_000))?.runtimeStatus).toBe('Completed');
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        engine().startNew('overlapFan', { input: { n: 4, ms: 150 }, instanceId: `ov-${i}` }),
+      ),
+    );
+    for (const { instanceId } of ids)
+      expect((await engine().waitForCompletion(instanceId, WAIT_MS))?.runtimeStatus).toBe('Completed');
     const runs = h.executions('overlap');
     expect(runs).toHaveLength(24);
-    const maxOverlap = Math.max(...runs.map((r) => runs.filter((o) => o.start! <= r.start! && o.end! > r.start!).length));
+    const maxOverlap = Math.max(
+      ...runs.map((r) => runs.filter((o) => o.start! <= r.start! && o.end! > r.start!).length),
+    );
     expect(maxOverlap).toBeLessThanOrEqual(8);
     expect(maxOverlap).toBeGreaterThan(4); // more than one instance's activities at a time
   });
@@ -149,7 +165,7 @@ describe('durable orchestrations on the local engine', () => {
     expect(await engine().raiseEvent(id, 'second', 'early')).toBe('accepted');
     await statusWhere(id, (s) => s.customStatus === 'waiting for first');
     expect(await engine().raiseEvent(id, 'first', { late: true })).toBe('accepted');
-    const s = await engine().waitForCompletion(id, 10_000);
+    const s = await engine().waitForCompletion(id, WAIT_MS);
     expect(s?.output).toEqual({ first: { late: true }, second: 'early' });
   });
 
@@ -157,7 +173,7 @@ describe('durable orchestrations on the local engine', () => {
     const { instanceId: id } = await engine().startNew('eventOrTimeout', { input: 30_000 });
     await statusWhere(id, (s) => s.runtimeStatus === 'Running');
     await engine().raiseEvent(id, 'go', 42);
-    expect((await engine().waitForCompletion(id, 10_000))?.output).toEqual({ winner: 'event', data: 42 });
+    expect((await engine().waitForCompletion(id, WAIT_MS))?.output).toEqual({ winner: 'event', data: 42 });
     expect((await run('eventOrTimeout', 100)).output).toEqual({ winner: 'timeout' });
   });
 
@@ -177,9 +193,15 @@ describe('durable orchestrations on the local engine', () => {
 
   it('starts sub-orchestrations without an instance id under deterministic ids', async () => {
     const s = await run('unnamedChildren');
-    expect(s.output).toEqual([{ parent: s.instanceId, sum: 2 }, { parent: s.instanceId, sum: 4 }]);
+    expect(s.output).toEqual([
+      { parent: s.instanceId, sum: 2 },
+      { parent: s.instanceId, sum: 4 },
+    ]);
     // DurableTask.Core's rule: "<executionId>:<taskId>".
-    const created = (await history(s.instanceId)).filter((e) => e.EventType === 'SubOrchestrationInstanceCompleted').map((e) => e.InstanceId as string).sort();
+    const created = (await history(s.instanceId))
+      .filter((e) => e.EventType === 'SubOrchestrationInstanceCompleted')
+      .map((e) => e.InstanceId as string)
+      .sort();
     expect(created).toHaveLength(2);
     expect(created[0]).toMatch(/^[0-9a-f]{32}:0$/);
     expect(created[1]).toBe(created[0]!.replace(/:0$/, ':1'));
@@ -202,7 +224,7 @@ describe('durable orchestrations on the local engine', () => {
     const running = await statusWhere(id, (s) => (s.customStatus as { progress?: string } | null)?.progress === 'half');
     expect(running.runtimeStatus).toBe('Running');
     await engine().raiseEvent(id, 'continue', 'go on');
-    const s = await engine().waitForCompletion(id, 10_000);
+    const s = await engine().waitForCompletion(id, WAIT_MS);
     expect(s).toMatchObject({ runtimeStatus: 'Completed', output: 'go on', customStatus: { progress: 'done' } });
   });
 
@@ -222,12 +244,13 @@ describe('durable orchestrations on the local engine', () => {
     expect((s.output as { big: string }).big).toHaveLength(100_000);
     expect((s.output as { len: number }).len).toBe(40_000);
     expect(s.customStatus).toHaveLength(50_000);
-    const completed = (await history(s.instanceId)).find((e) => e.EventType === 'TaskCompleted' && e.FunctionName === 'bigString');
+    const completed = (await history(s.instanceId)).find(
+      (e) => e.EventType === 'TaskCompleted' && e.FunctionName === 'bigString',
+    );
     expect(completed?.Result).toHaveLength(100_000);
     const container = await storageFor(azurite.connectionString).container('stratahub-large');
     const blobs: string[] = [];
     for await (const b of container.listBlobsFlat({ prefix: `${s.instanceId}/` })) blobs.push(b.name);
     expect(blobs.length).toBeGreaterThanOrEqual(3);
   });
-
 });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startDurableHarness, DurableHarness } from '../fixtures/durable-harness';
 import { tempDir } from '../helpers/temp';
+import { WAIT_MS } from '../helpers/wait';
 
 let azurite: AzuriteHandle;
 let h: DurableHarness;
@@ -26,14 +27,22 @@ beforeAll(async () => {
   h = await startDurableHarness({
     storageConnection: azurite.connectionString,
     execLog: path.join(tmp.dir, 'exec.log'),
-    hostJson: { extensions: { durableTask: { maxConcurrentActivityFunctions: 8, httpSettings: { defaultAsyncRequestSleepTimeMilliseconds: 50 } } } },
+    hostJson: {
+      extensions: {
+        durableTask: {
+          maxConcurrentActivityFunctions: 8,
+          httpSettings: { defaultAsyncRequestSleepTimeMilliseconds: 50 },
+        },
+      },
+    },
   });
   api = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
     req.on('end', () => {
       seen.push({ method: req.method!, url: req.url!, body, header: req.headers['x-test'] as string | undefined });
-      if (req.method === 'POST' && req.url === '/jobs') return res.writeHead(202, { location: '/jobs/1', 'retry-after': '0' }).end();
+      if (req.method === 'POST' && req.url === '/jobs')
+        return res.writeHead(202, { location: '/jobs/1', 'retry-after': '0' }).end();
       if (req.url === '/jobs/1') {
         polls++;
         if (polls < 3) return res.writeHead(202, { location: '/jobs/1' }).end(); // no Retry-After: host.json's default sleep
@@ -66,7 +75,9 @@ describe('failed activities, as the extension reports them', () => {
 
   it('keeps a multi-line message and the cause chain in the details', async () => {
     const message = (await run('catchesActivityError', { activity: 'explodeWithCause' })).output as string;
-    expect(message).toContain("Activity function 'explodeWithCause' failed: This activity failed\nMore information about the failure");
+    expect(message).toContain(
+      "Activity function 'explodeWithCause' failed: This activity failed\nMore information about the failure",
+    );
     expect(message).toContain('InvalidOperationException: This activity failed');
     expect(message).toContain('Caused by: OverflowException: Inner exception message');
   });
@@ -81,7 +92,9 @@ describe('failed activities, as the extension reports them', () => {
   it('an unhandled activity error fails the orchestration with both messages', async () => {
     const s = await run('unhandledActivityError');
     expect(s.runtimeStatus).toBe('Failed');
-    expect(s.output).toMatch(/^Orchestrator function 'unhandledActivityError' failed: Activity function 'explode' failed: kaboom/);
+    expect(s.output).toMatch(
+      /^Orchestrator function 'unhandledActivityError' failed: Activity function 'explode' failed: kaboom/,
+    );
   });
 });
 
@@ -94,13 +107,16 @@ describe('restart', () => {
     const links = r.body as { id: string; statusQueryGetUri: string };
     expect(links.id).not.toBe('restart-me');
     expect(links.statusQueryGetUri).toContain(`/instances/${links.id}`);
-    const again = await engine().waitForCompletion(links.id, 30_000);
+    const again = await engine().waitForCompletion(links.id, WAIT_MS);
     expect(again).toMatchObject({ name: 'sequence', input: 4, output: first.output, runtimeStatus: 'Completed' });
   });
 
   it('re-runs it under the same id with restartWithNewInstanceId=false, and can wait for the result', async () => {
     await run('sequence', 2, 'restart-same');
-    const r = await h.http('POST', '/runtime/webhooks/durabletask/instances/restart-same/restart?restartWithNewInstanceId=false&timeout=20&pollingInterval=1');
+    const r = await h.http(
+      'POST',
+      '/runtime/webhooks/durabletask/instances/restart-same/restart?restartWithNewInstanceId=false&timeout=20&pollingInterval=1',
+    );
     expect(r.status).toBe(200);
     expect(r.body).toEqual((await engine().getStatus('restart-same'))!.output);
     const history = (await engine().getStatus('restart-same', { showHistory: true }))!.historyEvents!;
@@ -110,7 +126,10 @@ describe('restart', () => {
   it('answers 400 for an unknown instance and 409 for restarting a running one under its own id', async () => {
     expect((await h.http('POST', '/runtime/webhooks/durabletask/instances/nobody/restart')).status).toBe(400);
     await engine().startNew('waitsForever', { instanceId: 'restart-running' });
-    const r = await h.http('POST', '/runtime/webhooks/durabletask/instances/restart-running/restart?restartWithNewInstanceId=false');
+    const r = await h.http(
+      'POST',
+      '/runtime/webhooks/durabletask/instances/restart-running/restart?restartWithNewInstanceId=false',
+    );
     expect(r.status).toBe(409);
     await engine().terminate('restart-running', 'done');
   });
@@ -122,12 +141,23 @@ describe('callHttp (the durable HTTP action)', () => {
     polls = 0;
     const s = await run('callsHttp', { url: `${apiUrl}/jobs`, method: 'POST', body: { size: 3 } });
     expect(s.runtimeStatus).toBe('Completed');
-    expect(s.output).toEqual({ statusCode: 200, content: JSON.stringify({ done: true, polls: 3 }), contentType: 'application/json' });
-    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /jobs', 'GET /jobs/1', 'GET /jobs/1', 'GET /jobs/1']);
+    expect(s.output).toEqual({
+      statusCode: 200,
+      content: JSON.stringify({ done: true, polls: 3 }),
+      contentType: 'application/json',
+    });
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /jobs',
+      'GET /jobs/1',
+      'GET /jobs/1',
+      'GET /jobs/1',
+    ]);
     expect(seen[0]).toMatchObject({ body: '{"size":3}', header: 'durable' });
     // One built-in activity in history, as the extension schedules it.
     const history = (await engine().getStatus(s.instanceId, { showHistory: true }))!.historyEvents!;
-    expect(history.filter((e) => e.EventType === 'TaskCompleted').map((e) => e.FunctionName)).toEqual(['BuiltIn::HttpActivity']);
+    expect(history.filter((e) => e.EventType === 'TaskCompleted').map((e) => e.FunctionName)).toEqual([
+      'BuiltIn::HttpActivity',
+    ]);
   });
 
   it('returns the 202 itself when polling is off', async () => {

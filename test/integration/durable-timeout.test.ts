@@ -15,7 +15,11 @@ const tmp = tempDir('durable-timeout-');
 
 beforeAll(async () => {
   azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
-  h = await startDurableHarness({ storageConnection: azurite.connectionString, execLog: path.join(tmp.dir, 'exec.log'), hostJson: { functionTimeout: '00:00:01' } });
+  h = await startDurableHarness({
+    storageConnection: azurite.connectionString,
+    execLog: path.join(tmp.dir, 'exec.log'),
+    hostJson: { functionTimeout: '00:00:01' },
+  });
 });
 afterAll(async () => {
   await h?.stop();

@@ -5,26 +5,35 @@
  */
 import { describe, expect, it } from 'vitest';
 import { freshPlatforms, clickEvents } from '../helpers/feature-platform';
-import { IngestService, sourceSegmentView } from '../../shared/features/ingest';
-import { ingestFile } from '../../shared/features/file-ingest';
-import { maintainOfflineStore } from '../../shared/features/maintenance';
+import { IngestService, sourceSegmentView } from '../../shared/features/ingest/service';
+import { ingestFile } from '../../shared/features/ingest/file-ingest';
+import { maintainOfflineStore } from '../../shared/features/offline/maintenance';
 import type { Platform } from '../../shared/platform';
 import type { OfflineStore } from '../../shared/features/offline/store';
 import { featureRepo } from '../../shared/definitions';
-import { defineRepo, entity, featureView, source, tumbling } from '../../shared/features/definitions';
-import type { FeatureRepo } from '../../shared/features/repo';
+import { defineRepo, entity, featureView, source, tumbling } from '../../shared/features/definitions/language';
+import type { FeatureRepo } from '../../shared/features/definitions/repo';
 import { z } from 'zod';
 
 const START = Math.floor((Date.now() - 3 * 3_600_000) / 60_000) * 60_000;
 /** A fresh platform: its own Azurite (storage account) and Redis database, as a separate deployment would have. */
 const { platform } = freshPlatforms();
 
-const batch = (partition: string, first: number, last: number) => ({ kind: 'eventhub' as const, source: 'clicks', partition, firstSeq: first, lastSeq: last });
-const records = (events: unknown[], first = 0) => events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
+const batch = (partition: string, first: number, last: number) => ({
+  kind: 'eventhub' as const,
+  source: 'clicks',
+  partition,
+  firstSeq: first,
+  lastSeq: last,
+});
+const records = (events: unknown[], first = 0) =>
+  events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
 
 async function viewRows(offline: OfflineStore, view: string) {
   const rows = await offline.readRows(view, {});
-  return rows.map((r) => ({ e: r.entityId, t: r.eventTs, v: r.values })).sort((a, b) => a.e.localeCompare(b.e) || a.t - b.t);
+  return rows
+    .map((r) => ({ e: r.entityId, t: r.eventTs, v: r.values }))
+    .sort((a, b) => a.e.localeCompare(b.e) || a.t - b.t);
 }
 
 describe('exactly-once effect', () => {
@@ -54,7 +63,10 @@ describe('exactly-once effect', () => {
     const crashing = new Proxy(offline, {
       get(target, prop, recv) {
         if (prop === 'writeRows') {
-          return async (spec: Parameters<OfflineStore['writeRows']>[0], rows: Parameters<OfflineStore['writeRows']>[1]) => {
+          return async (
+            spec: Parameters<OfflineStore['writeRows']>[0],
+            rows: Parameters<OfflineStore['writeRows']>[1],
+          ) => {
             if (failNext && spec.view === sourceSegmentView('clicks')) {
               failNext = false;
               throw new Error('simulated crash before the batch-done marker');
@@ -65,19 +77,36 @@ describe('exactly-once effect', () => {
         return Reflect.get(target, prop, recv);
       },
     });
-    const deps = { repo: featureRepo, offline: crashing, online: p.online, deadLetters: p.deadLetters, manifest: await p.manifest() };
+    const deps = {
+      repo: featureRepo,
+      offline: crashing,
+      online: p.online,
+      deadLetters: p.deadLetters,
+      ledger: await p.ledger(),
+      onlineBacklog: await p.onlineBacklog(),
+      leases: p.leases,
+    };
     const events = clickEvents(START, ['b1'], 4);
-    await expect(new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) })).rejects.toThrow(/simulated crash/);
+    await expect(
+      new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) }),
+    ).rejects.toThrow(/simulated crash/);
     const afterCrash = await viewRows(offline, 'user_clicks');
     expect(afterCrash.length).toBeGreaterThan(0);
     expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(0);
 
     // A new process gets the batch again.
-    const redelivered = await new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) });
+    const redelivered = await new IngestService(deps).ingest({
+      source: 'clicks',
+      records: records(events),
+      batch: batch('1', 0, 3),
+    });
     expect(redelivered.status).toBe('ingested');
     expect(await viewRows(offline, 'user_clicks')).toEqual(afterCrash);
     expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(1);
-    expect((await new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) })).status).toBe('already-ingested');
+    expect(
+      (await new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) }))
+        .status,
+    ).toBe('already-ingested');
   });
 
   it('a retry in the same process reuses the computed rows (windows never count a batch twice)', async () => {
@@ -98,9 +127,19 @@ describe('exactly-once effect', () => {
         return Reflect.get(target, prop, recv);
       },
     });
-    const ingest = new IngestService({ repo: featureRepo, offline, online: flaky, deadLetters: p.deadLetters, manifest: await p.manifest() });
+    const ingest = new IngestService({
+      repo: featureRepo,
+      offline,
+      online: flaky,
+      deadLetters: p.deadLetters,
+      ledger: await p.ledger(),
+      onlineBacklog: await p.onlineBacklog(),
+      leases: p.leases,
+    });
     const events = clickEvents(START, ['c1'], 3);
-    await expect(ingest.ingest({ source: 'clicks', records: records(events), batch: batch('2', 0, 2) })).rejects.toThrow(/redis hiccup/);
+    await expect(
+      ingest.ingest({ source: 'clicks', records: records(events), batch: batch('2', 0, 2) }),
+    ).rejects.toThrow(/redis hiccup/);
     await ingest.ingest({ source: 'clicks', records: records(events), batch: batch('2', 0, 2) });
     const [rec] = await p.online.read([{ view: 'user_clicks', entityId: 'c1' }]);
     expect(rec!.values.clicks_24h).toBe(3);
@@ -121,7 +160,12 @@ describe('dead letters', () => {
       'just a string',
       { user_id: 'd1', page: '/x', ts: t, session_ms: -5 },
     ];
-    const r = await ingest.ingest({ source: 'clicks', records: records(bad), batch: batch('3', 0, 6), unreadable: [{ raw: '{oops', reason: 'not valid JSON', position: 'line 9' }] });
+    const r = await ingest.ingest({
+      source: 'clicks',
+      records: records(bad),
+      batch: batch('3', 0, 6),
+      unreadable: [{ raw: '{oops', reason: 'not valid JSON', position: 'line 9' }],
+    });
     expect(r).toMatchObject({ accepted: 1, rejected: 7 });
     const letters = await p.deadLetters.list('clicks');
     expect(letters).toHaveLength(7);
@@ -142,8 +186,19 @@ describe('dead letters', () => {
 describe('files: all or nothing', () => {
   // A lean repo (an hourly count), so 60,001 rows cost little beyond reading and committing them.
   const user = entity({ name: 'user', joinKey: 'user_id' });
-  const taps = source({ name: 'taps', schema: z.object({ user_id: z.string().min(1), page: z.string().min(1), ts: z.string() }), eventTime: 'ts', file: true });
-  const hourly = featureView({ name: 'taps_hourly', entity: user, input: taps, ttl: '2d', features: (f) => ({ taps: f.count(tumbling('1h')) }) });
+  const taps = source({
+    name: 'taps',
+    schema: z.object({ user_id: z.string().min(1), page: z.string().min(1), ts: z.string() }),
+    eventTime: 'ts',
+    file: true,
+  });
+  const hourly = featureView({
+    name: 'taps_hourly',
+    entity: user,
+    input: taps,
+    ttl: '2d',
+    features: (f) => ({ taps: f.count(tumbling('1h')) }),
+  });
   const repo = defineRepo({ entities: [user], sources: [taps], views: [hourly] });
 
   it('a file that cannot be read to the end commits nothing; the fixed file then counts every row once', async () => {
@@ -152,13 +207,21 @@ describe('files: all or nothing', () => {
     // 60,001 taps (two chunks of 50,000) of 100 users, one a second (36 per user and hour) from
     // a whole hour 20 h ago; one of them is invalid.
     const first = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 20 * 3_600_000;
-    const lines = Array.from({ length: 60_001 }, (_, i) => `f${i % 100},/p${i % 7},${new Date(first + i * 1000).toISOString()}`);
+    const lines = Array.from(
+      { length: 60_001 },
+      (_, i) => `f${i % 100},/p${i % 7},${new Date(first + i * 1000).toISOString()}`,
+    );
     lines[1234] = `f34,,${new Date(first + 1234_000).toISOString()}`; // an empty page: this record alone is dead-lettered
     const fixed = ['user_id,page,ts', ...lines].join('\n');
     const broken = `${fixed.slice(0, fixed.lastIndexOf('\n'))}\nf0,"/unclosed,${new Date(first).toISOString()}`;
-    const online = async () => (await p.online.read(['f0', 'f34'].map((entityId) => ({ view: 'taps_hourly', entityId })))).map((r) => r && [r.eventTs, r.values.taps]);
+    const online = async () =>
+      (await p.online.read(['f0', 'f34'].map((entityId) => ({ view: 'taps_hourly', entityId })))).map(
+        (r) => r && [r.eventTs, r.values.taps],
+      );
 
-    await expect(ingestFile(ingest, repo, { source: 'taps', fileName: 'taps.csv', bytes: Buffer.from(broken) })).rejects.toThrow(
+    await expect(
+      ingestFile(ingest, repo, { source: 'taps', fileName: 'taps.csv', bytes: Buffer.from(broken) }),
+    ).rejects.toThrow(
       /CSV file cannot be read: line 60002: a quoted field is not closed; nothing from taps\.csv was ingested/,
     );
     const offline = await p.offline();
@@ -174,7 +237,10 @@ describe('files: all or nothing', () => {
     const rows = await offline.readRows('taps_hourly', {});
     expect(rows).toHaveLength(100 * 16);
     expect(rows.filter((x) => x.entityId === 'f34').map((x) => x.values.taps)).toEqual([35, ...Array(15).fill(36)]);
-    expect(await online()).toEqual([[first + 16 * 3_600_000, 36], [first + 16 * 3_600_000, 36]]);
+    expect(await online()).toEqual([
+      [first + 16 * 3_600_000, 36],
+      [first + 16 * 3_600_000, 36],
+    ]);
     expect((await p.deadLetters.list('taps')).map((l) => l.position)).toEqual(['taps.csv line 1236']);
   });
 });
@@ -183,9 +249,19 @@ describe('warm-up and consistency', () => {
   it('a cold process warms its windows from the offline store: values continue as with full history', async () => {
     const p = await platform();
     const events = clickEvents(START, ['w1'], 6);
-    await (await p.ingest()).ingest({ source: 'clicks', records: records(events.slice(0, 4)), batch: batch('4', 0, 3) });
+    await (
+      await p.ingest()
+    ).ingest({ source: 'clicks', records: records(events.slice(0, 4)), batch: batch('4', 0, 3) });
     // A new process: its pipeline knows nothing until it warms up.
-    const cold = new IngestService({ repo: featureRepo, offline: await p.offline(), online: p.online, deadLetters: p.deadLetters, manifest: await p.manifest() });
+    const cold = new IngestService({
+      repo: featureRepo,
+      offline: await p.offline(),
+      online: p.online,
+      deadLetters: p.deadLetters,
+      ledger: await p.ledger(),
+      onlineBacklog: await p.onlineBacklog(),
+      leases: p.leases,
+    });
     await cold.ingest({ source: 'clicks', records: records(events.slice(4), 4), batch: batch('4', 4, 5) });
     const [rec] = await p.online.read([{ view: 'user_clicks', entityId: 'w1' }]);
     expect(rec!.values.clicks_24h).toBe(6);
@@ -201,12 +277,21 @@ describe('warm-up and consistency', () => {
     const ing = await streamed.ingest();
     // Several Event Hubs batches, as partitions would deliver them.
     for (let i = 0; i < events.length; i += 7) {
-      await ing.ingest({ source: 'clicks', records: records(events.slice(i, i + 7), i), batch: batch('5', i, Math.min(i + 6, events.length - 1)) });
+      await ing.ingest({
+        source: 'clicks',
+        records: records(events.slice(i, i + 7), i),
+        batch: batch('5', i, Math.min(i + 6, events.length - 1)),
+      });
     }
     const filed = await platform();
     const receivedAt = Date.now();
     const csv = ['user_id,page,ts', ...events.map((e) => `${e.user_id},${e.page},${e.ts}`)].join('\n');
-    await ingestFile(await filed.ingest(), featureRepo, { source: 'clicks', fileName: 'clicks.csv', bytes: Buffer.from(csv), receivedAt });
+    await ingestFile(await filed.ingest(), featureRepo, {
+      source: 'clicks',
+      fileName: 'clicks.csv',
+      bytes: Buffer.from(csv),
+      receivedAt,
+    });
 
     for (const view of ['user_clicks', 'user_engagement']) {
       const a = await viewRows(await streamed.offline(), view);
@@ -241,12 +326,19 @@ describe('offline maintenance', () => {
     const ingest = await p.ingest();
     const yesterday = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 12 * 3_600_000;
     const events = clickEvents(yesterday, ['m1', 'm2'], 6);
-    for (let i = 0; i < events.length; i += 3) await ingest.ingest({ source: 'clicks', records: records(events.slice(i, i + 3), i), batch: batch('7', i, i + 2) });
+    for (let i = 0; i < events.length; i += 3)
+      await ingest.ingest({
+        source: 'clicks',
+        records: records(events.slice(i, i + 3), i),
+        batch: batch('7', i, i + 2),
+      });
     const offline = await p.offline();
     const before = await viewRows(offline, 'user_clicks');
     expect((await offline.listSegments('user_clicks')).length).toBe(4);
     const report = await maintainOfflineStore(offline, featureRepo, { graceMs: 0 });
-    expect(report.compacted.map((c) => c.view)).toEqual(expect.arrayContaining(['user_clicks', 'user_engagement', 'src.clicks']));
+    expect(report.compacted.map((c) => c.view)).toEqual(
+      expect.arrayContaining(['user_clicks', 'user_engagement', 'src.clicks']),
+    );
     expect((await offline.listSegments('user_clicks')).length).toBe(1);
     expect((await offline.listSegments(sourceSegmentView('clicks'))).length).toBe(1);
     expect(await viewRows(offline, 'user_clicks')).toEqual(before);
@@ -254,7 +346,9 @@ describe('offline maintenance', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const second = await maintainOfflineStore(offline, featureRepo, { graceMs: 0 });
     expect(second.compacted).toEqual([]);
-    expect(report.gc.supersededDeleted.length + second.gc.supersededDeleted.length).toBe(report.compacted.reduce((n, c) => n + c.inputs.length, 0));
+    expect(report.gc.supersededDeleted.length + second.gc.supersededDeleted.length).toBe(
+      report.compacted.reduce((n, c) => n + c.inputs.length, 0),
+    );
     expect(await viewRows(offline, 'user_clicks')).toEqual(before);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactDay, compactView, gcOrphans, type OfflineStore } from '../../shared/features/offline';
-import type { FeatureRow } from '../../shared/features/types';
+import type { FeatureRow } from '../../shared/features/definitions/values';
 import { hubBatch, row, sorted, spec, startOfflineEnv, type OfflineEnv } from './offline-fixtures';
 
 let env: OfflineEnv;
@@ -14,10 +14,21 @@ afterAll(async () => {
 const DAY = '2024-06-01';
 /** Batch i: 5 rows of day 2024-06-01. */
 const batch = (i: number): FeatureRow[] =>
-  [0, 1, 2, 3, 4].map((k) => row(`e${k}`, Date.UTC(2024, 5, 1, i, k), Date.UTC(2024, 5, 1, i, k, 30), { clicks: i * 100 + k, spend: k / 4, country: 'NL', active: k % 2 === 0 }));
+  [0, 1, 2, 3, 4].map((k) =>
+    row(`e${k}`, Date.UTC(2024, 5, 1, i, k), Date.UTC(2024, 5, 1, i, k, 30), {
+      clicks: i * 100 + k,
+      spend: k / 4,
+      country: 'NL',
+      active: k % 2 === 0,
+    }),
+  );
 
 /** Writes `n` small segments into one day; batch `n + 1` repeats batch 1's rows exactly (another input). */
-async function smallSegments(store: OfflineStore, view: string, n: number): Promise<{ all: FeatureRow[]; distinct: FeatureRow[] }> {
+async function smallSegments(
+  store: OfflineStore,
+  view: string,
+  n: number,
+): Promise<{ all: FeatureRow[]; distinct: FeatureRow[] }> {
   const all: FeatureRow[] = [];
   for (let i = 1; i <= n; i++) {
     await store.writeRows(spec(view, hubBatch(i, i)), batch(i));
@@ -46,14 +57,19 @@ describe('offline store: compaction', () => {
     expect(await store.readRows('compact')).toEqual(distinct);
 
     const tombstones = await store.manifest.list({ view: 'compact' });
-    expect(tombstones.filter((r) => r.state === 'superseded').map((r) => r.supersededBy)).toEqual(before.map(() => res.mergedSegmentId));
+    expect(tombstones.filter((r) => r.state === 'superseded').map((r) => r.supersededBy)).toEqual(
+      before.map(() => res.mergedSegmentId),
+    );
   });
 
   it('a batch redelivered after its segment was compacted away commits nothing new', async () => {
     const store = await env.store();
     const { distinct } = await smallSegments(store, 'compact-redeliver', 3);
     await compactDay(store, 'compact-redeliver', 'v1', DAY);
-    const again = await store.writeRows(spec('compact-redeliver', hubBatch(2, 2)), batch(2).map((r) => ({ ...r, createdTs: r.createdTs + 1 })));
+    const again = await store.writeRows(
+      spec('compact-redeliver', hubBatch(2, 2)),
+      batch(2).map((r) => ({ ...r, createdTs: r.createdTs + 1 })),
+    );
     expect(again.rowsCommitted).toBe(0);
     expect(await store.readRows('compact-redeliver')).toEqual(distinct);
   });
@@ -90,7 +106,9 @@ describe('offline store: compaction', () => {
   it('two compactions of the same day at once: one commits, the other changes nothing', async () => {
     const store = await env.store();
     const { distinct } = await smallSegments(store, 'compact-twice', 6);
-    const results = await Promise.all([env.store(), env.store()].map(async (s) => compactDay(await s, 'compact-twice', 'v1', DAY)));
+    const results = await Promise.all(
+      [env.store(), env.store()].map(async (s) => compactDay(await s, 'compact-twice', 'v1', DAY)),
+    );
     expect(results.map((r) => r.status).sort()).toEqual(expect.arrayContaining(['compacted']));
     expect(results.filter((r) => r.status === 'compacted')).toHaveLength(1);
     expect(await store.listSegments('compact-twice')).toHaveLength(1);

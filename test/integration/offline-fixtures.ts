@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
-import { Storage } from '../../shared/storage/clients';
+import { Storage } from '../../shared/azure/storage';
 import { OfflineStore, type OfflineStoreOptions } from '../../shared/features/offline';
 import type { SegmentLineage, SegmentSpec } from '../../shared/features/offline';
-import type { FeatureColumn, FeatureRow, FeatureValue } from '../../shared/features/types';
+import type { FeatureColumn, FeatureRow, FeatureValue } from '../../shared/features/definitions/values';
 import { tempDir } from '../helpers/temp';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -24,7 +24,12 @@ export const CLICK_COLUMNS: FeatureColumn[] = [
 /** Epoch ms of an ISO time (UTC when no zone is given). */
 export const t = (iso: string): number => Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(iso) ? iso : `${iso}Z`);
 
-export function row(entityId: string, eventTs: number | string, createdTs: number | string, values: Record<string, FeatureValue>): FeatureRow {
+export function row(
+  entityId: string,
+  eventTs: number | string,
+  createdTs: number | string,
+  values: Record<string, FeatureValue>,
+): FeatureRow {
   return {
     entityId,
     eventTs: typeof eventTs === 'string' ? t(eventTs) : eventTs,
@@ -35,7 +40,10 @@ export function row(entityId: string, eventTs: number | string, createdTs: numbe
 
 /** An Event Hubs batch's lineage: partition `p`, sequence numbers first..last. */
 export function hubBatch(first: number, last: number, partition = '0', source = 'clicks'): SegmentLineage {
-  return { input: { kind: 'eventhub', source, partition, firstSeq: first, lastSeq: last }, jobId: `job-${first}-${last}` };
+  return {
+    input: { kind: 'eventhub', source, partition, firstSeq: first, lastSeq: last },
+    jobId: `job-${first}-${last}`,
+  };
 }
 
 export function spec(view: string, lineage: SegmentLineage, columns = CLICK_COLUMNS, version = 'v1'): SegmentSpec {
@@ -77,7 +85,9 @@ export async function startOfflineEnv(): Promise<OfflineEnv> {
 
 /** Sort rows the way readRows returns them, for comparisons. */
 export function sorted(rows: readonly FeatureRow[]): FeatureRow[] {
-  return [...rows].sort((a, b) => (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : a.eventTs - b.eventTs || a.createdTs - b.createdTs));
+  return [...rows].sort((a, b) =>
+    a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : a.eventTs - b.eventTs || a.createdTs - b.createdTs,
+  );
 }
 
 /**
@@ -86,9 +96,15 @@ export function sorted(rows: readonly FeatureRow[]): FeatureRow[] {
  */
 export function transpileProject(outDir: string): string {
   const walk = (dir: string): string[] =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [path.join(dir, e.name)] : [],
-    );
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .flatMap((e) =>
+        e.isDirectory()
+          ? walk(path.join(dir, e.name))
+          : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')
+            ? [path.join(dir, e.name)]
+            : [],
+      );
   for (const src of [...walk(path.join(ROOT, 'shared')), ...walk(path.join(ROOT, 'local'))]) {
     const out = path.join(outDir, path.relative(ROOT, src)).replace(/\.ts$/, '.js');
     fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -6,10 +6,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST_TABLE, gcOrphans, segmentBlobPath, segmentId, withConnection, type OfflineStore, type SegmentSpec } from '../../shared/features/offline';
+import {
+  gcOrphans,
+  segmentBlobPath,
+  segmentId,
+  withConnection,
+  type OfflineStore,
+  type SegmentSpec,
+} from '../../shared/features/offline';
+import { MANIFEST_TABLE } from '../../shared/azure/manifest-table';
 import { uploadOnce } from '../../shared/features/offline/segment-blobs';
 import { stageRows, writeDayFiles } from '../../shared/features/offline/segment-file';
-import type { FeatureRow } from '../../shared/features/types';
+import type { FeatureRow } from '../../shared/features/definitions/values';
 import { hubBatch, row, spec, startOfflineEnv, type OfflineEnv } from './offline-fixtures';
 
 let env: OfflineEnv;
@@ -29,7 +37,12 @@ async function uploadThenCrash(store: OfflineStore, s: SegmentSpec, rows: Featur
     await stageRows(c, 'r', s.columns, rows);
     return writeDayFiles(c, 'r', s.columns, dir);
   });
-  const blobPath = segmentBlobPath(s.view, s.version, day!.day, segmentId(s.lineage.input, s.view, s.version, day!.day));
+  const blobPath = segmentBlobPath(
+    s.view,
+    s.version,
+    day!.day,
+    segmentId(s.lineage.input, s.view, s.version, day!.day),
+  );
   const up = await uploadOnce(store.container, blobPath, day!.file, { ...day!, lineage: s.lineage });
   expect(up.status).toBe('uploaded');
   return blobPath;
@@ -98,7 +111,8 @@ describe('offline store: crash between upload and commit', () => {
 
   it('a crash after a multi-day batch was claimed: gcOrphans keeps the claimed blobs, and the next delivery commits that rendering, not its own', async () => {
     const store = await env.store();
-    const days = (createdTs: number) => [1, 2, 3].map((d) => row(`u${d}`, `2024-04-0${d}T12:00:00`, createdTs, { clicks: d }));
+    const days = (createdTs: number) =>
+      [1, 2, 3].map((d) => row(`u${d}`, `2024-04-0${d}T12:00:00`, createdTs, { clicks: d }));
     await store.writeRows(spec('claimcrash', hubBatch(1, 1)), days(100));
     // As if the writer had died after its claim and its first commit: two manifest rows never made it.
     const table = await env.storage().table(MANIFEST_TABLE);
@@ -112,7 +126,11 @@ describe('offline store: crash between upload and commit', () => {
 
     const again = await store.writeRows(spec('claimcrash', hubBatch(1, 1)), days(999));
     expect(again.rowsCommitted).toBe(2);
-    expect((await store.readRows('claimcrash')).map((r) => [r.entityId, r.createdTs])).toEqual([['u1', 100], ['u2', 100], ['u3', 100]]);
+    expect((await store.readRows('claimcrash')).map((r) => [r.entityId, r.createdTs])).toEqual([
+      ['u1', 100],
+      ['u2', 100],
+      ['u3', 100],
+    ]);
     expect((await gcOrphans(store, { view: 'claimcrash', graceMs: 1000 })).orphansDeleted).toEqual([]);
   });
 });

@@ -1,12 +1,15 @@
 /**
- * The OnlineStore contract, run against a real redis-server and the embedded store alike.
+ * The OnlineStore contract, run against a real redis-server, the embedded store and the embedded
+ * store behind its restore-on-start wrapper alike; then what is specific to each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { startRedis, type RedisHandle } from '../../local/processes/redis';
 import { EmbeddedOnlineStore, RedisOnlineStore, createOnlineStore } from '../../shared/features/online';
+import { RestoredOnlineStore } from '../../shared/features/online/restored';
 import type { OnlineStore } from '../../shared/features/online/types';
-import type { FeatureRow, FeatureValue } from '../../shared/features/types';
+import type { FeatureRow, FeatureValue } from '../../shared/features/definitions/values';
+import { BUSY_REDIS } from '../helpers/wait';
 
 let redis: RedisHandle;
 beforeAll(async () => {
@@ -16,7 +19,12 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const row = (entityId: string, eventTs: number, createdTs: number, values: Record<string, FeatureValue>): FeatureRow => ({ entityId, eventTs, createdTs, values });
+const row = (
+  entityId: string,
+  eventTs: number,
+  createdTs: number,
+  values: Record<string, FeatureValue>,
+): FeatureRow => ({ entityId, eventTs, createdTs, values });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let viewSeq = 0;
@@ -24,8 +32,9 @@ let viewSeq = 0;
 const freshView = () => `view_${++viewSeq}`;
 
 const stores: Array<[string, () => OnlineStore]> = [
-  ['redis', () => new RedisOnlineStore(redis.url)],
+  ['redis', () => new RedisOnlineStore(redis.url, BUSY_REDIS)],
   ['embedded', () => new EmbeddedOnlineStore()],
+  ['restored embedded', () => new RestoredOnlineStore(new EmbeddedOnlineStore(), async () => undefined)],
 ];
 
 describe.each(stores)('%s online store', (_kind, make) => {
@@ -39,9 +48,17 @@ describe.each(stores)('%s online store', (_kind, make) => {
 
   it('serves the newest row of each entity', async () => {
     const v = freshView();
-    expect(await store.write(v, [row('u1', 1000, 1000, { n: 1 }), row('u2', 1000, 1000, { n: 7 })])).toEqual({ applied: 2, skipped: 0 });
+    expect(await store.write(v, [row('u1', 1000, 1000, { n: 1 }), row('u2', 1000, 1000, { n: 7 })])).toEqual({
+      applied: 2,
+      skipped: 0,
+    });
     expect(await store.write(v, [row('u1', 2000, 2000, { n: 2 })])).toEqual({ applied: 1, skipped: 0 });
-    expect(await store.read([{ view: v, entityId: 'u1' }, { view: v, entityId: 'u2' }])).toEqual([
+    expect(
+      await store.read([
+        { view: v, entityId: 'u1' },
+        { view: v, entityId: 'u2' },
+      ]),
+    ).toEqual([
       { values: { n: 2 }, eventTs: 2000, createdTs: 2000 },
       { values: { n: 7 }, eventTs: 1000, createdTs: 1000 },
     ]);
@@ -51,7 +68,11 @@ describe.each(stores)('%s online store', (_kind, make) => {
     const v = freshView();
     await store.write(v, [row('u1', 2000, 2000, { n: 2 })]);
     expect(await store.write(v, [row('u1', 1000, 3000, { n: 1 })])).toEqual({ applied: 0, skipped: 1 });
-    expect((await store.read([{ view: v, entityId: 'u1' }]))[0]).toEqual({ values: { n: 2 }, eventTs: 2000, createdTs: 2000 });
+    expect((await store.read([{ view: v, entityId: 'u1' }]))[0]).toEqual({
+      values: { n: 2 },
+      eventTs: 2000,
+      createdTs: 2000,
+    });
   });
 
   it('takes a correction at the same event time with a newer createdTs, and only then', async () => {
@@ -60,7 +81,11 @@ describe.each(stores)('%s online store', (_kind, make) => {
     expect(await store.write(v, [row('u1', 2000, 1999, { n: 99 })])).toEqual({ applied: 0, skipped: 1 });
     expect(await store.write(v, [row('u1', 2000, 2000, { n: 98 })])).toEqual({ applied: 0, skipped: 1 }); // equal: a replay
     expect(await store.write(v, [row('u1', 2000, 2500, { n: 3 })])).toEqual({ applied: 1, skipped: 0 });
-    expect((await store.read([{ view: v, entityId: 'u1' }]))[0]).toEqual({ values: { n: 3 }, eventTs: 2000, createdTs: 2500 });
+    expect((await store.read([{ view: v, entityId: 'u1' }]))[0]).toEqual({
+      values: { n: 3 },
+      eventTs: 2000,
+      createdTs: 2500,
+    });
   });
 
   it('is idempotent: replaying a batch applies nothing and changes nothing', async () => {
@@ -75,8 +100,12 @@ describe.each(stores)('%s online store', (_kind, make) => {
 
   it('resolves several rows of one entity in one batch to the newest, whatever their order', async () => {
     const v = freshView();
-    const result = await store.write(v, [row('u1', 10, 10, { n: 10 }), row('u1', 30, 30, { n: 30 }), row('u1', 20, 20, { n: 20 })]);
-    expect(result).toEqual({ applied: 2, skipped: 1 });
+    const result = await store.write(v, [
+      row('u1', 10, 10, { n: 10 }),
+      row('u1', 30, 30, { n: 30 }),
+      row('u1', 20, 20, { n: 20 }),
+    ]);
+    expect(result).toEqual({ applied: 1, skipped: 2 }); // only the newest is written: the others could not win
     expect((await store.read([{ view: v, entityId: 'u1' }]))[0]!.values).toEqual({ n: 30 });
   });
 
@@ -93,7 +122,9 @@ describe.each(stores)('%s online store', (_kind, make) => {
     const now = Date.now();
     const ttl = 60_000;
     expect(await store.write(v, [row('old', now - ttl - 1, now, { n: 1 })], ttl)).toEqual({ applied: 0, skipped: 1 });
-    expect(await store.write(v, [row('soon', now - ttl + 400, now, { n: 2 }), row('later', now, now, { n: 3 })], ttl)).toEqual({ applied: 2, skipped: 0 });
+    expect(
+      await store.write(v, [row('soon', now - ttl + 400, now, { n: 2 }), row('later', now, now, { n: 3 })], ttl),
+    ).toEqual({ applied: 2, skipped: 0 });
     const keys = ['old', 'soon', 'later'].map((entityId) => ({ view: v, entityId }));
     expect((await store.read(keys)).map((r) => r?.values.n ?? null)).toEqual([null, 2, 3]);
     await sleep(600);
@@ -183,7 +214,14 @@ describe('embedded specifics', () => {
     const store = new EmbeddedOnlineStore({ now: () => now });
     await store.write('v', [row('u1', 5_000, 5_000, { n: 1 })], 1_000); // expires at 6 000: already past
     await store.write('v', [row('u2', 9_500, 9_500, { n: 2 })], 1_000); // expires at 10 500
-    expect((await store.read([{ view: 'v', entityId: 'u1' }, { view: 'v', entityId: 'u2' }])).map((r) => r?.values.n ?? null)).toEqual([null, 2]);
+    expect(
+      (
+        await store.read([
+          { view: 'v', entityId: 'u1' },
+          { view: 'v', entityId: 'u2' },
+        ])
+      ).map((r) => r?.values.n ?? null),
+    ).toEqual([null, 2]);
     now = 10_499;
     expect((await store.read([{ view: 'v', entityId: 'u2' }]))[0]?.values.n).toBe(2);
     now = 10_500;
@@ -194,11 +232,16 @@ describe('embedded specifics', () => {
 
 describe('redis specifics', () => {
   it('keeps one hash per (view, entity) under the strata:v1 prefix', async () => {
-    const store = new RedisOnlineStore(redis.url);
+    const store = new RedisOnlineStore(redis.url, BUSY_REDIS);
     const raw = new Redis(redis.url);
     try {
       await store.write('layout_view', [row('u9', 1714557600000, 1714557600123, { n: 3, page: 'home' })]);
-      expect(await raw.hgetall('strata:v1:layout_view:u9')).toEqual({ '@e': '1714557600000', '@c': '1714557600123', n: 'n3', page: 'shome' });
+      expect(await raw.hgetall('strata:v1:layout_view:u9')).toEqual({
+        '@e': '1714557600000',
+        '@c': '1714557600123',
+        n: 'n3',
+        page: 'shome',
+      });
       await store.write('layout_view', [row('u9', 1714557600000, 1714557600123, { n: 3 })], 10 * 365 * 86_400_000);
       expect(await raw.pexpiretime('strata:v1:layout_view:u9')).toBe(-1); // the replay was skipped, no expiry set
       await store.write('layout_view', [row('u9', 1714557600001, 1714557600124, { n: 4 })], 10 * 365 * 86_400_000);
@@ -210,13 +253,16 @@ describe('redis specifics', () => {
   });
 
   it('loads the script again when Redis has forgotten it (NOSCRIPT)', async () => {
-    const store = new RedisOnlineStore(redis.url);
+    const store = new RedisOnlineStore(redis.url, BUSY_REDIS);
     const raw = new Redis(redis.url);
     try {
       const v = freshView();
       await store.write(v, [row('u1', 1, 1, { n: 1 })]);
       await raw.script('FLUSH');
-      expect(await store.write(v, [row('u1', 2, 2, { n: 2 }), row('u2', 2, 2, { n: 5 })])).toEqual({ applied: 2, skipped: 0 });
+      expect(await store.write(v, [row('u1', 2, 2, { n: 2 }), row('u2', 2, 2, { n: 5 })])).toEqual({
+        applied: 2,
+        skipped: 0,
+      });
       expect((await store.read([{ view: v, entityId: 'u1' }]))[0]!.values).toEqual({ n: 2 });
     } finally {
       raw.disconnect();
@@ -226,13 +272,55 @@ describe('redis specifics', () => {
 
   it('fails with a DependencyError naming Redis when it cannot be reached', async () => {
     const store = new RedisOnlineStore('redis://127.0.0.1:1');
-    await expect(store.read([{ view: 'v', entityId: 'u' }])).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/^Redis at redis:\/\/127\.0\.0\.1:1: could not read features/) });
+    await expect(store.read([{ view: 'v', entityId: 'u' }])).rejects.toMatchObject({
+      status: 503,
+      message: expect.stringMatching(/^Redis at redis:\/\/127\.0\.0\.1:1: could not read features/),
+    });
     expect(await store.ping()).toEqual({ ok: false, version: '' });
     await store.close();
   });
 
+  it('a frozen Redis (SIGSTOP) fails reads and writes within their timeouts, naming the setting; thawed, both work again', async () => {
+    const frozen = await startRedis();
+    const store = createOnlineStore({ redisUrl: frozen.url, redisReadTimeoutMs: 500, redisWriteTimeoutMs: 1000 });
+    try {
+      await store.write('v', [row('u1', 1, 1, { n: 1 })]);
+      process.kill(frozen.pid, 'SIGSTOP');
+      await expect(store.read([{ view: 'v', entityId: 'u1' }])).rejects.toMatchObject({
+        status: 503,
+        message: `Redis at ${frozen.url}: could not read features: no answer within 500 ms (STRATA_REDIS_READ_TIMEOUT_MS)`,
+      });
+      await expect(
+        store.read([
+          { view: 'v', entityId: 'u1' },
+          { view: 'v', entityId: 'u2' },
+        ]),
+      ).rejects.toMatchObject({ status: 503 });
+      await expect(store.write('v', [row('u1', 2, 2, { n: 2 })])).rejects.toMatchObject({
+        status: 503,
+        message: `Redis at ${frozen.url}: could not write features: no answer within 1000 ms (STRATA_REDIS_WRITE_TIMEOUT_MS)`,
+      });
+      expect(await store.ping()).toEqual({ ok: false, version: '' });
+      // A store that first connects while Redis is frozen is bounded too.
+      const fresh = createOnlineStore({ redisUrl: frozen.url, redisReadTimeoutMs: 500 });
+      await expect(fresh.read([{ view: 'v', entityId: 'u1' }])).rejects.toMatchObject({ status: 503 });
+      await fresh.close();
+    } finally {
+      process.kill(frozen.pid, 'SIGCONT');
+    }
+    // The write that timed out was sent; Redis applies it once thawed (newest wins, so a retry is harmless).
+    expect(await store.write('v', [row('u1', 2, 2, { n: 2 })])).toEqual({ applied: 0, skipped: 1 });
+    expect((await store.read([{ view: 'v', entityId: 'u1' }]))[0]).toEqual({
+      values: { n: 2 },
+      eventTs: 2,
+      createdTs: 2,
+    });
+    await store.close();
+    await frozen.stop();
+  });
+
   it('createOnlineStore picks Redis when a URL is configured, else the embedded store', async () => {
-    const a = createOnlineStore({ redisUrl: redis.url });
+    const a = createOnlineStore({ redisUrl: redis.url, redisReadTimeoutMs: BUSY_REDIS.readTimeoutMs });
     const b = createOnlineStore({ redisUrl: undefined });
     expect([a.kind, b.kind]).toEqual(['redis', 'embedded']);
     await Promise.all([a.close(), b.close()]);

@@ -8,12 +8,14 @@ import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { tempDir } from '../helpers/temp';
 import { testPlatform } from '../helpers/feature-platform';
 import { arrivals, backfillDeps, daysAgo, ingestAll, revisedChurnRepo, DAY, HOUR } from '../helpers/backfill-fixtures';
-import { computePlan, caughtUpViews, viewStatus } from '../../shared/features/plan';
-import { IntervalLedger } from '../../shared/features/ledger';
+import { computePlan, caughtUpViews, viewStatus } from '../../shared/features/ledger/plan';
+import { IntervalLedger } from '../../shared/features/ledger/ledger';
 import { parseBackfillRequest, runBackfill } from '../../shared/features/backfill';
-import { readOnlineFeatures } from '../../shared/features/online-read';
+import { readOnlineFeatures } from '../../shared/features/online/read';
 import { featureRepo } from '../../shared/definitions';
 import type { Platform } from '../../shared/platform';
+import { storageFor } from '../../shared/azure/storage';
+import { LedgerTable } from '../../shared/azure/ledger-table';
 
 const tmp = tempDir('plan-');
 let azurite: AzuriteHandle;
@@ -26,7 +28,7 @@ const D3 = daysAgo(3);
 beforeAll(async () => {
   azurite = await startAzurite({ location: path.join(tmp.dir, 'azurite') });
   p = testPlatform({ storageConnection: azurite.connectionString, dataDir: path.join(tmp.dir, 'data') });
-  ledger = await IntervalLedger.open(p.storage);
+  ledger = await p.ledger();
   // Clicks and purchases from 01:00 three days ago until the morning of yesterday.
   await ingestAll(await p.ingest(), arrivals(31, D3 + HOUR, 52));
 });
@@ -42,7 +44,11 @@ describe('computePlan', () => {
     expect(plan.work).toEqual([]);
     expect(plan.backfills).toEqual([]);
     const clicks = plan.views.find((v) => v.view === 'user_clicks')!;
-    expect(clicks).toMatchObject({ caughtUp: true, lagMs: 0, days: { complete: 2, incomplete: 1, missing: 0, stale: 0, pending: 0 } });
+    expect(clicks).toMatchObject({
+      caughtUp: true,
+      lagMs: 0,
+      days: { complete: 2, incomplete: 1, missing: 0, stale: 0, pending: 0 },
+    });
     const flags = await caughtUpViews({ repo: featureRepo, ledger });
     expect(flags).toEqual({ user_clicks: true, user_purchases: true, user_engagement: true });
     // Serving can show (or act on) the flag beside each view's freshness.
@@ -54,7 +60,9 @@ describe('computePlan', () => {
     const ingest = await p.ingest();
     const report = await ingest.ingest({
       source: 'clicks',
-      records: [{ record: { user_id: 'u2', page: '/late', ts: new Date(D3 + 12 * HOUR).toISOString() }, position: 'late' }],
+      records: [
+        { record: { user_id: 'u2', page: '/late', ts: new Date(D3 + 12 * HOUR).toISOString() }, position: 'late' },
+      ],
       batch: { kind: 'eventhub', source: 'clicks', partition: 'late', firstSeq: 0, lastSeq: 0 },
       receivedAt: D3 + 2 * DAY + 6 * HOUR,
     });
@@ -66,7 +74,9 @@ describe('computePlan', () => {
       days.flatMap((d) => [`incomplete user_clicks ${d}`, `incomplete user_engagement ${d}`]).sort(),
     );
     expect(plan.work[0]!.reason).toBe('1 record arrived too late to be folded in');
-    expect(plan.backfills).toEqual([{ views: ['user_clicks'], from: new Date(D3).toISOString(), to: new Date(D3 + 3 * DAY).toISOString(), days: 3 }]);
+    expect(plan.backfills).toEqual([
+      { views: ['user_clicks'], from: new Date(D3).toISOString(), to: new Date(D3 + 3 * DAY).toISOString(), days: 3 },
+    ]);
 
     // Running what the plan proposes leaves nothing to do.
     const deps = await backfillDeps(p, { ledger });
@@ -85,7 +95,11 @@ describe('computePlan', () => {
     expect(missing[0]!.reason).toMatch(/^computed for definition version [0-9a-f]{12}, not the current [0-9a-f]{12}$/);
     expect(plan.backfills.map((b) => b.views)).toEqual([['user_clicks', 'user_purchases']]);
     expect(plan.views.every((v) => !v.caughtUp && v.watermark === null)).toBe(true);
-    expect(await caughtUpViews({ repo: revised, ledger })).toEqual({ user_clicks: false, user_purchases: false, user_engagement: false });
+    expect(await caughtUpViews({ repo: revised, ledger })).toEqual({
+      user_clicks: false,
+      user_purchases: false,
+      user_engagement: false,
+    });
 
     const deps = await backfillDeps(p, { repo: revised, ledger });
     await runBackfill(deps, parseBackfillRequest(revised, plan.backfills[0]), { jobId: 'plan-2' });
@@ -96,7 +110,7 @@ describe('computePlan', () => {
 
   it('a view whose watermark lags its source beyond the freshness target is stale, and not caught up', async () => {
     // A ledger of its own, written as a stream that stopped computing one view at 08:00.
-    const lagging = new IntervalLedger(await p.storage.table('ledgerlagging'));
+    const lagging = new IntervalLedger(await LedgerTable.open(storageFor(p.config.storage), 'ledgerlagging'));
     const repo = featureRepo;
     const d = daysAgo(1);
     const src = repo.source('clicks');
@@ -104,22 +118,50 @@ describe('computePlan', () => {
     await lagging.recordStream({
       at: Date.now(),
       days: [
-        { view: 'src.clicks', version: src.version, day: day(d), closesAt: d + DAY + HOUR, rows: 50, maxEventTs: d + 20 * HOUR, late: 0 },
-        { view: 'user_clicks', version: view.version, day: day(d), closesAt: d + DAY + HOUR, rows: 20, maxEventTs: d + 8 * HOUR, late: 0 },
+        {
+          view: 'src.clicks',
+          version: src.version,
+          day: day(d),
+          closesAt: d + DAY + HOUR,
+          rows: 50,
+          maxEventTs: d + 20 * HOUR,
+          late: 0,
+        },
+        {
+          view: 'user_clicks',
+          version: view.version,
+          day: day(d),
+          closesAt: d + DAY + HOUR,
+          rows: 20,
+          maxEventTs: d + 8 * HOUR,
+          late: 0,
+        },
       ],
       heads: [
-        { view: 'src.clicks', version: src.version, watermark: d + 20 * HOUR + 1, earliestEvent: d, newestEvent: d + 20 * HOUR },
+        {
+          view: 'src.clicks',
+          version: src.version,
+          watermark: d + 20 * HOUR + 1,
+          earliestEvent: d,
+          newestEvent: d + 20 * HOUR,
+        },
         { view: 'user_clicks', version: view.version, watermark: d + 8 * HOUR + 1 },
       ],
     });
     const strict = await computePlan({ repo, ledger: lagging }, { views: ['user_clicks'], freshness: 6 * HOUR });
-    expect(strict.work.filter((w) => w.view === 'user_clicks').map((w) => `${w.kind} ${w.day}`)).toEqual([`stale ${day(d)}`]);
+    expect(strict.work.filter((w) => w.view === 'user_clicks').map((w) => `${w.kind} ${w.day}`)).toEqual([
+      `stale ${day(d)}`,
+    ]);
     expect(strict.views.find((v) => v.view === 'user_clicks')).toMatchObject({ caughtUp: false, lagMs: 12 * HOUR });
     const relaxed = await computePlan({ repo, ledger: lagging }, { views: ['user_clicks'], freshness: 14 * HOUR });
     expect(relaxed.work.filter((w) => w.view === 'user_clicks')).toEqual([]);
 
     const status = await viewStatus({ repo, ledger: lagging }, 'user_clicks', { freshness: 6 * HOUR });
-    expect(status).toMatchObject({ caughtUp: false, watermark: new Date(d + 8 * HOUR + 1).toISOString(), newestSourceEvent: new Date(d + 20 * HOUR).toISOString() });
+    expect(status).toMatchObject({
+      caughtUp: false,
+      watermark: new Date(d + 8 * HOUR + 1).toISOString(),
+      newestSourceEvent: new Date(d + 20 * HOUR).toISOString(),
+    });
     expect(status.recent.map((e) => `${e.day} ${e.status} ${e.reason}`)).toEqual([`${day(d)} incomplete open`]);
   });
 });

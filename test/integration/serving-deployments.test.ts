@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite';
-import { storageFor } from '../../shared/storage/clients';
+import { storageFor } from '../../shared/azure/storage';
 import { ModelRegistry, type ArtifactRef } from '../../shared/serving/registry';
 import { DeploymentCache, type RegistryReader } from '../../shared/serving/deployments';
 import { Predictor } from '../../shared/serving/predictor';
 import { logistic, row, startOnlineStore, type CountingStore } from '../helpers/serving-fixtures';
+import { ModelTable } from '../../shared/azure/model-table';
 
 let azurite: AzuriteHandle;
 let dir: string;
@@ -36,7 +37,7 @@ class CountingReader implements RegistryReader {
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-deploy-'));
   azurite = await startAzurite({ location: dir });
-  registry = new ModelRegistry(storageFor(azurite.connectionString));
+  registry = new ModelRegistry(new ModelTable(storageFor(azurite.connectionString)));
   ({ store, stop: stopStore } = await startOnlineStore());
   const m = logistic(['user:age'], [0.2], -1);
   await registry.register('cached', m);
@@ -62,7 +63,7 @@ describe('deployment cache', () => {
     await deployments.close();
   });
 
-  it('refreshes in the background once the snapshot is older than refreshMs', async () => {
+  it('re-reads the registry once for all the requests that find the snapshot older than refreshMs', async () => {
     const reader = new CountingReader(registry);
     const deployments = new DeploymentCache(reader, { graceMs: 1000, refreshMs: 50 });
     const predictor = new Predictor({ deployments, store });
@@ -77,7 +78,11 @@ describe('deployment cache', () => {
 
   it('keeps serving the last snapshot while the registry storage is down, and reports it', async () => {
     const errors: string[] = [];
-    const deployments = new DeploymentCache(registry, { graceMs: 1000, refreshMs: 20, onError: (_e, ctx) => errors.push(ctx) });
+    const deployments = new DeploymentCache(registry, {
+      graceMs: 1000,
+      refreshMs: 20,
+      onError: (_e, ctx) => errors.push(ctx),
+    });
     const predictor = new Predictor({ deployments, store });
     const before = await predictor.predict('cached', { entityId: 'u1' });
     await azurite.stop();
@@ -89,7 +94,10 @@ describe('deployment cache', () => {
       await sleep(50);
     }
     const after = await predictor.predict('cached', { entityId: 'u1' });
-    expect([during.predictions[0]!.prediction, after.predictions[0]!.prediction]).toEqual([before.predictions[0]!.prediction, before.predictions[0]!.prediction]);
+    expect([during.predictions[0]!.prediction, after.predictions[0]!.prediction]).toEqual([
+      before.predictions[0]!.prediction,
+      before.predictions[0]!.prediction,
+    ]);
     expect(errors).toContain('refreshing model cached');
     await deployments.close();
   });

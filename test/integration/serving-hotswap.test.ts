@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../../shared/serving/router';
 import type { PredictResult } from '../../shared/serving/predictor';
 import { logistic, row, startServingStack, type CountingStore, type ServingStack } from '../helpers/serving-fixtures';
+import { eventually, WAIT_MS } from '../helpers/wait';
 
-const GRACE_MS = 300;
+// Long enough that a busy machine checks version 1 before its grace runs out.
+const GRACE_MS = 3_000;
 let stack: ServingStack;
 let store: CountingStore;
 
@@ -26,7 +28,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('hot swap', () => {
   beforeAll(async () => {
-    await store.write('user', ids.map((id) => row(id, { age: age(id) })));
+    await store.write(
+      'user',
+      ids.map((id) => row(id, { age: age(id) })),
+    );
     await stack.serving.register('swap', { ...versions[1], alias: 'production' });
     await stack.serving.register('swap', { ...versions[2], alias: 'canary' });
     await stack.serving.setTraffic('swap', { production: 70, canary: 30 });
@@ -75,12 +80,18 @@ describe('hot swap', () => {
     await stack.serving.log!.flush();
     const logged = new Map(stack.sink.records.map((rec) => [rec.predictionId, rec.version]));
     for (const r of results) {
-      expect(r.predictions.map((_, i) => logged.get(`${r.requestId}:${i}`))).toEqual(r.predictions.map((p) => p.modelVersion));
+      expect(r.predictions.map((_, i) => logged.get(`${r.requestId}:${i}`))).toEqual(
+        r.predictions.map((p) => p.modelVersion),
+      );
     }
 
     // Version 1 is retired: released once the grace period has passed with no request on it.
     expect(sessions.status().find((s) => s.version === 1)).toMatchObject({ active: false, leases: 0 });
-    await sleep(GRACE_MS + 150);
+    await eventually(
+      () => (sessions.status().length === 1 ? true : undefined),
+      WAIT_MS,
+      'version 1 to be released after its grace period',
+    );
     expect(sessions.status().map((s) => s.version)).toEqual([2]);
     expect(sessions.loadCount({ model: 'swap', version: 2 })).toBe(1);
   });

@@ -3,7 +3,16 @@ import { mlpModel } from '../../shared/onnx';
 import { NotFoundError, UnprocessableError, ValidationError, type StrataError } from '../../shared/errors';
 import { PredictionRecordSchema } from '../../shared/serving/prediction-log';
 import { bucketOf } from '../../shared/serving/router';
-import { logistic, row, sigmoid, signatureFor, startServingStack, type CountingStore, type ServingStack } from '../helpers/serving-fixtures';
+import {
+  logistic,
+  refused,
+  row,
+  sigmoid,
+  signatureFor,
+  startServingStack,
+  type CountingStore,
+  type ServingStack,
+} from '../helpers/serving-fixtures';
 
 describe.each(['redis', 'embedded'] as const)('serving on the %s online store', (kind) => {
   let stack: ServingStack;
@@ -28,17 +37,14 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
 
   async function writeUsers(ids: Record<string, number[]>, eventTs = Date.now()) {
     const entries = Object.entries(ids);
-    await store.write('user', entries.map(([id, x]) => row(id, { age: x[0]!, tenure: x[1]! }, eventTs)));
-    await store.write('txn', entries.map(([id, x]) => row(id, { count_7d: x[2]!, amount_avg: x[3]! }, eventTs)));
-  }
-
-  async function refused(p: Promise<unknown>): Promise<StrataError> {
-    try {
-      await p;
-    } catch (e) {
-      return e as StrataError;
-    }
-    throw new Error('expected the prediction to be refused');
+    await store.write(
+      'user',
+      entries.map(([id, x]) => row(id, { age: x[0]!, tenure: x[1]! }, eventTs)),
+    );
+    await store.write(
+      'txn',
+      entries.map(([id, x]) => row(id, { count_7d: x[2]!, amount_avg: x[3]! }, eventTs)),
+    );
   }
 
   describe('predict', () => {
@@ -51,7 +57,12 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       const r = await stack.serving.predict('churn', { entityId: 'u1' });
       const p = r.predictions[0]!;
       expect(p.prediction as number).toBeCloseTo(sigmoid(W.reduce((s, w, i) => s + w * users.u1![i]!, B)), 6);
-      expect(p).toMatchObject({ entityId: 'u1', modelVersion: 1, routedBy: 'production', meaning: 'probability of class 1' });
+      expect(p).toMatchObject({
+        entityId: 'u1',
+        modelVersion: 1,
+        routedBy: 'production',
+        meaning: 'probability of class 1',
+      });
       expect(r.timing.totalMs).toBeGreaterThanOrEqual(r.timing.hydrateMs + r.timing.inferMs);
       expect(r.timing.hydrateMs).toBeGreaterThan(0);
     });
@@ -70,9 +81,22 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
     });
 
     it('serves an MLP exactly as its hand-computed forward pass', async () => {
-      const l0 = { weights: [[0.1, -0.2], [0.3, 0.1], [-0.05, 0.2], [0.01, -0.01]], bias: [0.5, -0.5], activation: 'tanh' as const };
+      const l0 = {
+        weights: [
+          [0.1, -0.2],
+          [0.3, 0.1],
+          [-0.05, 0.2],
+          [0.01, -0.01],
+        ],
+        bias: [0.5, -0.5],
+        activation: 'tanh' as const,
+      };
       const l1 = { weights: [[1.2], [-0.7]], bias: [0.1] };
-      await stack.serving.register('churn-mlp', { artifact: mlpModel({ layers: [l0, l1], head: 'sigmoid' }), signature: signatureFor(refs), alias: 'production' });
+      await stack.serving.register('churn-mlp', {
+        artifact: mlpModel({ layers: [l0, l1], head: 'sigmoid' }),
+        signature: signatureFor(refs),
+        alias: 'production',
+      });
       const r = await stack.serving.predict('churn-mlp', { entityIds: Object.keys(users) });
       r.predictions.forEach((p) => {
         const x = users[p.entityId]!;
@@ -88,7 +112,10 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       expect(r.predictions[0]!.prediction as number).toBeCloseTo(sigmoid(W.reduce((s, w, i) => s + w * x[i]!, B)), 6);
       const e = await refused(stack.serving.predict('churn', { entityId: 'u1' }, { overrides: { 'txn:nope': 1 } }));
       expect(e).toBeInstanceOf(ValidationError);
-      expect(e.details[0]).toEqual({ where: 'overrides.txn:nope', problem: 'is not an input of model churn (its features: user:age, user:tenure, txn:count_7d, txn:amount_avg)' });
+      expect(e.details[0]).toEqual({
+        where: 'overrides.txn:nope',
+        problem: 'is not an input of model churn (its features: user:age, user:tenure, txn:count_7d, txn:amount_avg)',
+      });
     });
 
     it('refuses with 422 naming each required feature and entity that has no value', async () => {
@@ -98,9 +125,14 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       expect(e.status).toBe(422);
       expect(e.details).toEqual([
         { where: 'entity u-new / txn:count_7d', problem: 'no value in the online store (nothing stored for view txn)' },
-        { where: 'entity u-new / txn:amount_avg', problem: 'no value in the online store (nothing stored for view txn)' },
+        {
+          where: 'entity u-new / txn:amount_avg',
+          problem: 'no value in the online store (nothing stored for view txn)',
+        },
       ]);
-      expect(e.message).toMatch(/^model churn \(version 1\) cannot predict: 2 required feature values are missing or unusable: txn:count_7d for entity u-new/);
+      expect(e.message).toMatch(
+        /^model churn \(version 1\) cannot predict: 2 required feature values are missing or unusable: txn:count_7d for entity u-new/,
+      );
     });
 
     it('fills missing and stale features with their defaults and says which', async () => {
@@ -117,20 +149,44 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       expect(p.prediction as number).toBeCloseTo(sigmoid(W[0]! * 30 + W[1]! * 3 + B), 6);
     });
 
+    it('refuses onMissing "model" for a model that cannot take a missing value, naming the output', async () => {
+      // The plain logistic graph has no missing-value handling: NaN in, NaN out.
+      const e = await refused(
+        stack.serving.register('churn-nan', {
+          ...logistic(refs, W, B),
+          signature: signatureFor(refs, { onMissing: 'model' }),
+        }),
+      );
+      expect(e.status).toBe(400);
+      expect(JSON.stringify(e.details)).toContain('NaN or infinite for the sample input');
+    });
+
     it('treats a stale required feature as missing and says how old it is', async () => {
-      const sig = signatureFor(refs, { features: { 'user:tenure': { onMissing: 'required', maxStalenessMs: 60_000 } } });
+      const sig = signatureFor(refs, {
+        features: { 'user:tenure': { onMissing: 'required', maxStalenessMs: 60_000 } },
+      });
       await stack.serving.register('churn-fresh', { ...logistic(refs, W, B), signature: sig, alias: 'production' });
       const old = Date.now() - 3_600_000;
       await writeUsers({ 'u-stale': [1, 2, 3, 4] }, old);
       const e = await refused(stack.serving.predict('churn-fresh', { entityId: 'u-stale' }));
-      expect(e.details).toEqual([{ where: 'entity u-stale / user:tenure', problem: `stale: last event ${new Date(old).toISOString()} is older than maxStalenessMs 60000` }]);
+      expect(e.details).toEqual([
+        {
+          where: 'entity u-stale / user:tenure',
+          problem: `stale: last event ${new Date(old).toISOString()} is older than maxStalenessMs 60000`,
+        },
+      ]);
     });
 
     it('refuses a feature value that is not a number, naming it', async () => {
       await store.write('user', [row('u-str', { age: 'old', tenure: 1 })]);
       await store.write('txn', [row('u-str', { count_7d: true, amount_avg: '12.5' })]);
       const e = await refused(stack.serving.predict('churn', { entityId: 'u-str' }));
-      expect(e.details).toEqual([{ where: 'entity u-str / user:age', problem: 'is "old", not a number; the model\'s input is float (encode it in the feature view)' }]);
+      expect(e.details).toEqual([
+        {
+          where: 'entity u-str / user:age',
+          problem: 'is "old", not a number; the model\'s input is float (encode it in the feature view)',
+        },
+      ]);
     });
 
     it('says which model is unknown, and when a model has no production version', async () => {
@@ -143,11 +199,35 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       const r = await stack.serving.predict('churn', { entityIds: ['u1', 'u2'] });
       await stack.serving.log!.flush();
       const logged = stack.sink.records.filter((x) => x.requestId === r.requestId);
-      expect(logged.map((x) => [x.entityId, x.version, x.shadow, x.routedBy])).toEqual([['u1', 1, false, 'production'], ['u2', 1, false, 'production']]);
+      expect(logged.map((x) => [x.entityId, x.version, x.shadow, x.routedBy])).toEqual([
+        ['u1', 1, false, 'production'],
+        ['u2', 1, false, 'production'],
+      ]);
       expect(logged[0]!.prediction).toBe(r.predictions[0]!.prediction);
       expect(logged[0]!.features['txn:amount_avg']).toBe(80);
       expect(logged[0]!.latencyMs).toBe(r.timing.totalMs);
       for (const x of logged) expect(PredictionRecordSchema.parse(x)).toEqual(x);
+    });
+
+    it('logs the age of each online value it used (prediction time minus the event time stored with it); overrides have none', async () => {
+      const t = Date.now();
+      await store.write('user', [row('fresh1', { age: 40, tenure: 3 }, t - 60_000)]);
+      await store.write('txn', [row('fresh1', { count_7d: 2, amount_avg: 10 }, t - 5_000)]);
+      const r = await stack.serving.predict('churn', { entityId: 'fresh1' }, { overrides: { 'txn:count_7d': 7 } });
+      const elapsed = Date.now() - t;
+      await stack.serving.log!.flush();
+      const [logged] = stack.sink.records.filter((x) => x.requestId === r.requestId);
+      const ages = logged!.featureAgeMs!;
+      expect(Object.keys(ages).sort()).toEqual(['txn:amount_avg', 'user:age', 'user:tenure']);
+      for (const [ref, lag] of [
+        ['user:age', 60_000],
+        ['user:tenure', 60_000],
+        ['txn:amount_avg', 5_000],
+      ] as const) {
+        expect(ages[ref]).toBeGreaterThanOrEqual(lag);
+        expect(ages[ref]).toBeLessThanOrEqual(lag + elapsed);
+      }
+      expect(PredictionRecordSchema.parse(logged)).toEqual(logged);
     });
   });
 
@@ -157,7 +237,10 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
     const v2 = logistic(['user:age'], [-0.1], 0);
 
     beforeAll(async () => {
-      await store.write('user', ids.map((id, i) => row(id, { age: i % 90, tenure: 1 })));
+      await store.write(
+        'user',
+        ids.map((id, i) => row(id, { age: i % 90, tenure: 1 })),
+      );
       await stack.serving.register('ab', { ...v1, alias: 'production' });
       await stack.serving.register('ab', { ...v2, alias: 'canary' });
       await stack.serving.setTraffic('ab', { production: 80, canary: 20 });
@@ -167,7 +250,13 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       const out: Array<{ entityId: string; modelVersion: number; prediction: number }> = [];
       for (let i = 0; i < ids.length; i += 1000) {
         const r = await stack.serving.predict('ab', { entityIds: ids.slice(i, i + 1000) });
-        out.push(...r.predictions.map((p) => ({ entityId: p.entityId, modelVersion: p.modelVersion, prediction: p.prediction as number })));
+        out.push(
+          ...r.predictions.map((p) => ({
+            entityId: p.entityId,
+            modelVersion: p.modelVersion,
+            prediction: p.prediction as number,
+          })),
+        );
       }
       return out;
     };
@@ -193,7 +282,9 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       expect(new Set(r.predictions.map((p) => `${p.modelVersion}/${p.routedBy}`))).toEqual(new Set(['2/pinned']));
       const c = await stack.serving.predict('ab', { entityId: 'c1' }, { pin: 'production' });
       expect(c.predictions[0]).toMatchObject({ modelVersion: 1, routedBy: 'pinned' });
-      await expect(stack.serving.predict('ab', { entityId: 'c1' }, { pin: '7' })).rejects.toThrow('model ab has no version 7');
+      await expect(stack.serving.predict('ab', { entityId: 'c1' }, { pin: '7' })).rejects.toThrow(
+        'model ab has no version 7',
+      );
     });
 
     it('a shadow never changes the answer, and its predictions are logged with shadow=true', async () => {
@@ -201,7 +292,9 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       const v3 = logistic(['user:age', 'user:tenure'], [0.5, 0.5], 1);
       const { version } = await stack.serving.register('ab', { ...v3, alias: 'shadow' });
       const after = await stack.serving.predict('ab', { entityIds: ids.slice(0, 200) });
-      expect(after.predictions.map((p) => [p.modelVersion, p.prediction])).toEqual(before.predictions.map((p) => [p.modelVersion, p.prediction]));
+      expect(after.predictions.map((p) => [p.modelVersion, p.prediction])).toEqual(
+        before.predictions.map((p) => [p.modelVersion, p.prediction]),
+      );
       await stack.serving.predictor.idle();
       await stack.serving.log!.flush();
       const shadows = stack.sink.records.filter((x) => x.requestId === after.requestId && x.shadow);
@@ -211,7 +304,11 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
         expect(s.prediction as number).toBeCloseTo(v3.expected([s.features['user:age']!, 1]), 6);
       });
       const stats = stack.serving.stats('ab');
-      expect(stats.versions.find((v) => v.version === version.version)).toMatchObject({ shadow: true, share: 0, predictions: 200 });
+      expect(stats.versions.find((v) => v.version === version.version)).toMatchObject({
+        shadow: true,
+        share: 0,
+        predictions: 200,
+      });
     });
 
     it('a failing shadow is counted and reported but the caller still gets the live answer', async () => {
@@ -240,9 +337,9 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       const other = stack.another({ refreshMs: 50 });
       expect((await other.predict('ab', { entityId: 'c10' })).predictions[0]!.modelVersion).toBe(1);
       await stack.serving.setAlias('ab', 'production', 2);
+      // Once refreshMs has passed, the other instance's snapshot is too old to serve: its next
+      // request waits for the refresh, however slow the machine.
       await new Promise((r) => setTimeout(r, 80));
-      await other.predict('ab', { entityId: 'c10' }); // triggers the background refresh
-      await new Promise((r) => setTimeout(r, 200));
       const r = await other.predict('ab', { entityId: 'c10' });
       expect(r.predictions[0]!.modelVersion).toBe(2);
       expect(other.deployments.sessions.loadCount({ model: 'ab', version: 2 })).toBe(1);

@@ -11,9 +11,9 @@ import { startAzurite, type AzuriteHandle } from '../../local/processes/azurite'
 import { tempDir } from '../helpers/temp';
 import { testPlatform, clickEvents } from '../helpers/feature-platform';
 import { OfflineStore } from '../../shared/features/offline';
-import { Storage } from '../../shared/storage/clients';
+import { Storage } from '../../shared/azure/storage';
 import { DependencyError } from '../../shared/errors';
-import { sourceSegmentView } from '../../shared/features/ingest';
+import { sourceSegmentView } from '../../shared/features/ingest/service';
 import type { Platform } from '../../shared/platform';
 import { hubBatch, row, spec } from './offline-fixtures';
 
@@ -37,11 +37,19 @@ const DAY = 86_400_000;
 describe('a segment write that storage fails part-way', () => {
   it('waits for every upload before it throws (none reads a removed file), and the same write completes once storage is back', async () => {
     const workDir = fs.mkdtempSync(path.join(tmp.dir, 'work-'));
-    const store = await OfflineStore.open({ storage: new Storage(azurite.connectionString), cacheDir: path.join(tmp.dir, 'cache'), workDir });
+    const store = await OfflineStore.open({
+      storage: new Storage(azurite.connectionString),
+      cacheDir: path.join(tmp.dir, 'cache'),
+      workDir,
+    });
     const s = spec('partial', hubBatch(1, 1));
     // 16 event days: 16 segments, uploaded 4 at a time.
     const days = Array.from({ length: 16 }, (_, d) => Date.UTC(2024, 5, 1) + d * DAY);
-    const rows = days.flatMap((t, d) => Array.from({ length: 3000 }, (_, k) => row(`e${k}`, t + k * 1000, t, { clicks: d * k, spend: k / 7, country: `c${k}`, active: k % 2 === 0 })));
+    const rows = days.flatMap((t, d) =>
+      Array.from({ length: 3000 }, (_, k) =>
+        row(`e${k}`, t + k * 1000, t, { clicks: d * k, spend: k / 7, country: `c${k}`, active: k % 2 === 0 }),
+      ),
+    );
     const writing = store.writeRows(s, rows).then(
       () => undefined,
       (e: unknown) => e,
@@ -73,9 +81,14 @@ describe('ingest while storage is down', () => {
   it('fails with a DependencyError naming the storage service, and completes the same batch once storage is back', async () => {
     const ingest = await p.ingest();
     const start = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
-    const records = (events: unknown[], first: number) => events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
+    const records = (events: unknown[], first: number) =>
+      events.map((record, i) => ({ record, position: `partition 0, sequence ${first + i}` }));
     const events = clickEvents(start, ['s1', 's2'], 10);
-    await ingest.ingest({ source: 'clicks', records: records(events.slice(0, 10), 0), batch: { kind: 'eventhub', source: 'clicks', partition: '0', firstSeq: 0, lastSeq: 9 } });
+    await ingest.ingest({
+      source: 'clicks',
+      records: records(events.slice(0, 10), 0),
+      batch: { kind: 'eventhub', source: 'clicks', partition: '0', firstSeq: 0, lastSeq: 9 },
+    });
 
     await azurite.stop();
     const batch = { kind: 'eventhub' as const, source: 'clicks', partition: '0', firstSeq: 10, lastSeq: 19 };
@@ -84,7 +97,9 @@ describe('ingest while storage is down', () => {
       (e: unknown) => e,
     );
     expect(failed).toBeInstanceOf(DependencyError);
-    expect((failed as Error).message).toMatch(/^(Blob|Table) storage at http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1 is unreachable \(connect ECONNREFUSED/);
+    expect((failed as Error).message).toMatch(
+      /^(Blob|Table) storage at http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1 is unreachable \(connect ECONNREFUSED/,
+    );
 
     await restart();
     const retried = await ingest.ingest({ source: 'clicks', records: records(events.slice(10), 10), batch });

@@ -18,7 +18,7 @@ import { labelTarget } from '../../cli/produce/labels';
 import { parseRange, RangeNotSatisfiableError } from '../../shared/features/pit/download';
 import { ValidationError } from '../../shared/errors';
 import { churnRepoSpec } from '../../shared/definitions/churn';
-import { defineRepo, source } from '../../shared/features/definitions';
+import { defineRepo, source } from '../../shared/features/definitions/language';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 
@@ -70,7 +70,12 @@ describe('byte ranges of a download', () => {
       expect((e as RangeNotSatisfiableError).status).toBe(416);
       expect((e as RangeNotSatisfiableError).size).toBe(1000);
     }
-    for (const [h, problem] of [['bytes=9-2', /last byte comes before the first/], ['bytes=0-1,4-5', /one range per request/], ['items=0-1', /use bytes=/], ['bytes=-0', /length above 0/]] as const) {
+    for (const [h, problem] of [
+      ['bytes=9-2', /last byte comes before the first/],
+      ['bytes=0-1,4-5', /one range per request/],
+      ['items=0-1', /use bytes=/],
+      ['bytes=-0', /length above 0/],
+    ] as const) {
       expect(() => parseRange(h, size, 100), h).toThrow(ValidationError);
       expect(() => parseRange(h, size, 100), h).toThrow(problem);
     }
@@ -141,7 +146,8 @@ describe('help', () => {
         const path = c.subcommands ? [c.name, spec.name] : [c.name];
         const help = commandHelp(path, spec);
         expect(help).toContain(`Usage: strata ${path.join(' ')}`);
-        for (const name of Object.keys(spec.options ?? {})) expect(help, `${path.join(' ')} --${name}`).toContain(`--${name}`);
+        for (const name of Object.keys(spec.options ?? {}))
+          expect(help, `${path.join(' ')} --${name}`).toContain(`--${name}`);
         if (!spec.passthrough) expect(help).toContain('--json');
         expect(help).toContain('Exit codes: 0 done, 1 failed');
       }
@@ -149,7 +155,9 @@ describe('help', () => {
   });
 
   it('every command and subcommand answers --help with its usage, exit 0', async () => {
-    const names = COMMANDS.flatMap((c) => (c.subcommands ? [[c.name], ...c.subcommands.map((s) => [c.name, s.name])] : [[c.name]]));
+    const names = COMMANDS.flatMap((c) =>
+      c.subcommands ? [[c.name], ...c.subcommands.map((s) => [c.name, s.name])] : [[c.name]],
+    );
     for (const name of names) {
       const { out, stdout } = capture();
       expect(await main([...name, '--help'], out), name.join(' ')).toBe(0);
@@ -175,7 +183,10 @@ describe('help', () => {
       [['produce', '--to', 'now+1d'], /--to is in the future/],
       [['models', 'traffic', 'churn', '--canary', '120'], /--canary must be a number >= 0 <= 100/],
       [['models', 'alias', 'churn', 'canary', 'four'], /version must be a version number \(4 or v4\) or none/],
-      [['training-set', '--service', 'churn_v1', '--spine', 'nope.csv', '--out', 'x.txt'], /cannot tell the format of --out x.txt/],
+      [
+        ['training-set', '--service', 'churn_v1', '--spine', 'nope.csv', '--out', 'x.txt'],
+        /cannot tell the format of --out x.txt/,
+      ],
       [['upload', 'clicks', 'no-such-file.csv'], /cannot read file no-such-file.csv: no such file/],
     ];
     for (const [args, message] of cases) {
@@ -201,37 +212,84 @@ describe('help', () => {
   });
 
   it('tables align their columns', () => {
-    expect(table([{ a: 'x', n: 1 }, { a: 'longer', n: 22 }], [{ title: 'name', value: (r) => r.a }, { title: 'n', value: (r) => r.n, align: 'right' }])).toEqual([
-      'name     n',
-      'x        1',
-      'longer  22',
-    ]);
+    expect(
+      table(
+        [
+          { a: 'x', n: 1 },
+          { a: 'longer', n: 22 },
+        ],
+        [
+          { title: 'name', value: (r) => r.a },
+          { title: 'n', value: (r) => r.n, align: 'right' },
+        ],
+      ),
+    ).toEqual(['name     n', 'x        1', 'longer  22']);
   });
 });
 
 describe('where labels go', () => {
+  // The sample repo without its own label source, so each case declares the one it is about.
+  const unlabelled = { ...churnRepoSpec, sources: churnRepoSpec.sources.filter((s) => s.name !== 'churn_labels') };
   const withLabels = (schema: z.ZodObject, stream = true) =>
     defineRepo({
-      ...churnRepoSpec,
-      sources: [...churnRepoSpec.sources, source({ name: 'churn_labels', schema, eventTime: 'ts', ...(stream ? { stream: { hub: 'churn-labels' } } : { file: true }) } as never)],
+      ...unlabelled,
+      sources: [
+        ...unlabelled.sources,
+        source({
+          name: 'churn_labels',
+          schema,
+          eventTime: 'ts',
+          ...(stream ? { stream: { hub: 'churn-labels' } } : { file: true }),
+        } as never),
+      ],
     });
 
   it('nowhere when the repo has no label source', () => {
-    expect(labelTarget(defineRepo(churnRepoSpec), 'churn_labels')).toBeUndefined();
+    expect(labelTarget(defineRepo(unlabelled), 'churn_labels')).toBeUndefined();
+    expect(
+      labelTarget(defineRepo(churnRepoSpec), 'churn_labels')!.toRecord({ entityId: 'u1', ts: 0, label: 1 }),
+    ).toEqual({ user_id: 'u1', ts: '1970-01-01T00:00:00.000Z', churned: true });
   });
 
-  it('to the label source\'s hub, in its field names: a number label as 0/1, a boolean one as true/false, ISO or epoch times', () => {
-    const numeric = labelTarget(withLabels(z.object({ user_id: z.string(), ts: z.string(), churned: z.number().int() })), 'churn_labels')!;
+  it("to the label source's hub, in its field names: a number label as 0/1, a boolean one as true/false, ISO or epoch times", () => {
+    const numeric = labelTarget(
+      withLabels(z.object({ user_id: z.string(), ts: z.string(), churned: z.number().int() })),
+      'churn_labels',
+    )!;
     expect(numeric.hub).toBe('churn-labels');
-    expect(numeric.toRecord({ entityId: 'u000007', ts: Date.parse('2026-11-03T00:00:00Z'), label: 1 })).toEqual({ user_id: 'u000007', ts: '2026-11-03T00:00:00.000Z', churned: 1 });
-    const bool = labelTarget(withLabels(z.object({ user_id: z.string(), ts: z.number(), label: z.boolean(), note: z.string().optional() })), 'churn_labels')!;
+    expect(numeric.toRecord({ entityId: 'u000007', ts: Date.parse('2026-11-03T00:00:00Z'), label: 1 })).toEqual({
+      user_id: 'u000007',
+      ts: '2026-11-03T00:00:00.000Z',
+      churned: 1,
+    });
+    const bool = labelTarget(
+      withLabels(z.object({ user_id: z.string(), ts: z.number(), label: z.boolean(), note: z.string().optional() })),
+      'churn_labels',
+    )!;
     expect(bool.toRecord({ entityId: 'u1', ts: 5, label: 0 })).toEqual({ user_id: 'u1', ts: 5, label: false });
   });
 
   it('refuses a label source generated labels cannot fill, saying why', () => {
-    expect(() => labelTarget(withLabels(z.object({ user_id: z.string(), ts: z.string(), churned: z.number() }), false), 'churn_labels')).toThrow(/no stream hub/);
-    expect(() => labelTarget(withLabels(z.object({ account: z.string(), ts: z.string(), churned: z.number() })), 'churn_labels')).toThrow(/no field user_id/);
-    expect(() => labelTarget(withLabels(z.object({ user_id: z.string(), ts: z.string(), a: z.number(), b: z.number() })), 'churn_labels')).toThrow(/exactly one required boolean or number field/);
-    expect(() => labelTarget(withLabels(z.object({ user_id: z.string(), ts: z.string(), churned: z.number().min(5) })), 'churn_labels')).toThrow(/refuses a generated label/);
+    expect(() =>
+      labelTarget(
+        withLabels(z.object({ user_id: z.string(), ts: z.string(), churned: z.number() }), false),
+        'churn_labels',
+      ),
+    ).toThrow(/no stream hub/);
+    expect(() =>
+      labelTarget(withLabels(z.object({ account: z.string(), ts: z.string(), churned: z.number() })), 'churn_labels'),
+    ).toThrow(/no field user_id/);
+    expect(() =>
+      labelTarget(
+        withLabels(z.object({ user_id: z.string(), ts: z.string(), a: z.number(), b: z.number() })),
+        'churn_labels',
+      ),
+    ).toThrow(/exactly one required boolean or number field/);
+    expect(() =>
+      labelTarget(
+        withLabels(z.object({ user_id: z.string(), ts: z.string(), churned: z.number().min(5) })),
+        'churn_labels',
+      ),
+    ).toThrow(/refuses a generated label/);
   });
 });

@@ -9,7 +9,11 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.port).toBe(7071);
     expect(c.redisUrl).toBeUndefined();
-    expect(c.storageConnection).toMatch(/BlobEndpoint=http:\/\/127\.0\.0\.1:10000/);
+    expect(c.storage).toMatchObject({
+      kind: 'connectionString',
+      local: true,
+      connectionString: expect.stringMatching(/BlobEndpoint=http:\/\/127\.0\.0\.1:10000/),
+    });
   });
 
   it('names every bad setting at once, with the rule it broke', () => {
@@ -25,19 +29,37 @@ describe('configuration', () => {
     }
   });
 
+  it('takes the monitoring schedule as NCRONTAB with six fields or five, and names a bad one', () => {
+    expect(loadConfig({}).monitorSchedule).toBe('0 */15 * * * *');
+    expect(loadConfig({ STRATA_MONITOR_SCHEDULE: '*/10 * * * *' }).monitorSchedule).toBe('*/10 * * * *');
+    expect(loadConfig({ STRATA_MONITOR_SCHEDULE: '30 */10 * * * *' }).monitorSchedule).toBe('30 */10 * * * *');
+    expect(() => loadConfig({ STRATA_MONITOR_SCHEDULE: '*/10 * * *' })).toThrow(
+      /STRATA_MONITOR_SCHEDULE: must be an NCRONTAB schedule/,
+    );
+    expect(() => loadConfig({ STRATA_MONITOR_SCHEDULE: '0 61 * * * *' })).toThrow(/STRATA_MONITOR_SCHEDULE/);
+  });
+
   it('reads durations as milliseconds and names a bad one', () => {
     expect(loadConfig({}).maxFutureSkewMs).toBe(3_600_000);
     expect(loadConfig({ STRATA_MAX_FUTURE_SKEW: '90s' }).maxFutureSkewMs).toBe(90_000);
     expect(loadConfig({ STRATA_MAX_FUTURE_SKEW: '5000' }).maxFutureSkewMs).toBe(5000);
-    expect(() => loadConfig({ STRATA_MAX_FUTURE_SKEW: 'soon' })).toThrow(/STRATA_MAX_FUTURE_SKEW: expected a duration like "30s"/);
+    expect(() => loadConfig({ STRATA_MAX_FUTURE_SKEW: 'soon' })).toThrow(
+      /STRATA_MAX_FUTURE_SKEW: expected a duration like "30s"/,
+    );
   });
 
   it('accepts the development storage shorthand', () => {
-    expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).storageConnection).toMatch(/devstoreaccount1/);
+    expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).storage).toMatchObject({
+      kind: 'connectionString',
+      local: true,
+      connectionString: expect.stringMatching(/devstoreaccount1/),
+    });
   });
 
   it('local.settings.example.json lists every setting the code reads', () => {
-    const example = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
+    const example = JSON.parse(
+      fs.readFileSync(path.resolve(__dirname, '../../local.settings.example.json'), 'utf8'),
+    ) as { Values: Record<string, string> };
     for (const name of SETTING_NAMES) expect(Object.keys(example.Values)).toContain(name);
   });
 

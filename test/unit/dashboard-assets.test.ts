@@ -15,9 +15,13 @@ const script = `console.log(${JSON.stringify('x'.repeat(4000))});`;
 fs.mkdirSync(path.join(tmp.dir, 'assets'));
 fs.writeFileSync(path.join(tmp.dir, 'index.html'), '<!doctype html><title>t</title>');
 fs.writeFileSync(path.join(tmp.dir, 'assets', 'app-ABC.js'), script);
-fs.writeFileSync(path.join(tmp.dir, 'manifest.json'), JSON.stringify({ index: 'index.html', files: ['index.html', 'assets/app-ABC.js'] }));
+fs.writeFileSync(
+  path.join(tmp.dir, 'manifest.json'),
+  JSON.stringify({ index: 'index.html', files: ['index.html', 'assets/app-ABC.js'] }),
+);
 const assets = DashboardAssets.load(tmp.dir);
-const get = (p: string, extra: Partial<Parameters<DashboardAssets['serve']>[0]> = {}) => assets.serve({ path: p, method: 'GET', ...extra });
+const get = (p: string, extra: Partial<Parameters<DashboardAssets['serve']>[0]> = {}) =>
+  assets.serve({ path: p, method: 'GET', ...extra });
 
 describe('dashboard assets', () => {
   it('serves the page for the root path, revalidated by ETag (no-cache), 304 when the ETag matches', () => {

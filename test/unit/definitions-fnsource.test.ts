@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import ts from 'typescript';
-import { normaliseFunctionSource as norm } from '../../shared/features/fnsource';
+import { normaliseFunctionSource as norm } from '../../shared/features/definitions/fnsource';
 
 // The expressions below are compiled twice: by vitest's compiler (this file) and by tsc (the text
 // between the markers, transpiled here). `npm start` and Azure run tsc output, tests run vitest's:
@@ -9,41 +9,55 @@ import { normaliseFunctionSource as norm } from '../../shared/features/fnsource'
 // --- expressions: start
 const expressions = [
   (r: { amount: number }) => r.amount * 1000,
-  (r: { page: string }) => (r.page === 'home' ? 'landing' : "other"),
+  (r: { page: string }) => (r.page === 'home' ? 'landing' : 'other'),
   (r: any) => {
     // a comment
     const x = r.b ?? 0;
     return x > 1e3 ? `big ${x}` : /^\d+$/.test(String(x)) ? 'digits' : 'small';
   },
   (r: any) => r.user_purchases.spend_7d / Math.max(r.user_clicks.clicks_24h ?? 0, 1),
-  function named(r: any) { return [r.a, r.b,].filter(Boolean).length },
+  function named(r: any) {
+    return [r.a, r.b].filter(Boolean).length;
+  },
   (r: any) => ({ a: r.a, 'b-c': r.b })['b-c'],
-  (r: any) => ({ 'a': 1, "b": 2, 1: 4 }),
+  (r: any) => ({ a: 1, b: 2, 1: 4 }),
   // parentheses tsc keeps and oxc drops
-  (r: any) => (r.a * r.b) + r.c,
-  (r: any) => (r.a - r.b) - r.c,
-  (r: any) => ((r.a)),
-  (r: any) => { const x = (r.a + 1); return (x); },
-  (r: any) => r.a ? (r.b ? 1 : 2) : 3,
+  (r: any) => r.a * r.b + r.c,
+  (r: any) => r.a - r.b - r.c,
+  (r: any) => r.a,
+  (r: any) => {
+    const x = r.a + 1;
+    return x;
+  },
+  (r: any) => (r.a ? (r.b ? 1 : 2) : 3),
   (r: any) => (r.a as number) * 2,
-  (r: any) => typeof (r.a),
-  (r: any) => (r.f)(1) + (r.list).length + (1).toFixed(2).length,
-  (r: any) => -(-r.a) + (+r.b),
-  (r: any) => new (r.A)(),
-  (r: any) => `x${(r.a + 1)}y${r.b}`,
+  (r: any) => typeof r.a,
+  (r: any) => r.f(1) + r.list.length + (1).toFixed(2).length,
+  (r: any) => -(-r.a) + +r.b,
+  (r: any) => new r.A(),
+  (r: any) => `x${r.a + 1}y${r.b}`,
   (r: any) => (r.a ** 2) ** 3 + r.b ** (r.c ** 2),
-  (r: any) => r.x in (r.o),
-  (r: any) => { let s = 0; for (const x of r.list) { s += x; } return s },
+  (r: any) => r.x in r.o,
+  (r: any) => {
+    let s = 0;
+    for (const x of r.list) {
+      s += x;
+    }
+    return s;
+  },
   // parentheses both keep
   (r: any) => r.a - (r.b - r.c),
   (r: any) => !(r.a && r.b),
   (r: any) => (r.a || r.b) ?? r.c,
-  (r: any) => (r.a ? 1 : 2) ? 3 : 4,
+  (r: any) => ((r.a ? 1 : 2) ? 3 : 4),
   (r: any) => (-r.a) ** 2,
   (r: any) => (r?.a).b,
-  (r: any) => (function () { return 1; })(),
+  (r: any) =>
+    (function () {
+      return 1;
+    })(),
   (r: any) => (r.a, r.b),
-  (r: any) => (r.a + r.b) * (r.c - 1) / (r.d % 2),
+  (r: any) => ((r.a + r.b) * (r.c - 1)) / (r.d % 2),
 ];
 // --- expressions: end
 

@@ -12,10 +12,10 @@ import {
   sum,
   tumbling,
   type FeatureView,
-} from '../../shared/features/definitions';
+} from '../../shared/features/definitions/language';
 import { ValidationError } from '../../shared/errors';
 import { churnRepo } from '../../shared/definitions/churn';
-import { dagGraph, downstream, servicesUsing, topologicalOrder, upstream } from '../../shared/features/dag';
+import { dagGraph, downstream, servicesUsing, topologicalOrder, upstream } from '../../shared/features/compute/dag';
 import { events, orderTotals, orders, slide, testRepo, user } from '../helpers/feature-fixtures';
 
 /** The problems defineRepo reports, as "where: problem" lines. */
@@ -47,7 +47,10 @@ describe('defineRepo: references', () => {
       'user_engagement:spend_per_click:float',
       'user_engagement:is_active:bool',
     ]);
-    expect(churnRepo.view('user_clicks').columns.find((c) => c.name === 'last_page')).toEqual({ name: 'last_page', type: 'string' });
+    expect(churnRepo.view('user_clicks').columns.find((c) => c.name === 'last_page')).toEqual({
+      name: 'last_page',
+      type: 'string',
+    });
   });
 
   it('names a missing entity, source or input view by its path, with the closest name', () => {
@@ -73,7 +76,11 @@ describe('defineRepo: references', () => {
       problemsOf({
         entities: [user],
         sources: [events],
-        views: [slide, featureView({ name: 'a', entity: user, input: 'slide', features: { n: count(sliding('1h')) } }), derived('b', ['events'])],
+        views: [
+          slide,
+          featureView({ name: 'a', entity: user, input: 'slide', features: { n: count(sliding('1h')) } }),
+          derived('b', ['events']),
+        ],
       }),
     ).toEqual([
       'views.a.input: "slide" is a feature view, not a source; a view over other views takes them as a list: input: [view, ...]',
@@ -82,7 +89,9 @@ describe('defineRepo: references', () => {
   });
 
   it('asks to list a referenced object that is not in the repo', () => {
-    expect(problemsOf({ entities: [user], views: [slide] })).toEqual(['views.slide.input: source "events" is not in this repo; add it to sources: [...] in defineRepo']);
+    expect(problemsOf({ entities: [user], views: [slide] })).toEqual([
+      'views.slide.input: source "events" is not in this repo; add it to sources: [...] in defineRepo',
+    ]);
   });
 
   it('names a missing feature of a service and a missing field of an aggregation', () => {
@@ -90,7 +99,14 @@ describe('defineRepo: references', () => {
       problemsOf({
         entities: [user],
         sources: [events],
-        views: [featureView({ name: 'v', entity: user, input: events, features: { s: sum('amnt', sliding('1h')), p: sum('page', tumbling('1d')) } })],
+        views: [
+          featureView({
+            name: 'v',
+            entity: user,
+            input: events,
+            features: { s: sum('amnt', sliding('1h')), p: sum('page', tumbling('1d')) },
+          }),
+        ],
         services: [featureService({ name: 'svc', features: ['v:s', 'v:n', 'w:s', 'v.s'] })],
       }),
     ).toEqual([
@@ -111,7 +127,12 @@ describe('defineRepo: references', () => {
 
   it('checks that the entity key and event time are fields of the source', () => {
     const page = entity({ name: 'page', joinKey: 'page_id' });
-    const bad = source({ name: 'bad', schema: z.object({ user_id: z.string(), when: z.number() }), eventTime: 'ts' as 'when', stream: { hub: 'bad' } });
+    const bad = source({
+      name: 'bad',
+      schema: z.object({ user_id: z.string(), when: z.number() }),
+      eventTime: 'ts' as 'when',
+      stream: { hub: 'bad' },
+    });
     expect(
       problemsOf({
         entities: [page],
@@ -143,7 +164,11 @@ describe('defineRepo: references', () => {
             entity: user,
             input: events,
             ttl: '2 days',
-            features: { entity_id: count(sliding('1h')), n: count(sliding('1h', { hop: '2h' })), m: count(sliding('1x')) },
+            features: {
+              entity_id: count(sliding('1h')),
+              n: count(sliding('1h', { hop: '2h' })),
+              m: count(sliding('1x')),
+            },
           }),
         ],
       }),
@@ -174,7 +199,13 @@ describe('defineRepo: the view DAG', () => {
     const problems = problemsOf({
       entities: [user],
       sources: [events],
-      views: [slide, derived('a', [slide, 'c']), derived('b', ['a']), derived('c', ['b']), derived('selfish', ['selfish'])],
+      views: [
+        slide,
+        derived('a', [slide, 'c']),
+        derived('b', ['a']),
+        derived('c', ['b']),
+        derived('selfish', ['selfish']),
+      ],
     });
     expect(problems).toEqual([
       'views.a.input: cycle in the view DAG: a -> c -> b -> a. A view cannot depend on itself; compute the shared part in an upstream view that both read',
@@ -190,7 +221,12 @@ describe('defineRepo: the view DAG', () => {
     });
     expect(topologicalOrder(repo)).toEqual(['order_totals', 'slide', 'mid', 'top']);
     expect(downstream(repo, 'slide')).toEqual(['mid', 'top']);
-    expect(downstream(repo, ['slide', 'order_totals'], { includeSelf: true })).toEqual(['order_totals', 'slide', 'mid', 'top']);
+    expect(downstream(repo, ['slide', 'order_totals'], { includeSelf: true })).toEqual([
+      'order_totals',
+      'slide',
+      'mid',
+      'top',
+    ]);
     expect(upstream(repo, 'top')).toEqual({ views: ['order_totals', 'slide', 'mid'], sources: ['events', 'orders'] });
   });
 
@@ -199,6 +235,7 @@ describe('defineRepo: the view DAG', () => {
     expect(g.nodes.map((n) => n.id)).toEqual([
       'source:clicks',
       'source:purchases',
+      'source:churn_labels',
       'view:user_clicks',
       'view:user_purchases',
       'view:user_engagement',
@@ -213,7 +250,11 @@ describe('defineRepo: the view DAG', () => {
       'view:user_purchases -> service:churn_v1',
       'view:user_engagement -> service:churn_v1',
     ]);
-    expect(g.edges.find((e) => e.to === 'service:churn_v1')!.features).toEqual(['clicks_1h', 'clicks_24h', 'distinct_pages_24h']);
+    expect(g.edges.find((e) => e.to === 'service:churn_v1')!.features).toEqual([
+      'clicks_1h',
+      'clicks_24h',
+      'distinct_pages_24h',
+    ]);
     expect(g.nodes.find((n) => n.id === 'view:user_clicks')!.details.features).toContainEqual({
       name: 'clicks_1h',
       type: 'int',
@@ -227,13 +268,26 @@ describe('defineRepo: the view DAG', () => {
 
 describe('versions', () => {
   const build = (opts: { expression?: (r: any) => number; reorder?: boolean; description?: string } = {}) => {
-    const u = opts.reorder ? entity({ joinKey: 'user_id', name: 'user' }) : entity({ name: 'user', joinKey: 'user_id' });
+    const u = opts.reorder
+      ? entity({ joinKey: 'user_id', name: 'user' })
+      : entity({ name: 'user', joinKey: 'user_id' });
     const compute = opts.expression ?? ((r: any) => r.amount * 2);
     const features = opts.reorder
       ? { doubled: expr('float', compute), n: count(sliding('1h')) }
       : { n: count(sliding('1h')), doubled: expr('float', compute) };
-    const base = featureView({ name: 'base', entity: u, input: events, features, ...(opts.description ? { description: opts.description } : {}) });
-    const top = featureView({ name: 'top', entity: u, input: [base], features: { m: expr('float', (r: any) => r.base.n + 1) } });
+    const base = featureView({
+      name: 'base',
+      entity: u,
+      input: events,
+      features,
+      ...(opts.description ? { description: opts.description } : {}),
+    });
+    const top = featureView({
+      name: 'top',
+      entity: u,
+      input: [base],
+      features: { m: expr('float', (r: any) => r.base.n + 1) },
+    });
     return defineRepo({
       entities: [u],
       sources: [events],
@@ -241,7 +295,8 @@ describe('versions', () => {
       services: [featureService({ name: 'svc', features: ['base:n', 'top:m'] })],
     });
   };
-  const versions = (repo: ReturnType<typeof build>) => Object.fromEntries(repo.definitions().map((d) => [`${d.kind}:${d.name}`, d.version]));
+  const versions = (repo: ReturnType<typeof build>) =>
+    Object.fromEntries(repo.definitions().map((d) => [`${d.kind}:${d.name}`, d.version]));
 
   it('are the same for the same definitions, whatever the key order, feature order or description', () => {
     const v = versions(build());
@@ -257,7 +312,13 @@ describe('versions', () => {
       // twice the amount
       return r.amount   *   2
     };
-    const v = versions(build({ expression: (r: any) => { return r.amount * 2; } }));
+    const v = versions(
+      build({
+        expression: (r: any) => {
+          return r.amount * 2;
+        },
+      }),
+    );
     expect(versions(build({ expression: spaced }))).toEqual(v);
   });
 
@@ -274,7 +335,13 @@ describe('versions', () => {
   it('put the normalised expression text in the definition', () => {
     const def = build().view('base').definition as { features: Record<string, unknown> };
     expect(def.features.doubled).toEqual({ kind: 'expr', type: 'float', code: 'r => r . amount * 2' });
-    expect(def.features.n).toEqual({ kind: 'aggregate', agg: 'count', type: 'int', field: null, window: { kind: 'sliding', sizeMs: 3_600_000, hopMs: null } });
+    expect(def.features.n).toEqual({
+      kind: 'aggregate',
+      agg: 'count',
+      type: 'int',
+      field: null,
+      window: { kind: 'sliding', sizeMs: 3_600_000, hopMs: null },
+    });
   });
 });
 
@@ -291,5 +358,7 @@ describe('the sample repo', () => {
 it('testRepo is consistent (used by the transform tests)', () => {
   expect(testRepo.viewsReading('events').map((v) => v.name)).toEqual(['slide', 'tumble', 'hopping', 'everything']);
   expect(testRepo.consumers('slide').map((v) => v.name)).toEqual(['combined']);
-  expect(() => testRepo.view('slid')).toThrow('no feature view named "slid" (did you mean "slide"?); known: slide, tumble, hopping, everything, order_totals, combined');
+  expect(() => testRepo.view('slid')).toThrow(
+    'no feature view named "slid" (did you mean "slide"?); known: slide, tumble, hopping, everything, order_totals, combined',
+  );
 });

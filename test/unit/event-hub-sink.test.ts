@@ -4,12 +4,13 @@
  * `func start` sets too), the Event Hubs emulator when its connection string is configured.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventHubConnectionKind, eventHubSinkFor, EventHubSink } from '../../shared/events/event-hub-sink';
+import { eventHubConnectionKind, eventHubSinkFor, EventHubSink } from '../../shared/azure/event-hub-sink';
 import { EMULATOR } from '../helpers/event-hubs-emulator';
+import type { EventHubConnection } from '../../shared/azure/connections';
 
 const AZURE = 'Endpoint=sb://strata.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=abc=';
 const opened: EventHubSink[] = [];
-const sink = (o: { connection?: string; localHostUrl?: string }) => {
+const sink = (o: { connection?: string | EventHubConnection; localHostUrl?: string }) => {
   const s = eventHubSinkFor('predictions', { ...o, adminKey: 'k' });
   if (s) opened.push(s);
   return s?.target;
@@ -30,9 +31,26 @@ describe('prediction log sink', () => {
     expect(sink({ connection: AZURE, localHostUrl: 'http://127.0.0.1:7071' })).toBe('event hub predictions (Azure)');
   });
 
+  it('the prediction log sends to a namespace named for the managed identity (no connection string)', () => {
+    const identity: EventHubConnection = {
+      kind: 'identity',
+      setting: 'EVENTHUB_CONNECTION',
+      fullyQualifiedNamespace: 'strata.servicebus.windows.net',
+      credential: { kind: 'managedIdentity', clientId: 'c1' },
+    };
+    expect(eventHubConnectionKind(identity)).toBe('azure');
+    expect(sink({ connection: identity, localHostUrl: 'http://127.0.0.1:7071' })).toBe(
+      'event hub predictions (Azure strata.servicebus.windows.net, managed identity)',
+    );
+  });
+
   it('on the local host (told explicitly) the local bus serves, also for the emulator string', () => {
-    expect(sink({ localHostUrl: 'http://127.0.0.1:7123' })).toBe('event hub predictions (local bus at http://127.0.0.1:7123)');
-    expect(sink({ connection: EMULATOR, localHostUrl: 'http://127.0.0.1:7123' })).toBe('event hub predictions (local bus at http://127.0.0.1:7123)');
+    expect(sink({ localHostUrl: 'http://127.0.0.1:7123' })).toBe(
+      'event hub predictions (local bus at http://127.0.0.1:7123)',
+    );
+    expect(sink({ connection: EMULATOR, localHostUrl: 'http://127.0.0.1:7123' })).toBe(
+      'event hub predictions (local bus at http://127.0.0.1:7123)',
+    );
   });
 
   it('under func start (WEBSITE_HOSTNAME=localhost:7071, no local host) it never posts to a local bus', () => {

@@ -1,16 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { FeaturePipeline } from '../../shared/features/pipeline';
-import { computeView } from '../../shared/features/transform';
-import { validateRecords, type ValidRecord } from '../../shared/features/validate';
+import { FeaturePipeline } from '../../shared/features/compute/pipeline';
+import { computeView } from '../../shared/features/compute/transform';
+import { validateRecords, type ValidRecord } from '../../shared/features/ingest/validate';
 import { churnRepo } from '../../shared/definitions/churn';
-import type { FeatureRow } from '../../shared/features/types';
+import type { FeatureRow } from '../../shared/features/definitions/values';
 import { HOUR, MIN, at, newestPerTime, prng, rec, testRepo } from '../helpers/feature-fixtures';
 
 describe('FeaturePipeline on the churn repo', () => {
   const day = 24 * HOUR;
   const t = (iso: string) => Date.parse(iso);
   const valid = (source: string, records: object[], receivedAt: number) => {
-    const { accepted, rejected } = validateRecords(churnRepo, source, records.map((record, i) => ({ record, position: i })), { receivedAt });
+    const { accepted, rejected } = validateRecords(
+      churnRepo,
+      source,
+      records.map((record, i) => ({ record, position: i })),
+      { receivedAt },
+    );
     expect(rejected).toEqual([]);
     return accepted;
   };
@@ -19,22 +24,40 @@ describe('FeaturePipeline on the churn repo', () => {
     const p = new FeaturePipeline(churnRepo);
     const clicks = p.ingest(
       'clicks',
-      valid('clicks', [
-        { user_id: 'u1', page: 'home', ts: '2024-05-01T10:00:00Z' },
-        { user_id: 'u1', page: 'shoes', ts: '2024-05-01T10:20:00Z' },
-        { user_id: 'u1', page: 'home', ts: '2024-05-01T10:40:00Z', session_ms: 1200 },
-      ], t('2024-05-01T10:41:00Z')),
+      valid(
+        'clicks',
+        [
+          { user_id: 'u1', page: 'home', ts: '2024-05-01T10:00:00Z' },
+          { user_id: 'u1', page: 'shoes', ts: '2024-05-01T10:20:00Z' },
+          { user_id: 'u1', page: 'home', ts: '2024-05-01T10:40:00Z', session_ms: 1200 },
+        ],
+        t('2024-05-01T10:41:00Z'),
+      ),
     );
     const lastClick = clicks.rows.get('user_clicks')!.at(-1)!;
-    expect(lastClick).toMatchObject({ entityId: 'u1', eventTs: t('2024-05-01T10:40:00Z'), createdTs: t('2024-05-01T10:41:00Z') });
-    expect(lastClick.values).toEqual({ clicks_1h: 3, clicks_24h: 3, distinct_pages_24h: 2, last_page: 'home', clicks_per_day: 0 });
+    expect(lastClick).toMatchObject({
+      entityId: 'u1',
+      eventTs: t('2024-05-01T10:40:00Z'),
+      createdTs: t('2024-05-01T10:41:00Z'),
+    });
+    expect(lastClick.values).toEqual({
+      clicks_1h: 3,
+      clicks_24h: 3,
+      distinct_pages_24h: 2,
+      last_page: 'home',
+      clicks_per_day: 0,
+    });
 
     const purchases = p.ingest(
       'purchases',
-      valid('purchases', [
-        { user_id: 'u1', order_id: 'o1', amount: 30, currency: 'EUR', ts: '2024-05-01T10:45:00Z' },
-        { user_id: 'u1', order_id: 'o2', amount: 120, currency: 'EUR', ts: '2024-05-01T10:50:00Z' },
-      ], t('2024-05-01T10:51:00Z')),
+      valid(
+        'purchases',
+        [
+          { user_id: 'u1', order_id: 'o1', amount: 30, currency: 'EUR', ts: '2024-05-01T10:45:00Z' },
+          { user_id: 'u1', order_id: 'o2', amount: 120, currency: 'EUR', ts: '2024-05-01T10:50:00Z' },
+        ],
+        t('2024-05-01T10:51:00Z'),
+      ),
     );
     expect(purchases.rows.get('user_purchases')!.at(-1)!.values).toEqual({
       purchases_7d: 2,
@@ -51,14 +74,31 @@ describe('FeaturePipeline on the churn repo', () => {
 
     // Two days of silence from everyone: windows empty on the shared clock, engagement follows.
     const later = p.flush(t('2024-05-01T10:50:00Z') + 2 * day);
-    expect(later.rows.get('user_clicks')!.at(-1)!.values).toMatchObject({ clicks_1h: 0, clicks_24h: 0, last_page: null });
+    expect(later.rows.get('user_clicks')!.at(-1)!.values).toMatchObject({
+      clicks_1h: 0,
+      clicks_24h: 0,
+      last_page: null,
+    });
     expect(later.rows.get('user_engagement')!.at(-1)!.values).toEqual({ spend_per_click: 150, is_active: true }); // purchases_7d still 2
   });
 
   it('the day’s click count appears when the day is over', () => {
     const p = new FeaturePipeline(churnRepo, { views: ['user_clicks'] });
-    p.ingest('clicks', valid('clicks', [{ user_id: 'u1', page: 'a', ts: '2024-05-01T23:00:00Z' }, { user_id: 'u1', page: 'b', ts: '2024-05-01T23:30:00Z' }], t('2024-05-01T23:31:00Z')));
-    const next = p.ingest('clicks', valid('clicks', [{ user_id: 'u2', page: 'a', ts: '2024-05-02T00:05:00Z' }], t('2024-05-02T00:06:00Z')));
+    p.ingest(
+      'clicks',
+      valid(
+        'clicks',
+        [
+          { user_id: 'u1', page: 'a', ts: '2024-05-01T23:00:00Z' },
+          { user_id: 'u1', page: 'b', ts: '2024-05-01T23:30:00Z' },
+        ],
+        t('2024-05-01T23:31:00Z'),
+      ),
+    );
+    const next = p.ingest(
+      'clicks',
+      valid('clicks', [{ user_id: 'u2', page: 'a', ts: '2024-05-02T00:05:00Z' }], t('2024-05-02T00:06:00Z')),
+    );
     expect(next.rows.get('user_clicks')!.find((r) => r.entityId === 'u1')).toMatchObject({
       eventTs: t('2024-05-02T00:00:00Z'),
       values: { clicks_per_day: 2, clicks_1h: 1, clicks_24h: 2 },
@@ -82,8 +122,23 @@ describe('FeaturePipeline: train/serve consistency across the DAG', () => {
         const user = `u${Math.floor(r() * 4)}`;
         records.push(
           source === 'events'
-            ? rec('events', { user_id: user, page: ['a', 'b', 'c'][Math.floor(r() * 3)]!, amount: Math.round(r() * 100), ts: eventTs }, eventTs, clock)
-            : rec('orders', { user_id: user, order_id: `o${order++}`, amount: Math.round(r() * 500) / 10, ts: eventTs }, eventTs, clock),
+            ? rec(
+                'events',
+                {
+                  user_id: user,
+                  page: ['a', 'b', 'c'][Math.floor(r() * 3)]!,
+                  amount: Math.round(r() * 100),
+                  ts: eventTs,
+                },
+                eventTs,
+                clock,
+              )
+            : rec(
+                'orders',
+                { user_id: user, order_id: `o${order++}`, amount: Math.round(r() * 500) / 10, ts: eventTs },
+                eventTs,
+                clock,
+              ),
         );
       }
       batches.push({ source, records });
@@ -123,7 +178,11 @@ describe('FeaturePipeline: train/serve consistency across the DAG', () => {
   it('feeds rows of a view it does not compute (read back from the offline store) to its consumers', () => {
     const p = new FeaturePipeline(testRepo, { views: ['slide'] });
     expect(p.views).toEqual(['slide', 'combined']);
-    const r = p.ingestRows('order_totals', [{ entityId: 'u1', eventTs: at(0), createdTs: at(0), values: { orders_1h: 2, spend_1h: 9 } }]);
-    expect(r.rows.get('combined')).toEqual([{ entityId: 'u1', eventTs: at(0), createdTs: at(0), values: { spend_per_event: 9, has_orders: true } }]);
+    const r = p.ingestRows('order_totals', [
+      { entityId: 'u1', eventTs: at(0), createdTs: at(0), values: { orders_1h: 2, spend_1h: 9 } },
+    ]);
+    expect(r.rows.get('combined')).toEqual([
+      { entityId: 'u1', eventTs: at(0), createdTs: at(0), values: { spend_per_event: 9, has_orders: true } },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WindowState, computeView } from '../../shared/features/transform';
-import type { ValidRecord } from '../../shared/features/validate';
+import { WindowState, computeView } from '../../shared/features/compute/transform';
+import type { ValidRecord } from '../../shared/features/ingest/validate';
 import { HOUR, MIN, T0, at, newestPerTime, prng, rec, shuffled, testRepo, valuesAt } from '../helpers/feature-fixtures';
 
 const click = (user: string, minute: number, page: string, amount: number | null, createdTs?: number) =>
@@ -45,6 +45,19 @@ describe('sliding windows', () => {
     ]);
   });
 
+  it('with a hop, an event row before the rounded exit already leaves the departed event out', () => {
+    // The event at 1m leaves (t - 10m, t] at 11m; its exit row waits for the grid (15m), but the
+    // row of the event at 12m is evaluated over (2m, 12m] exactly, like every per-event row.
+    const { rows } = computeView(testRepo, 'hopping', [click('u1', 1, 'a', 1), click('u1', 12, 'a', 1)], {
+      to: at(60),
+    });
+    expect(valuesAt(rows)).toEqual([
+      { entityId: 'u1', eventTs: at(1), values: { n: 1 } },
+      { entityId: 'u1', eventTs: at(12), values: { n: 1 } },
+      { entityId: 'u1', eventTs: at(15), values: { n: 1 } }, // 1m + 10m rounded up: the exit of 1m, 12m still in
+      { entityId: 'u1', eventTs: at(25), values: { n: 0 } }, // 12m + 10m = 22m, rounded up to 25m
+    ]);
+  });
   it('compute count, sum, mean, min, max, last and distinct count, skipping nulls', () => {
     const { rows } = computeView(testRepo, 'everything', [
       click('u1', 0, 'home', 4),
@@ -57,7 +70,11 @@ describe('sliding windows', () => {
   });
 
   it('keep entities apart', () => {
-    const { rows } = computeView(testRepo, 'slide', [click('u1', 0, 'a', 1), click('u2', 1, 'b', 2), click('u1', 2, 'c', 3)]);
+    const { rows } = computeView(testRepo, 'slide', [
+      click('u1', 0, 'a', 1),
+      click('u2', 1, 'b', 2),
+      click('u1', 2, 'c', 3),
+    ]);
     expect(rows.map((r) => [r.entityId, r.eventTs, r.values.n, r.values.total])).toEqual([
       ['u1', at(0), 1, 1],
       ['u2', at(1), 1, 2],
@@ -82,15 +99,24 @@ describe('tumbling windows', () => {
   it('do not emit a window before the watermark passes its end', () => {
     const state = new WindowState(testRepo, 'tumble');
     expect(state.advance([click('u1', 10, 'a', 1), click('u1', 50, 'a', 2)]).rows).toEqual([]);
-    expect(valuesAt(state.advance([click('u2', 61, 'a', 1)]).rows)).toEqual([{ entityId: 'u1', eventTs: at(60), values: { n_1h: 2, total_1h: 3 } }]);
+    expect(valuesAt(state.advance([click('u2', 61, 'a', 1)]).rows)).toEqual([
+      { entityId: 'u1', eventTs: at(60), values: { n_1h: 2, total_1h: 3 } },
+    ]);
   });
 });
 
 describe('event time, not arrival order', () => {
   it('gives the same rows for a shuffled batch', () => {
-    const input = [click('u1', 0, 'a', 5), click('u1', 3, 'b', 10), click('u2', 4, 'x', 7), click('u1', 12, 'a', 1), click('u2', 9, 'y', 1)];
+    const input = [
+      click('u1', 0, 'a', 5),
+      click('u1', 3, 'b', 10),
+      click('u2', 4, 'x', 7),
+      click('u1', 12, 'a', 1),
+      click('u2', 9, 'y', 1),
+    ];
     const ordered = computeView(testRepo, 'everything', input, { to: at(120) });
-    for (const seed of [1, 2, 3]) expect(computeView(testRepo, 'everything', shuffled(input, seed), { to: at(120) })).toEqual(ordered);
+    for (const seed of [1, 2, 3])
+      expect(computeView(testRepo, 'everything', shuffled(input, seed), { to: at(120) })).toEqual(ordered);
   });
 
   it('folds a late record in and re-emits the rows it changes with its newer createdTs', () => {
@@ -103,6 +129,17 @@ describe('event time, not arrival order', () => {
       [at(12), at(14), 2, 11], // was n 1
     ]);
     expect(late.late).toEqual([]);
+  });
+
+  it('a window whose earlier record arrived later carries that newer createdTs (arrival not in event order)', () => {
+    const input = [click('u1', 0, 'a', 5, at(20)), click('u1', 3, 'b', 10, at(4))];
+    const rows = computeView(testRepo, 'slide', input, { to: at(30) }).rows;
+    expect(rows.map((r) => [r.eventTs, r.createdTs, r.values.n])).toEqual([
+      [at(0), at(20), 1],
+      [at(3), at(20), 2], // the last record arrived at 4m, the one before it at 20m
+      [at(10), at(4), 1],
+      [at(13), at(4), 0],
+    ]);
   });
 
   it('a row only changes when its values or createdTs do', () => {
@@ -166,17 +203,35 @@ describe('event time, not arrival order', () => {
 
 describe('problems', () => {
   it('an expression returning a wrong type gives null and a problem naming the feature', () => {
-    const { rows, problems } = computeView(testRepo, 'slide', [rec('events', { user_id: 'u1', page: 'a', amount: Number.NaN, ts: at(0) }, at(0))]);
+    const { rows, problems } = computeView(testRepo, 'slide', [
+      rec('events', { user_id: 'u1', page: 'a', amount: Number.NaN, ts: at(0) }, at(0)),
+    ]);
     expect(rows[0]!.values.doubled).toBeNull();
     expect(problems).toEqual([
-      { view: 'slide', entityId: 'u1', eventTs: at(0), feature: 'doubled', message: 'expression returned a wrong value: expected a finite number (float), got NaN' },
-      { view: 'slide', entityId: 'u1', eventTs: at(0), feature: 'total', message: 'sum(amount): expected a finite number (float), got NaN' },
+      {
+        view: 'slide',
+        entityId: 'u1',
+        eventTs: at(0),
+        feature: 'doubled',
+        message: 'expression returned a wrong value: expected a finite number (float), got NaN',
+      },
+      {
+        view: 'slide',
+        entityId: 'u1',
+        eventTs: at(0),
+        feature: 'total',
+        message: 'sum(amount): expected a finite number (float), got NaN',
+      },
     ]);
   });
 
   it('refuses input of the wrong kind with a message saying what to pass', () => {
-    expect(() => new WindowState(testRepo, 'combined').advance([])).toThrow(/derived from "slide", "order_totals": pass their rows as \{ view: rows \}/);
-    expect(() => new WindowState(testRepo, 'slide').advance([rec('orders', {}, 0)])).toThrow(/reads source "events", but was given a record of "orders"/);
+    expect(() => new WindowState(testRepo, 'combined').advance([])).toThrow(
+      /derived from "slide", "order_totals": pass their rows as \{ view: rows \}/,
+    );
+    expect(() => new WindowState(testRepo, 'slide').advance([rec('orders', {}, 0)])).toThrow(
+      /reads source "events", but was given a record of "orders"/,
+    );
   });
 });
 
@@ -226,7 +281,17 @@ function history(seed: number, users: number, count: number, spanMinutes: number
     const minute = Math.floor(r() * spanMinutes);
     const eventTs = at(minute) + Math.floor(r() * MIN);
     out.push(
-      rec('events', { user_id: `u${Math.floor(r() * users)}`, page: pages[Math.floor(r() * pages.length)]!, amount: r() < 0.1 ? null : Math.round(r() * 1000) / 10, ts: eventTs }, eventTs, eventTs + Math.floor(r() * 2 * MIN)),
+      rec(
+        'events',
+        {
+          user_id: `u${Math.floor(r() * users)}`,
+          page: pages[Math.floor(r() * pages.length)]!,
+          amount: r() < 0.1 ? null : Math.round(r() * 1000) / 10,
+          ts: eventTs,
+        },
+        eventTs,
+        eventTs + Math.floor(r() * 2 * MIN),
+      ),
     );
   }
   return out.sort((a, b) => a.createdTs - b.createdTs);
@@ -256,7 +321,12 @@ describe('consistency', () => {
       const t = at(36 * 60 + 7);
       const warmUpMs = testRepo.view(view).warmUpMs!;
       const history = records.filter((r) => r.eventTs < t && r.eventTs >= t - warmUpMs);
-      const fromT = computeView(testRepo, view, records.filter((r) => r.eventTs >= t), { from: t, to: end, history });
+      const fromT = computeView(
+        testRepo,
+        view,
+        records.filter((r) => r.eventTs >= t),
+        { from: t, to: end, history },
+      );
       expect(fromT.rows.length).toBeGreaterThan(10);
       expect(fromT.rows).toEqual(full.rows.filter((r) => r.eventTs >= t));
     });
@@ -268,7 +338,13 @@ describe('consistency', () => {
     for (let from = T0; from < end; from += 24 * HOUR) {
       const to = Math.min(from + 24 * HOUR, end + 1) - 1;
       const inInterval = records.filter((r) => r.eventTs >= from && r.eventTs <= to);
-      parts.push(...computeView(testRepo, 'everything', inInterval, { from, to, history: records.filter((r) => r.eventTs < from) }).rows);
+      parts.push(
+        ...computeView(testRepo, 'everything', inInterval, {
+          from,
+          to,
+          history: records.filter((r) => r.eventTs < from),
+        }).rows,
+      );
     }
     expect(parts).toEqual(full.rows);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventTime, validateRecords } from '../../shared/features/validate';
+import { parseEventTime, validateRecords } from '../../shared/features/ingest/validate';
 import { churnRepo } from '../../shared/definitions/churn';
 
 const RECEIVED = Date.UTC(2024, 4, 1, 12, 0, 0);
@@ -7,7 +7,9 @@ const good = { user_id: 'u1', order_id: 'o1', amount: 12.5, currency: 'EUR', ts:
 
 /** The reason one record is rejected for (purchases source). */
 function reasonFor(record: unknown): string {
-  const { accepted, rejected } = validateRecords(churnRepo, 'purchases', [{ record, position: 'line 7' }], { receivedAt: RECEIVED });
+  const { accepted, rejected } = validateRecords(churnRepo, 'purchases', [{ record, position: 'line 7' }], {
+    receivedAt: RECEIVED,
+  });
   expect(accepted).toEqual([]);
   expect(rejected).toHaveLength(1);
   expect(rejected[0]!.position).toBe('line 7');
@@ -17,9 +19,14 @@ function reasonFor(record: unknown): string {
 
 describe('validateRecords', () => {
   it('accepts good records with their event time, receive time, parsed data and position', () => {
-    const { accepted, rejected } = validateRecords(churnRepo, 'purchases', [{ record: good, position: { partition: '0', sequence: 41 } }], {
-      receivedAt: RECEIVED,
-    });
+    const { accepted, rejected } = validateRecords(
+      churnRepo,
+      'purchases',
+      [{ record: good, position: { partition: '0', sequence: 41 } }],
+      {
+        receivedAt: RECEIVED,
+      },
+    );
     expect(rejected).toEqual([]);
     expect(accepted).toEqual([
       {
@@ -37,14 +44,20 @@ describe('validateRecords', () => {
       'field "ts": event time 9999-12-30T00:00:00.000Z is more than 1h ahead of its arrival at 2024-05-01T12:00:00.000Z (STRATA_MAX_FUTURE_SKEW); fix the producer\'s clock',
     );
     const at = (iso: string, maxFutureSkewMs?: number) =>
-      validateRecords(churnRepo, 'purchases', [{ record: { ...good, ts: iso }, position: 1 }], { receivedAt: RECEIVED, ...(maxFutureSkewMs ? { maxFutureSkewMs } : {}) }).accepted.length;
+      validateRecords(churnRepo, 'purchases', [{ record: { ...good, ts: iso }, position: 1 }], {
+        receivedAt: RECEIVED,
+        ...(maxFutureSkewMs ? { maxFutureSkewMs } : {}),
+      }).accepted.length;
     expect(at('2024-05-01T13:00:00Z')).toBe(1); // exactly 1 h ahead
     expect(at('2024-05-01T13:00:00.001Z')).toBe(0);
     expect(at('2024-05-01T13:00:00.001Z', 2 * 3_600_000)).toBe(1);
   });
 
   it('keeps every record, in order, in exactly one list', () => {
-    const batch = [good, { ...good, amount: 'x' }, { ...good, order_id: 'o2' }, null].map((record, i) => ({ record, position: i }));
+    const batch = [good, { ...good, amount: 'x' }, { ...good, order_id: 'o2' }, null].map((record, i) => ({
+      record,
+      position: i,
+    }));
     const { accepted, rejected } = validateRecords(churnRepo, 'purchases', batch, { receivedAt: RECEIVED });
     expect(accepted.map((a) => a.position)).toEqual([0, 2]);
     expect(rejected.map((r) => r.position)).toEqual([1, 3]);
@@ -62,11 +75,15 @@ describe('validateRecords', () => {
   });
 
   it('names the allowed values of an enum', () => {
-    expect(reasonFor({ ...good, currency: 'XYZ' })).toBe('field "currency": expected one of "EUR", "USD", "GBP", got string "XYZ"');
+    expect(reasonFor({ ...good, currency: 'XYZ' })).toBe(
+      'field "currency": expected one of "EUR", "USD", "GBP", got string "XYZ"',
+    );
   });
 
   it('reports range rules with the value', () => {
-    expect(reasonFor({ ...good, amount: -3 })).toBe('field "amount": too small: expected number to be >=0, got number -3');
+    expect(reasonFor({ ...good, amount: -3 })).toBe(
+      'field "amount": too small: expected number to be >=0, got number -3',
+    );
   });
 
   it('refuses NaN and infinities', () => {
@@ -75,8 +92,14 @@ describe('validateRecords', () => {
   });
 
   it('refuses numbers so large that the sum over a window would overflow (stored as null, served as 0)', () => {
-    expect(reasonFor({ ...good, amount: 1e308 })).toBe('field "amount": number 1e+308 is too large (at most 1e+250 in magnitude, so sums over windows stay finite)');
-    expect(validateRecords(churnRepo, 'purchases', [{ record: { ...good, amount: 1e250 }, position: 'line 8' }], { receivedAt: RECEIVED }).accepted).toHaveLength(1);
+    expect(reasonFor({ ...good, amount: 1e308 })).toBe(
+      'field "amount": number 1e+308 is too large (at most 1e+250 in magnitude, so sums over windows stay finite)',
+    );
+    expect(
+      validateRecords(churnRepo, 'purchases', [{ record: { ...good, amount: 1e250 }, position: 'line 8' }], {
+        receivedAt: RECEIVED,
+      }).accepted,
+    ).toHaveLength(1);
   });
 
   it('refuses a record that is not an object', () => {
@@ -87,15 +110,21 @@ describe('validateRecords', () => {
 
   it('explains a missing or unreadable event time', () => {
     const { ts: _drop, ...noTs } = good;
-    expect(reasonFor(noTs)).toBe('field "ts" is missing (the event time: an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds)');
+    expect(reasonFor(noTs)).toBe(
+      'field "ts" is missing (the event time: an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds)',
+    );
     expect(reasonFor({ ...good, ts: 'yesterday' })).toBe(
       'field "ts": expected an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds, got string "yesterday"',
     );
     expect(reasonFor({ ...good, ts: '2024-02-30T10:00:00Z' })).toBe(
       'field "ts": string "2024-02-30T10:00:00Z" is not a real time (month 1-12, day within the month, hour 0-23, minute and second 0-59)',
     );
-    expect(reasonFor({ ...good, ts: Number.NaN })).toBe('field "ts": expected an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds, got NaN');
-    expect(reasonFor({ ...good, ts: null })).toBe('field "ts": expected an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds, got null');
+    expect(reasonFor({ ...good, ts: Number.NaN })).toBe(
+      'field "ts": expected an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds, got NaN',
+    );
+    expect(reasonFor({ ...good, ts: null })).toBe(
+      'field "ts": expected an ISO-8601 time (e.g. "2024-05-01T12:00:00Z") or epoch milliseconds, got null',
+    );
     expect(reasonFor({ ...good, ts: 1714557600 })).toBe(
       'field "ts": expected epoch milliseconds, got number 1714557600, which looks like epoch seconds (multiply by 1000)',
     );
@@ -109,11 +138,14 @@ describe('validateRecords', () => {
   });
 
   it('rejects the whole batch of an unknown source, naming the defined ones', () => {
-    const { accepted, rejected } = validateRecords(churnRepo, 'purchase', [{ record: good, position: 1 }, { record: good, position: 2 }]);
+    const { accepted, rejected } = validateRecords(churnRepo, 'purchase', [
+      { record: good, position: 1 },
+      { record: good, position: 2 },
+    ]);
     expect(accepted).toEqual([]);
     expect(rejected.map((r) => r.reason)).toEqual([
-      'unknown source "purchase" (did you mean "purchases"?); known: clicks, purchases',
-      'unknown source "purchase" (did you mean "purchases"?); known: clicks, purchases',
+      'unknown source "purchase" (did you mean "purchases"?); known: clicks, purchases, churn_labels',
+      'unknown source "purchase" (did you mean "purchases"?); known: clicks, purchases, churn_labels',
     ]);
   });
 });
@@ -134,7 +166,16 @@ describe('parseEventTime', () => {
     expect(parseEventTime(input)).toEqual({ ok: true, ms });
   });
 
-  it.each([['2024-13-01T00:00:00Z'], ['2024-05-01T24:00:00Z'], ['01/05/2024'], [''], [-5], [{}], [true], [Number.POSITIVE_INFINITY]])('refuses %j', (input) => {
+  it.each([
+    ['2024-13-01T00:00:00Z'],
+    ['2024-05-01T24:00:00Z'],
+    ['01/05/2024'],
+    [''],
+    [-5],
+    [{}],
+    [true],
+    [Number.POSITIVE_INFINITY],
+  ])('refuses %j', (input) => {
     expect(parseEventTime(input).ok).toBe(false);
   });
 });

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { CsvParser } from '../../shared/features/csv';
-import { readRecords, formatFromName, RecordChunk } from '../../shared/features/files';
+import { CsvParser } from '../../shared/features/ingest/csv';
+import { readRecords, formatFromName, RecordChunk } from '../../shared/features/ingest/files';
 import { withConnection, literal } from '../../shared/features/offline/duckdb';
 import { tempDir } from '../helpers/temp';
 
@@ -29,7 +29,11 @@ describe('CSV parsing', () => {
     const text = 'a,b\r\n"x, y","he said ""hi"""\r\n"multi\nline",2\n';
     const p = new CsvParser();
     const rows = [...text].flatMap((ch) => p.push(ch)).concat(p.end());
-    expect(rows.map((r) => r.values)).toEqual([['a', 'b'], ['x, y', 'he said "hi"'], ['multi\nline', '2']]);
+    expect(rows.map((r) => r.values)).toEqual([
+      ['a', 'b'],
+      ['x, y', 'he said "hi"'],
+      ['multi\nline', '2'],
+    ]);
     expect(rows.map((r) => r.line)).toEqual([1, 2, 3]);
   });
 
@@ -42,7 +46,10 @@ describe('CSV parsing', () => {
 
 describe('reading files into records', () => {
   it('CSV cells take the schema types; ragged rows are unreadable with their line', async () => {
-    const f = write('p.csv', 'user_id,amount,vip,ts\nu1,12.5,true,2026-01-01T00:00:00Z\nu2,,false,2026-01-02T00:00:00Z\nu3,1\nu4,abc,yes,2026-01-03T00:00:00Z\n');
+    const f = write(
+      'p.csv',
+      'user_id,amount,vip,ts\nu1,12.5,true,2026-01-01T00:00:00Z\nu2,,false,2026-01-02T00:00:00Z\nu3,1\nu4,abc,yes,2026-01-03T00:00:00Z\n',
+    );
     const { records, unreadable } = await all(f, 'csv');
     expect(records.map((r) => r.record)).toEqual([
       { user_id: 'u1', amount: 12.5, vip: true, ts: '2026-01-01T00:00:00Z' },
@@ -56,7 +63,10 @@ describe('reading files into records', () => {
   it('JSONL: each line a record; a broken line is unreadable, the rest still read', async () => {
     const f = write('p.jsonl', '{"user_id":"u1","amount":1,"ts":"t"}\n{broken\n\n{"user_id":"u2","amount":2,"ts":"t"}');
     const { records, unreadable } = await all(f, 'jsonl');
-    expect(records.map((r) => [r.position, (r.record as { user_id: string }).user_id])).toEqual([['line 1', 'u1'], ['line 4', 'u2']]);
+    expect(records.map((r) => [r.position, (r.record as { user_id: string }).user_id])).toEqual([
+      ['line 1', 'u1'],
+      ['line 4', 'u2'],
+    ]);
     expect(unreadable[0]).toMatchObject({ position: 'line 2', raw: '{broken' });
     expect(unreadable[0]!.reason).toMatch(/not valid JSON/);
   });
@@ -64,7 +74,9 @@ describe('reading files into records', () => {
   it('Parquet: typed columns become plain values, times ISO-8601 UTC', async () => {
     const f = path.join(tmp.dir, 'p.parquet');
     await withConnection(async (c) => {
-      await c.run(`COPY (SELECT 'u' || i AS user_id, i * 1.5 AS amount, i::BIGINT AS n, TIMESTAMP '2026-01-01 10:00:00' + INTERVAL (i) MINUTE AS ts FROM range(3) t(i)) TO ${literal(f)} (FORMAT parquet)`);
+      await c.run(
+        `COPY (SELECT 'u' || i AS user_id, i * 1.5 AS amount, i::BIGINT AS n, TIMESTAMP '2026-01-01 10:00:00' + INTERVAL (i) MINUTE AS ts FROM range(3) t(i)) TO ${literal(f)} (FORMAT parquet)`,
+      );
     });
     const { records } = await all(f, 'parquet');
     expect(records.map((r) => r.record)).toEqual([
@@ -76,7 +88,9 @@ describe('reading files into records', () => {
   });
 
   it('yields chunks of bounded size', async () => {
-    const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({ user_id: `u${i}`, amount: i, ts: 't' })).join('\n');
+    const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({ user_id: `u${i}`, amount: i, ts: 't' })).join(
+      '\n',
+    );
     const { chunks, records } = await all(write('big.jsonl', lines), 'jsonl', 10);
     expect(chunks.map((c) => c.records.length)).toEqual([10, 10, 5]);
     expect(records).toHaveLength(25);

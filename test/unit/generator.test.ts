@@ -6,8 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  AMOUNT_SD, DRIFT_PAGE, HOURLY_ACTIVITY, LATE_DELAY_MS, CORRECTION_FACTOR, WEEKEND_FACTOR, generateRecords, labelTimes, parseDrift,
-  type GeneratedRecord, type GeneratorOptions,
+  AMOUNT_SD,
+  DRIFT_PAGE,
+  HOURLY_ACTIVITY,
+  LATE_DELAY_MS,
+  CORRECTION_FACTOR,
+  WEEKEND_FACTOR,
+  generateRecords,
+  labelTimes,
+  parseDrift,
+  type GeneratedRecord,
+  type GeneratorOptions,
 } from '../../cli/generator';
 import { churnRepo } from '../../shared/definitions/churn';
 
@@ -67,11 +76,29 @@ describe('determinism', () => {
     expect(JSON.stringify(c.slice(0, 100))).not.toBe(JSON.stringify(a.slice(0, 100)));
   });
 
+  it('another events seed gives other events of the same users: each keeps their label, order ids do not collide', () => {
+    const a = all({ labels: true });
+    const b = all({ labels: true, eventsSeed: 9 });
+    expect(JSON.stringify(b.slice(0, 100))).not.toBe(JSON.stringify(a.slice(0, 100)));
+    const labelOf = (rs: GeneratedRecord[]) =>
+      new Map(rs.flatMap((r) => (r.source === 'labels' ? [[r.entityId, r.label] as const] : [])));
+    const la = labelOf(a);
+    const lb = labelOf(b);
+    const both = [...lb.keys()].filter((id) => la.has(id));
+    expect(both.length).toBeGreaterThan(400);
+    for (const id of both) expect(lb.get(id), id).toBe(la.get(id));
+    const orders = new Set(purchasesOf(a).map((p) => p.record.order_id));
+    expect(purchasesOf(b).filter((p) => orders.has(p.record.order_id))).toEqual([]);
+  });
+
   it('late records and corrections change when records arrive, never which base records there are', () => {
     const plain = all();
     const switched = all({ late: 0.1, corrections: 0.1 });
     const key = (r: GeneratedRecord) => JSON.stringify(r.source === 'labels' ? r : r.record);
-    const bases = switched.filter((r) => r.kind !== 'correction').map(key).sort();
+    const bases = switched
+      .filter((r) => r.kind !== 'correction')
+      .map(key)
+      .sort();
     expect(bases).toEqual(plain.map(key).sort());
   });
 });
@@ -108,9 +135,19 @@ describe('volume and timing', () => {
 
   it('writes records the sample repo accepts (clicks and purchases schemas)', () => {
     const rs = all({ events: 5_000, late: 0.05, corrections: 0.2 });
-    const refused = rs.filter((r) => r.source !== 'labels' && (!churnRepo.source(r.source).schema.safeParse(r.record).success || Date.parse(r.record.ts) !== r.ts));
+    const refused = rs.filter(
+      (r) =>
+        r.source !== 'labels' &&
+        (!churnRepo.source(r.source).schema.safeParse(r.record).success || Date.parse(r.record.ts) !== r.ts),
+    );
     expect(refused).toEqual([]);
-    expect(new Set(purchasesOf(rs).filter((r) => r.kind !== 'correction').map((r) => r.record.order_id)).size).toBe(purchasesOf(rs).filter((r) => r.kind !== 'correction').length);
+    expect(
+      new Set(
+        purchasesOf(rs)
+          .filter((r) => r.kind !== 'correction')
+          .map((r) => r.record.order_id),
+      ).size,
+    ).toBe(purchasesOf(rs).filter((r) => r.kind !== 'correction').length);
   });
 });
 
@@ -158,8 +195,18 @@ describe('labels', () => {
     expect(mean(y)).toBeGreaterThan(0.25);
     expect(mean(y)).toBeLessThan(0.4);
     expect(pearson(activity, y)).toBeLessThan(-0.3);
-    expect(auc(activity.map((a) => -a), y)).toBeGreaterThan(0.7);
-    expect(auc(buying.map((b) => -b), y)).toBeGreaterThan(0.6);
+    expect(
+      auc(
+        activity.map((a) => -a),
+        y,
+      ),
+    ).toBeGreaterThan(0.7);
+    expect(
+      auc(
+        buying.map((b) => -b),
+        y,
+      ),
+    ).toBeGreaterThan(0.6);
   });
 
   it('churners fade: their share of events falls over the span', () => {
@@ -196,7 +243,9 @@ describe('drift', () => {
     const plain = all({ events: 40_000 });
     const drifted = all({ events: 40_000, drift: ['amount=scale:2', 'page=new:0.3'].map(parseDrift), driftFrom });
     const p0 = purchasesOf(plain);
-    const off = purchasesOf(drifted).filter((r, i) => Math.abs(r.record.amount - p0[i]!.record.amount * (r.ts >= driftFrom ? 2 : 1)) >= 0.011);
+    const off = purchasesOf(drifted).filter(
+      (r, i) => Math.abs(r.record.amount - p0[i]!.record.amount * (r.ts >= driftFrom ? 2 : 1)) >= 0.011,
+    );
     expect(off).toEqual([]);
     const clicks = clicksOf(drifted);
     expect(clicks.filter((c) => c.ts < driftFrom).some((c) => c.record.page === DRIFT_PAGE)).toBe(false);
@@ -204,7 +253,8 @@ describe('drift', () => {
     expect(late.filter((c) => c.record.page === DRIFT_PAGE).length / late.length).toBeCloseTo(0.3, 1);
 
     const more = all({ events: 40_000, drift: [parseDrift('purchases=scale:2')], driftFrom });
-    const ratio = purchasesOf(more).filter((r) => r.ts >= driftFrom).length / p0.filter((r) => r.ts >= driftFrom).length;
+    const ratio =
+      purchasesOf(more).filter((r) => r.ts >= driftFrom).length / p0.filter((r) => r.ts >= driftFrom).length;
     expect(ratio).toBeGreaterThan(1.8);
     expect(ratio).toBeLessThan(2.1);
   });
@@ -255,7 +305,12 @@ describe('late records and corrections', () => {
       const original = firstSeen.get(r.record.order_id);
       const ratio = original && r.record.amount / original.amount;
       // Delivered after its order, at the order's time, for part of its amount.
-      if (!original || r.ts !== original.ts || !(ratio! >= CORRECTION_FACTOR.min - 0.01 && ratio! <= CORRECTION_FACTOR.max + 0.01)) wrong.push(r);
+      if (
+        !original ||
+        r.ts !== original.ts ||
+        !(ratio! >= CORRECTION_FACTOR.min - 0.01 && ratio! <= CORRECTION_FACTOR.max + 0.01)
+      )
+        wrong.push(r);
     }
     expect(wrong).toEqual([]);
     expect(corrections / firstSeen.size).toBeGreaterThan(0.08);

@@ -49,7 +49,7 @@ describe('templates ({name})', () => {
     expect(parseTemplate('{sys.MethodName}').bind(data({}))).toBe('fn');
   });
 
-  it('fails with the host\'s message for a name with no value, and refuses objects', () => {
+  it("fails with the host's message for a name with no value, and refuses objects", () => {
     expect(() => parseTemplate('{missing}').bind(data({}))).toThrow("No value for named parameter 'missing'.");
     expect(() => parseTemplate('{a.b}').bind(data({ a: {} }))).toThrow(/Error while accessing 'b'/);
     expect(() => parseTemplate('{o}').bind(data({ o: { x: 1 } }))).toThrow(/is an object/);
@@ -75,31 +75,56 @@ describe('.NET date formats', () => {
 });
 
 describe('binding data of an invocation', () => {
-  const fn = (type: string) => ({ name: 'f', triggerKey: 't', trigger: { type, direction: 'in' } }) as unknown as RegisteredFunction;
+  const fn = (type: string) =>
+    ({ name: 'f', triggerKey: 't', trigger: { type, direction: 'in' } }) as unknown as RegisteredFunction;
 
   it('HTTP: body properties, then query, then route values; Query and Headers objects', () => {
     const body = Buffer.from(JSON.stringify({ id: 'from-body', only: 'body' }));
-    const d = bindingDataFor(fn('httpTrigger'), {
-      inputData: [{ name: 't', data: { http: { query: { id: 'from-query', code: 'secret' }, params: { id: 'from-route' }, headers: { 'x-a': '1' }, body: { bytes: body } } } }],
-    }, at);
+    const d = bindingDataFor(
+      fn('httpTrigger'),
+      {
+        inputData: [
+          {
+            name: 't',
+            data: {
+              http: {
+                query: { id: 'from-query', code: 'secret' },
+                params: { id: 'from-route' },
+                headers: { 'x-a': '1' },
+                body: { bytes: body },
+              },
+            },
+          },
+        ],
+      },
+      at,
+    );
     expect(d).toMatchObject({ id: 'from-route', only: 'body', Query: { id: 'from-query' }, Headers: { 'x-a': '1' } });
     expect(d.code).toBeUndefined();
   });
 
   it("activity: an object input's properties (the backup sample's {backupPath}), the input as data, and instanceId", () => {
-    const d = bindingDataFor(fn('activityTrigger'), {
-      inputData: [{ name: 't', data: { string: '{"backupPath":"site/a.txt","filePath":"/srv/a.txt"}' } }],
-      triggerMetadata: { instanceId: { string: 'abc' } },
-    }, at);
+    const d = bindingDataFor(
+      fn('activityTrigger'),
+      {
+        inputData: [{ name: 't', data: { string: '{"backupPath":"site/a.txt","filePath":"/srv/a.txt"}' } }],
+        triggerMetadata: { instanceId: { string: 'abc' } },
+      },
+      at,
+    );
     expect(parseTemplate('backups/{backupPath}').bind(d)).toBe('backups/site/a.txt');
     expect(parseTemplate('{instanceId}/{data.filePath}').bind(d)).toBe('abc//srv/a.txt');
   });
 
-  it('queue: a JSON message\'s properties, and the trigger metadata', () => {
-    const d = bindingDataFor(fn('queueTrigger'), {
-      inputData: [{ name: 't', data: { string: '{"orderId":"o-1"}' } }],
-      triggerMetadata: { Id: { string: 'm-1' }, DequeueCount: { json: '2' } },
-    }, at);
+  it("queue: a JSON message's properties, and the trigger metadata", () => {
+    const d = bindingDataFor(
+      fn('queueTrigger'),
+      {
+        inputData: [{ name: 't', data: { string: '{"orderId":"o-1"}' } }],
+        triggerMetadata: { Id: { string: 'm-1' }, DequeueCount: { json: '2' } },
+      },
+      at,
+    );
     expect(d).toMatchObject({ orderId: 'o-1', Id: 'm-1', DequeueCount: 2 });
     expect((d.sys as { UtcNow: Date }).UtcNow).toBe(at);
   });

@@ -4,8 +4,20 @@ import { toDeliveredEvent, isRealEventHubConnection } from '../../local/eventhub
 import { retryDelayMs } from '../../local/retry';
 import { EMULATOR } from '../helpers/event-hubs-emulator';
 
-const pc = { eventHubName: 'clicks', consumerGroup: '$Default', partitionId: '2', fullyQualifiedNamespace: 'ns.servicebus.windows.net' };
-const ev = (n: number) => ({ sequenceNumber: n, offset: String(n * 100), enqueuedTimeUtc: '2026-01-01T00:00:00.000Z', partitionKey: 'u1', properties: { p: n }, body: { n } });
+const pc = {
+  eventHubName: 'clicks',
+  consumerGroup: '$Default',
+  partitionId: '2',
+  fullyQualifiedNamespace: 'ns.servicebus.windows.net',
+};
+const ev = (n: number) => ({
+  sequenceNumber: n,
+  offset: String(n * 100),
+  enqueuedTimeUtc: '2026-01-01T00:00:00.000Z',
+  partitionKey: 'u1',
+  properties: { p: n },
+  body: { n },
+});
 
 describe('Event Hubs trigger payloads', () => {
   it('a batch carries the Azure metadata arrays and partition context', () => {
@@ -17,7 +29,12 @@ describe('Event Hubs trigger payloads', () => {
     expect(m.PartitionKeyArray).toEqual(['u1', 'u1']);
     expect(m.PropertiesArray).toEqual([{ p: 5 }, { p: 6 }]);
     expect(m.SystemPropertiesArray[0]).toMatchObject({ SequenceNumber: 5, Offset: '500', PartitionKey: 'u1' });
-    expect(m.PartitionContext).toEqual({ ConsumerGroup: '$Default', EventHubName: 'clicks', FullyQualifiedNamespace: 'ns.servicebus.windows.net', PartitionId: '2' });
+    expect(m.PartitionContext).toEqual({
+      ConsumerGroup: '$Default',
+      EventHubName: 'clicks',
+      FullyQualifiedNamespace: 'ns.servicebus.windows.net',
+      PartitionId: '2',
+    });
   });
 
   it('cardinality one carries scalar metadata', () => {
@@ -35,14 +52,28 @@ describe('Event Hubs trigger payloads', () => {
 
   it('events from a real Event Hub take the same shape (bytes bodies parsed as JSON when they are JSON)', () => {
     const d = toDeliveredEvent({
-      body: Buffer.from('{"a":1}'), sequenceNumber: 9, offset: '900' as unknown as number, enqueuedTimeUtc: new Date('2026-01-01T00:00:00Z'),
-      partitionKey: 'k', properties: { x: 1 }, systemProperties: {},
+      body: Buffer.from('{"a":1}'),
+      sequenceNumber: 9,
+      offset: '900' as unknown as number,
+      enqueuedTimeUtc: new Date('2026-01-01T00:00:00Z'),
+      partitionKey: 'k',
+      properties: { x: 1 },
+      systemProperties: {},
     } as never);
-    expect(d).toEqual({ sequenceNumber: 9, offset: '900', enqueuedTimeUtc: '2026-01-01T00:00:00.000Z', partitionKey: 'k', properties: { x: 1 }, body: { a: 1 } });
+    expect(d).toEqual({
+      sequenceNumber: 9,
+      offset: '900',
+      enqueuedTimeUtc: '2026-01-01T00:00:00.000Z',
+      partitionKey: 'k',
+      properties: { x: 1 },
+      body: { a: 1 },
+    });
   });
 
   it('tells an Azure namespace from the emulator (which the local bus stands in for) and from nothing', () => {
-    expect(isRealEventHubConnection('Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=x;SharedAccessKey=y')).toBe(true);
+    expect(
+      isRealEventHubConnection('Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=x;SharedAccessKey=y'),
+    ).toBe(true);
     expect(isRealEventHubConnection(EMULATOR)).toBe(false);
     expect(isRealEventHubConnection(undefined)).toBe(false);
     expect(isRealEventHubConnection('local')).toBe(false);
@@ -50,7 +81,11 @@ describe('Event Hubs trigger payloads', () => {
 
   it('retry delays follow the policy', () => {
     expect(retryDelayMs({ retryStrategy: 'fixedDelay', delayInterval: { seconds: 2 } }, 3)).toBe(2000);
-    const exp = { retryStrategy: 'exponentialBackoff', minimumInterval: { seconds: 1 }, maximumInterval: { seconds: 5 } };
+    const exp = {
+      retryStrategy: 'exponentialBackoff',
+      minimumInterval: { seconds: 1 },
+      maximumInterval: { seconds: 5 },
+    };
     expect([1, 2, 3, 4].map((a) => retryDelayMs(exp, a))).toEqual([1000, 2000, 4000, 5000]);
   });
 });

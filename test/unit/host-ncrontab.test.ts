@@ -5,20 +5,28 @@ const at = (iso: string) => new Date(iso);
 
 describe('NCRONTAB schedules', () => {
   it('every five minutes, seconds first', () => {
-    expect(parseSchedule('0 */5 * * * *').next(at('2026-01-01T10:02:30Z')).toISOString()).toBe('2026-01-01T10:05:00.000Z');
+    expect(parseSchedule('0 */5 * * * *').next(at('2026-01-01T10:02:30Z')).toISOString()).toBe(
+      '2026-01-01T10:05:00.000Z',
+    );
   });
 
   it('the next occurrence is strictly after the given time', () => {
-    expect(parseSchedule('0 */5 * * * *').next(at('2026-01-01T10:05:00Z')).toISOString()).toBe('2026-01-01T10:10:00.000Z');
+    expect(parseSchedule('0 */5 * * * *').next(at('2026-01-01T10:05:00Z')).toISOString()).toBe(
+      '2026-01-01T10:10:00.000Z',
+    );
   });
 
   it('every 30 seconds', () => {
-    expect(parseSchedule('*/30 * * * * *').next(at('2026-01-01T10:00:10Z')).toISOString()).toBe('2026-01-01T10:00:30.000Z');
+    expect(parseSchedule('*/30 * * * * *').next(at('2026-01-01T10:00:10Z')).toISOString()).toBe(
+      '2026-01-01T10:00:30.000Z',
+    );
   });
 
   it('weekdays at 09:30 with day names, rolling over a weekend', () => {
     // 2026-01-02 is a Friday.
-    expect(parseSchedule('0 30 9 * * MON-FRI').next(at('2026-01-02T10:00:00Z')).toISOString()).toBe('2026-01-05T09:30:00.000Z');
+    expect(parseSchedule('0 30 9 * * MON-FRI').next(at('2026-01-02T10:00:00Z')).toISOString()).toBe(
+      '2026-01-05T09:30:00.000Z',
+    );
   });
 
   it('lists and ranges with steps', () => {
@@ -28,7 +36,9 @@ describe('NCRONTAB schedules', () => {
   });
 
   it('first of the month and months by name, across a year end', () => {
-    expect(parseSchedule('0 0 0 1 JAN *').next(at('2026-03-01T00:00:00Z')).toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(parseSchedule('0 0 0 1 JAN *').next(at('2026-03-01T00:00:00Z')).toISOString()).toBe(
+      '2027-01-01T00:00:00.000Z',
+    );
   });
 
   it('a TimeSpan repeats at its interval', () => {
@@ -36,10 +46,51 @@ describe('NCRONTAB schedules', () => {
     expect(parseSchedule('1.00:00:00').next(at('2026-01-01T00:00:00Z')).toISOString()).toBe('2026-01-02T00:00:00.000Z');
   });
 
-  it('refuses five-field crontabs and out-of-range values, saying which', () => {
-    expect(() => parseSchedule('*/5 * * * *')).toThrow(/six fields/);
+  it('refuses other field counts and out-of-range values, saying which', () => {
+    expect(() => parseSchedule('*/5 * * *')).toThrow(/six fields .* or five .*, got 4/);
+    expect(() => parseSchedule('0 0 * * * * *')).toThrow(/got 7/);
     expect(() => parseSchedule('0 61 * * * *')).toThrow(/minute value "61" is out of range 0-59/);
+    expect(() => parseSchedule('61 * * * *')).toThrow(/minute value "61" is out of range 0-59/);
+    expect(() => parseSchedule('* * * * 7')).toThrow(/day-of-week value "7" is out of range 0-6/);
     expect(() => parseSchedule('0 0 0 31 2 *')).toThrow(ScheduleError);
+  });
+
+  it('reads five fields as classic cron writes them, at second 0 (NCrontab without seconds)', () => {
+    // Every five minutes: 10:02:30 -> 10:05:00, and strictly after 10:05:00 -> 10:10:00.
+    expect(parseSchedule('*/5 * * * *').next(at('2026-01-01T10:02:30Z')).toISOString()).toBe(
+      '2026-01-01T10:05:00.000Z',
+    );
+    expect(parseSchedule('*/5 * * * *').next(at('2026-01-01T10:05:00Z')).toISOString()).toBe(
+      '2026-01-01T10:10:00.000Z',
+    );
+    // Every minute fires on the minute, never at the seconds in between.
+    expect(parseSchedule('* * * * *').next(at('2026-01-01T10:00:01Z')).toISOString()).toBe('2026-01-01T10:01:00.000Z');
+    // Sundays 02:00: 2026-01-01 is a Thursday, so the next is Sunday the 4th.
+    expect(parseSchedule('0 2 * * 0').next(at('2026-01-01T00:00:00Z')).toISOString()).toBe('2026-01-04T02:00:00.000Z');
+    // Weekdays 09:30 by name from Friday 10:00 -> Monday the 5th.
+    expect(parseSchedule('30 9 * * MON-FRI').next(at('2026-01-02T10:00:00Z')).toISOString()).toBe(
+      '2026-01-05T09:30:00.000Z',
+    );
+    // Day of month AND day of week, as with six fields: Friday the 13th (February 2026).
+    expect(parseSchedule('0 0 13 * FRI').next(at('2026-01-01T00:00:00Z')).toISOString()).toBe(
+      '2026-02-13T00:00:00.000Z',
+    );
+    // 1st of January and July at 00:15, across a year end.
+    expect(parseSchedule('15 0 1 JAN,JUL *').next(at('2026-07-01T00:15:00Z')).toISOString()).toBe(
+      '2027-01-01T00:15:00.000Z',
+    );
+    // The same schedule written with a seconds field gives the same occurrences.
+    const five = parseSchedule('10-20/5 8,17 * * *');
+    const six = parseSchedule('0 10-20/5 8,17 * * *');
+    let a = at('2026-03-01T12:00:00Z');
+    let b = a;
+    for (let i = 0; i < 6; i++) {
+      a = five.next(a);
+      b = six.next(b);
+      expect(a.toISOString()).toBe(b.toISOString());
+    }
+    expect(a.toISOString()).toBe('2026-03-02T08:20:00.000Z'); // 17:10, 17:15, 17:20, then 08:10, 08:15, 08:20
+    expect(() => parseSchedule('0 0 31 2 *')).toThrow(/never fires/);
   });
 
   it('refuses day-of-week 7 as NCrontab does (Sunday is 0)', () => {
@@ -72,7 +123,11 @@ describe('NCRONTAB as NCrontab evaluates it', () => {
     ['30/06/2003 18:15:00', '0 15 18 * * Mon', '07/07/2003 18:15:00'],
     ['01/01/2003 00:00:00', '0 * * * * Mon', '06/01/2003 00:00:00'],
     // Month names as any prefix of the English name, in lists and ranges.
-    ['11/03/1988 14:23:00', '0 20 * * january,FeB,Mar,april,May,JuNE,July,Augu,SEPT-October,Nov,DECEM *', '11/03/1988 15:20:00'],
+    [
+      '11/03/1988 14:23:00',
+      '0 20 * * january,FeB,Mar,april,May,JuNE,July,Augu,SEPT-October,Nov,DECEM *',
+      '11/03/1988 15:20:00',
+    ],
     ['01/07/2002 05:00:00', '0 10 * * February,April-Jun *', '01/02/2003 00:10:00'],
     // Days past the end of a month are skipped; leap years.
     ['31/01/2000 00:00:00', '0 0 0 15,30,31 * *', '15/02/2000 00:00:00'],
@@ -99,12 +154,24 @@ describe('NCRONTAB as NCrontab evaluates it', () => {
 
   it('finds rare days far ahead: 29 February on a Monday', () => {
     // NCrontab: GetNextOccurrence("0 0 29 Feb Mon", 9000-01-01) is 9008-02-29.
-    expect(parseSchedule('0 0 0 29 Feb Mon').next(at('9000-01-01T00:00:00Z')).toISOString()).toBe('9008-02-29T00:00:00.000Z');
-    expect(parseSchedule('0 0 0 29 Feb Mon').next(at('2026-01-01T00:00:00Z')).toISOString()).toBe('2044-02-29T00:00:00.000Z');
+    expect(parseSchedule('0 0 0 29 Feb Mon').next(at('9000-01-01T00:00:00Z')).toISOString()).toBe(
+      '9008-02-29T00:00:00.000Z',
+    );
+    expect(parseSchedule('0 0 0 29 Feb Mon').next(at('2026-01-01T00:00:00Z')).toISOString()).toBe(
+      '2044-02-29T00:00:00.000Z',
+    );
   });
 
   it('refuses what NCrontab refuses, and a schedule that never fires (31 February) at once', () => {
-    for (const bad of ['* * * * * mon,bad,wed', '* * 1,2,3,456,7,8,9 * * *', '* * 1,Z,3,4 * * *', '* * 1/Z * * *', '* * 3-l2 * * *', '* * * * * Sundae', '* * * bad * *']) {
+    for (const bad of [
+      '* * * * * mon,bad,wed',
+      '* * 1,2,3,456,7,8,9 * * *',
+      '* * 1,Z,3,4 * * *',
+      '* * 1/Z * * *',
+      '* * 3-l2 * * *',
+      '* * * * * Sundae',
+      '* * * bad * *',
+    ]) {
       expect(() => parseSchedule(bad), bad).toThrow(ScheduleError);
     }
     const t0 = Date.now();

@@ -15,7 +15,15 @@
  * algorithm is exact, and to 3% (relative) in the far tail where @stdlib switches to an approximation.
  */
 import { describe, expect, it } from 'vitest';
-import { chiSquareHomogeneity, chiSquareSurvival, jensenShannonDistance, ksTest, normalizedWasserstein, populationStabilityIndex, wassersteinDistance } from '../../shared/monitoring/statistics';
+import {
+  chiSquareHomogeneity,
+  chiSquareSurvival,
+  jensenShannonDistance,
+  ksTest,
+  normalizedWasserstein,
+  populationStabilityIndex,
+  wassersteinDistance,
+} from '../../shared/monitoring/statistics';
 import { golden } from '../helpers/monitoring-fixtures';
 
 const samples: Record<string, [number[], number[]]> = {
@@ -34,7 +42,7 @@ const scipyKs: Record<string, [number, number, number]> = {
   u500_shift500: [0.10200000000000009, 0.010208977024219837, 0.0999097607246171],
   ties_int60_80: [0.2625, 0.014796616700587628, 0.7749999999999999],
   same_800_900: [0.0033333333333334103, 1.0, 0.0008195327519792701],
-  u300_shift400: [0.20750000000000002, 6.179749984018623e-07, 0.19992003134249933],
+  u300_shift400: [0.20750000000000002, 6.179749984018623e-7, 0.19992003134249933],
 };
 
 describe('two-sample Kolmogorov–Smirnov', () => {
@@ -66,8 +74,19 @@ describe('Wasserstein distance', () => {
 
   it('is the shift between a sample and itself moved by c, and scales by the baseline std', () => {
     const a = [0, 1, 2, 3];
-    expect(wassersteinDistance(a, a.map((x) => x + 0.5))).toBeCloseTo(0.5, 15);
-    expect(normalizedWasserstein(a, a.map((x) => x + 0.5), 2)).toBeCloseTo(0.25, 15);
+    expect(
+      wassersteinDistance(
+        a,
+        a.map((x) => x + 0.5),
+      ),
+    ).toBeCloseTo(0.5, 15);
+    expect(
+      normalizedWasserstein(
+        a,
+        a.map((x) => x + 0.5),
+        2,
+      ),
+    ).toBeCloseTo(0.25, 15);
     // A constant baseline divides by 0.001.
     expect(normalizedWasserstein([1, 1], [1.001, 1.001], 0)).toBeCloseTo(1, 9);
   });
@@ -75,11 +94,31 @@ describe('Wasserstein distance', () => {
 
 // [statistic, dof, p, JS distance, PSI] from scipy / numpy.
 const tables: Record<string, [number[], number[], [number, number, number, number, number]]> = {
-  two_by_three: [[30, 50, 20], [25, 40, 35], [5.656565656565656, 2, 0.05911427592751336, 0.1194966220743736, 0.11537280116143206]],
-  new_category: [[500, 300, 200, 0], [40, 30, 20, 10], [101.85185185185188, 3, 6.212677391174756e-22, 0.19349646201204068, 0.7123991075017365]],
-  same_shares: [[400, 300, 300], [40, 30, 30], [0, 2, 1, 0, 0]],
-  big_shift: [[5000, 3000, 2000], [100, 300, 600], [929.1101055806937, 2, 1.76320996999663e-202, 0.3536956401831198, 1.083220080440884]],
-  two_by_two: [[90, 10], [70, 30], [12.5, 1, 0.00040695201744495946, 0.1800799428448848, 0.2699853433898032]],
+  two_by_three: [
+    [30, 50, 20],
+    [25, 40, 35],
+    [5.656565656565656, 2, 0.05911427592751336, 0.1194966220743736, 0.11537280116143206],
+  ],
+  new_category: [
+    [500, 300, 200, 0],
+    [40, 30, 20, 10],
+    [101.85185185185188, 3, 6.212677391174756e-22, 0.19349646201204068, 0.7123991075017365],
+  ],
+  same_shares: [
+    [400, 300, 300],
+    [40, 30, 30],
+    [0, 2, 1, 0, 0],
+  ],
+  big_shift: [
+    [5000, 3000, 2000],
+    [100, 300, 600],
+    [929.1101055806937, 2, 1.76320996999663e-202, 0.3536956401831198, 1.083220080440884],
+  ],
+  two_by_two: [
+    [90, 10],
+    [70, 30],
+    [12.5, 1, 0.00040695201744495946, 0.1800799428448848, 0.2699853433898032],
+  ],
 };
 
 describe('chi-square homogeneity, Jensen–Shannon and PSI on counts', () => {
@@ -95,7 +134,12 @@ describe('chi-square homogeneity, Jensen–Shannon and PSI on counts', () => {
   }
 
   it('chi-square upper tail matches scipy.stats.chi2.sf, including far tails', () => {
-    const cases: Array<[number, number, number]> = [[20, 10, 0.029252688076961124], [100, 20, 1.2596084591660847e-12], [3.84, 1, 0.05004352124870519], [500, 9, 5.7494139030446954e-102]];
+    const cases: Array<[number, number, number]> = [
+      [20, 10, 0.029252688076961124],
+      [100, 20, 1.2596084591660847e-12],
+      [3.84, 1, 0.05004352124870519],
+      [500, 9, 5.7494139030446954e-102],
+    ];
     for (const [x, k, p] of cases) expect(Math.abs(chiSquareSurvival(x, k) - p)).toBeLessThanOrEqual(1e-9 * p);
   });
 
@@ -103,7 +147,10 @@ describe('chi-square homogeneity, Jensen–Shannon and PSI on counts', () => {
     // p = (0.5, 0.5), q = (0.25, 0.75): 2 terms of (q - p) ln(q/p).
     expect(populationStabilityIndex([50, 50], [25, 75])).toBeCloseTo(-0.25 * Math.log(0.5) + 0.25 * Math.log(1.5), 15);
     // An empty baseline bin counts as a share of 1e-4.
-    expect(populationStabilityIndex([100, 0], [50, 50])).toBeCloseTo((0.5 - 1) * Math.log(0.5) + (0.5 - 1e-4) * Math.log(0.5 / 1e-4), 12);
+    expect(populationStabilityIndex([100, 0], [50, 50])).toBeCloseTo(
+      (0.5 - 1) * Math.log(0.5) + (0.5 - 1e-4) * Math.log(0.5 / 1e-4),
+      12,
+    );
   });
 
   it('Jensen–Shannon distance is at most sqrt(ln 2), reached by disjoint distributions', () => {

@@ -8,13 +8,20 @@ import { AnomalyPolicySchema, scoreSummary, type PartitionSummary } from '../../
 import { mulberry32 } from '../../shared/monitoring/window';
 
 /** A day of a view: ~10,000 rows (±3%), `amount` null ~2% (±0.3 points), mean ~50 (±1), quantiles alongside. */
-function day(rand: () => number, overrides: { nullRate?: number; rows?: number; mean?: number } = {}): PartitionSummary {
+function day(
+  rand: () => number,
+  overrides: { nullRate?: number; rows?: number; mean?: number } = {},
+): PartitionSummary {
   const jitter = (x: number, spread: number) => x + (rand() * 2 - 1) * spread;
   const mean = overrides.mean ?? jitter(50, 1);
   return {
     rows: overrides.rows ?? Math.round(jitter(10_000, 300)),
     features: {
-      amount: { nullRate: overrides.nullRate ?? jitter(0.02, 0.003), mean, quantiles: { p50: mean - 2, p95: mean + 30 } },
+      amount: {
+        nullRate: overrides.nullRate ?? jitter(0.02, 0.003),
+        mean,
+        quantiles: { p50: mean - 2, p95: mean + 30 },
+      },
       country: { nullRate: 0 },
     },
   };
@@ -43,16 +50,28 @@ describe('store summary anomaly score', () => {
   });
 
   it('a half-empty day and a shifted mean are anomalies too', () => {
-    expect(scoreSummary(day(mulberry32(6), { rows: 5_000 }), history).metrics[0]).toMatchObject({ metric: 'rows', anomaly: true });
+    expect(scoreSummary(day(mulberry32(6), { rows: 5_000 }), history).metrics[0]).toMatchObject({
+      metric: 'rows',
+      anomaly: true,
+    });
     const shifted = scoreSummary(day(mulberry32(7), { mean: 60 }), history);
-    expect(shifted.metrics.filter((m) => m.anomaly).map((m) => m.metric).sort()).toEqual(['amount.mean', 'amount.p50']);
+    expect(
+      shifted.metrics
+        .filter((m) => m.anomaly)
+        .map((m) => m.metric)
+        .sort(),
+    ).toEqual(['amount.mean', 'amount.p50']);
   });
 
   it('a metric that never moved is not alarmed by a tiny change (scale floors), but is by a real one', () => {
     const flat = history.map((h) => ({ ...h, features: { ...h.features, country: { nullRate: 0 } } }));
     const tiny = day(mulberry32(8));
     tiny.features.country = { nullRate: 0.001 };
-    expect(scoreSummary(tiny, flat).metrics.find((m) => m.metric === 'country.nullRate')).toMatchObject({ median: 0, scale: 0.01, anomaly: false });
+    expect(scoreSummary(tiny, flat).metrics.find((m) => m.metric === 'country.nullRate')).toMatchObject({
+      median: 0,
+      scale: 0.01,
+      anomaly: false,
+    });
     const real = day(mulberry32(8));
     real.features.country = { nullRate: 0.1 };
     expect(scoreSummary(real, flat).metrics[0]).toMatchObject({ metric: 'country.nullRate', z: 10, anomaly: true });
@@ -68,10 +87,17 @@ describe('store summary anomaly score', () => {
   });
 
   it('too little history gives no verdict; only the newest maxHistory summaries count', () => {
-    expect(scoreSummary(day(rand), history.slice(0, 6))).toMatchObject({ status: 'insufficient_history', history: 6, metrics: [] });
+    expect(scoreSummary(day(rand), history.slice(0, 6))).toMatchObject({
+      status: 'insufficient_history',
+      history: 6,
+      metrics: [],
+    });
     const policy = AnomalyPolicySchema.parse({ maxHistory: 7 });
     const old = Array.from({ length: 30 }, () => ({ rows: 1_000, features: {} }));
     const recent = Array.from({ length: 7 }, () => ({ rows: 10_000, features: {} }));
-    expect(scoreSummary({ rows: 10_000, features: {} }, [...old, ...recent], policy)).toMatchObject({ status: 'normal', history: 7 });
+    expect(scoreSummary({ rows: 10_000, features: {} }, [...old, ...recent], policy)).toMatchObject({
+      status: 'normal',
+      history: 7,
+    });
   });
 });

@@ -41,7 +41,13 @@ describe('logistic regression model', () => {
   });
 
   it('uses the given input and output names and records feature names in the metadata', async () => {
-    const bytes = logisticRegressionModel({ weights: [1, 1], bias: 0, inputName: 'x', outputName: 'p', featureNames: ['a', 'b'] });
+    const bytes = logisticRegressionModel({
+      weights: [1, 1],
+      bias: 0,
+      inputName: 'x',
+      outputName: 'p',
+      featureNames: ['a', 'b'],
+    });
     const session = await ort.InferenceSession.create(bytes);
     expect(session.inputNames).toEqual(['x']);
     expect(session.outputNames).toEqual(['p']);
@@ -57,17 +63,40 @@ describe('logistic regression model', () => {
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ValidationError);
-      expect((e as ValidationError).details).toEqual([{ where: 'layers[0].weights[1][0]', problem: 'must be a finite number, got NaN' }]);
+      expect((e as ValidationError).details).toEqual([
+        { where: 'layers[0].weights[1][0]', problem: 'must be a finite number, got NaN' },
+      ]);
     }
   });
 });
 
 describe('MLP model', () => {
   // 3 inputs -> 4 hidden (relu) -> 2 hidden (tanh) -> 1 (sigmoid)
-  const l0 = { weights: [[0.2, -0.5, 1, 0.3], [0.7, 0.1, -0.4, 0.9], [-1.2, 0.6, 0.05, -0.3]], bias: [0.1, -0.2, 0, 0.4], activation: 'relu' as const };
-  const l1 = { weights: [[0.5, -0.6], [1.1, 0.2], [-0.7, 0.8], [0.3, 0.3]], bias: [0, 0.25], activation: 'tanh' as const };
+  const l0 = {
+    weights: [
+      [0.2, -0.5, 1, 0.3],
+      [0.7, 0.1, -0.4, 0.9],
+      [-1.2, 0.6, 0.05, -0.3],
+    ],
+    bias: [0.1, -0.2, 0, 0.4],
+    activation: 'relu' as const,
+  };
+  const l1 = {
+    weights: [
+      [0.5, -0.6],
+      [1.1, 0.2],
+      [-0.7, 0.8],
+      [0.3, 0.3],
+    ],
+    bias: [0, 0.25],
+    activation: 'tanh' as const,
+  };
   const l2 = { weights: [[1.5], [-2]], bias: [0.05] };
-  const rows = [[1, 2, 3], [-1, 0.5, 2], [0, 0, 0]];
+  const rows = [
+    [1, 2, 3],
+    [-1, 0.5, 2],
+    [0, 0, 0],
+  ];
 
   const dense = (x: number[], l: { weights: number[][]; bias: number[] }) =>
     l.bias.map((b, j) => x.reduce((s, xi, i) => s + xi * l.weights[i]![j]!, b));
@@ -84,7 +113,15 @@ describe('MLP model', () => {
   });
 
   it('with a softmax head gives class probabilities that sum to one and equal the hand math', async () => {
-    const head = { weights: [[1, -1, 0.5], [0.2, 0.3, -0.4], [0, 1, 1], [-0.5, 0.5, 0]], bias: [0, 0.1, -0.1] };
+    const head = {
+      weights: [
+        [1, -1, 0.5],
+        [0.2, 0.3, -0.4],
+        [0, 1, 1],
+        [-0.5, 0.5, 0],
+      ],
+      bias: [0, 0.1, -0.1],
+    };
     const out = await run(mlpModel({ layers: [l0, head], head: 'softmax' }), rows);
     expect(out.probabilities!.dims).toEqual([3, 3]);
     const got = values(out.probabilities);
@@ -102,7 +139,10 @@ describe('MLP model', () => {
     try {
       mlpModel({ layers: [l0, l2], head: 'sigmoid' });
     } catch (e) {
-      expect((e as ValidationError).details[0]).toEqual({ where: 'layers[1].weights', problem: 'has 2 rows but the previous layer has 4 outputs' });
+      expect((e as ValidationError).details[0]).toEqual({
+        where: 'layers[1].weights',
+        problem: 'has 2 rows but the previous layer has 4 outputs',
+      });
     }
   });
 });
@@ -124,7 +164,12 @@ describe('tree ensemble classifier model', () => {
     const t1 = x[2]! < -1 ? -0.7 : 0.3;
     return sigmoid(0.1 + t0 + t1);
   };
-  const rows = [[0, 1, 0], [0, 3, -2], [1, 0, 5], [0.49, 2, -1]];
+  const rows = [
+    [0, 1, 0],
+    [0, 3, -2],
+    [1, 0, 5],
+    [0.49, 2, -1],
+  ];
 
   it('gives [p0, p1] with p1 = sigmoid(base + sum of leaves) and the label of the likelier class', async () => {
     const out = await run(treeEnsembleClassifierModel({ nFeatures: 3, trees, baseScore: 0.1 }), rows);

@@ -26,7 +26,10 @@ type Feat = [entity: string, eventTs: number, createdTs: number, value: number |
 /** A segment file with columns entity_id, event_ts, created_ts, <column>. */
 async function segment(name: string, column: string, type: string, rows: Feat[]): Promise<string> {
   const file = path.join(dir, `${name}.parquet`);
-  const values = rows.map(([e, ev, cr, v]) => `(${literal(e)}, ${ev}, ${cr}, ${v === null ? 'NULL' : typeof v === 'string' ? literal(v) : v})`);
+  const values = rows.map(
+    ([e, ev, cr, v]) =>
+      `(${literal(e)}, ${ev}, ${cr}, ${v === null ? 'NULL' : typeof v === 'string' ? literal(v) : v})`,
+  );
   await withConnection((c) =>
     c.run(
       `COPY (SELECT col0::VARCHAR AS entity_id, col1::BIGINT AS event_ts, col2::BIGINT AS created_ts, col3::${type} AS "${column}" FROM (VALUES ${values.join(', ')})) TO ${literal(file)} (FORMAT parquet)`,
@@ -72,15 +75,32 @@ async function join(spine: SpineRow[], views: PitView[], knownAt: KnownAt = 'row
   return withConnection(async (c) => {
     const s = await loadSpine(c, 'spine', { rows: spine });
     const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}.parquet`);
-    const meta = await pointInTimeJoin(c, { table: 'spine', hasLabel: s.labelType !== undefined, minTs: s.minTs, maxTs: s.maxTs }, views, { knownAt, ...(asOf !== undefined ? { asOf } : {}) }, out);
+    const meta = await pointInTimeJoin(
+      c,
+      { table: 'spine', hasLabel: s.labelType !== undefined, minTs: s.minTs, maxTs: s.maxTs },
+      views,
+      { knownAt, ...(asOf !== undefined ? { asOf } : {}) },
+      out,
+    );
     const r = await c.runAndReadAll(`SELECT * FROM read_parquet(${literal(out)})`);
-    return { meta, rows: r.getRowObjectsJS().map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v]))) };
+    return {
+      meta,
+      rows: r
+        .getRowObjectsJS()
+        .map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v]))),
+    };
   });
 }
 
-const xView = (ttlMs?: number): PitView => ({ view: 'clicks', files: clicks, features: [{ name: 'x', type: 'BIGINT', as: 'x' }], ...(ttlMs !== undefined ? { ttlMs } : {}) });
+const xView = (ttlMs?: number): PitView => ({
+  view: 'clicks',
+  files: clicks,
+  features: [{ name: 'x', type: 'BIGINT', as: 'x' }],
+  ...(ttlMs !== undefined ? { ttlMs } : {}),
+});
 const u1 = (...ts: number[]): SpineRow[] => ts.map((t) => ({ entityId: 'u1', ts: t }));
-const xs = async (spine: SpineRow[], view: PitView, knownAt: KnownAt = 'row', asOf?: number) => (await join(spine, [view], knownAt, asOf)).rows.map((r) => r.x);
+const xs = async (spine: SpineRow[], view: PitView, knownAt: KnownAt = 'row', asOf?: number) =>
+  (await join(spine, [view], knownAt, asOf)).rows.map((r) => r.x);
 
 describe('point-in-time join: only what was known at each spine time', () => {
   it('takes the latest event at or before ts, counting only rows that had arrived by ts', async () => {
@@ -98,7 +118,10 @@ describe('point-in-time join: only what was known at each spine time', () => {
   it('a late row becomes visible exactly when it arrives, never before', async () => {
     const late = [{ ...xView(), files: clicks }];
     expect(await xs(u1(at(12), at(14, 59, 59, 999)), late[0]!)).toEqual([2, 5]);
-    const onlyLate: PitView = { ...xView(), files: [await segment('late-only', 'x', 'BIGINT', [['u1', at(12), at(15), 3]])] };
+    const onlyLate: PitView = {
+      ...xView(),
+      files: [await segment('late-only', 'x', 'BIGINT', [['u1', at(12), at(15), 3]])],
+    };
     expect(await xs(u1(at(14, 59, 59, 999), at(15)), onlyLate)).toEqual([null, 3]);
   });
 
@@ -118,7 +141,14 @@ describe('point-in-time join: only what was known at each spine time', () => {
   });
 
   it('gives nulls to entities with no history and to times before their first event', async () => {
-    const r = await join([{ entityId: 'u2', ts: at(12) }, { entityId: 'u3', ts: at(12) }, { entityId: 'nobody', ts: at(12) }], [xView()]);
+    const r = await join(
+      [
+        { entityId: 'u2', ts: at(12) },
+        { entityId: 'u3', ts: at(12) },
+        { entityId: 'nobody', ts: at(12) },
+      ],
+      [xView()],
+    );
     expect(r.rows.map((x) => x.x)).toEqual([null, null, null]);
   });
 
@@ -149,7 +179,12 @@ describe('point-in-time join: only what was known at each spine time', () => {
   });
 
   it('joins several views, each with its own TTL, and keeps a latest null as null', async () => {
-    const tier: PitView = { view: 'profile', files: profile, features: [{ name: 'tier', type: 'VARCHAR', as: 'tier' }], ttlMs: 24 * HOUR };
+    const tier: PitView = {
+      view: 'profile',
+      files: profile,
+      features: [{ name: 'tier', type: 'VARCHAR', as: 'tier' }],
+      ttlMs: 24 * HOUR,
+    };
     const { rows } = await join([...u1(at(11), at(13)), { entityId: 'u2', ts: at(12) }], [xView(HOUR), tier]);
     expect(rows.map((r) => [r.x, r.tier])).toEqual([
       [2, 'gold'],
@@ -159,7 +194,9 @@ describe('point-in-time join: only what was known at each spine time', () => {
   });
 
   it('a view with no segments gives typed null columns', async () => {
-    const { rows, meta } = await join(u1(at(12)), [{ view: 'empty', files: [], features: [{ name: 'z', type: 'DOUBLE', as: 'z' }] }]);
+    const { rows, meta } = await join(u1(at(12)), [
+      { view: 'empty', files: [], features: [{ name: 'z', type: 'DOUBLE', as: 'z' }] },
+    ]);
     expect(rows.map((r) => r.z)).toEqual([null]);
     expect(meta.columns.at(-1)).toEqual({ name: 'z', type: 'DOUBLE' });
   });

@@ -11,7 +11,12 @@ import { literal } from '../../shared/features/offline/duckdb';
 import { asofKey, pointInTimeJoin, type KnownAt } from '../../shared/features/pit/join';
 import { loadSpine, type SpineRow } from '../../shared/features/pit/spine';
 
-interface Feat { entity: string; e: number; c: number; v: number }
+interface Feat {
+  entity: string;
+  e: number;
+  c: number;
+  v: number;
+}
 
 /** mulberry32: a small seeded generator, so a failure is reproducible. */
 function rng(seed: number) {
@@ -25,7 +30,13 @@ function rng(seed: number) {
 }
 
 /** The definition, literally: the greatest (e, c) with e <= ts, e > ts - ttl, c <= cutoff. */
-function reference(spine: SpineRow[], feats: Feat[], ttl: number | undefined, knownAt: KnownAt, asOf?: number): Array<number | null> {
+function reference(
+  spine: SpineRow[],
+  feats: Feat[],
+  ttl: number | undefined,
+  knownAt: KnownAt,
+  asOf?: number,
+): Array<number | null> {
   return spine.map((s) => {
     const cutoff = knownAt === 'row' ? s.ts : knownAt === 'asOf' ? asOf! : Math.min(s.ts, asOf!);
     let best: Feat | undefined;
@@ -63,7 +74,9 @@ beforeAll(async () => {
   file = path.join(dir, 'feats.parquet');
   const values = feats.map((f) => `(${literal(f.entity)}, ${f.e}, ${f.c}, ${f.v})`).join(', ');
   await withConnection((c) =>
-    c.run(`COPY (SELECT col0 AS entity_id, col1::BIGINT AS event_ts, col2::BIGINT AS created_ts, col3::BIGINT AS v FROM (VALUES ${values})) TO ${literal(file)} (FORMAT parquet)`),
+    c.run(
+      `COPY (SELECT col0 AS entity_id, col1::BIGINT AS event_ts, col2::BIGINT AS created_ts, col3::BIGINT AS v FROM (VALUES ${values})) TO ${literal(file)} (FORMAT parquet)`,
+    ),
   );
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -76,14 +89,29 @@ const bounds = () => ({
   maxLagMs: Math.max(...feats.map((f) => f.c - f.e)),
 });
 
-async function joined(ttl: number | undefined, knownAt: KnownAt, asOf?: number, packed = false): Promise<Array<number | null>> {
+async function joined(
+  ttl: number | undefined,
+  knownAt: KnownAt,
+  asOf?: number,
+  packed = false,
+): Promise<Array<number | null>> {
   return withConnection(async (c) => {
     const s = await loadSpine(c, 'spine', { rows: spine });
     const out = path.join(dir, `out-${knownAt}-${ttl}-${asOf}-${packed}.parquet`);
     await pointInTimeJoin(
-      c, { table: 'spine', hasLabel: false, minTs: s.minTs, maxTs: s.maxTs },
-      [{ view: 'v', files: [file], features: [{ name: 'v', type: 'BIGINT', as: 'v' }], ...(ttl !== undefined ? { ttlMs: ttl } : {}), ...(packed ? { keyBounds: bounds() } : {}) }],
-      { knownAt, ...(asOf !== undefined ? { asOf } : {}) }, out,
+      c,
+      { table: 'spine', hasLabel: false, minTs: s.minTs, maxTs: s.maxTs },
+      [
+        {
+          view: 'v',
+          files: [file],
+          features: [{ name: 'v', type: 'BIGINT', as: 'v' }],
+          ...(ttl !== undefined ? { ttlMs: ttl } : {}),
+          ...(packed ? { keyBounds: bounds() } : {}),
+        },
+      ],
+      { knownAt, ...(asOf !== undefined ? { asOf } : {}) },
+      out,
     );
     const r = await c.runAndReadAll(`SELECT v FROM read_parquet(${literal(out)}) ORDER BY row_id`);
     return r.getRows().map(([v]) => (v === null ? null : Number(v)));
@@ -111,7 +139,9 @@ describe('point-in-time join matches the definition on random histories', () => 
   it('packs the key only when the spans fit in a BIGINT', () => {
     expect(asofKey({ keyBounds: bounds() }).packed).toBe(true);
     const year = 365 * 86_400_000;
-    expect(asofKey({ keyBounds: { minEventTs: 0, maxEventTs: year, minLagMs: 0, maxLagMs: 30 * 86_400_000 } }).packed).toBe(false);
+    expect(
+      asofKey({ keyBounds: { minEventTs: 0, maxEventTs: year, minLagMs: 0, maxLagMs: 30 * 86_400_000 } }).packed,
+    ).toBe(false);
     expect(asofKey({}).packed).toBe(false);
   });
 });

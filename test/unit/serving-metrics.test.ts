@@ -32,7 +32,11 @@ describe('serving metrics', () => {
     const s = m.stats('churn');
     expect(s.predictions).toBe(100);
     expect(s.errors).toBe(1);
-    expect(s.versions.map((v) => [v.version, v.shadow, v.share])).toEqual([[1, false, 0.9], [2, false, 0.1], [3, true, 0]]);
+    expect(s.versions.map((v) => [v.version, v.shadow, v.share])).toEqual([
+      [1, false, 0.9],
+      [2, false, 0.1],
+      [3, true, 0],
+    ]);
     expect(s.versions[1]!.errors).toBe(1);
   });
 
@@ -70,7 +74,9 @@ describe('serving metrics', () => {
     expect(ba.length).toBe(LATENCY_BUCKETS_MS.length + 1);
     expect(ba.map(([, v], i) => v + bb[i]![1])).toEqual(bboth.map(([, v]) => v));
     const text = await both.registry.metrics();
-    expect(text).toContain('strata_predict_duration_seconds_bucket{le="0.001",model="churn",version="1",shadow="false"} 2');
+    expect(text).toContain(
+      'strata_predict_duration_seconds_bucket{le="0.001",model="churn",version="1",shadow="false"} 2',
+    );
     expect(text).toContain('strata_predict_requests_total{model="churn",version="1",shadow="false"} 6');
   });
 

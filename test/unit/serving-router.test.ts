@@ -6,7 +6,14 @@ import { signatureFor } from '../helpers/serving-fixtures';
 
 function version(v: number): DeployedVersion {
   const signature = SignatureSchema.parse(signatureFor(['user:a']));
-  return { model: 'churn', version: v, signature, plan: compilePlan(signature), artifact: { blob: `churn/${v}`, sha256: '', bytes: 0 } };
+  return {
+    model: 'churn',
+    version: v,
+    signature,
+    plan: compilePlan(signature),
+    artifact: { blob: `churn/${v}`, sha256: '', bytes: 0 },
+    tensors: { inputs: [], outputs: [] },
+  };
 }
 
 function deployment(canaryPercent: number, shadows: number[] = []): Deployment {
@@ -16,7 +23,10 @@ function deployment(canaryPercent: number, shadows: number[] = []): Deployment {
     model: 'churn',
     aliases: { production: 1, canary: 2 },
     traffic: { production: 100 - canaryPercent, canary: canaryPercent },
-    versions: new Map([[1, production], [2, canary]]),
+    versions: new Map([
+      [1, production],
+      [2, canary],
+    ]),
     production,
     canary,
     shadows: shadows.map(version),
@@ -76,6 +86,8 @@ describe('sticky routing', () => {
     expect(parsePin('v12')).toEqual({ version: 12 });
     expect(parsePin('canary')).toEqual({ alias: 'canary' });
     expect(resolvePin(deployment(10), { alias: 'canary' })).toBe(2);
-    expect(() => resolvePin(deployment(10), { alias: 'shadow' })).toThrowError(/has no alias "shadow".*production, canary/);
+    expect(() => resolvePin(deployment(10), { alias: 'shadow' })).toThrowError(
+      /has no alias "shadow".*production, canary/,
+    );
   });
 });

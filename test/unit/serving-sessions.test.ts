@@ -15,12 +15,15 @@ afterEach(async () => {
 });
 
 function sessions(graceMs: number, delayMs = 0): SessionCache {
-  cache = new SessionCache(async (k: VersionKey) => {
-    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-    const a = artifacts.get(k.version);
-    if (!a) throw new Error(`no artifact for version ${k.version}`);
-    return a;
-  }, { graceMs });
+  cache = new SessionCache(
+    async (k: VersionKey) => {
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      const a = artifacts.get(k.version);
+      if (!a) throw new Error(`no artifact for version ${k.version}`);
+      return a;
+    },
+    { graceMs },
+  );
   return cache;
 }
 
@@ -44,6 +47,17 @@ describe('session cache', () => {
     const out = await lease.session.run({ features: inputTensor(Float32Array.from([2, 4]), 1, 2) });
     expect((out.probability!.data as Float32Array)[0]).toBeCloseTo(1 / (1 + Math.exp(-(-2 + 2 + 1))), 6);
     lease.release();
+  });
+
+  it('a version warmed after setActive named it starts live: no grace timer while the refresh loads the others', async () => {
+    const c = sessions(50);
+    c.setActive('churn', [1, 2]); // what a deployment refresh does before loading the versions it references
+    await c.warm(v(2)); // loaded first; version 1 (below) takes longer than the grace period
+    await sleep(120);
+    await c.warm(v(1));
+    expect(stateOf(c, 2)).toMatchObject({ state: 'ready', active: true });
+    expect(stateOf(c, 2)?.releaseAt).toBeUndefined();
+    expect(c.loadCount(v(2))).toBe(1);
   });
 
   it('releases a retired version only after its last lease ends and the grace period passes', async () => {

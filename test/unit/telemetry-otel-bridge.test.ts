@@ -6,14 +6,25 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { PrometheusToOpenTelemetry } from '../../shared/telemetry/otel-bridge';
 
-async function collect(reader: PeriodicExportingMetricReader): Promise<Map<string, Array<{ attributes: Record<string, unknown>; value: number }>>> {
+async function collect(
+  reader: PeriodicExportingMetricReader,
+): Promise<Map<string, Array<{ attributes: Record<string, unknown>; value: number }>>> {
   const { resourceMetrics } = await reader.collect();
   const out = new Map<string, Array<{ attributes: Record<string, unknown>; value: number }>>();
   for (const scope of resourceMetrics.scopeMetrics) {
-    for (const m of scope.metrics) out.set(m.descriptor.name, m.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value as number })));
+    for (const m of scope.metrics)
+      out.set(
+        m.descriptor.name,
+        m.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value as number })),
+      );
   }
   return out;
 }
@@ -21,20 +32,37 @@ async function collect(reader: PeriodicExportingMetricReader): Promise<Map<strin
 describe('PrometheusToOpenTelemetry', () => {
   it('reports counters and histogram series with their labels; later metrics after refresh()', async () => {
     const registry = new Registry();
-    const requests = new Counter({ name: 'x_requests_total', help: 'requests', labelNames: ['version'], registers: [registry] });
-    const latency = new Histogram({ name: 'x_duration_seconds', help: 'latency', labelNames: ['version'], buckets: [0.01, 0.1], registers: [registry] });
+    const requests = new Counter({
+      name: 'x_requests_total',
+      help: 'requests',
+      labelNames: ['version'],
+      registers: [registry],
+    });
+    const latency = new Histogram({
+      name: 'x_duration_seconds',
+      help: 'latency',
+      labelNames: ['version'],
+      buckets: [0.01, 0.1],
+      registers: [registry],
+    });
     requests.inc({ version: '1' }, 3);
     requests.inc({ version: '2' });
     latency.observe({ version: '1' }, 0.005);
     latency.observe({ version: '1' }, 0.05);
     latency.observe({ version: '1' }, 5);
 
-    const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
     const provider = new MeterProvider({ readers: [reader] });
     const bridge = new PrometheusToOpenTelemetry(provider.getMeter('test'), () => [registry], { refreshMs: 3_600_000 });
     try {
       const got = await collect(reader);
-      expect(got.get('x_requests_total')).toEqual([{ attributes: { version: '1' }, value: 3 }, { attributes: { version: '2' }, value: 1 }]);
+      expect(got.get('x_requests_total')).toEqual([
+        { attributes: { version: '1' }, value: 3 },
+        { attributes: { version: '2' }, value: 1 },
+      ]);
       expect(got.get('x_duration_seconds_bucket')).toEqual([
         { attributes: { le: '0.01', version: '1' }, value: 1 },
         { attributes: { le: '0.1', version: '1' }, value: 2 },

@@ -10,7 +10,14 @@
  *   runBackfill(deps, request, { jobId })                       run.ts: all of it in one process
  */
 export * from './types';
-export { parseBackfillRequest, parseBackfillJob, backfillInstanceId, backfillRequestSchema, backfillJobSchema, DEFAULT_MAX_PARALLEL } from './request';
+export {
+  parseBackfillRequest,
+  parseBackfillJob,
+  backfillInstanceId,
+  backfillRequestSchema,
+  backfillJobSchema,
+  DEFAULT_MAX_PARALLEL,
+} from './request';
 export type { BackfillRequest } from './request';
 export { planBackfill, plannedDays } from './plan';
 export { runBackfillInterval } from './interval';

@@ -17,13 +17,13 @@
  *  4. record the part in the interval ledger.
  * A retried activity finds the same ids committed, or commits the same segment: never twice.
  */
-import type { FeatureRow } from '../types';
-import type { ResolvedView } from '../repo';
+import type { FeatureRow } from '../definitions/values';
+import type { ResolvedView } from '../definitions/repo';
 import type { SegmentInput, SegmentLineage, SegmentRecord } from '../offline/types';
-import { segmentId, eventDay } from '../offline/segment-id';
-import { computeView, type ViewInput } from '../transform';
-import { sourceSegmentView, validRecordOf } from '../ingest';
-import { DAY_MS, type BackfillPart } from '../ledger';
+import { eventDay } from '../offline/segment-id';
+import { computeView, type ViewInput } from '../compute/transform';
+import { sourceSegmentView, validRecordOf } from '../ingest/service';
+import { DAY_MS, type BackfillPart } from '../ledger/ledger';
 import { ConflictError } from '../../errors';
 import { APP_VERSION } from '../../version';
 import type { BackfillDeps, IntervalResult, IntervalTask, ViewIntervalResult } from './types';
@@ -55,7 +55,12 @@ interface Inputs {
   read(asOf: number): Promise<{ history: ViewInput; input: ViewInput }>;
 }
 
-async function backfillView(deps: BackfillDeps, task: IntervalTask, name: string, parts: BackfillPart[]): Promise<ViewIntervalResult> {
+async function backfillView(
+  deps: BackfillDeps,
+  task: IntervalTask,
+  name: string,
+  parts: BackfillPart[],
+): Promise<ViewIntervalResult> {
   const { repo, offline } = deps;
   const view = repo.view(name);
   const inputs = await listInputs(deps, view, task);
@@ -67,26 +72,44 @@ async function backfillView(deps: BackfillDeps, task: IntervalTask, name: string
     for (const day of days) {
       const start = Date.parse(`${day}T00:00:00.000Z`);
       parts.push({
-        view: name, version: view.version, day,
-        from: Math.max(task.from, start), to: Math.min(task.to, start + DAY_MS),
-        dayEnd: Math.min(start + DAY_MS, task.cap), closesAt: start + DAY_MS + view.latenessMs,
-        rows: rowsByDay.get(day) ?? 0, inputsListedAt: inputs.listedAt, jobId: task.jobId,
+        view: name,
+        version: view.version,
+        day,
+        from: Math.max(task.from, start),
+        to: Math.min(task.to, start + DAY_MS),
+        dayEnd: Math.min(start + DAY_MS, task.cap),
+        closesAt: start + DAY_MS + view.latenessMs,
+        rows: rowsByDay.get(day) ?? 0,
+        inputsListedAt: inputs.listedAt,
+        jobId: task.jobId,
       });
     }
   };
-  const result = (status: ViewIntervalResult['status'], rowsByDay: ReadonlyMap<string, number>, segments: string[], problems: string[] = []): ViewIntervalResult => {
+  const result = (
+    status: ViewIntervalResult['status'],
+    rowsByDay: ReadonlyMap<string, number>,
+    segments: string[],
+    problems: string[] = [],
+  ): ViewIntervalResult => {
     record(rowsByDay);
     return { view: name, status, rows: [...rowsByDay.values()].reduce((a, b) => a + b, 0), segments, problems };
   };
 
   if (!inputs.segments.length) return result('empty', new Map(), []);
-  const found = await Promise.all(days.map((d) => offline.manifest.get(name, view.version, d, segmentId(input, name, view.version, d))));
-  if (found.every(Boolean)) return result('already-committed', new Map(found.map((s) => [s!.day, s!.rowCount])), found.map((s) => s!.segmentId));
+  const found = await offline.committedSegments(name, view.version, input, days);
+  if (found.size === days.length)
+    return result(
+      'already-committed',
+      new Map([...found.values()].map((s) => [s.day, s.rowCount])),
+      [...found.values()].map((s) => s.segmentId),
+    );
 
   const { history, input: current } = await inputs.read(inputs.asOf);
   const computed = computeView(repo, name, current, { from: task.from, to: task.to - 1, history });
   const rows = computed.rows.filter((r) => r.eventTs >= task.from);
-  const problems = computed.problems.slice(0, 20).map((p) => `${p.entityId}@${iso(p.eventTs)}${p.feature ? ` ${p.feature}` : ''}: ${p.message}`);
+  const problems = computed.problems
+    .slice(0, 20)
+    .map((p) => `${p.entityId}@${iso(p.eventTs)}${p.feature ? ` ${p.feature}` : ''}: ${p.message}`);
   if (!rows.length) return result('empty', new Map(), [], problems);
   const lineage: SegmentLineage = {
     input,
@@ -106,7 +129,12 @@ async function backfillView(deps: BackfillDeps, task: IntervalTask, name: string
   };
   const written = await offline.writeRows({ view: name, version: view.version, columns: view.columns, lineage }, rows);
   const byDay = new Map(written.segments.map((s) => [s.day, s.rowCount]));
-  return result(written.rowsCommitted > 0 ? 'committed' : 'already-committed', byDay, written.segments.map((s) => s.segmentId), problems);
+  return result(
+    written.rowsCommitted > 0 ? 'committed' : 'already-committed',
+    byDay,
+    written.segments.map((s) => s.segmentId),
+    problems,
+  );
 }
 
 async function listInputs(deps: BackfillDeps, view: ResolvedView, task: IntervalTask): Promise<Inputs> {
@@ -123,14 +151,26 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
       asOf: newestCreated(segments),
       listedAt: (deps.now ?? Date.now)(),
       async read(asOf) {
-        const records = (await offline.readRows(srcView, { version: source.version, from, to: task.to, asOf })).map((r) => validRecordOf(source, r));
-        return { history: records.filter((r) => r.eventTs < task.from), input: records.filter((r) => r.eventTs >= task.from) };
+        const records = (await offline.readRows(srcView, { version: source.version, from, to: task.to, asOf })).map(
+          (r) => validRecordOf(source, r),
+        );
+        return {
+          history: records.filter((r) => r.eventTs < task.from),
+          input: records.filter((r) => r.eventTs >= task.from),
+        };
       },
     };
   }
   const inputViews = view.input.views.map((n) => repo.view(n));
-  const lists = await Promise.all(inputViews.map((iv) =>
-    offline.listSegments(iv.name, { version: iv.version, to: task.to, ...(iv.ttlMs !== undefined ? { from: task.from - iv.ttlMs } : {}) })));
+  const lists = await Promise.all(
+    inputViews.map((iv) =>
+      offline.listSegments(iv.name, {
+        version: iv.version,
+        to: task.to,
+        ...(iv.ttlMs !== undefined ? { from: task.from - iv.ttlMs } : {}),
+      }),
+    ),
+  );
   const segments = lists.flat();
   const lookbacks = inputViews.map((iv) => (iv.ttlMs === undefined ? undefined : task.from - iv.ttlMs));
   return {
@@ -142,11 +182,22 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
     async read(asOf) {
       const history: Record<string, FeatureRow[]> = {};
       const input: Record<string, FeatureRow[]> = {};
-      await Promise.all(inputViews.map(async (iv) => {
-        const rows = await offline.readRows(iv.name, { version: iv.version, to: task.to, asOf, ...(iv.ttlMs !== undefined ? { from: task.from - iv.ttlMs } : {}) });
-        history[iv.name] = rows.filter((r) => r.eventTs < task.from);
-        input[iv.name] = rows.filter((r) => r.eventTs >= task.from);
-      }));
+      await Promise.all(
+        inputViews.map(async (iv) => {
+          // Before `from` only each entity's row in force then counts (a derived value reads the
+          // latest row of each input): DuckDB picks it instead of the whole TTL coming into JS.
+          [history[iv.name], input[iv.name]] = await Promise.all([
+            offline.readRows(iv.name, {
+              version: iv.version,
+              to: task.from,
+              asOf,
+              ...(iv.ttlMs !== undefined ? { from: task.from - iv.ttlMs } : {}),
+              newestPerEntity: true,
+            }),
+            offline.readRows(iv.name, { version: iv.version, from: task.from, to: task.to, asOf }),
+          ]);
+        }),
+      );
       return { history, input };
     },
   };

@@ -17,12 +17,12 @@
  * - Intervals: whole UTC days cut by `intervalMs`; a view over a source skips the days with no
  *   source record within its warm-up reach (nothing could change there).
  */
-import type { FeatureRepo, ResolvedView } from '../repo';
+import type { FeatureRepo, ResolvedView } from '../definitions/repo';
 import type { SegmentRecord } from '../offline/types';
-import { downstream, upstream } from '../dag';
-import { sourceSegmentView } from '../ingest';
+import { downstream, upstream } from '../compute/dag';
+import { sourceSegmentView } from '../ingest/service';
 import { eventDay } from '../offline/segment-id';
-import { DAY_MS } from '../ledger';
+import { DAY_MS } from '../ledger/ledger';
 import { MAX_INTERVALS, type BackfillRequest } from './request';
 import { ValidationError } from '../../errors';
 
@@ -41,7 +41,8 @@ export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, job
   for (const name of [...names].reverse()) {
     const v = repo.view(name);
     let e = 0;
-    for (const c of repo.consumers(name)) if (inSet.has(c.name)) e = Math.max(e, (v.ttlMs ?? Infinity) + extra.get(c.name)!);
+    for (const c of repo.consumers(name))
+      if (inSet.has(c.name)) e = Math.max(e, (v.ttlMs ?? Infinity) + extra.get(c.name)!);
     extra.set(name, e);
   }
 
@@ -49,10 +50,16 @@ export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, job
   const feeding = [...repo.sources.values()].filter((s) => repo.viewsReading(s.name).length > 0);
   const earliestNeeded = Math.min(...names.map((n) => req.from - extra.get(n)! - (repo.view(n).warmUpMs ?? 0)));
   const spans = new Map<string, SegmentRecord[]>();
-  await Promise.all(feeding.map(async (s) => {
-    const segs = await offline.listSegments(sourceSegmentView(s.name), { version: s.version, to: req.to, ...(Number.isFinite(earliestNeeded) ? { from: earliestNeeded } : {}) });
-    spans.set(s.name, segs);
-  }));
+  await Promise.all(
+    feeding.map(async (s) => {
+      const segs = await offline.listSegments(sourceSegmentView(s.name), {
+        version: s.version,
+        to: req.to,
+        ...(Number.isFinite(earliestNeeded) ? { from: earliestNeeded } : {}),
+      });
+      spans.set(s.name, segs);
+    }),
+  );
   let clock = -Infinity;
   for (const segs of spans.values()) for (const s of segs) clock = Math.max(clock, Math.min(s.maxEventTs, req.to - 1));
   const maxLateness = Math.max(0, ...[...repo.views.values()].map((v) => v.latenessMs));
@@ -71,17 +78,24 @@ export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, job
     const srcs = upstream(repo, name).sources;
     const first = Math.min(...srcs.map((s) => Math.min(...(spans.get(s) ?? []).map((x) => x.minEventTs))));
     // Whole days (the ledger's unit), then the interval grid from there.
-    const from = Math.floor(Math.max(req.from - extra.get(name)!, Number.isFinite(first) ? first : req.from) / DAY_MS) * DAY_MS;
+    const from =
+      Math.floor(Math.max(req.from - extra.get(name)!, Number.isFinite(first) ? first : req.from) / DAY_MS) * DAY_MS;
     views.push({ view: name, version: v.version, stage: stageOf.get(name)!, from, to: cap });
   }
 
   // Bounded whatever the input: a request is checked at both edges, but a plan never loops on one that slipped by.
   if (!(Number.isInteger(req.intervalMs) && req.intervalMs > 0)) {
-    throw new ValidationError(`backfill ${jobId}: intervalMs must be a positive whole number of milliseconds, got ${req.intervalMs}`, [{ where: 'intervalMs', problem: 'must be positive' }]);
+    throw new ValidationError(
+      `backfill ${jobId}: intervalMs must be a positive whole number of milliseconds, got ${req.intervalMs}`,
+      [{ where: 'intervalMs', problem: 'must be positive' }],
+    );
   }
   const planned = views.reduce((n, v) => n + Math.max(0, Math.ceil((v.to - v.from) / req.intervalMs)), 0);
   if (planned > MAX_PLANNED_INTERVALS) {
-    throw new ValidationError(`backfill ${jobId}: the plan has ${planned} view intervals, more than ${MAX_PLANNED_INTERVALS}; use a longer interval or a shorter range`, [{ where: 'to', problem: 'range too long for the interval' }]);
+    throw new ValidationError(
+      `backfill ${jobId}: the plan has ${planned} view intervals, more than ${MAX_PLANNED_INTERVALS}; use a longer interval or a shorter range`,
+      [{ where: 'to', problem: 'range too long for the interval' }],
+    );
   }
 
   const stages: PlannedStage[] = [];
@@ -95,13 +109,17 @@ export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, job
         const b = Math.min(a + req.intervalMs, pv.to);
         // Skip whole days (so a day is planned entirely or not at all) without source data in reach.
         const day = Math.floor(a / DAY_MS) * DAY_MS;
-        if (v.input.kind === 'source' && !hasData(spans.get(v.input.source) ?? [], day - v.warmUpMs!, day + DAY_MS)) continue;
+        if (v.input.kind === 'source' && !hasData(spans.get(v.input.source) ?? [], day - v.warmUpMs!, day + DAY_MS))
+          continue;
         const i = byStart.get(a) ?? { from: a, to: b, views: [] };
         i.views.push(pv.view);
         byStart.set(a, i);
       }
     }
-    stages.push({ views: inStage.map((v) => v.view), intervals: [...byStart.values()].sort((x, y) => x.from - y.from) });
+    stages.push({
+      views: inStage.map((v) => v.view),
+      intervals: [...byStart.values()].sort((x, y) => x.from - y.from),
+    });
   }
 
   return {
@@ -116,7 +134,10 @@ export async function planBackfill(deps: BackfillDeps, req: BackfillRequest, job
 }
 
 /** The (view, day) pairs a plan computes, for the ledger. */
-export function plannedDays(repo: FeatureRepo, plan: BackfillPlan): Array<{ view: string; version: string; day: string; closesAt: number }> {
+export function plannedDays(
+  repo: FeatureRepo,
+  plan: BackfillPlan,
+): Array<{ view: string; version: string; day: string; closesAt: number }> {
   const out = new Map<string, { view: string; version: string; day: string; closesAt: number }>();
   for (const stage of plan.stages) {
     for (const i of stage.intervals) {

@@ -15,15 +15,14 @@
  * with it (parseBackfillJob), so both edges apply one set of rules.
  */
 import { z } from 'zod';
-import { createHash } from 'node:crypto';
 import { ValidationError, detailsFromZod, type ErrorDetail } from '../../errors';
-import type { FeatureRepo } from '../repo';
-import { downstream } from '../dag';
-import { parseDuration, formatDuration } from '../duration';
-import { canonicalJson } from '../offline/segment-id';
-import { didYouMean } from '../suggest';
+import type { FeatureRepo } from '../definitions/repo';
+import { downstream } from '../compute/dag';
+import { parseDuration, formatDuration } from '../definitions/duration';
+import { canonicalJson, sha256Hex } from '../../canonical-json';
+import { didYouMean } from '../../suggest';
 import { nameSchema } from '../../names';
-import { MAX_TIME_MS, clientTimeSchema } from '../times';
+import { MAX_TIME_MS, clientTimeSchema } from '../../times';
 
 export const DAY_MS = 86_400_000;
 /** More intervals than this in one request is a mistake (or a job for several requests). */
@@ -44,7 +43,10 @@ export interface BackfillRequest {
 }
 
 export const backfillRequestSchema = z.object({
-  views: z.array(nameSchema('definition')).min(1, 'name at least one feature view').max(MAX_VIEWS, `at most ${MAX_VIEWS} views per backfill`),
+  views: z
+    .array(nameSchema('definition'))
+    .min(1, 'name at least one feature view')
+    .max(MAX_VIEWS, `at most ${MAX_VIEWS} views per backfill`),
   from: clientTimeSchema,
   to: clientTimeSchema,
   interval: z.union([z.string().min(1), z.number()]).optional(),
@@ -53,13 +55,21 @@ export const backfillRequestSchema = z.object({
 
 /** How intervalMs must tile UTC days; undefined when it does. */
 function tilingProblem(intervalMs: number): string | undefined {
-  const tiles = intervalMs > 0 && (intervalMs < DAY_MS ? DAY_MS % intervalMs === 0 && intervalMs % 3_600_000 === 0 : intervalMs % DAY_MS === 0);
-  return tiles ? undefined : `${intervalMs > 0 ? formatDuration(intervalMs) : String(intervalMs)} does not tile UTC days; use whole hours dividing a day (1h, 2h, 3h, 4h, 6h, 8h, 12h) or whole days (1d, 7d)`;
+  const tiles =
+    intervalMs > 0 &&
+    (intervalMs < DAY_MS ? DAY_MS % intervalMs === 0 && intervalMs % 3_600_000 === 0 : intervalMs % DAY_MS === 0);
+  return tiles
+    ? undefined
+    : `${intervalMs > 0 ? formatDuration(intervalMs) : String(intervalMs)} does not tile UTC days; use whole hours dividing a day (1h, 2h, 3h, 4h, 6h, 8h, 12h) or whole days (1d, 7d)`;
 }
 
-const wholeDay = (what: string) => z.number({ message: `must be epoch milliseconds at the start of a UTC day (${what})` })
-  .int('must be whole epoch milliseconds').min(0).max(MAX_TIME_MS + 1)
-  .refine((v) => v % DAY_MS === 0, 'must be the start of a UTC day (a multiple of 86400000)');
+const wholeDay = (what: string) =>
+  z
+    .number({ message: `must be epoch milliseconds at the start of a UTC day (${what})` })
+    .int('must be whole epoch milliseconds')
+    .min(0)
+    .max(MAX_TIME_MS + 1)
+    .refine((v) => v % DAY_MS === 0, 'must be the start of a UTC day (a multiple of 86400000)');
 
 /**
  * A backfill as the orchestration takes it (what parseBackfillRequest gives): checked again by
@@ -68,19 +78,35 @@ const wholeDay = (what: string) => z.number({ message: `must be epoch millisecon
  */
 export const backfillJobSchema = z
   .object({
-    views: z.array(nameSchema('definition')).min(1, 'name at least one feature view').max(MAX_VIEWS, `at most ${MAX_VIEWS} views per backfill`),
+    views: z
+      .array(nameSchema('definition'))
+      .min(1, 'name at least one feature view')
+      .max(MAX_VIEWS, `at most ${MAX_VIEWS} views per backfill`),
     from: wholeDay('from'),
     to: wholeDay('to'),
     intervalMs: z.number({ message: 'must be a number of milliseconds' }).int('must be whole milliseconds'),
-    maxParallel: z.number({ message: 'must be a number' }).int().min(1).max(MAX_PARALLEL, `at most ${MAX_PARALLEL} intervals run at once`),
+    maxParallel: z
+      .number({ message: 'must be a number' })
+      .int()
+      .min(1)
+      .max(MAX_PARALLEL, `at most ${MAX_PARALLEL} intervals run at once`),
   })
   .strict()
   .superRefine((j, ctx) => {
     const tiling = tilingProblem(j.intervalMs);
     if (tiling) ctx.addIssue({ code: 'custom', path: ['intervalMs'], message: tiling });
-    if (!(j.to > j.from)) ctx.addIssue({ code: 'custom', path: ['to'], message: `must be after from (${new Date(j.from).toISOString()}); the range is [from, to)` });
+    if (!(j.to > j.from))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `must be after from (${new Date(j.from).toISOString()}); the range is [from, to)`,
+      });
     else if (!tiling && (j.to - j.from) / j.intervalMs > MAX_INTERVALS) {
-      ctx.addIssue({ code: 'custom', path: ['to'], message: `${Math.ceil((j.to - j.from) / j.intervalMs)} intervals is more than ${MAX_INTERVALS}; use a longer interval or split the range` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `${Math.ceil((j.to - j.from) / j.intervalMs)} intervals is more than ${MAX_INTERVALS}; use a longer interval or split the range`,
+      });
     }
   });
 
@@ -89,7 +115,10 @@ export function parseBackfillJob(input: unknown): BackfillRequest {
   const r = backfillJobSchema.safeParse(input);
   if (!r.success) {
     const details = detailsFromZod(r.error.issues);
-    throw new ValidationError(`invalid backfill input: ${details.map((d) => `${d.where}: ${d.problem}`).join('; ')}`, details);
+    throw new ValidationError(
+      `invalid backfill input: ${details.map((d) => `${d.where}: ${d.problem}`).join('; ')}`,
+      details,
+    );
   }
   return r.data;
 }
@@ -101,7 +130,11 @@ export function parseBackfillRequest(repo: FeatureRepo, body: unknown): Backfill
   const b = r.data;
   const problems: ErrorDetail[] = [];
   b.views.forEach((v, i) => {
-    if (!repo.views.has(v)) problems.push({ where: `views[${i}]`, problem: `no feature view named "${v}"${didYouMean(v, repo.views.keys())}; views: ${[...repo.views.keys()].join(', ')}` });
+    if (!repo.views.has(v))
+      problems.push({
+        where: `views[${i}]`,
+        problem: `no feature view named "${v}"${didYouMean(v, repo.views.keys())}; views: ${[...repo.views.keys()].join(', ')}`,
+      });
   });
   let intervalMs = DAY_MS;
   if (b.interval !== undefined) {
@@ -121,20 +154,37 @@ export function parseBackfillRequest(repo: FeatureRepo, body: unknown): Backfill
     maxParallel: b.maxParallel ?? DEFAULT_MAX_PARALLEL,
   };
   // The rest are the orchestration's own rules on the normalised request (reported under the body's names).
-  if (!(b.to > b.from)) problems.push({ where: 'to', problem: `must be after from (${new Date(b.from).toISOString()}); the range is [from, to)` });
+  if (!(b.to > b.from))
+    problems.push({
+      where: 'to',
+      problem: `must be after from (${new Date(b.from).toISOString()}); the range is [from, to)`,
+    });
   else if (!problems.some((p) => p.where === 'interval')) {
     const checked = backfillJobSchema.safeParse(job);
     if (!checked.success) {
-      for (const d of detailsFromZod(checked.error.issues)) problems.push({ where: d.where === 'intervalMs' ? 'interval' : d.where, problem: d.problem });
+      for (const d of detailsFromZod(checked.error.issues))
+        problems.push({ where: d.where === 'intervalMs' ? 'interval' : d.where, problem: d.problem });
     }
   }
-  if (problems.length) throw new ValidationError(`invalid backfill request: ${problems.map((p) => `${p.where}: ${p.problem}`).join('; ')}`, problems);
+  if (problems.length)
+    throw new ValidationError(
+      `invalid backfill request: ${problems.map((p) => `${p.where}: ${p.problem}`).join('; ')}`,
+      problems,
+    );
   return job;
 }
 
 /** The deterministic instance id of a request: same meaning, same id (see the header). */
 export function backfillInstanceId(repo: FeatureRepo, req: BackfillRequest): string {
-  const versions = Object.fromEntries(downstream(repo, req.views, { includeSelf: true }).map((v) => [v, repo.view(v).version]));
-  const identity = canonicalJson({ views: [...req.views].sort(), from: req.from, to: req.to, intervalMs: req.intervalMs, versions });
-  return `backfill-${createHash('sha256').update(identity).digest('hex').slice(0, 24)}`;
+  const versions = Object.fromEntries(
+    downstream(repo, req.views, { includeSelf: true }).map((v) => [v, repo.view(v).version]),
+  );
+  const identity = canonicalJson({
+    views: [...req.views].sort(),
+    from: req.from,
+    to: req.to,
+    intervalMs: req.intervalMs,
+    versions,
+  });
+  return `backfill-${sha256Hex(identity).slice(0, 24)}`;
 }

@@ -8,7 +8,16 @@ import { runBackfillInterval } from './interval';
 import { refreshOnline } from './online';
 import { forEachLimit } from '../../concurrency';
 import type { BackfillRequest } from './request';
-import { emptyProgress, withInterval, withPlan, type BackfillDeps, type BackfillPlan, type BackfillProgress, type IntervalResult } from './types';
+import {
+  emptyProgress,
+  intervalTasks,
+  withInterval,
+  withPlan,
+  type BackfillDeps,
+  type BackfillPlan,
+  type BackfillProgress,
+  type IntervalResult,
+} from './types';
 
 export async function runBackfill(
   deps: BackfillDeps,
@@ -18,10 +27,10 @@ export async function runBackfill(
   const plan = await startBackfill(deps, req, opts.jobId);
   let progress = withPlan(emptyProgress(opts.jobId), plan);
   const results: IntervalResult[] = [];
-  for (const [stage, s] of plan.stages.entries()) {
+  for (const stage of plan.stages.keys()) {
     progress = { ...progress, stage: `${stage + 1}/${plan.stages.length}` };
-    await forEachLimit(s.intervals, req.maxParallel, async (i) => {
-      const r = await runBackfillInterval(deps, { jobId: plan.jobId, stage, from: i.from, to: i.to, views: i.views, versions: plan.versions, cap: plan.cap });
+    await forEachLimit(intervalTasks(plan, stage), req.maxParallel, async (task) => {
+      const r = await runBackfillInterval(deps, task);
       results.push(r);
       progress = withInterval(progress, r);
       opts.onProgress?.(progress);
@@ -29,7 +38,9 @@ export async function runBackfill(
   }
   if (opts.refreshOnline !== false) {
     progress = { ...progress, phase: 'refreshing online' };
-    const online = await Promise.all(plan.views.map((v) => refreshOnline(deps, { view: v.view, version: v.version, from: v.from, to: v.to })));
+    const online = await Promise.all(
+      plan.views.map((v) => refreshOnline(deps, { view: v.view, version: v.version, from: v.from, to: v.to })),
+    );
     progress = { ...progress, online };
   }
   return { ...progress, phase: 'done', plan, results };

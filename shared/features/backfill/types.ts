@@ -2,11 +2,12 @@
  * The vocabulary of backfills, shared by the planner, the interval worker, the in-process
  * driver and the Durable orchestration (whose activities pass these as JSON).
  */
-import type { FeatureRepo } from '../repo';
+import type { FeatureRepo } from '../definitions/repo';
 import type { OfflineStore } from '../offline/store';
 import type { OnlineStore } from '../online/types';
-import type { IntervalLedger } from '../ledger';
+import type { IntervalLedger } from '../ledger/ledger';
 import type { BackfillRequest } from './request';
+import type { OnlineRefresh } from '../online/materialize';
 
 export interface BackfillDeps {
   repo: FeatureRepo;
@@ -70,6 +71,19 @@ export interface IntervalTask {
   cap: number;
 }
 
+/** The tasks of one stage of a plan, one per interval: what the orchestration fans out and run.ts runs in process. */
+export function intervalTasks(plan: BackfillPlan, stage: number): IntervalTask[] {
+  return plan.stages[stage]!.intervals.map((i) => ({
+    jobId: plan.jobId,
+    stage,
+    from: i.from,
+    to: i.to,
+    views: i.views,
+    versions: plan.versions,
+    cap: plan.cap,
+  }));
+}
+
 export interface ViewIntervalResult {
   view: string;
   /** committed: new rows; already-committed: this interval's segment existed (a resumed or repeated backfill); empty: no input, nothing to write. */
@@ -87,15 +101,7 @@ export interface IntervalResult {
   views: ViewIntervalResult[];
 }
 
-export interface OnlineRefresh {
-  view: string;
-  entities: number;
-  applied: number;
-  /** Kept a newer (streamed) value. */
-  skipped: number;
-  /** Latest rows already past the view's TTL: not written. */
-  expired: number;
-}
+export type { OnlineRefresh };
 
 /** The custom status of a running backfill and, with `online`, its output. */
 export interface BackfillProgress {
@@ -131,6 +137,10 @@ export function withPlan(p: BackfillProgress, plan: BackfillPlan): BackfillProgr
 export function withInterval(p: BackfillProgress, r: IntervalResult): BackfillProgress {
   const rows = { ...p.rows };
   for (const v of r.views) rows[v.view] = (rows[v.view] ?? 0) + v.rows;
-  const kind = r.views.some((v) => v.status === 'committed') ? 'committed' : r.views.every((v) => v.status === 'empty') ? 'empty' : 'skipped';
+  const kind = r.views.some((v) => v.status === 'committed')
+    ? 'committed'
+    : r.views.every((v) => v.status === 'empty')
+      ? 'empty'
+      : 'skipped';
   return { ...p, rows, intervals: { ...p.intervals, done: p.intervals.done + 1, [kind]: p.intervals[kind] + 1 } };
 }

@@ -24,10 +24,17 @@ import { ConflictError } from '../../errors';
 import { forEachLimit } from '../../concurrency';
 import type { DayFile } from './segment-file';
 import { deleteIfUnchanged, uploadOnce } from './segment-blobs';
-import { canonicalJson, segmentId } from './segment-id';
-import type { OfflineStore } from './store';
+import { segmentId } from './segment-id';
+import { canonicalJson, sha256Hex } from '../../canonical-json';
+import type { Manifest } from './manifest';
+
+/** Where a claim is committed: the offline container and the manifest (the offline store passes itself). */
+export interface ClaimTarget {
+  container: ContainerClient;
+  manifest: Manifest;
+}
 import type { SegmentCommit, SegmentInput, SegmentRecord, SegmentSpec } from './types';
-import { createHash } from 'node:crypto';
+import { isNotFound, isTaken } from '../../azure/status';
 
 const UPLOAD_CONCURRENCY = 4;
 
@@ -38,7 +45,10 @@ interface Claim {
 
 /** The claim's id: a hash of the input, view and version (the batch, not a day of it). */
 export function claimId(input: SegmentInput, view: string, version: string): string {
-  return createHash('sha256').update(canonicalJson(['strata-claim-v1', segmentId(input, view, version, '*'), view, version])).digest('hex').slice(0, 32);
+  return sha256Hex(canonicalJson(['strata-claim-v1', segmentId(input, view, version, '*'), view, version])).slice(
+    0,
+    32,
+  );
 }
 
 /** Outside every view's prefix (a view name never starts with "."), so listings of segments never meet claims. */
@@ -47,7 +57,11 @@ export function claimBlobPath(view: string, version: string, id: string): string
 }
 
 /** Commit the day files of one multi-day write as one rendering: this writer's, or the one that claimed the batch first. */
-export async function commitClaimed(store: OfflineStore, spec: SegmentSpec, files: readonly DayFile[]): Promise<SegmentCommit[]> {
+export async function commitClaimed(
+  store: ClaimTarget,
+  spec: SegmentSpec,
+  files: readonly DayFile[],
+): Promise<SegmentCommit[]> {
   const id = claimId(spec.lineage.input, spec.view, spec.version);
   const path = claimBlobPath(spec.view, spec.version, id);
   const found = await readClaim(store.container, path);
@@ -61,18 +75,36 @@ export async function commitClaimed(store: OfflineStore, spec: SegmentSpec, file
     const { file: _file, day: _day, sizeBytes, ...stats } = file;
     const up = await uploadOnce(store.container, blobPath, file.file, { ...stats, lineage: spec.lineage });
     if (up.status !== 'uploaded') throw new ConflictError(`blob ${blobPath} exists already; retry the write`);
-    records[i] = { view: spec.view, version: spec.version, day: file.day, segmentId: sid, blobPath, etag: up.etag, sizeBytes, ...stats, lineage: spec.lineage, committedAt: Date.now(), state: 'live' };
+    records[i] = {
+      view: spec.view,
+      version: spec.version,
+      day: file.day,
+      segmentId: sid,
+      blobPath,
+      etag: up.etag,
+      sizeBytes,
+      ...stats,
+      lineage: spec.lineage,
+      committedAt: Date.now(),
+      state: 'live',
+    };
   });
   const ours: Claim = { rendering, records };
   const body = JSON.stringify(ours);
   try {
-    await store.container.getBlockBlobClient(path).upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await store.container.getBlockBlobClient(path).upload(body, Buffer.byteLength(body), {
+      conditions: { ifNoneMatch: '*' },
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    });
     return await commitRecords(store, ours);
   } catch (e) {
-    const status = (e as { statusCode?: number }).statusCode;
-    if (status !== 409 && status !== 412) throw e;
+    if (!isTaken(e)) throw e;
     // Another writer claimed the batch first: its rendering is the batch; ours goes.
-    await forEachLimit(records, UPLOAD_CONCURRENCY, async (r) => void (await deleteIfUnchanged(store.container, r.blobPath, r.etag)));
+    await forEachLimit(
+      records,
+      UPLOAD_CONCURRENCY,
+      async (r) => void (await deleteIfUnchanged(store.container, r.blobPath, r.etag)),
+    );
     const theirs = await readClaim(store.container, path);
     if (!theirs) throw new ConflictError(`the claim ${path} was taken but cannot be read; retry the write`);
     return commitRecords(store, theirs);
@@ -84,12 +116,12 @@ export async function readClaim(container: ContainerClient, path: string): Promi
   try {
     return JSON.parse((await container.getBlockBlobClient(path).downloadToBuffer()).toString('utf8')) as Claim;
   } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+    if (isNotFound(e)) return undefined;
     throw e;
   }
 }
 
-async function commitRecords(store: OfflineStore, claim: Claim): Promise<SegmentCommit[]> {
+async function commitRecords(store: ClaimTarget, claim: Claim): Promise<SegmentCommit[]> {
   const out: SegmentCommit[] = new Array(claim.records.length);
   await forEachLimit(claim.records, UPLOAD_CONCURRENCY, async (r, i) => {
     const status = await store.manifest.commit({ ...r, committedAt: Date.now() });

@@ -8,14 +8,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { Storage } from '../../storage/clients';
+import type { Storage } from '../../azure/storage';
 import { StrataError } from '../../errors';
 import { forEachLimit } from '../../concurrency';
+import { isNotFound, statusOf } from '../../azure/status';
 
 /** The blob no longer has the ETag asked for (changed or deleted since it was listed). */
 export class StaleBlobError extends StrataError {
-  constructor(readonly container: string, readonly blobPath: string, readonly etag: string) {
-    super(`blob ${container}/${blobPath} no longer has ETag ${etag}: it changed or was removed after it was listed; list again`, 409);
+  constructor(
+    readonly container: string,
+    readonly blobPath: string,
+    readonly etag: string,
+  ) {
+    super(
+      `blob ${container}/${blobPath} no longer has ETag ${etag}: it changed or was removed after it was listed; list again`,
+      409,
+    );
   }
 }
 
@@ -31,7 +39,10 @@ export class BlobCache {
   readonly stats: CacheStats = { hits: 0, downloads: 0, bytesDownloaded: 0 };
   private readonly inFlight = new Map<string, Promise<string>>();
 
-  constructor(private readonly storage: Storage, readonly dir: string) {
+  constructor(
+    private readonly storage: Storage,
+    readonly dir: string,
+  ) {
     fs.mkdirSync(dir, { recursive: true });
   }
 
@@ -74,7 +85,8 @@ export class BlobCache {
 
   /** Remove least recently used files until the folder holds at most maxBytes. */
   prune(maxBytes: number): { removed: number; bytes: number } {
-    const files = fs.readdirSync(this.dir)
+    const files = fs
+      .readdirSync(this.dir)
       .filter((f) => !f.includes('.part-'))
       .map((f) => {
         const p = path.join(this.dir, f);
@@ -107,8 +119,7 @@ export class BlobCache {
       return file;
     } catch (e) {
       fs.rmSync(part, { force: true });
-      const code = (e as { statusCode?: number }).statusCode;
-      if (code === 412 || code === 404) throw new StaleBlobError(container, blobPath, etag);
+      if (statusOf(e) === 412 || isNotFound(e)) throw new StaleBlobError(container, blobPath, etag);
       throw e;
     }
   }

@@ -44,7 +44,13 @@ export interface CompactionResult {
 }
 
 /** Merge the small live segments of one view/version/day. */
-export async function compactDay(store: OfflineStore, view: string, version: string, day: string, opts: CompactionOptions = {}): Promise<CompactionResult> {
+export async function compactDay(
+  store: OfflineStore,
+  view: string,
+  version: string,
+  day: string,
+  opts: CompactionOptions = {},
+): Promise<CompactionResult> {
   assertName('view', view);
   assertName('version', version);
   const smallRows = opts.smallRows ?? 1_000_000;
@@ -54,12 +60,20 @@ export async function compactDay(store: OfflineStore, view: string, version: str
     .filter((s) => s.rowCount < smallRows)
     .sort((a, b) => a.committedAt - b.committedAt || a.segmentId.localeCompare(b.segmentId))
     .slice(0, maxInputs);
-  const base = { view, version, day, inputs: inputs.map((i) => i.segmentId), rowsIn: inputs.reduce((n, i) => n + i.rowCount, 0) };
+  const base = {
+    view,
+    version,
+    day,
+    inputs: inputs.map((i) => i.segmentId),
+    rowsIn: inputs.reduce((n, i) => n + i.rowCount, 0),
+  };
   if (inputs.length < Math.max(2, opts.minSegments ?? 2)) return { ...base, status: 'nothing-to-do', rowsOut: 0 };
 
   let files: string[];
   try {
-    files = await store.cache.fetchAll(inputs.map((i) => ({ container: OFFLINE_CONTAINER, blobPath: i.blobPath, etag: i.etag })));
+    files = await store.cache.fetchAll(
+      inputs.map((i) => ({ container: OFFLINE_CONTAINER, blobPath: i.blobPath, etag: i.etag })),
+    );
   } catch (e) {
     if (e instanceof StaleBlobError) return { ...base, status: 'conflict', rowsOut: 0 };
     throw e;
@@ -71,10 +85,13 @@ export async function compactDay(store: OfflineStore, view: string, version: str
       input: { kind: 'compaction', inputs: [...base.inputs].sort() },
       ...(opts.jobId ? { jobId: opts.jobId } : {}),
     };
-    const placed = await store.placeSegment(view, version, lineage, merged, (record) => store.manifest.replace(record, inputs));
+    const placed = await store.placeSegment(view, version, lineage, merged, (record) =>
+      store.manifest.replace(record, inputs),
+    );
     return {
       ...base,
-      status: placed.status === 'committed' ? 'compacted' : placed.status === 'conflict' ? 'conflict' : 'already-compacted',
+      status:
+        placed.status === 'committed' ? 'compacted' : placed.status === 'conflict' ? 'conflict' : 'already-compacted',
       mergedSegmentId: placed.segmentId,
       rowsOut: merged.rowCount,
     };
@@ -85,7 +102,10 @@ export async function compactDay(store: OfflineStore, view: string, version: str
 
 /** Compact every day of a view (one version, or each version present) in a range. */
 export async function compactView(
-  store: OfflineStore, view: string, query: EventRange & { version?: string } = {}, opts: CompactionOptions = {},
+  store: OfflineStore,
+  view: string,
+  query: EventRange & { version?: string } = {},
+  opts: CompactionOptions = {},
 ): Promise<CompactionResult[]> {
   const live = await store.manifest.live({
     view,
@@ -109,7 +129,11 @@ export async function compactView(
     for (;;) {
       const r = await compactDay(store, view, version, day, opts);
       out.push(r);
-      if (r.status !== 'compacted' || r.inputs.length < Math.min(opts.maxInputs ?? MAX_COMPACTION_INPUTS, MAX_COMPACTION_INPUTS)) break;
+      if (
+        r.status !== 'compacted' ||
+        r.inputs.length < Math.min(opts.maxInputs ?? MAX_COMPACTION_INPUTS, MAX_COMPACTION_INPUTS)
+      )
+        break;
     }
   }
   return out;

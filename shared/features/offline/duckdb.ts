@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, quotedIdentifier, quotedString } from '@duckdb/node-api';
 import { ValidationError } from '../../errors';
-import type { FeatureColumn, FeatureType } from '../types';
+import type { FeatureColumn, FeatureType } from '../definitions/values';
 
 let shared: Promise<DuckDBInstance> | undefined;
 
@@ -58,12 +58,21 @@ export function assertColumns(columns: readonly FeatureColumn[], where = 'column
   columns.forEach((c, i) => {
     if (!c.name) problems.push({ where: `${where}[${i}].name`, problem: 'must not be empty' });
     else if ((KEY_COLUMNS as readonly string[]).includes(c.name.toLowerCase()))
-      problems.push({ where: `${where}[${i}].name`, problem: `"${c.name}" is reserved for the segment key; rename the feature` });
-    else if (seen.has(c.name.toLowerCase())) problems.push({ where: `${where}[${i}].name`, problem: `"${c.name}" appears twice` });
+      problems.push({
+        where: `${where}[${i}].name`,
+        problem: `"${c.name}" is reserved for the segment key; rename the feature`,
+      });
+    else if (seen.has(c.name.toLowerCase()))
+      problems.push({ where: `${where}[${i}].name`, problem: `"${c.name}" appears twice` });
     seen.add(c.name.toLowerCase());
-    if (!(c.type in DUCKDB_TYPE)) problems.push({ where: `${where}[${i}].type`, problem: `must be one of ${Object.keys(DUCKDB_TYPE).join(', ')}` });
+    if (!(c.type in DUCKDB_TYPE))
+      problems.push({ where: `${where}[${i}].type`, problem: `must be one of ${Object.keys(DUCKDB_TYPE).join(', ')}` });
   });
-  if (problems.length) throw new ValidationError(`invalid feature columns: ${problems.map((p) => `${p.where} ${p.problem}`).join('; ')}`, problems);
+  if (problems.length)
+    throw new ValidationError(
+      `invalid feature columns: ${problems.map((p) => `${p.where} ${p.problem}`).join('; ')}`,
+      problems,
+    );
 }
 
 /** A BIGINT/HUGEINT/DOUBLE from DuckDB as a JS number (epoch ms and counts fit in 2^53). */

@@ -38,11 +38,18 @@ export async function gcOrphans(store: OfflineStore, opts: GcOptions = {}): Prom
   const committedIds = new Set(rows.map((r) => `${r.view}/${r.version}/${r.day}/${r.segmentId}`));
   const claims = new Map<string, Promise<Set<string>>>();
   /** A claimed rendering's blob not committed yet: a delivery of its batch will commit it (batch-claim.ts). */
-  const claimedAndPending = async (p: { view: string; version: string; day: string; segmentId: string; claimId?: string }, name: string) => {
+  const claimedAndPending = async (
+    p: { view: string; version: string; day: string; segmentId: string; claimId?: string },
+    name: string,
+  ) => {
     if (!p.claimId || committedIds.has(`${p.view}/${p.version}/${p.day}/${p.segmentId}`)) return false;
     const path = claimBlobPath(p.view, p.version, p.claimId);
     let names = claims.get(path);
-    if (!names) claims.set(path, (names = readClaim(store.container, path).then((c) => new Set(c?.records.map((r) => r.blobPath) ?? []))));
+    if (!names)
+      claims.set(
+        path,
+        (names = readClaim(store.container, path).then((c) => new Set(c?.records.map((r) => r.blobPath) ?? []))),
+      );
     return (await names).has(name);
   };
   const now = await serverNow(store.container);
@@ -57,7 +64,8 @@ export async function gcOrphans(store: OfflineStore, opts: GcOptions = {}): Prom
     let bucket: string[] | undefined;
     if (age <= grace) bucket = undefined;
     else if (!row) bucket = (await claimedAndPending(parsed, blob.name)) ? undefined : result.orphansDeleted;
-    else if (row.state === 'superseded' && row.changedAt !== undefined && now - row.changedAt > grace) bucket = result.supersededDeleted;
+    else if (row.state === 'superseded' && row.changedAt !== undefined && now - row.changedAt > grace)
+      bucket = result.supersededDeleted;
     else if (row.state === 'superseded' && row.etag !== etag) bucket = result.orphansDeleted; // re-uploaded after its row became a tombstone
     if (bucket && (opts.dryRun || (await deleteIfUnchanged(store.container, blob.name, etag)))) bucket.push(blob.name);
     else result.kept++;

@@ -1,113 +1,29 @@
 /**
- * The manifest: one Table row per committed segment. A segment is visible exactly when its
- * row exists in state `live`. Rows are insert-only (a second commit of the same id is a
- * no-op), and a compaction replaces rows in one entity-group transaction of the partition
- * it lives in, so readers see the old set or the new set.
+ * The manifest: one record per committed segment. A segment is visible exactly when its
+ * record exists in state `live`. Records are insert-only (a second commit of the same id is a
+ * no-op), and a compaction replaces records in one atomic step within the view/version/day they
+ * belong to, so readers see the old set or the new set.
  *
- * Keys: PartitionKey `<view>~<version>~<yyyy-mm-dd>` (one partition per view/version/day:
- * the unit of compaction, and a range scan lists a view over days); RowKey = segment id.
- * Superseded rows are kept as tombstones: they keep lineage walkable and make a redelivered
+ * Superseded records are kept as tombstones: they keep lineage walkable and make a redelivered
  * batch whose segment was compacted away still a no-op. A retraction (retraction.ts) supersedes
  * a segment by a filtered copy the same way, or, when no row of it stays, with none (`retracted`).
+ *
+ * The rules (what a commit, a replacement, a consistent listing is) live here; the records live
+ * in a ManifestStore (shared/azure/manifest-table.ts on Azure Tables, shared/memory/ in memory).
  */
-import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { DependencyError } from '../../errors';
 import type { SegmentLineage, SegmentRecord } from './types';
 
-export const MANIFEST_TABLE = 'offlinemanifest';
 /** A compaction can replace at most this many segments: a Table transaction holds 100 operations. */
 export const MAX_COMPACTION_INPUTS = 99;
-/** Rows superseded this recently are listed too, so a listing that races a compaction can tell. */
+/** Records superseded this recently are listed too, so a listing that races a compaction can tell. */
 const SUPERSEDED_LOOKBACK_MS = 15 * 60_000;
 const MAX_LISTING_ATTEMPTS = 5;
 
-export function partitionKey(view: string, version: string, day: string): string {
-  return `${view}~${version}~${day}`;
-}
-
-/** Version strings sort below `~` (names use A-Z a-z 0-9 _ . -), so `<prefix>~` ends a prefix scan. */
-const END = '~';
-
-type Row = {
-  partitionKey: string;
-  rowKey: string;
-  view: string;
-  version: string;
-  day: string;
-  blobPath: string;
-  blobEtag: string;
-  sizeBytes: number;
-  rowCount: number;
-  minEventTs: number;
-  maxEventTs: number;
-  minCreatedTs: number;
-  maxCreatedTs: number;
-  minLagMs: number;
-  maxLagMs: number;
-  lineage: string;
-  committedAt: number;
-  state: string;
-  supersededBy?: string;
-  supersededAt?: number;
-  /** Why a segment was taken out with no replacement (state superseded, no supersededBy). */
-  retracted?: string;
-};
-
-/** A manifest row as read, with the Table ETag needed to change it safely. */
+/** A manifest record as read, with the version token (the Table ETag) a change of it must match. */
 export interface ManifestEntry extends SegmentRecord {
   rowEtag: string;
 }
-
-function toRow(r: SegmentRecord): Row {
-  return {
-    partitionKey: partitionKey(r.view, r.version, r.day),
-    rowKey: r.segmentId,
-    view: r.view,
-    version: r.version,
-    day: r.day,
-    blobPath: r.blobPath,
-    blobEtag: r.etag,
-    sizeBytes: r.sizeBytes,
-    rowCount: r.rowCount,
-    minEventTs: r.minEventTs,
-    maxEventTs: r.maxEventTs,
-    minCreatedTs: r.minCreatedTs,
-    maxCreatedTs: r.maxCreatedTs,
-    minLagMs: r.minLagMs,
-    maxLagMs: r.maxLagMs,
-    lineage: JSON.stringify(r.lineage),
-    committedAt: r.committedAt,
-    state: r.state,
-  };
-}
-
-function fromRow(e: TableEntityResult<Row>): ManifestEntry {
-  return {
-    view: e.view,
-    version: e.version,
-    day: e.day,
-    segmentId: e.rowKey!,
-    blobPath: e.blobPath,
-    etag: e.blobEtag,
-    sizeBytes: e.sizeBytes,
-    rowCount: e.rowCount,
-    minEventTs: e.minEventTs,
-    maxEventTs: e.maxEventTs,
-    minCreatedTs: e.minCreatedTs,
-    maxCreatedTs: e.maxCreatedTs,
-    minLagMs: e.minLagMs,
-    maxLagMs: e.maxLagMs,
-    lineage: JSON.parse(e.lineage) as SegmentLineage,
-    committedAt: e.committedAt,
-    state: e.state === 'superseded' ? 'superseded' : 'live',
-    ...(e.supersededBy ? { supersededBy: e.supersededBy } : {}),
-    ...(e.retracted ? { retracted: e.retracted } : {}),
-    ...(e.timestamp ? { changedAt: Date.parse(e.timestamp) } : {}),
-    rowEtag: e.etag,
-  };
-}
-
-const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 export interface ManifestQuery {
   view?: string;
@@ -115,51 +31,52 @@ export interface ManifestQuery {
   /** Inclusive day bounds, yyyy-mm-dd. */
   fromDay?: string;
   toDay?: string;
+  /** One segment id (in any view, version and day). */
+  segmentId?: string;
+  /** Only records committed at or after this time (epoch ms). */
+  committedSince?: number;
+  /** Only live records and those superseded at or after this time (epoch ms). */
+  liveOrSupersededSince?: number;
+}
+
+/**
+ * Where manifest records are kept. Every method is one atomic step of the backend:
+ *   insert(record)                  'already-committed' when a record with its id exists (in any state)
+ *   get(view, version, day, id)     the record, or undefined
+ *   list(query)                     every record (any state) matching the query
+ *   retract(entry, reason, at)      mark it superseded with no replacement, if unchanged since read
+ *   replace(merged, inputs, at)     insert merged and mark every input superseded by it, all or
+ *                                   nothing, each input only if unchanged since read
+ *   setLineage(entry, lineage)      change its lineage, if unchanged since read
+ * 'conflict' answers a changed (or vanished) record.
+ */
+export interface ManifestStore {
+  insert(record: SegmentRecord): Promise<'committed' | 'already-committed'>;
+  get(view: string, version: string, day: string, segmentId: string): Promise<ManifestEntry | undefined>;
+  list(query: ManifestQuery): Promise<ManifestEntry[]>;
+  retract(entry: ManifestEntry, reason: string, at: number): Promise<'committed' | 'conflict'>;
+  replace(merged: SegmentRecord, inputs: readonly ManifestEntry[], at: number): Promise<'committed' | 'conflict'>;
+  setLineage(entry: ManifestEntry, lineage: SegmentLineage): Promise<'updated' | 'conflict'>;
 }
 
 export class Manifest {
-  constructor(private readonly table: TableClient) {}
+  constructor(readonly store: ManifestStore) {}
 
   /**
-   * Insert-only commit: 'already-committed' when a row with this id exists (whatever its
+   * Insert-only commit: 'already-committed' when a record with this id exists (whatever its
    * state), which is what makes a redelivered input a no-op.
    */
-  async commit(record: SegmentRecord): Promise<'committed' | 'already-committed'> {
-    try {
-      await this.table.createEntity(toRow(record));
-      return 'committed';
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 409) return 'already-committed';
-      throw e;
-    }
+  commit(record: SegmentRecord): Promise<'committed' | 'already-committed'> {
+    return this.store.insert(record);
   }
 
-  async get(view: string, version: string, day: string, segmentId: string): Promise<ManifestEntry | undefined> {
-    try {
-      return fromRow(await this.table.getEntity<Row>(partitionKey(view, version, day), segmentId));
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 404) return undefined;
-      throw e;
-    }
+  get(view: string, version: string, day: string, segmentId: string): Promise<ManifestEntry | undefined> {
+    return this.store.get(view, version, day, segmentId);
   }
 
-  /** Every row (any state) matching the query: for garbage collection and lineage. */
-  async list(query: ManifestQuery, extraFilter?: string): Promise<ManifestEntry[]> {
-    const filters: string[] = [];
-    if (query.view !== undefined) {
-      const prefix = query.version !== undefined ? `${query.view}~${query.version}~` : `${query.view}~`;
-      if (query.version !== undefined && query.fromDay) filters.push(`PartitionKey ge ${q(prefix + query.fromDay)}`);
-      else filters.push(`PartitionKey ge ${q(prefix)}`);
-      if (query.version !== undefined && query.toDay) filters.push(`PartitionKey le ${q(prefix + query.toDay)}`);
-      else filters.push(`PartitionKey lt ${q(prefix + END)}`);
-    }
-    if (query.fromDay) filters.push(`day ge ${q(query.fromDay)}`);
-    if (query.toDay) filters.push(`day le ${q(query.toDay)}`);
-    if (extraFilter) filters.push(`(${extraFilter})`);
-    const out: ManifestEntry[] = [];
-    const iter = this.table.listEntities<Row>(filters.length ? { queryOptions: { filter: filters.join(' and ') } } : {});
-    for await (const e of iter) out.push(fromRow(e));
-    return out;
+  /** Every record (any state) matching the query: for garbage collection and lineage. */
+  list(query: ManifestQuery): Promise<ManifestEntry[]> {
+    return this.store.list(query);
   }
 
   /**
@@ -169,8 +86,7 @@ export class Manifest {
    */
   async live(query: ManifestQuery): Promise<ManifestEntry[]> {
     for (let attempt = 1; attempt <= MAX_LISTING_ATTEMPTS; attempt++) {
-      const since = Date.now() - SUPERSEDED_LOOKBACK_MS;
-      const rows = await this.list(query, `state eq 'live' or supersededAt ge ${since}`);
+      const rows = await this.store.list({ ...query, liveOrSupersededSince: Date.now() - SUPERSEDED_LOOKBACK_MS });
       if (isConsistent(rows)) return rows.filter((r) => r.state === 'live');
     }
     throw new DependencyError(
@@ -179,56 +95,41 @@ export class Manifest {
   }
 
   /**
-   * Take a segment out with no replacement (every row of it was retracted), only if its row is
+   * Take a segment out with no replacement (every row of it was retracted), only if its record is
    * unchanged since it was read: 'conflict' when it changed (a compaction replaced it meanwhile).
    */
-  async retract(entry: ManifestEntry, reason: string): Promise<'committed' | 'conflict'> {
-    try {
-      await this.table.updateEntity(
-        { partitionKey: partitionKey(entry.view, entry.version, entry.day), rowKey: entry.segmentId, state: 'superseded', supersededAt: Date.now(), retracted: reason },
-        'Merge',
-        { etag: entry.rowEtag },
-      );
-      return 'committed';
-    } catch (e) {
-      const code = (e as { statusCode?: number }).statusCode;
-      if (code === 412 || code === 404) return 'conflict';
-      throw e;
-    }
+  retract(entry: ManifestEntry, reason: string): Promise<'committed' | 'conflict'> {
+    return this.store.retract(entry, reason, Date.now());
   }
 
   /**
    * Commit a compaction: insert the merged segment and mark every input superseded, in one
-   * transaction, each input only if its row is unchanged since it was read. Returns
-   * 'conflict' when any input changed (another compaction got there first) and
-   * 'already-committed' when this very compaction was committed before.
+   * step, each input only if its record is unchanged since it was read. Returns 'conflict' when
+   * any input changed (another compaction got there first) and 'already-committed' when this
+   * very compaction was committed before.
    */
-  async replace(merged: SegmentRecord, inputs: ManifestEntry[]): Promise<'committed' | 'already-committed' | 'conflict'> {
-    const pk = partitionKey(merged.view, merged.version, merged.day);
-    if (inputs.length > MAX_COMPACTION_INPUTS) throw new RangeError(`a compaction takes at most ${MAX_COMPACTION_INPUTS} inputs`);
+  async replace(
+    merged: SegmentRecord,
+    inputs: ManifestEntry[],
+  ): Promise<'committed' | 'already-committed' | 'conflict'> {
+    if (inputs.length > MAX_COMPACTION_INPUTS)
+      throw new RangeError(`a compaction takes at most ${MAX_COMPACTION_INPUTS} inputs`);
     for (const i of inputs) {
-      if (partitionKey(i.view, i.version, i.day) !== pk) throw new RangeError(`segment ${i.segmentId} is not in partition ${pk}`);
-    }
-    const now = Date.now();
-    const actions: TransactionAction[] = [
-      ['create', toRow(merged)],
-      ...inputs.map((i): TransactionAction => [
-        'update',
-        { partitionKey: pk, rowKey: i.segmentId, state: 'superseded', supersededBy: merged.segmentId, supersededAt: now },
-        'Merge',
-        { etag: i.rowEtag },
-      ]),
-    ];
-    try {
-      await this.table.submitTransaction(actions);
-      return 'committed';
-    } catch (e) {
-      const code = (e as { statusCode?: number }).statusCode;
-      if (code === 409 || code === 412 || code === 404) {
-        return (await this.get(merged.view, merged.version, merged.day, merged.segmentId)) ? 'already-committed' : 'conflict';
+      if (i.view !== merged.view || i.version !== merged.version || i.day !== merged.day) {
+        throw new RangeError(
+          `segment ${i.segmentId} is not in partition ${merged.view}~${merged.version}~${merged.day}`,
+        );
       }
-      throw e;
     }
+    if ((await this.store.replace(merged, inputs, Date.now())) === 'committed') return 'committed';
+    return (await this.get(merged.view, merged.version, merged.day, merged.segmentId))
+      ? 'already-committed'
+      : 'conflict';
+  }
+
+  /** Change a record's lineage (lineage/versions.ts), if unchanged since read. */
+  setLineage(entry: ManifestEntry, lineage: SegmentLineage): Promise<'updated' | 'conflict'> {
+    return this.store.setLineage(entry, lineage);
   }
 }
 
@@ -240,7 +141,8 @@ export class Manifest {
 export function isConsistent(rows: readonly SegmentRecord[]): boolean {
   const byId = new Map(rows.map((r) => [r.segmentId, r]));
   for (const r of rows) {
-    if (r.state === 'superseded' && r.retracted === undefined && (!r.supersededBy || !byId.has(r.supersededBy))) return false;
+    if (r.state === 'superseded' && r.retracted === undefined && (!r.supersededBy || !byId.has(r.supersededBy)))
+      return false;
     if (r.lineage.input.kind === 'compaction') {
       for (const id of r.lineage.input.inputs) if (byId.get(id)?.state === 'live') return false;
     }

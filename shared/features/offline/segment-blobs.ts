@@ -8,6 +8,7 @@
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { SegmentLineage, SegmentStats } from './types';
+import { isNotFound, isTaken, statusOf } from '../../azure/status';
 
 export const OFFLINE_CONTAINER = 'offline';
 
@@ -58,13 +59,12 @@ export function quotedEtag(etag: string): string {
   return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
 }
 
-function status(e: unknown): number | undefined {
-  return (e as { statusCode?: number }).statusCode;
-}
-
 /** Upload unless a blob already exists at the path: 'exists' when someone was first. */
 export async function uploadOnce(
-  container: ContainerClient, blobPath: string, file: string, facts: SegmentBlobFacts,
+  container: ContainerClient,
+  blobPath: string,
+  file: string,
+  facts: SegmentBlobFacts,
 ): Promise<{ status: 'uploaded'; etag: string } | { status: 'exists' }> {
   try {
     const r = await container.getBlockBlobClient(blobPath).uploadFile(file, {
@@ -74,7 +74,7 @@ export async function uploadOnce(
     });
     return { status: 'uploaded', etag: r.etag! };
   } catch (e) {
-    if (status(e) === 409 || status(e) === 412) return { status: 'exists' };
+    if (isTaken(e)) return { status: 'exists' };
     throw e;
   }
 }
@@ -91,7 +91,7 @@ export async function blobVersion(container: ContainerClient, blobPath: string):
       facts: fromMetadata(p.metadata),
     };
   } catch (e) {
-    if (status(e) === 404) return undefined;
+    if (isNotFound(e)) return undefined;
     throw e;
   }
 }
@@ -102,7 +102,7 @@ export async function deleteIfUnchanged(container: ContainerClient, blobPath: st
     await container.getBlockBlobClient(blobPath).delete({ conditions: { ifMatch: etag } });
     return true;
   } catch (e) {
-    if (status(e) === 404 || status(e) === 412) return false;
+    if (isNotFound(e) || statusOf(e) === 412) return false;
     throw e;
   }
 }

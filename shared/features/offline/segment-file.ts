@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DOUBLE, VARCHAR, BOOLEAN, DuckDBConnection, DuckDBDataChunk, type DuckDBType } from '@duckdb/node-api';
 import { ValidationError, type ErrorDetail } from '../../errors';
-import type { FeatureColumn, FeatureRow, FeatureType } from '../types';
+import type { FeatureColumn, FeatureRow, FeatureType } from '../definitions/values';
 import { DUCKDB_TYPE, fileList, ident, literal, num } from './duckdb';
 import { eventDay } from './segment-id';
 import type { SegmentStats } from './types';
@@ -29,7 +29,12 @@ export interface DayFile extends SegmentStats {
 }
 
 const STAGE_TYPE: Record<FeatureType, DuckDBType> = { float: DOUBLE, int: DOUBLE, string: VARCHAR, bool: BOOLEAN };
-const STAGE_SQL_TYPE: Record<FeatureType, string> = { float: 'DOUBLE', int: 'DOUBLE', string: 'VARCHAR', bool: 'BOOLEAN' };
+const STAGE_SQL_TYPE: Record<FeatureType, string> = {
+  float: 'DOUBLE',
+  int: 'DOUBLE',
+  string: 'VARCHAR',
+  bool: 'BOOLEAN',
+};
 const JS_TYPE: Record<FeatureType, string> = { float: 'number', int: 'number', string: 'string', bool: 'boolean' };
 
 /** The select list that gives a staged table the segment schema (final column types). */
@@ -43,9 +48,16 @@ export function segmentSelectList(columns: readonly FeatureColumn[]): string {
 }
 
 /** Stage FeatureRows into temp table `table`, checking each value against its column type. */
-export async function stageRows(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], rows: readonly FeatureRow[]): Promise<void> {
+export async function stageRows(
+  c: DuckDBConnection,
+  table: string,
+  columns: readonly FeatureColumn[],
+  rows: readonly FeatureRow[],
+): Promise<void> {
   const ddl = [
-    'entity_id VARCHAR', 'event_ts DOUBLE', 'created_ts DOUBLE',
+    'entity_id VARCHAR',
+    'event_ts DOUBLE',
+    'created_ts DOUBLE',
     ...columns.map((col) => `${ident(col.name)} ${STAGE_SQL_TYPE[col.type]}`),
   ].join(', ');
   await c.run(`CREATE TEMP TABLE ${ident(table)} (${ddl})`);
@@ -73,7 +85,11 @@ export async function stageRows(c: DuckDBConnection, table: string, columns: rea
           const v = r.values[col.name];
           if (v === undefined || v === null) cols[k + 3]![j] = null;
           else if (typeof v !== JS_TYPE[col.type] || (col.type === 'int' && !Number.isInteger(v))) {
-            bad(i, `values.${col.name}`, `must be ${col.type === 'int' ? 'an integer' : `a ${JS_TYPE[col.type]}`} or null, got ${JSON.stringify(v)}`);
+            bad(
+              i,
+              `values.${col.name}`,
+              `must be ${col.type === 'int' ? 'an integer' : `a ${JS_TYPE[col.type]}`} or null, got ${JSON.stringify(v)}`,
+            );
             cols[k + 3]![j] = null;
           } else cols[k + 3]![j] = v;
         }
@@ -86,11 +102,20 @@ export async function stageRows(c: DuckDBConnection, table: string, columns: rea
   } finally {
     appender.closeSync();
   }
-  if (problems.length) throw new ValidationError(`${problems.length >= 20 ? 'at least 20' : problems.length} feature rows do not match the view's columns`, problems);
+  if (problems.length)
+    throw new ValidationError(
+      `${problems.length >= 20 ? 'at least 20' : problems.length} feature rows do not match the view's columns`,
+      problems,
+    );
 }
 
 /** Stage the result of a query (entity_id, event_ts, created_ts, <features>) into `table`. */
-export async function stageQuery(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], select: string): Promise<void> {
+export async function stageQuery(
+  c: DuckDBConnection,
+  table: string,
+  columns: readonly FeatureColumn[],
+  select: string,
+): Promise<void> {
   await c.run(`CREATE TEMP TABLE ${ident(table)} AS SELECT ${segmentSelectList(columns)} FROM (${select})`);
 }
 
@@ -107,13 +132,21 @@ export async function stagedDays(c: DuckDBConnection, table: string): Promise<Da
   const rows = r.getRows();
   const nulls = rows.reduce((n, row) => n + (row[0] === null ? num(row[1]) : num(row[8])), 0);
   if (nulls > 0) {
-    throw new ValidationError('segment rows need entity_id, event_ts and created_ts', [{ where: 'rows', problem: `${nulls} rows have a null key column` }]);
+    throw new ValidationError('segment rows need entity_id, event_ts and created_ts', [
+      { where: 'rows', problem: `${nulls} rows have a null key column` },
+    ]);
   }
   return rows.map((row) => ({ day: eventDay(num(row[0]) * DAY_MS), ...statsFrom(row.slice(1)) }));
 }
 
 /** Write one day of a staged table as a segment file in `dir`, sorted by (entity_id, event_ts, created_ts). */
-export async function writeDayFile(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], stats: DayStats, dir: string): Promise<DayFile> {
+export async function writeDayFile(
+  c: DuckDBConnection,
+  table: string,
+  columns: readonly FeatureColumn[],
+  stats: DayStats,
+  dir: string,
+): Promise<DayFile> {
   const start = Date.parse(`${stats.day}T00:00:00Z`);
   const file = path.join(dir, `${stats.day}.parquet`);
   fs.mkdirSync(dir, { recursive: true });
@@ -125,7 +158,12 @@ export async function writeDayFile(c: DuckDBConnection, table: string, columns: 
 }
 
 /** Write every day of a staged table as segment files in `dir`. */
-export async function writeDayFiles(c: DuckDBConnection, table: string, columns: readonly FeatureColumn[], dir: string): Promise<DayFile[]> {
+export async function writeDayFiles(
+  c: DuckDBConnection,
+  table: string,
+  columns: readonly FeatureColumn[],
+  dir: string,
+): Promise<DayFile[]> {
   const out: DayFile[] = [];
   for (const d of await stagedDays(c, table)) out.push(await writeDayFile(c, table, columns, d, dir));
   return out;
@@ -138,11 +176,18 @@ export async function fileStats(c: DuckDBConnection, file: string): Promise<Segm
 }
 
 /** The aggregates behind SegmentStats, in statsFrom's order. */
-const STATS = 'count(*), min(event_ts), max(event_ts), min(created_ts), max(created_ts), min(created_ts - event_ts), max(created_ts - event_ts)';
+const STATS =
+  'count(*), min(event_ts), max(event_ts), min(created_ts), max(created_ts), min(created_ts - event_ts), max(created_ts - event_ts)';
 
 function statsFrom([n, minE, maxE, minC, maxC, minL, maxL]: readonly unknown[]): SegmentStats {
   return {
-    rowCount: num(n), minEventTs: num(minE), maxEventTs: num(maxE), minCreatedTs: num(minC), maxCreatedTs: num(maxC), minLagMs: num(minL), maxLagMs: num(maxL),
+    rowCount: num(n),
+    minEventTs: num(minE),
+    maxEventTs: num(maxE),
+    minCreatedTs: num(minC),
+    maxCreatedTs: num(maxC),
+    minLagMs: num(minL),
+    maxLagMs: num(maxL),
   };
 }
 
@@ -150,7 +195,12 @@ function statsFrom([n, minE, maxE, minC, maxC, minL, maxL]: readonly unknown[]):
  * Merge segment files of one day into `out`, dropping rows that are identical in every
  * column (the same event delivered twice), sorted like any segment.
  */
-export async function mergeFiles(c: DuckDBConnection, day: string, files: readonly string[], out: string): Promise<DayFile> {
+export async function mergeFiles(
+  c: DuckDBConnection,
+  day: string,
+  files: readonly string[],
+  out: string,
+): Promise<DayFile> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   await c.run(
     `COPY (SELECT DISTINCT * FROM read_parquet(${fileList(files)}, union_by_name = true) ORDER BY entity_id, event_ts, created_ts) TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd)`,

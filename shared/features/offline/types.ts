@@ -2,7 +2,7 @@
  * The vocabulary of the offline store: what a segment is made from (its input), what the
  * manifest records about it, and what a writer asks for.
  */
-import type { FeatureColumn } from '../types';
+import type { FeatureColumn } from '../definitions/values';
 
 /**
  * Where a segment's rows came from. It is the identity of the segment: the same input for

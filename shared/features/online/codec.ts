@@ -4,9 +4,10 @@
  *   onlineKey(prefix, view, entityId)   'strata:v1:user_clicks:u42'
  *   encodeValue(v) / decodeValue(s)     number | string | boolean | null <-> one tagged string
  *   isNewer(a, b)                       (eventTs, createdTs) of a > b, lexicographically
+ *   newestPerEntity(rows)               the rows that can win a write: the newest of each entity
  *   expiryOf(eventTs, ttlMs)            when a value written for eventTs stops being served
  */
-import type { FeatureValue } from '../types';
+import type { FeatureRow, FeatureValue } from '../definitions/values';
 
 export const DEFAULT_KEY_PREFIX = 'strata:v1';
 
@@ -52,4 +53,20 @@ export function isNewer(a: { eventTs: number; createdTs: number }, b: { eventTs:
 /** undefined: never expires. */
 export function expiryOf(eventTs: number, ttlMs: number | undefined): number | undefined {
   return ttlMs === undefined ? undefined : eventTs + ttlMs;
+}
+
+/**
+ * The newest row of each entity (the first of equal ones, as a compare-and-set applied in order
+ * keeps it), in first-seen order. Only these can change the store: an older row of the same
+ * entity is overwritten by the newest one, and expires no later than it (expiry follows the
+ * event time). An ingest batch holds one row per event, so a busy entity's rows collapse to one
+ * write instead of one round of Lua per event.
+ */
+export function newestPerEntity(rows: readonly FeatureRow[]): FeatureRow[] {
+  const newest = new Map<string, FeatureRow>();
+  for (const row of rows) {
+    const seen = newest.get(row.entityId);
+    if (!seen || isNewer(row, seen)) newest.set(row.entityId, row);
+  }
+  return newest.size === rows.length ? (rows as FeatureRow[]) : [...newest.values()];
 }

@@ -8,9 +8,9 @@
  * Values are copied in and out, so callers cannot change what is stored. Expired entries are
  * dropped when touched, and swept every few thousand writes.
  */
-import type { FeatureRow, FeatureValue } from '../types';
+import type { FeatureRow, FeatureValue } from '../definitions/values';
 import type { OnlineKey, OnlineRecord, OnlineStore, OnlineWriteResult } from './types';
-import { DEFAULT_KEY_PREFIX, expiryOf, isNewer, onlineKey } from './codec';
+import { DEFAULT_KEY_PREFIX, expiryOf, isNewer, newestPerEntity, onlineKey } from './codec';
 
 interface Entry {
   values: Record<string, FeatureValue>;
@@ -34,13 +34,18 @@ export class EmbeddedOnlineStore implements OnlineStore {
   async write(view: string, rows: FeatureRow[], ttlMs?: number): Promise<OnlineWriteResult> {
     const now = this.now();
     let applied = 0;
-    for (const row of rows) {
+    for (const row of newestPerEntity(rows)) {
       const expireAt = expiryOf(row.eventTs, ttlMs);
       if (expireAt !== undefined && expireAt <= now) continue;
       const key = onlineKey(DEFAULT_KEY_PREFIX, view, row.entityId);
       const current = this.live(key, now);
       if (current && !isNewer(row, current)) continue;
-      this.entries.set(key, { values: { ...row.values }, eventTs: row.eventTs, createdTs: row.createdTs, ...(expireAt !== undefined ? { expireAt } : {}) });
+      this.entries.set(key, {
+        values: { ...row.values },
+        eventTs: row.eventTs,
+        createdTs: row.createdTs,
+        ...(expireAt !== undefined ? { expireAt } : {}),
+      });
       applied++;
     }
     this.writesSinceSweep += rows.length;

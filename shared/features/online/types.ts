@@ -1,4 +1,4 @@
-import type { FeatureRow, FeatureValue } from '../types';
+import type { FeatureRow, FeatureValue } from '../definitions/values';
 
 /** The latest known values of one (view, entity), with when they happened and when they arrived. */
 export interface OnlineRecord {
@@ -33,7 +33,7 @@ export interface OnlineStore {
   write(view: string, rows: FeatureRow[], ttlMs?: number): Promise<OnlineWriteResult>;
   /**
    * Remove the values of these entities whose event time is after `eventTs`, atomically per key:
-   * rows computed on an event clock that ran ahead of real time (features/future-records.ts),
+   * rows computed on an event clock that ran ahead of real time (features/ingest/future-records.ts),
    * which newer-wins writes could never replace. Returns how many keys went.
    */
   forgetAfter(view: string, entityIds: string[], eventTs: number): Promise<number>;

@@ -116,7 +116,8 @@ export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], 
   const fallbacks: PitPlan['fallbacks'] = [];
   /** Output columns per view: given whether its fallback table exists. */
   const outputs: Array<(withFallback: boolean) => string[]> = [];
-  const inTtl = (ttl: number | undefined, e: string, t: string) => (ttl !== undefined ? `${e} > ${t} - ${ttl}` : 'TRUE');
+  const inTtl = (ttl: number | undefined, e: string, t: string) =>
+    ttl !== undefined ? `${e} > ${t} - ${ttl}` : 'TRUE';
 
   views.forEach((v, i) => {
     if (v.files.length === 0) {
@@ -133,8 +134,14 @@ export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], 
     const feat = `(SELECT entity_id, event_ts, created_ts, ${v.features.map((f, k) => `${ident(f.name)} AS v${k}`).join(', ')} FROM read_parquet(${fileList(v.files)}, union_by_name = true) WHERE ${where.join(' AND ')})`;
     const f = `f${i}`;
     const key = asofKey(v);
-    asofJoins.push(`ASOF LEFT JOIN (SELECT *, ${key.feature} AS k FROM ${feat}) ${f} ON s.entity_id = ${f}.entity_id AND ${key.probe} >= ${f}.k`);
-    asofCols.push(`${f}.event_ts AS e${i}`, `${f}.created_ts AS c${i}`, ...v.features.map((_, k) => `${f}.v${k} AS v${i}_${k}`));
+    asofJoins.push(
+      `ASOF LEFT JOIN (SELECT *, ${key.feature} AS k FROM ${feat}) ${f} ON s.entity_id = ${f}.entity_id AND ${key.probe} >= ${f}.k`,
+    );
+    asofCols.push(
+      `${f}.event_ts AS e${i}`,
+      `${f}.created_ts AS c${i}`,
+      ...v.features.map((_, k) => `${f}.v${k} AS v${i}_${k}`),
+    );
     // The ASOF match, unless it has expired (an older row would have expired too).
     const asofValue = (k: number) => `CASE WHEN ${inTtl(ttl, `a.e${i}`, 'a.ts')} THEN a.v${i}_${k} END`;
     if (!perRow) {
@@ -155,15 +162,22 @@ export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], 
     // Without a fallback table no row needed one: every late match has expired, so asofValue is null there.
     outputs.push((withFallback) =>
       v.features.map((feature, k) =>
-        withFallback ? `CASE WHEN a.c${i} > a.ts THEN ${b}.m.v${k} ELSE ${asofValue(k)} END AS ${ident(feature.as)}` : `${asofValue(k)} AS ${ident(feature.as)}`,
+        withFallback
+          ? `CASE WHEN a.c${i} > a.ts THEN ${b}.m.v${k} ELSE ${asofValue(k)} END AS ${ident(feature.as)}`
+          : `${asofValue(k)} AS ${ident(feature.as)}`,
       ),
     );
   });
 
   const asof = `SELECT ${asofCols.join(', ')} FROM ${ident(spine.table)} s ${asofJoins.join(' ')}`;
-  const columns = (created: ReadonlySet<number>) => [...spineCols.map((c) => `a.${c}`), ...outputs.flatMap((o, i) => o(created.has(i)))].join(', ');
+  const columns = (created: ReadonlySet<number>) =>
+    [...spineCols.map((c) => `a.${c}`), ...outputs.flatMap((o, i) => o(created.has(i)))].join(', ');
   if (fallbacks.length === 0) {
-    return { asof: undefined, fallbacks, select: (created) => `SELECT ${columns(created)} FROM (${asof}) a ORDER BY a.row_id` };
+    return {
+      asof: undefined,
+      fallbacks,
+      select: (created) => `SELECT ${columns(created)} FROM (${asof}) a ORDER BY a.row_id`,
+    };
   }
   return {
     asof: `CREATE TEMP TABLE pit_a AS ${asof}`,
@@ -175,7 +189,11 @@ export function planPointInTimeJoin(spine: PitSpine, views: readonly PitView[], 
 
 /** Run the join and write the training set to `outFile` (Parquet). */
 export async function pointInTimeJoin(
-  c: DuckDBConnection, spine: PitSpine, views: readonly PitView[], opts: PitJoinOptions, outFile: string,
+  c: DuckDBConnection,
+  spine: PitSpine,
+  views: readonly PitView[],
+  opts: PitJoinOptions,
+  outFile: string,
 ): Promise<PitOutput> {
   const plan = planPointInTimeJoin(spine, views, opts);
   const created = new Set<number>();

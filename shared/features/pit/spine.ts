@@ -10,9 +10,10 @@ import { BOOLEAN, DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBConnection, type 
 import { NotFoundError, ValidationError } from '../../errors';
 import { blobPathProblem, checkBlobPath } from '../../names';
 import type { BlobCache } from '../offline/cache';
-import { canonicalJson } from '../offline/segment-id';
+import { canonicalJson } from '../../canonical-json';
 import { ident, literal, num } from '../offline/duckdb';
-import type { FeatureValue } from '../types';
+import type { FeatureValue } from '../definitions/values';
+import { isNotFound } from '../../azure/status';
 
 export interface SpineRow {
   entityId: string;
@@ -48,17 +49,28 @@ export interface LoadedSpine {
 const CHUNK_ROWS = 2048;
 
 /** Load the spine into temp table `table` on connection `c` (blobs are fetched through `cache`). */
-export async function loadSpine(c: DuckDBConnection, table: string, source: SpineSource, cache?: BlobCache): Promise<LoadedSpine> {
+export async function loadSpine(
+  c: DuckDBConnection,
+  table: string,
+  source: SpineSource,
+  cache?: BlobCache,
+): Promise<LoadedSpine> {
   let identity: string;
   if ('rows' in source) identity = await loadInline(c, table, source.rows);
   else if (cache) identity = await loadBlob(c, table, source.blobPath, cache);
   else throw new RangeError('a spine blob needs a blob cache');
-  const r = await c.runAndReadAll(`SELECT count(*), min(ts), max(ts), count(*) FILTER (WHERE entity_id IS NULL OR ts IS NULL) FROM ${ident(table)}`);
+  const r = await c.runAndReadAll(
+    `SELECT count(*), min(ts), max(ts), count(*) FILTER (WHERE entity_id IS NULL OR ts IS NULL) FROM ${ident(table)}`,
+  );
   const [n, minTs, maxTs, nulls] = r.getRows()[0]!;
   if (num(nulls) > 0) {
-    throw new ValidationError('spine rows need an entity_id and a ts', [{ where: 'spine', problem: `${num(nulls)} rows have a null entity_id or ts` }]);
+    throw new ValidationError('spine rows need an entity_id and a ts', [
+      { where: 'spine', problem: `${num(nulls)} rows have a null entity_id or ts` },
+    ]);
   }
-  const cols = await c.runAndReadAll(`SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ${literal(table)} AND column_name = 'label'`);
+  const cols = await c.runAndReadAll(
+    `SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ${literal(table)} AND column_name = 'label'`,
+  );
   const label = cols.getRows()[0];
   const empty = num(n) === 0;
   return {
@@ -76,20 +88,30 @@ function labelTypeOf(rows: readonly SpineRow[]): { type: DuckDBType; sql: string
     if (r.label === undefined || r.label === null) return;
     const k = typeof r.label;
     if (kind !== undefined && kind !== k) {
-      throw new ValidationError('spine labels must all have one type', [{ where: `spine.rows[${i}].label`, problem: `is a ${k}, earlier labels are ${kind}s` }]);
+      throw new ValidationError('spine labels must all have one type', [
+        { where: `spine.rows[${i}].label`, problem: `is a ${k}, earlier labels are ${kind}s` },
+      ]);
     }
     kind = k;
   });
   if (kind === undefined) return undefined;
-  return kind === 'number' ? { type: DOUBLE, sql: 'DOUBLE' } : kind === 'boolean' ? { type: BOOLEAN, sql: 'BOOLEAN' } : { type: VARCHAR, sql: 'VARCHAR' };
+  return kind === 'number'
+    ? { type: DOUBLE, sql: 'DOUBLE' }
+    : kind === 'boolean'
+      ? { type: BOOLEAN, sql: 'BOOLEAN' }
+      : { type: VARCHAR, sql: 'VARCHAR' };
 }
 
 async function loadInline(c: DuckDBConnection, table: string, rows: readonly SpineRow[]): Promise<string> {
   const label = labelTypeOf(rows);
   const hash = createHash('sha256');
-  await c.run(`CREATE TEMP TABLE ${ident(table)} (row_id BIGINT, entity_id VARCHAR, ts BIGINT${label ? `, label ${label.sql}` : ''})`);
+  await c.run(
+    `CREATE TEMP TABLE ${ident(table)} (row_id BIGINT, entity_id VARCHAR, ts BIGINT${label ? `, label ${label.sql}` : ''})`,
+  );
   // Staged as DOUBLE (no BigInt per value), cast to BIGINT by the table on append.
-  await c.run(`CREATE TEMP TABLE ${ident(`${table}_in`)} (row_id DOUBLE, entity_id VARCHAR, ts DOUBLE${label ? `, label ${label.sql}` : ''})`);
+  await c.run(
+    `CREATE TEMP TABLE ${ident(`${table}_in`)} (row_id DOUBLE, entity_id VARCHAR, ts DOUBLE${label ? `, label ${label.sql}` : ''})`,
+  );
   const types = [DOUBLE, VARCHAR, DOUBLE, ...(label ? [label.type] : [])];
   const appender = await c.createAppender(`${table}_in`, 'main', 'temp');
   try {
@@ -119,29 +141,81 @@ async function loadInline(c: DuckDBConnection, table: string, rows: readonly Spi
 /** How a spine file's ts column becomes epoch ms, by its type. */
 function tsExpression(type: string): string {
   const t = type.toUpperCase();
-  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|DOUBLE|FLOAT|DECIMAL)/.test(t)) return 'CAST(ts AS BIGINT)';
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|DOUBLE|FLOAT|DECIMAL)/.test(t))
+    return 'CAST(ts AS BIGINT)';
   if (t.startsWith('TIMESTAMP') || t === 'DATE') return `epoch_ms(CAST(ts AS ${t === 'DATE' ? 'TIMESTAMP' : t}))`;
   if (t === 'VARCHAR') return 'epoch_ms(CAST(ts AS TIMESTAMPTZ))';
-  throw new ValidationError(`spine column ts has type ${type}`, [{ where: 'spine.ts', problem: 'must be epoch milliseconds, a timestamp, a date or an ISO-8601 string' }]);
+  throw new ValidationError(`spine column ts has type ${type}`, [
+    { where: 'spine.ts', problem: 'must be epoch milliseconds, a timestamp, a date or an ISO-8601 string' },
+  ]);
+}
+
+interface SpineBlob {
+  container: string;
+  name: string;
+  etag: string;
+  bytes: number;
+  /** The DuckDB table function reading it, once fetched. */
+  reader(file: string): string;
+}
+
+/** A spine blob's properties (a missing blob or container is a NotFoundError; reading never creates a container). */
+async function spineBlob(blobPath: string, cache: BlobCache): Promise<SpineBlob> {
+  const problem = spineBlobProblem(blobPath);
+  if (problem !== undefined)
+    throw new ValidationError(`spine blob path: ${problem}`, [{ where: 'spine.blobPath', problem }]);
+  const { container, name } = checkBlobPath(blobPath, SPINE_CONTAINERS, 'spine.blobPath');
+  const props = await cache
+    .readClient(container)
+    .getBlockBlobClient(name)
+    .getProperties()
+    .catch((e: unknown) => {
+      if (isNotFound(e)) throw new NotFoundError(`spine blob ${blobPath} does not exist`);
+      throw e;
+    });
+  const parquet = /\.parquet$/i.test(name);
+  return {
+    container,
+    name,
+    etag: props.etag!,
+    bytes: props.contentLength ?? 0,
+    reader: (file) => (parquet ? `read_parquet(${literal(file)})` : `read_csv(${literal(file)}, header = true)`),
+  };
+}
+
+/**
+ * How many rows a spine has, to decide whether building its set fits a request: inline, its
+ * length; a blob, counted by DuckDB from the cached file (the build reads the same copy), or
+ * Infinity for a blob larger than `maxBlobBytes` (too big to fetch on a request path at all).
+ * Undefined when the blob cannot be read as a table: building it reports why.
+ */
+export async function spineRowCount(
+  c: DuckDBConnection,
+  source: SpineSource,
+  cache: BlobCache,
+  maxBlobBytes: number,
+): Promise<number | undefined> {
+  if ('rows' in source) return source.rows.length;
+  const blob = await spineBlob(source.blobPath, cache);
+  if (blob.bytes > maxBlobBytes) return Number.POSITIVE_INFINITY;
+  const file = await cache.fetch(blob.container, blob.name, blob.etag);
+  try {
+    return num((await c.runAndReadAll(`SELECT count(*) FROM ${blob.reader(file)}`)).getRows()[0]![0]);
+  } catch {
+    return undefined;
+  }
 }
 
 async function loadBlob(c: DuckDBConnection, table: string, blobPath: string, cache: BlobCache): Promise<string> {
-  const problem = spineBlobProblem(blobPath);
-  if (problem !== undefined) throw new ValidationError(`spine blob path: ${problem}`, [{ where: 'spine.blobPath', problem }]);
-  const { container, name } = checkBlobPath(blobPath, SPINE_CONTAINERS, 'spine.blobPath');
-  const format = /\.parquet$/i.test(name) ? 'parquet' : 'csv';
-  // Reading never creates a container: a missing one is a missing blob.
-  const client = cache.readClient(container).getBlockBlobClient(name);
-  const props = await client.getProperties().catch((e: { statusCode?: number }) => {
-    if (e.statusCode === 404) throw new NotFoundError(`spine blob ${blobPath} does not exist`);
-    throw e;
-  });
-  const file = await cache.fetch(container, name, props.etag!);
-  const reader = format === 'parquet' ? `read_parquet(${literal(file)})` : `read_csv(${literal(file)}, header = true)`;
+  const blob = await spineBlob(blobPath, cache);
+  const file = await cache.fetch(blob.container, blob.name, blob.etag);
+  const reader = blob.reader(file);
   const src = `${table}_src`;
   // Materialised first: its rowid is the file's row order.
   await c.run(`CREATE TEMP TABLE ${ident(src)} AS SELECT * FROM ${reader}`);
-  const described = await c.runAndReadAll(`SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ${literal(src)}`);
+  const described = await c.runAndReadAll(
+    `SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ${literal(src)}`,
+  );
   const columns = new Map(described.getRows().map(([n, t]) => [String(n), String(t)]));
   const missing = ['entity_id', 'ts'].filter((k) => !columns.has(k));
   if (missing.length) {
@@ -154,8 +228,10 @@ async function loadBlob(c: DuckDBConnection, table: string, blobPath: string, ca
       `CREATE TEMP TABLE ${ident(table)} AS SELECT rowid AS row_id, CAST(entity_id AS VARCHAR) AS entity_id, ${tsExpression(columns.get('ts')!)} AS ts${columns.has('label') ? ', label' : ''} FROM ${ident(src)} ORDER BY rowid`,
     );
   } catch (e) {
-    throw new ValidationError(`spine ${blobPath}: column ts could not be read as a time`, [{ where: 'spine.ts', problem: (e as Error).message }]);
+    throw new ValidationError(`spine ${blobPath}: column ts could not be read as a time`, [
+      { where: 'spine.ts', problem: (e as Error).message },
+    ]);
   }
   await c.run(`DROP TABLE ${ident(src)}`);
-  return `blob:${blobPath}@${props.etag}`;
+  return `blob:${blobPath}@${blob.etag}`;
 }

@@ -1,12 +1,12 @@
 /**
  * Training sets: a spine joined point-in-time with features from the offline store, written
- * as Parquet to Blob (`training-sets/<id>.parquet`) with a JSON record beside it
- * (`<id>.json`: views, versions, the exact segments read, the semantics used) so the set
- * can be traced and rebuilt.
+ * as Parquet (`<id>.parquet`) with a JSON record beside it (`<id>.json`: views, versions, the
+ * exact segments read, the semantics used) so the set can be traced and rebuilt. Both go to a
+ * TrainingSetStore (training-set-store.ts; on Azure the `training-sets` container).
  *
  * Immutable: a set is identified by what its request means (`identity`: spine content, views
  * at their versions, knownAt, asOf, column naming). The record is the claim on an id, written
- * only if none exists (If-None-Match); the same request under a taken id gets the stored set
+ * only if none exists; the same request under a taken id gets the stored set
  * (created: false), a different one a ConflictError naming `id`. The Parquet file follows its
  * record, written once, so a crash between the two is repaired by the next same request.
  *
@@ -17,17 +17,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { ContainerClient } from '@azure/storage-blob';
 import { ConflictError, NotFoundError, ValidationError, type ErrorDetail } from '../../errors';
 import { literal, withConnection } from '../offline/duckdb';
 import { OFFLINE_CONTAINER } from '../offline/segment-blobs';
-import { assertName, canonicalJson } from '../offline/segment-id';
+import { assertName } from '../offline/segment-id';
+import { canonicalJson, sha256Hex } from '../../canonical-json';
 import type { OfflineStore } from '../offline/store';
 import type { SegmentRecord } from '../offline/types';
 import { pointInTimeJoin, type KnownAt, type PitView } from './join';
 import { loadSpine, type SpineSource } from './spine';
+import type { SegmentUse, TrainingSetResult, TrainingSetStore } from './training-set-store';
+
+export type { SegmentUse, TrainingSetResult } from './training-set-store';
 
 export const TRAINING_SETS_CONTAINER = 'training-sets';
 const RESERVED = new Set(['row_id', 'entity_id', 'ts', 'label']);
@@ -59,36 +62,6 @@ export interface TrainingSetRequest {
   jobId?: string;
 }
 
-export interface SegmentUse {
-  view: string;
-  version: string;
-  day: string;
-  segmentId: string;
-  blobPath: string;
-  etag: string;
-}
-
-export interface TrainingSetResult {
-  id: string;
-  container: string;
-  /** Path of the Parquet file inside the container. */
-  blobPath: string;
-  /** Path of the JSON record (this object) inside the container. */
-  recordPath: string;
-  rowCount: number;
-  columnCount: number;
-  columns: Array<{ name: string; type: string }>;
-  views: Array<{ view: string; version: string; features: string[]; ttlMs: number | null }>;
-  segmentsUsed: SegmentUse[];
-  knownAt: KnownAt;
-  asOf: number | null;
-  spine: { rowCount: number; identity: string };
-  /** sha256 of what the request means (not of when or by whom it was built): same identity, same set. */
-  identity?: string;
-  jobId: string | null;
-  builtAt: number;
-}
-
 /** A build: the set, and whether this call created it (false: the same request had built it before). */
 export interface TrainingSetBuild {
   set: TrainingSetResult;
@@ -105,34 +78,49 @@ interface ResolvedView {
   pit: PitView;
 }
 
+/** What a build reads from and writes to. */
+export interface TrainingSetDeps {
+  offline: OfflineStore;
+  sets: TrainingSetStore;
+}
+
 /** Build (or find) the training set of a request; see createTrainingSet. */
-export async function buildTrainingSet(store: OfflineStore, req: TrainingSetRequest): Promise<TrainingSetResult> {
-  return (await createTrainingSet(store, req)).set;
+export async function buildTrainingSet(deps: TrainingSetDeps, req: TrainingSetRequest): Promise<TrainingSetResult> {
+  return (await createTrainingSet(deps, req)).set;
 }
 
 /**
  * The training set of a request: built and stored, or the stored one when the same request
  * built it before (created: false). A different request under a taken id is a ConflictError.
  */
-export async function createTrainingSet(store: OfflineStore, req: TrainingSetRequest): Promise<TrainingSetBuild> {
+export async function createTrainingSet(
+  { offline: store, sets }: TrainingSetDeps,
+  req: TrainingSetRequest,
+): Promise<TrainingSetBuild> {
   const knownAt = checkRequest(req);
   const work = path.join(os.tmpdir(), `strata-training-set-${process.pid}-${randomBytes(6).toString('hex')}`);
   fs.mkdirSync(work, { recursive: true });
   try {
     return await withConnection(async (c) => {
       const spine = await loadSpine(c, 'spine', req.spine, store.cache);
-      const cutoff = knownAt === 'row' ? spine.maxTs : knownAt === 'asOf' ? req.asOf! : Math.min(spine.maxTs, req.asOf!);
+      const cutoff =
+        knownAt === 'row' ? spine.maxTs : knownAt === 'asOf' ? req.asOf! : Math.min(spine.maxTs, req.asOf!);
       const resolved: ResolvedView[] = [];
-      for (const v of req.views) resolved.push(await resolveView(c, store, v, spine, cutoff, req.fullFeatureNames ?? false));
+      for (const v of req.views)
+        resolved.push(await resolveView(c, store, v, spine, cutoff, req.fullFeatureNames ?? false));
       checkOutputNames(resolved, req.fullFeatureNames ?? false);
 
-      const views = resolved.map((r) => ({ view: r.request.view, version: r.version, features: r.request.features, ttlMs: r.request.ttlMs ?? null }));
+      const views = resolved.map((r) => ({
+        view: r.request.view,
+        version: r.version,
+        features: r.request.features,
+        ttlMs: r.request.ttlMs ?? null,
+      }));
       const full = req.fullFeatureNames ?? false;
-      const identity = identityOf({ spine: spine.identity, views, knownAt, asOf: req.asOf ?? null, full });
+      const identity = trainingSetIdentity({ spine: spine.identity, views, knownAt, asOf: req.asOf ?? null, full });
       const id = req.id ?? identity.slice(0, 32);
-      const container = await store.storage.container(TRAINING_SETS_CONTAINER);
-      const stored = await readRecord(container, id);
-      const found = stored && (await storedSet(container, stored, identity, full));
+      const stored = await sets.readRecord(id);
+      const found = stored && (await storedSet(sets, stored, identity, full));
       if (found) return { set: found, created: false };
 
       const out = path.join(work, `${id}.parquet`);
@@ -153,7 +141,14 @@ export async function createTrainingSet(store: OfflineStore, req: TrainingSetReq
         columns: joined.columns,
         views,
         segmentsUsed: resolved.flatMap((r) =>
-          r.segments.map((s) => ({ view: s.view, version: s.version, day: s.day, segmentId: s.segmentId, blobPath: s.blobPath, etag: s.etag })),
+          r.segments.map((s) => ({
+            view: s.view,
+            version: s.version,
+            day: s.day,
+            segmentId: s.segmentId,
+            blobPath: s.blobPath,
+            etag: s.etag,
+          })),
         ),
         knownAt,
         asOf: req.asOf ?? null,
@@ -162,22 +157,15 @@ export async function createTrainingSet(store: OfflineStore, req: TrainingSetReq
         jobId: req.jobId ?? null,
         builtAt: Date.now(),
       };
-      const record = JSON.stringify(result, null, 2);
-      try {
-        // The claim on the id: only if no record exists (a concurrent builder may have won).
-        await container.getBlockBlobClient(result.recordPath).upload(record, Buffer.byteLength(record), {
-          blobHTTPHeaders: { blobContentType: 'application/json' },
-          conditions: { ifNoneMatch: '*' },
-        });
-      } catch (e) {
-        if (!isTaken(e)) throw e;
-        const winner = await readRecord(container, id);
-        if (!winner) throw e;
+      // The claim on the id: only if no record exists (a concurrent builder may have won).
+      if ((await sets.createRecord(result)) === 'taken') {
+        const winner = await sets.readRecord(id);
+        if (!winner) throw new ConflictError(`training set id "${id}" was taken but its record cannot be read; retry`);
         // The same set, but its Parquet file never came (a builder crashed): this build's copy takes its place.
-        if (!(await storedSet(container, winner, identity, full))) await uploadParquetOnce(container, winner.blobPath, out);
+        if (!(await storedSet(sets, winner, identity, full))) await sets.putFileOnce(winner.blobPath, out);
         return { set: winner, created: false };
       }
-      await uploadParquetOnce(container, result.blobPath, out);
+      await sets.putFileOnce(result.blobPath, out);
       return { set: result, created: true };
     });
   } finally {
@@ -185,20 +173,15 @@ export async function createTrainingSet(store: OfflineStore, req: TrainingSetReq
   }
 }
 
-function identityOf(what: { spine: string; views: TrainingSetResult['views']; knownAt: KnownAt; asOf: number | null; full: boolean }): string {
-  return createHash('sha256').update(canonicalJson(what)).digest('hex');
-}
-
-const statusCodeOf = (e: unknown) => (e as { statusCode?: number }).statusCode;
-const isTaken = (e: unknown) => statusCodeOf(e) === 409 || statusCodeOf(e) === 412;
-
-async function readRecord(container: ContainerClient, id: string): Promise<TrainingSetResult | undefined> {
-  try {
-    return JSON.parse((await container.getBlockBlobClient(`${id}.json`).downloadToBuffer()).toString('utf8')) as TrainingSetResult;
-  } catch (e) {
-    if (statusCodeOf(e) === 404) return undefined;
-    throw e;
-  }
+/** The identity of a training set: sha256 of what its request means (its id, unless one was given, is the first 32 chars). */
+export function trainingSetIdentity(what: {
+  spine: string;
+  views: TrainingSetResult['views'];
+  knownAt: KnownAt;
+  asOf: number | null;
+  full: boolean;
+}): string {
+  return sha256Hex(canonicalJson(what));
 }
 
 /**
@@ -206,34 +189,40 @@ async function readRecord(container: ContainerClient, id: string): Promise<Train
  * Undefined when its Parquet file is missing: another builder may still be writing it (waited
  * for), or crashed before (the caller writes its own copy of the same set).
  */
-async function storedSet(container: ContainerClient, stored: TrainingSetResult, identity: string, full: boolean): Promise<TrainingSetResult | undefined> {
+async function storedSet(
+  sets: TrainingSetStore,
+  stored: TrainingSetResult,
+  identity: string,
+  full: boolean,
+): Promise<TrainingSetResult | undefined> {
   // Records from before identities were stored: their identity from what they recorded.
-  const storedIdentity = stored.identity ?? identityOf({ spine: stored.spine.identity, views: stored.views, knownAt: stored.knownAt, asOf: stored.asOf, full });
+  const storedIdentity =
+    stored.identity ??
+    trainingSetIdentity({
+      spine: stored.spine.identity,
+      views: stored.views,
+      knownAt: stored.knownAt,
+      asOf: stored.asOf,
+      full,
+    });
   if (storedIdentity !== identity) {
-    throw new ConflictError(`training set id "${stored.id}" is taken by a set built from a different request; training sets are immutable`, [
-      { where: 'id', problem: `already names a different training set (built ${new Date(stored.builtAt).toISOString()}); choose another id, or leave id out to get one from the request` },
-    ]);
+    throw new ConflictError(
+      `training set id "${stored.id}" is taken by a set built from a different request; training sets are immutable`,
+      [
+        {
+          where: 'id',
+          problem: `already names a different training set (built ${new Date(stored.builtAt).toISOString()}); choose another id, or leave id out to get one from the request`,
+        },
+      ],
+    );
   }
-  const parquet = container.getBlockBlobClient(stored.blobPath);
   const deadline = Date.now() + (Date.now() - stored.builtAt < PARQUET_WAIT_MS ? PARQUET_WAIT_MS : 0);
   for (;;) {
-    if (await parquet.exists()) return stored;
+    if (await sets.fileInfo(stored.blobPath)) return stored;
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   return undefined;
-}
-
-/** Write a set's Parquet file unless it exists (the file of a set never changes). */
-async function uploadParquetOnce(container: ContainerClient, blobPath: string, file: string): Promise<void> {
-  try {
-    await container.getBlockBlobClient(blobPath).uploadFile(file, {
-      blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' },
-      conditions: { ifNoneMatch: '*' },
-    });
-  } catch (e) {
-    if (!isTaken(e)) throw e;
-  }
 }
 
 function checkRequest(req: TrainingSetRequest): KnownAt {
@@ -247,37 +236,65 @@ function checkRequest(req: TrainingSetRequest): KnownAt {
       problems.push(...((e as ValidationError).details ?? []).map((d) => ({ ...d, where: `views[${i}].${d.where}` })));
     }
     if (v.features.length === 0) problems.push({ where: `views[${i}].features`, problem: 'name at least one feature' });
-    if (new Set(v.features).size !== v.features.length) problems.push({ where: `views[${i}].features`, problem: 'names a feature twice' });
-    if (v.ttlMs !== undefined && !(v.ttlMs > 0)) problems.push({ where: `views[${i}].ttlMs`, problem: 'must be a positive number of milliseconds (omit it for no expiry)' });
+    if (new Set(v.features).size !== v.features.length)
+      problems.push({ where: `views[${i}].features`, problem: 'names a feature twice' });
+    if (v.ttlMs !== undefined && !(v.ttlMs > 0))
+      problems.push({
+        where: `views[${i}].ttlMs`,
+        problem: 'must be a positive number of milliseconds (omit it for no expiry)',
+      });
   });
   const knownAt = req.knownAt ?? (req.asOf !== undefined ? 'asOf' : 'row');
-  if (knownAt !== 'row' && req.asOf === undefined) problems.push({ where: 'asOf', problem: `knownAt '${knownAt}' needs asOf` });
-  if (req.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(req.id)) problems.push({ where: 'id', problem: 'use 1-128 characters from A-Z a-z 0-9 _ . -' });
+  if (knownAt !== 'row' && req.asOf === undefined)
+    problems.push({ where: 'asOf', problem: `knownAt '${knownAt}' needs asOf` });
+  if (req.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(req.id))
+    problems.push({ where: 'id', problem: 'use 1-128 characters from A-Z a-z 0-9 _ . -' });
   if (problems.length) throw new ValidationError('invalid training set request', problems);
   return knownAt;
 }
 
 async function resolveView(
-  c: DuckDBConnection, store: OfflineStore, v: TrainingSetView, spine: { minTs: number; maxTs: number }, cutoff: number, full: boolean,
+  c: DuckDBConnection,
+  store: OfflineStore,
+  v: TrainingSetView,
+  spine: { minTs: number; maxTs: number },
+  cutoff: number,
+  full: boolean,
 ): Promise<ResolvedView> {
   const range = { ...(v.ttlMs !== undefined ? { from: spine.minTs - v.ttlMs + 1 } : {}), to: spine.maxTs + 1 };
-  const local = await store.localFiles(v.view, { ...range, arrivedBy: cutoff, ...(v.version !== undefined ? { version: v.version } : {}) });
+  const local = await store.localFiles(v.view, {
+    ...range,
+    arrivedBy: cutoff,
+    ...(v.version !== undefined ? { version: v.version } : {}),
+  });
   const version = local.version ?? v.version ?? (await store.latestVersion(v.view));
-  if (version === undefined) throw new NotFoundError(`feature view ${v.view} has no rows in the offline store; ingest or backfill it first`);
+  if (version === undefined)
+    throw new NotFoundError(`feature view ${v.view} has no rows in the offline store; ingest or backfill it first`);
 
   // The schema comes from the segments; with none in range, from any segment of the version.
   let schemaFile = local.files[0];
   if (!schemaFile) {
     const any = (await store.listSegments(v.view, { version }))[0];
-    if (!any) throw new NotFoundError(`feature view ${v.view} version ${version} has no rows in the offline store; ingest or backfill it first`);
+    if (!any)
+      throw new NotFoundError(
+        `feature view ${v.view} version ${version} has no rows in the offline store; ingest or backfill it first`,
+      );
     schemaFile = await store.cache.fetch(OFFLINE_CONTAINER, any.blobPath, any.etag);
   }
   const described = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(schemaFile)})`);
-  const types = new Map(described.getRows().map(([n, t]) => [String(n), String(t)]).filter(([n]) => !['entity_id', 'event_ts', 'created_ts'].includes(n!)) as Array<[string, string]>);
+  const types = new Map(
+    described
+      .getRows()
+      .map(([n, t]) => [String(n), String(t)])
+      .filter(([n]) => !['entity_id', 'event_ts', 'created_ts'].includes(n!)) as Array<[string, string]>,
+  );
   const unknown = v.features.filter((f) => !types.has(f));
   if (unknown.length) {
     throw new ValidationError(`feature view ${v.view} (version ${version}) has no feature ${unknown.join(', ')}`, [
-      { where: `views.${v.view}.features`, problem: `unknown: ${unknown.join(', ')}; the view has ${[...types.keys()].join(', ')}` },
+      {
+        where: `views.${v.view}.features`,
+        problem: `unknown: ${unknown.join(', ')}; the view has ${[...types.keys()].join(', ')}`,
+      },
     ]);
   }
   return {
@@ -310,11 +327,17 @@ function checkOutputNames(views: readonly ResolvedView[], full: boolean): void {
   for (const v of views) {
     for (const f of v.pit.features) {
       const other = seen.get(f.as);
-      if (RESERVED.has(f.as)) problems.push({ where: `views.${v.pit.view}.features`, problem: `"${f.as}" is a spine column name; use fullFeatureNames to prefix feature names` });
+      if (RESERVED.has(f.as))
+        problems.push({
+          where: `views.${v.pit.view}.features`,
+          problem: `"${f.as}" is a spine column name; use fullFeatureNames to prefix feature names`,
+        });
       else if (other) {
         problems.push({
           where: `views.${v.pit.view}.features`,
-          problem: full ? `"${f.as}" is requested twice (view ${other} appears twice?)` : `"${f.as}" is also a feature of ${other}; set fullFeatureNames to name columns <view>__<feature>`,
+          problem: full
+            ? `"${f.as}" is requested twice (view ${other} appears twice?)`
+            : `"${f.as}" is also a feature of ${other}; set fullFeatureNames to name columns <view>__<feature>`,
         });
       }
       seen.set(f.as, v.pit.view);

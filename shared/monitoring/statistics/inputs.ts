@@ -9,7 +9,12 @@
  * each value v with |F1 - F2| just below v and at v (a value both samples hold moves both CDFs
  * before the gap at v is read). Each sample must hold a value.
  */
-export function walkEcdfs(a: ArrayLike<number>, b: ArrayLike<number>, statistic: string, step: (v: number, gapBelow: number, gapAt: number) => void): void {
+export function walkEcdfs(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  statistic: string,
+  step: (v: number, gapBelow: number, gapAt: number) => void,
+): void {
   if (a.length === 0 || b.length === 0) throw new RangeError(`${statistic} needs at least one value on each side`);
   const x = Float64Array.from(a).sort();
   const y = Float64Array.from(b).sort();
@@ -27,8 +32,13 @@ export function walkEcdfs(a: ArrayLike<number>, b: ArrayLike<number>, statistic:
 }
 
 /** The totals of two count vectors over the same bins; both must be non-empty. */
-export function countTotals(baseline: readonly number[], window: readonly number[], statistic: string): [number, number] {
-  if (baseline.length !== window.length) throw new RangeError(`${statistic}: ${baseline.length} baseline bins vs ${window.length} window bins`);
+export function countTotals(
+  baseline: readonly number[],
+  window: readonly number[],
+  statistic: string,
+): [number, number] {
+  if (baseline.length !== window.length)
+    throw new RangeError(`${statistic}: ${baseline.length} baseline bins vs ${window.length} window bins`);
   const nb = baseline.reduce((s, x) => s + x, 0);
   const nw = window.reduce((s, x) => s + x, 0);
   if (nb === 0 || nw === 0) throw new RangeError(`${statistic} needs counts on both sides`);

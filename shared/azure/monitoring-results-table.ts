@@ -1,0 +1,105 @@
+/**
+ * MonitoringResultStore on Table storage. Table `monitorwindows`: PartitionKey = model,
+ * RowKey = `<window start ISO>|<version, 6 digits>`, so a model's windows in a time range are
+ * one partition range scan in time order; the reports are JSON in body parts (table-json.ts).
+ * Table `monitormetrics`: PartitionKey = model, RowKey = `<start>|<version>|<metric>|<subject>`,
+ * one row per number of the window, written in batch transactions of 100 (one partition).
+ */
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import type { Storage } from './storage';
+import type { MetricPoint, WindowKey, WindowResult } from '../monitoring/window-result';
+import type { MonitoringResultStore, WindowQuery, WindowState } from '../monitoring/store/results';
+import { isNotFound, jsonFromProperties, jsonProperties, keyPart, timeKey } from './table-json';
+
+export const WINDOWS_TABLE = 'monitorwindows';
+export const METRICS_TABLE = 'monitormetrics';
+
+const versionKey = (v: number) => String(v).padStart(6, '0');
+const rowKey = (k: WindowKey) => `${timeKey(k.start)}|${versionKey(k.version)}`;
+
+export class TableMonitoringResultStore implements MonitoringResultStore {
+  private constructor(
+    private readonly windows: TableClient,
+    private readonly metrics: TableClient,
+  ) {}
+
+  static async open(storage: Storage): Promise<TableMonitoringResultStore> {
+    return new TableMonitoringResultStore(...(await storage.tables(WINDOWS_TABLE, METRICS_TABLE)));
+  }
+
+  async getWindow(key: WindowKey): Promise<WindowResult | undefined> {
+    try {
+      return jsonFromProperties<WindowResult>(await this.windows.getEntity(keyPart(key.model), rowKey(key)));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void> {
+    const pk = keyPart(result.model);
+    const base = `${timeKey(result.start)}|${versionKey(result.version)}`;
+    const actions: TransactionAction[] = metrics.map((m) => [
+      'upsert',
+      {
+        partitionKey: pk,
+        rowKey: `${base}|${keyPart(m.metric)}|${keyPart(m.subject)}`,
+        version: result.version,
+        start: result.start,
+        metric: m.metric,
+        subject: m.subject,
+        value: m.value,
+        method: m.method ?? '',
+      },
+      'Replace',
+    ]);
+    // Metric rows first: a window row is only visible once its numbers are.
+    for (let i = 0; i < actions.length; i += 100) await this.metrics.submitTransaction(actions.slice(i, i + 100));
+    await this.windows.upsertEntity(
+      {
+        partitionKey: pk,
+        rowKey: rowKey(result),
+        version: result.version,
+        start: result.start,
+        status: result.status,
+        inputs: result.inputs,
+        ...jsonProperties(result),
+      },
+      'Replace',
+    );
+  }
+
+  async windowStates(
+    model: string,
+    version: number,
+    r: { from: number; to: number },
+  ): Promise<Map<number, WindowState>> {
+    const filter = odata`PartitionKey eq ${keyPart(model)} and RowKey ge ${timeKey(r.from)} and RowKey lt ${timeKey(r.to)} and version eq ${version}`;
+    const out = new Map<number, WindowState>();
+    for await (const e of this.windows.listEntities<Record<string, unknown>>({
+      queryOptions: { filter, select: ['version', 'start', 'status', 'inputs'] },
+    })) {
+      const start = Number(e.start);
+      out.set(start, {
+        start,
+        version: Number(e.version),
+        status: e.status as WindowState['status'],
+        inputs: String(e.inputs ?? ''),
+      });
+    }
+    return out;
+  }
+
+  async listWindows(model: string, q: WindowQuery = {}): Promise<WindowResult[]> {
+    const pk = keyPart(model);
+    const lo = q.from !== undefined ? timeKey(q.from) : '';
+    const hi = q.to !== undefined ? timeKey(q.to) : '~';
+    const filter = odata`PartitionKey eq ${pk} and RowKey ge ${lo} and RowKey lt ${hi}`;
+    const out: WindowResult[] = [];
+    for await (const e of this.windows.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      if (q.version !== undefined && Number(e.version) !== q.version) continue;
+      out.push(jsonFromProperties<WindowResult>(e));
+    }
+    return out;
+  }
+}

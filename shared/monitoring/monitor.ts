@@ -1,0 +1,340 @@
+/**
+ * A monitoring run, what the timer calls: close every finished window of every model version
+ * that production or canary points at, and summarise every completed day partition of every
+ * view. Idempotent by construction: a window is keyed by (model, version, start) and carries
+ * the fingerprint of what it read (prediction and label segment ids, whether a baseline
+ * existed), so a run recomputes only windows that are new, were deferred or failed, or whose
+ * inputs changed since (a late segment, labels that arrived); the same holds per (view, day).
+ *
+ * Priority: the load guard is asked before each window; a busy host defers the rest of the
+ * run (each window recorded as deferred, with the reason) rather than slowing predictions.
+ * All DuckDB work runs on monitoring's own thread-limited instance. Nothing here is on the
+ * predict path: serving only writes the prediction log.
+ */
+import { createHash } from 'node:crypto';
+import type { FeatureRepo } from '../features/definitions/repo';
+import type { OfflineStore } from '../features/offline/store';
+import type { SegmentRecord } from '../features/offline/types';
+import { sourceSegmentView } from '../features/ingest/service';
+import type { DeadLetterStore } from '../features/ingest/dead-letter';
+import type { ModelState, ModelVersion } from '../serving/registry';
+import { CANARY, PRODUCTION } from '../serving/registry';
+import type { AlertService } from './alerts/service';
+import type { RetrainTrigger } from './alerts/retrain';
+import type { LoadGuard } from './load-guard';
+import type { ModelMonitoring } from './model-config';
+import { withMonitoringConnection } from './monitor-duckdb';
+import type { BaselineStore } from './store/baselines';
+import type { MonitoringResultStore } from './store/results';
+import { segmentsFingerprint, summarizePartition, type SummaryStore } from './store-summaries';
+import { scoreSummary } from './summary-anomaly';
+import { computeWindow } from './window-compute';
+import { windowMetrics, type WindowResult, type WindowStatus } from './window-result';
+import type { PerformanceTask } from './performance';
+import type { Baseline } from '../training/baseline';
+
+export const PREDICTIONS_SOURCE = 'predictions';
+const DAY_MS = 86_400_000;
+
+export interface MonitorDeps {
+  registry: { listModels(): Promise<ModelState[]>; getVersion(model: string, version: number): Promise<ModelVersion> };
+  offline: Pick<OfflineStore, 'listSegments' | 'localFiles'>;
+  repo: FeatureRepo;
+  baselines: BaselineStore;
+  results: MonitoringResultStore;
+  summaries: SummaryStore;
+  alerts: AlertService;
+  deadLetters: Pick<DeadLetterStore, 'countsByDay'>;
+  load: LoadGuard;
+  configs: ReadonlyMap<string, ModelMonitoring>;
+  windowMs: number;
+  duckdbThreads: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface RunOptions {
+  /** The run's clock (default now). */
+  now?: number;
+  /** A window closes this long after its end, for predictions still on their way to the store (default 2 min). */
+  settleMs?: number;
+  /** Windows that started this long ago are looked at again for late data (default 24 h, at least the label horizon). */
+  lookbackMs?: number;
+  /** Run even when the host is busy (the admin route). */
+  ignoreLoad?: boolean;
+  /** Skip the store's day summaries. */
+  windowsOnly?: boolean;
+  /** What `retrain` alert actions call (the functions layer wires the Durable client). */
+  retrain?: RetrainTrigger;
+  /** Windows computed in one run at most (default 48); the rest wait for the next run (a first run over a long history). */
+  maxWindows?: number;
+}
+
+export type WindowOutcome = 'computed' | 'recomputed' | 'unchanged' | Exclude<WindowStatus, 'computed'>;
+
+export interface RunReport {
+  at: string;
+  windows: Array<{
+    model: string;
+    version: number;
+    start: string;
+    outcome: WindowOutcome;
+    rows?: number;
+    reason?: string;
+  }>;
+  summaries: Array<{ view: string; day: string; status: string }>;
+  alerts: number;
+  deferred?: string;
+}
+
+export class Monitor {
+  constructor(private readonly d: MonitorDeps) {}
+
+  /** The (model, version) pairs production or canary point at now. */
+  async monitoredVersions(): Promise<Array<{ model: string; version: number }>> {
+    const out: Array<{ model: string; version: number }> = [];
+    for (const m of await this.d.registry.listModels()) {
+      const versions = new Set([m.aliases[PRODUCTION], m.aliases[CANARY]].filter((v): v is number => v !== undefined));
+      for (const version of [...versions].sort((a, b) => a - b)) out.push({ model: m.model, version });
+    }
+    return out;
+  }
+
+  async run(o: RunOptions = {}): Promise<RunReport> {
+    const now = o.now ?? Date.now();
+    const W = this.d.windowMs;
+    const report: RunReport = { at: new Date(now).toISOString(), windows: [], summaries: [], alerts: 0 };
+    const lastEnd = Math.floor((now - (o.settleMs ?? 120_000)) / W) * W;
+    const versions = await this.monitoredVersions();
+    const horizon = Math.max(0, ...versions.map((v) => this.d.configs.get(v.model)?.labels?.horizon ?? 0));
+    const firstStart = Math.floor((now - Math.max(o.lookbackMs ?? DAY_MS, horizon)) / W) * W;
+    if (lastEnd > firstStart && versions.length) {
+      const predictions = await this.d.offline.listSegments(sourceSegmentView(PREDICTIONS_SOURCE), {
+        from: firstStart,
+        to: lastEnd,
+      });
+      let deferred: string | undefined;
+      let computed = 0;
+      const maxWindows = o.maxWindows ?? 48;
+      for (const { model, version } of versions) {
+        const cfg = this.d.configs.get(model);
+        const labels = cfg?.labels
+          ? await this.d.offline
+              .listSegments(sourceSegmentView(cfg.labels.source), {
+                from: firstStart,
+                to: lastEnd + cfg.labels.horizon,
+              })
+              .catch(() => [])
+          : [];
+        const baseline = await this.d.baselines.get(model, version);
+        const states = await this.d.results.windowStates(model, version, { from: firstStart, to: lastEnd });
+        for (let start = firstStart; start < lastEnd; start += W) {
+          const end = start + W;
+          const preds = overlapping(predictions, start, end);
+          if (!preds.length) continue; // no prediction of anyone in it: nothing to close
+          const labelSegs = cfg?.labels ? overlapping(labels, start, end + cfg.labels.horizon) : [];
+          const inputs = createHash('sha256')
+            .update(`${segmentsFingerprint(preds)}|${segmentsFingerprint(labelSegs)}|${baseline ? 'b' : '-'}`)
+            .digest('hex')
+            .slice(0, 32);
+          const stored = states.get(start);
+          if (stored && stored.inputs === inputs && (stored.status === 'computed' || stored.status === 'no_baseline')) {
+            report.windows.push({ model, version, start: iso(start), outcome: 'unchanged' });
+            continue;
+          }
+          if (!deferred && computed >= maxWindows)
+            deferred = `${maxWindows} windows computed in this run (maxWindows); the next run continues`;
+          if (!deferred && !o.ignoreLoad) {
+            const load = await this.d.load.check();
+            if (load.busy) deferred = load.reason!;
+          }
+          if (deferred) {
+            if (stored?.status !== 'deferred')
+              await this.d.results.putWindow(
+                {
+                  model,
+                  version,
+                  start,
+                  end,
+                  status: 'deferred',
+                  reason: deferred,
+                  computedAt: now,
+                  inputs: '',
+                  rows: 0,
+                },
+                [],
+              );
+            report.windows.push({ model, version, start: iso(start), outcome: 'deferred', reason: deferred });
+            continue;
+          }
+          computed++;
+          const result = await this.closeWindow({
+            model,
+            version,
+            start,
+            end,
+            inputs,
+            baseline,
+            cfg,
+            preds,
+            labelSegs,
+            now,
+          });
+          const metrics = windowMetrics(result);
+          await this.d.results.putWindow(result, metrics);
+          report.alerts += (await this.d.alerts.observeWindow(result, metrics, o.retrain)).length;
+          const outcome: WindowOutcome =
+            result.status !== 'computed' ? result.status : stored?.status === 'computed' ? 'recomputed' : 'computed';
+          report.windows.push({
+            model,
+            version,
+            start: iso(start),
+            outcome,
+            rows: result.rows,
+            ...(result.reason ? { reason: result.reason } : {}),
+          });
+        }
+      }
+      if (deferred) {
+        report.deferred = deferred;
+        this.d.log?.('warn', `monitoring: deferred (${deferred}); the next run computes the deferred windows`);
+      }
+    }
+    if (!o.windowsOnly && !report.deferred) await this.summarizeStore(now, report);
+    await this.d.alerts.redeliver();
+    return report;
+  }
+
+  private async closeWindow(a: {
+    model: string;
+    version: number;
+    start: number;
+    end: number;
+    inputs: string;
+    baseline: Baseline | undefined;
+    cfg: ModelMonitoring | undefined;
+    preds: SegmentRecord[];
+    labelSegs: SegmentRecord[];
+    now: number;
+  }): Promise<WindowResult> {
+    const base = {
+      model: a.model,
+      version: a.version,
+      start: a.start,
+      end: a.end,
+      computedAt: a.now,
+      inputs: a.inputs,
+      rows: 0,
+    };
+    if (!a.baseline)
+      return {
+        ...base,
+        status: 'no_baseline',
+        reason: `model ${a.model} version ${a.version} has no training baseline (PUT /api/models/${a.model}/versions/${a.version}/baseline, or train it with Strata)`,
+      };
+    try {
+      const version = await this.d.registry.getVersion(a.model, a.version);
+      const files = (
+        await this.d.offline.localFiles(sourceSegmentView(PREDICTIONS_SOURCE), { from: a.start, to: a.end })
+      ).files;
+      const cfg = a.cfg;
+      const labels = cfg?.labels
+        ? {
+            files: a.labelSegs.length
+              ? (
+                  await this.d.offline.localFiles(sourceSegmentView(cfg.labels.source), {
+                    from: a.start,
+                    to: a.end + cfg.labels.horizon,
+                  })
+                ).files
+              : [],
+            entityField: cfg.labels.entityField,
+            labelField: cfg.labels.labelField,
+            horizonMs: cfg.labels.horizon,
+          }
+        : undefined;
+      const deadLetters = await this.deadLettersOn(a.start);
+      return await withMonitoringConnection(this.d.duckdbThreads, (c) =>
+        computeWindow(
+          c,
+          {
+            model: a.model,
+            version: a.version,
+            start: a.start,
+            end: a.end,
+            baseline: a.baseline!,
+            signature: version.signature,
+            task: cfg?.task ?? taskOf(a.baseline!),
+            predictionFiles: files,
+            deadLetters,
+            inputs: a.inputs,
+            ...(labels ? { labels } : {}),
+            ...(cfg?.drift ? { drift: cfg.drift } : {}),
+          },
+          a.now,
+        ),
+      );
+    } catch (e) {
+      this.d.log?.(
+        'error',
+        `monitoring: window ${iso(a.start)} of ${a.model} v${a.version} failed: ${(e as Error).message}`,
+      );
+      return { ...base, status: 'failed', reason: (e as Error).message };
+    }
+  }
+
+  /** Dead letters per source on the window's day. */
+  private async deadLettersOn(start: number): Promise<Record<string, number>> {
+    const day = iso(start).slice(0, 10);
+    const out: Record<string, number> = {};
+    for (const s of this.d.repo.definitions().filter((d) => d.kind === 'source'))
+      out[s.name] = (await this.d.deadLetters.countsByDay(s.name, day))[day] ?? 0;
+    return out;
+  }
+
+  /** Summarise each view's completed day partitions that are new or changed, score them, alert. */
+  private async summarizeStore(now: number, report: RunReport): Promise<void> {
+    for (const name of this.d.repo.viewOrder) {
+      const view = this.d.repo.view(name);
+      const segments = await this.d.offline.listSegments(name, {
+        from: now - 29 * DAY_MS,
+        to: now,
+        version: view.version,
+      });
+      const days = new Map<string, SegmentRecord[]>();
+      for (const s of segments) days.set(s.day, [...(days.get(s.day) ?? []), s]);
+      for (const day of [...days.keys()].sort()) {
+        const dayStart = Date.parse(`${day}T00:00:00Z`);
+        if (dayStart + DAY_MS + view.latenessMs > now) continue; // not complete yet
+        const inputs = segmentsFingerprint(days.get(day)!);
+        const stored = await this.d.summaries.get(name, day);
+        if (stored?.inputs === inputs) continue;
+        const files = (
+          await this.d.offline.localFiles(name, { version: view.version, from: dayStart, to: dayStart + DAY_MS })
+        ).files;
+        const summary = await withMonitoringConnection(this.d.duckdbThreads, (c) =>
+          summarizePartition(c, files, view.columns),
+        );
+        const history = (
+          await this.d.summaries.list(name, { fromDay: iso(dayStart - 28 * DAY_MS).slice(0, 10), toDay: day })
+        ).map((s) => s.summary);
+        const score = scoreSummary(summary, history);
+        await this.d.summaries.put({ view: name, version: view.version, day, inputs, computedAt: now, summary, score });
+        report.alerts += (await this.d.alerts.observeStore(name, dayStart, score)).length;
+        report.summaries.push({ view: name, day, status: score.status });
+      }
+    }
+  }
+}
+
+/** Segments with events in [from, to). */
+function overlapping(segments: readonly SegmentRecord[], from: number, to: number): SegmentRecord[] {
+  return segments.filter((s) => s.minEventTs < to && s.maxEventTs >= from);
+}
+
+/** A binary classifier when the training labels are 0/1. */
+export function taskOf(b: Baseline): PerformanceTask {
+  const values = b.label.categories?.map((c) => c.value);
+  return values && values.length > 0 && values.every((v) => v === 0 || v === 1) ? 'binary' : 'regression';
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,0 +1,32 @@
+/**
+ * Where window results live: a small contract (get one window, put one, list a model's
+ * windows in a time range) so the pipeline, the APIs and the gauges never see Table storage.
+ * Keyed by (model, version, window start): a window is written once per computation, and a
+ * recompute (late data) replaces it. Each computed window also writes one row per (feature,
+ * metric) (shared/azure/monitoring-results-table.ts), the per-metric rows the issue asks for.
+ */
+import type { MetricPoint, WindowKey, WindowResult } from '../window-result';
+
+export interface WindowQuery {
+  /** Window starts in [from, to). */
+  from?: number;
+  to?: number;
+  version?: number;
+}
+
+/** What a run needs to know of a stored window to skip it: no reports. */
+export interface WindowState {
+  start: number;
+  version: number;
+  status: WindowResult['status'];
+  inputs: string;
+}
+
+export interface MonitoringResultStore {
+  /** The stored windows of one version in a range, without their reports (one cheap query per run). */
+  windowStates(model: string, version: number, range: { from: number; to: number }): Promise<Map<number, WindowState>>;
+  getWindow(key: WindowKey): Promise<WindowResult | undefined>;
+  putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void>;
+  /** A model's windows, oldest first. */
+  listWindows(model: string, query?: WindowQuery): Promise<WindowResult[]>;
+}
