@@ -254,8 +254,14 @@ describe('training sets', () => {
 });
 
 describe('produce over the local bus, then models and predict', () => {
-  const to = Date.now() - 60_000;
-  const from = to - 6 * 3_600_000;
+  // A 6 h span ending a minute ago, or, when a UTC midnight falls in that, ending a minute before the
+  // midnight: labels are delivered at each midnight of the span (labelTimes), and the train case below
+  // needs every user's label at one time, the span's end.
+  const SPAN_MS = 6 * 3_600_000;
+  const end = Date.now() - 60_000;
+  const midnight = Math.floor(end / 86_400_000) * 86_400_000;
+  const to = end - SPAN_MS > midnight ? end : midnight - 60_000;
+  const from = to - SPAN_MS;
   const options = { seed: 3, users: 40, events: 1_500, from, to };
 
   it('produce sends exactly what the generator makes, to each hub, and --wait returns once the views caught up', async () => {
@@ -375,7 +381,7 @@ describe('produce over the local bus, then models and predict', () => {
     expect(s.models).toEqual([expect.objectContaining({ model: 'churn', aliases: { production: 1 } })]);
   });
   it('train --watch follows the job to its end and fails naming the step and the reason; runs lists the run', async () => {
-    // produce delivered every label at one time (the span has no midnight): no newest share to hold out.
+    // produce delivered every label at one time (the span has no midnight, see above): no newest share to hold out.
     const r = await cli(
       'train',
       'churn',
