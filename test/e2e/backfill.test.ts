@@ -71,6 +71,8 @@ const backfillInstances = async () =>
   (await get<Instance[]>('/runtime/webhooks/durabletask/instances', { 'x-functions-key': SYSTEM_KEY })).body.filter(
     (i) => i.name === 'backfill',
   );
+/** A job of 48 intervals (each a Durable activity) and its status polls: longer than one wait on a busy machine. */
+const JOB_WAIT_MS = 2 * WAIT_MS;
 const finished = (statusUrl: string) =>
   eventually(
     async () => {
@@ -81,7 +83,7 @@ const finished = (statusUrl: string) =>
       };
       return r.status === 200 ? s : undefined;
     },
-    WAIT_MS,
+    JOB_WAIT_MS,
     'the backfill to finish',
   );
 
@@ -199,39 +201,45 @@ describe('POST /api/backfills', () => {
     ]);
   });
 
-  it('starts a backfill with check-status links, joins it when asked again, reports progress, and re-runs without committing twice', async () => {
-    const body = {
-      views: ['user_clicks'],
-      from: iso(D2),
-      to: iso(D2 + 2 * 86_400_000),
-      interval: '1h',
-      maxParallel: 2,
-    };
-    const first = await post<{ id: string; status: string; statusQueryGetUri: string; terminatePostUri: string }>(
-      '/api/backfills',
-      body,
-    );
-    expect(first.status).toBe(202);
-    expect(first.body).toMatchObject({ status: 'started', id: expect.stringMatching(/^backfill-[0-9a-f]{24}$/) });
-    expect(first.location).toBe(first.body.statusQueryGetUri);
-    const again = await post<{ id: string; status: string }>('/api/backfills', body);
-    expect(again.body).toMatchObject({ id: first.body.id, status: 'joined' });
+  it(
+    'starts a backfill with check-status links, joins it when asked again, reports progress, and re-runs without committing twice',
+    async () => {
+      const body = {
+        views: ['user_clicks'],
+        from: iso(D2),
+        to: iso(D2 + 2 * 86_400_000),
+        interval: '1h',
+        maxParallel: 2,
+      };
+      const first = await post<{ id: string; status: string; statusQueryGetUri: string; terminatePostUri: string }>(
+        '/api/backfills',
+        body,
+      );
+      expect(first.status).toBe(202);
+      expect(first.body).toMatchObject({ status: 'started', id: expect.stringMatching(/^backfill-[0-9a-f]{24}$/) });
+      expect(first.location).toBe(first.body.statusQueryGetUri);
+      const again = await post<{ id: string; status: string }>('/api/backfills', body);
+      expect(again.body).toMatchObject({ id: first.body.id, status: 'joined' });
 
-    const done = await finished(first.body.statusQueryGetUri);
-    expect(done.runtimeStatus).toBe('Completed');
-    expect(done.output.intervals.done).toBe(done.output.intervals.total);
-    expect(done.output.intervals.committed).toBeGreaterThan(0);
-    expect(done.output.rows.user_clicks).toBeGreaterThan(0);
-    const status = await get<{ runtimeStatus: string; progress: { phase: string } }>(`/api/backfills/${first.body.id}`);
-    expect(status.body).toMatchObject({ runtimeStatus: 'Completed', progress: { phase: 'done' } });
+      const done = await finished(first.body.statusQueryGetUri);
+      expect(done.runtimeStatus).toBe('Completed');
+      expect(done.output.intervals.done).toBe(done.output.intervals.total);
+      expect(done.output.intervals.committed).toBeGreaterThan(0);
+      expect(done.output.rows.user_clicks).toBeGreaterThan(0);
+      const status = await get<{ runtimeStatus: string; progress: { phase: string } }>(
+        `/api/backfills/${first.body.id}`,
+      );
+      expect(status.body).toMatchObject({ runtimeStatus: 'Completed', progress: { phase: 'done' } });
 
-    const rerun = await post<{ id: string; status: string; statusQueryGetUri: string }>('/api/backfills', body);
-    expect(rerun.body).toMatchObject({ id: first.body.id, status: 'started' });
-    const second = await finished(rerun.body.statusQueryGetUri);
-    expect(second.output.intervals.committed).toBe(0);
-    expect(second.output.intervals.total).toBe(done.output.intervals.total);
-    expect((await get(`/api/backfills/backfill-000000000000000000000000`)).status).toBe(404);
-  });
+      const rerun = await post<{ id: string; status: string; statusQueryGetUri: string }>('/api/backfills', body);
+      expect(rerun.body).toMatchObject({ id: first.body.id, status: 'started' });
+      const second = await finished(rerun.body.statusQueryGetUri);
+      expect(second.output.intervals.committed).toBe(0);
+      expect(second.output.intervals.total).toBe(done.output.intervals.total);
+      expect((await get(`/api/backfills/backfill-000000000000000000000000`)).status).toBe(404);
+    },
+    3 * JOB_WAIT_MS,
+  );
 });
 
 describe('lineage over HTTP', () => {
