@@ -7,7 +7,9 @@
  * stale online value: a histogram of the few distinct `defaulted` lists), the age of the
  * online values predictions used (freshness.ts: p50/p95/max per feature), and per signature
  * output with a contract the count of values SQL cannot vouch for (output-contract.ts), which
- * alone are read back and checked (a window that keeps its contracts reads none). Then the
+ * alone are read back and checked (a window that keeps its contracts reads none); the first
+ * output is the prediction column, so its contract tests the number the score casts from it
+ * rather than parse `outputs` JSON on every row. Then the
  * CBPE estimate from the score histogram, and,
  * when the model's labels are defined, realized performance by joining each prediction to
  * the first label of its entity within the horizon after it (DuckDB ASOF join). The labels
@@ -93,10 +95,9 @@ export function windowRelation(
     `${mapValueExpr(columns, 'features', f.name)} AS ${featureAt(i)}`,
     `${mapValueExpr(columns, AGE_FIELD, f.name)} AS ${ageAt(i)}`,
   ]);
-  const rows = `(SELECT *, ${SCORE_SQL} AS score FROM (SELECT ${[...values, `${PREDICTION_NUMBER_SQL} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'outputs'].join(', ')}
+  return `(SELECT *, ${SCORE_SQL} AS score FROM (SELECT ${[...values, `${PREDICTION_NUMBER_SQL} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'outputs'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
     WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}))`;
-  return rows;
 }
 
 const predictionFilesRelation = (files: readonly string[]) =>
