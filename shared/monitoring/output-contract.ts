@@ -85,9 +85,23 @@ export function compileOutputContract(contract: OutputContract): OutputCheck {
  * reading into JavaScript the values that cannot violate: the check above stays the verdict.
  */
 export function contractHoldsSql(contract: OutputContract, json: string): string {
+  return numberKeepsContractSql(
+    contract,
+    `TRY_CAST(${json} AS DOUBLE)`,
+    `json_type(${json}) IN ('DOUBLE', 'BIGINT', 'UBIGINT')`,
+  );
+}
+
+/**
+ * The same condition over `x`, a DOUBLE expression that is the output's value when it is a
+ * single number and NULL for anything else: TRY_CAST of JSON text ingest wrote (a list, a
+ * string, true or null does not cast), such as the prediction log's `prediction` column, which
+ * the window already casts for its score, so the first output's contract costs no JSON parse.
+ * `isNumber`, when given, is a further condition that the value is a number.
+ */
+export function numberKeepsContractSql(contract: OutputContract, x: string, isNumber?: string): string {
   if (contract.shape?.length === 1) return 'false';
-  const x = `TRY_CAST(${json} AS DOUBLE)`;
-  const conds = [`json_type(${json}) IN ('DOUBLE', 'BIGINT', 'UBIGINT')`, `isfinite(${x})`];
+  const conds = [...(isNumber ? [isNumber] : []), `isfinite(${x})`];
   if (contract.range?.min !== undefined) conds.push(`${x} >= ${sqlDouble(contract.range.min)}`);
   if (contract.range?.max !== undefined) conds.push(`${x} <= ${sqlDouble(contract.range.max)}`);
   if (contract.classes) conds.push(`${x} IN (${contract.classes.map(sqlDouble).join(', ')})`);

@@ -5,17 +5,34 @@
  * written before that layout (and keys that could not get a column) hold the map as JSON text
  * in the field's own column. The expression reads the typed column and falls back to the JSON
  * only for rows where the column is NULL (DuckDB evaluates COALESCE's later arguments only for
- * those rows), so a window of new segments never parses JSON. Which columns exist is read once
- * per window from the files' schemas (Parquet metadata, no scan).
+ * those rows), and only when some file's JSON column holds a value, so a window of new segments
+ * never reads it. Which columns exist and hold values is read once per window from the files'
+ * schemas and footers (Parquet metadata, no scan).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
 import { mapColumn } from '../features/ingest/number-maps';
 
-/** The column names (lower-cased) of the union of these Parquet files. */
-export async function parquetColumns(conn: DuckDBConnection, relation: string): Promise<Set<string>> {
-  const rows = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`)).getRowObjects();
-  return new Set(rows.map((r) => String(r.column_name).toLowerCase()));
+/**
+ * The column names (lower-cased) of the union of these Parquet files, less those NULL in every
+ * row group (by the footers' null counts, no scan): no expression then reads them, e.g. the JSON
+ * column of a map, which ingest leaves NULL when every key has its typed column, so the
+ * fallback to it costs nothing in a window of new segments.
+ */
+export async function parquetColumns(conn: DuckDBConnection, files: readonly string[]): Promise<Set<string>> {
+  const list = `[${files.map(literal).join(', ')}]`;
+  const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`);
+  const empty = await conn.runAndReadAll(
+    `SELECT path_in_schema FROM parquet_metadata(${list}) GROUP BY 1
+     HAVING bool_and(stats_null_count IS NOT NULL AND stats_null_count = row_group_num_rows)`,
+  );
+  const none = new Set(empty.getRows().map((r) => String(r[0]).toLowerCase()));
+  return new Set(
+    described
+      .getRowObjects()
+      .map((r) => String(r.column_name).toLowerCase())
+      .filter((c) => !none.has(c)),
+  );
 }
 
 /** The value of `key` of the number map `field` as a DOUBLE expression (NULL when no layout has it). */

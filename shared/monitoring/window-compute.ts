@@ -7,7 +7,9 @@
  * stale online value: a histogram of the few distinct `defaulted` lists), the age of the
  * online values predictions used (freshness.ts: p50/p95/max per feature), and per signature
  * output with a contract the count of values SQL cannot vouch for (output-contract.ts), which
- * alone are read back and checked (a window that keeps its contracts reads none). Then the
+ * alone are read back and checked (a window that keeps its contracts reads none); the first
+ * output is the prediction column, so its contract tests the number the score casts from it
+ * rather than parse `outputs` JSON on every row. Then the
  * CBPE estimate from the score histogram, and,
  * when the model's labels are defined, realized performance by joining each prediction to
  * the first label of its entity within the horizon after it (DuckDB ASOF join). The labels
@@ -17,12 +19,18 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
-import type { ModelSignature } from '../serving/signature';
+import { outputKey, type ModelSignature } from '../serving/signature';
 import type { Baseline } from '../training/baseline';
 import { categoryColumns, driftReport, type DriftPolicy } from './drift';
 import { AGE_FIELD, freshnessAggregates, readFreshness } from './freshness';
 import { mapValueExpr, parquetColumns } from './prediction-columns';
-import { compileOutputContract, contractHoldsSql, emptyTally, type OutputContractTally } from './output-contract';
+import {
+  compileOutputContract,
+  contractHoldsSql,
+  emptyTally,
+  numberKeepsContractSql,
+  type OutputContractTally,
+} from './output-contract';
 import { estimatePerformance } from './performance-estimated';
 import { realizedPerformance } from './performance-realized';
 import type { PerformanceResult, PerformanceTask } from './performance';
@@ -62,8 +70,13 @@ export interface WindowInputs {
   sampleSize?: number;
 }
 
-/** The score of the prediction column (JSON text): a number, or the last entry of a probability list. */
-const SCORE_SQL = `CASE WHEN starts_with(prediction, '[') THEN TRY_CAST(json_extract_string(prediction, '$[#-1]') AS DOUBLE) ELSE TRY_CAST(prediction AS DOUBLE) END`;
+/**
+ * The prediction column (JSON text of the first output) as a number: NULL unless it is one
+ * number (a list does not cast). Both the score and the first output's contract read it.
+ */
+const PREDICTION_NUMBER_SQL = 'TRY_CAST(prediction AS DOUBLE)';
+/** The score: the prediction's number, or the last entry of a probability list. */
+const SCORE_SQL = `coalesce(prediction_number, CASE WHEN starts_with(prediction, '[') THEN TRY_CAST(json_extract_string(prediction, '$[#-1]') AS DOUBLE) END)`;
 
 /** In the window relation: the value of the baseline's i-th feature, and its age at prediction time. */
 const featureAt = (i: number) => `feature_${i}`;
@@ -82,9 +95,9 @@ export function windowRelation(
     `${mapValueExpr(columns, 'features', f.name)} AS ${featureAt(i)}`,
     `${mapValueExpr(columns, AGE_FIELD, f.name)} AS ${ageAt(i)}`,
   ]);
-  return `(SELECT ${[...values, `${SCORE_SQL} AS score`, 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'outputs'].join(', ')}
+  return `(SELECT *, ${SCORE_SQL} AS score FROM (SELECT ${[...values, `${PREDICTION_NUMBER_SQL} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'outputs'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
-    WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end})`;
+    WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}))`;
 }
 
 const predictionFilesRelation = (files: readonly string[]) =>
@@ -102,7 +115,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
       contracts: {},
     };
   }
-  const stored = await parquetColumns(conn, predictionFilesRelation(w.predictionFiles));
+  const stored = await parquetColumns(conn, w.predictionFiles);
   const withAges = [...stored].some(
     (c) => c === AGE_FIELD.toLowerCase() || c.startsWith(`${AGE_FIELD.toLowerCase()}.`),
   );
@@ -114,10 +127,13 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   });
   const ages = withAges ? Object.fromEntries(w.baseline.features.map((f, i) => [f.name, ageAt(i)])) : {};
   const fresh = freshnessAggregates(ages);
-  const contracted = w.signature.outputs.flatMap((o) =>
-    o.contract ? [{ key: o.column === undefined ? o.name : `${o.name}[${o.column}]`, contract: o.contract }] : [],
+  // The first output is also the prediction column: its contract reads the number the score does.
+  const contracted = w.signature.outputs.flatMap((o, i) =>
+    o.contract ? [{ key: outputKey(o), contract: o.contract, first: i === 0 }] : [],
   );
   const outputJson = (key: string) => `json_extract(outputs, ${literal(`$."${key}"`)})`;
+  const holds = (c: (typeof contracted)[number]) =>
+    c.first ? numberKeepsContractSql(c.contract, 'prediction_number') : contractHoldsSql(c.contract, outputJson(c.key));
   const query: WindowQuery = {
     from: rel,
     features: Object.fromEntries(w.baseline.features.map((f, i) => [f.name, column(featureAt(i), f)])),
@@ -132,12 +148,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
       aggregates: {
         ...fresh.aggregates,
         defaulted_h: `histogram(defaulted) FILTER (WHERE defaulted <> '[]')`,
-        ...Object.fromEntries(
-          contracted.map((c, i) => [
-            contractAt(i),
-            `count(*) FILTER (WHERE NOT ${contractHoldsSql(c.contract, outputJson(c.key))})`,
-          ]),
-        ),
+        ...Object.fromEntries(contracted.map((c, i) => [contractAt(i), `count(*) FILTER (WHERE NOT ${holds(c)})`])),
       },
       ...(fresh.sampled ? { sampled: fresh.sampled } : {}),
     },
@@ -161,13 +172,14 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   const freshness = withAges && rows > 0 ? readFreshness(ages, extra.row, extra.sample) : {};
 
   const contracts: Record<string, OutputContractTally> = {};
-  for (const [i, { key, contract }] of contracted.entries()) {
+  for (const [i, c] of contracted.entries()) {
+    const { key, contract } = c;
     const check = compileOutputContract(contract);
     const tally = emptyTally();
     tally.checked = rows;
     if (Number(extra.row[contractAt(i)]) > 0) {
       const reader = await conn.runAndReadAll(
-        `SELECT ${outputJson(key)}::VARCHAR AS v FROM ${rel} WHERE NOT ${contractHoldsSql(contract, outputJson(key))}`,
+        `SELECT ${c.first ? 'prediction' : `${outputJson(key)}::VARCHAR`} AS v FROM ${rel} WHERE NOT ${holds(c)}`,
       );
       for (const [v] of reader.getRowsJson()) {
         const bad = check(v === null ? undefined : JSON.parse(String(v)));

@@ -6,10 +6,15 @@
  * `histogram(x)`, cheaper than testing each value against the baseline's list), so its cost
  * follows its cardinality, which is what makes it categorical.
  *
- * Values are compared as float32, as training's bins compare them (CAST to FLOAT, then to
- * DOUBLE: exactly Math.fround). Baseline bins are left-closed (baseline.ts) and DuckDB's `histogram(x, boundaries)` counts
- * right-closed buckets (b[i-1] < x <= b[i]), so each edge e becomes the boundary nextDown(e),
- * the largest double below it: x <= nextDown(e) is exactly x < e. Two more boundaries,
+ * Values are compared as float32, as training's bins compare them (Math.fround). Baseline bins
+ * are left-closed (baseline.ts) and DuckDB's `histogram(x, boundaries)` counts right-closed
+ * buckets (b[i-1] < x <= b[i]), so each edge e becomes the boundary nextDown(e), the largest
+ * double below it: x <= nextDown(e) is exactly x < e. The float32 rounding is folded into the
+ * boundaries rather than applied to every value (a CAST to FLOAT and back per value cost about
+ * 6% of a window, and failed on a value beyond float32's range): fround is monotone, so
+ * fround(x) <= b exactly when x <= float32AtMost(b), the largest double that rounds to at most
+ * b; the scan histograms the raw doubles over those thresholds, and sampled values are rounded
+ * when read. Two more boundaries,
  * nextDown(min) and max, split off the values outside the training range, so the bins and the
  * out-of-range counts come from the one histogram per feature (a FILTER per count would cost
  * as much again); the non-null count is the histogram's total. NaN is a missing value, as in
@@ -98,9 +103,39 @@ export function nextDown(x: number): number {
   return buf.getFloat64(0);
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The float32 next to finite float32 `f` toward +Infinity (dir 1) or -Infinity (dir -1). */
+function float32Step(f: number, dir: 1 | -1): number {
+  if (f === 0) return dir * 2 ** -149;
+  f32[0] = f;
+  u32[0] = u32[0]! + (f > 0 === dir > 0 ? 1 : -1);
+  return f32[0];
+}
+
+/** fround(x) rounds to -Infinity from this double down (the tie rounds to the even -2^128). */
+const BELOW_FLOAT32 = -(2 ** 128 - 2 ** 103);
+
+/** The largest double x with Math.fround(x) <= b (b finite). */
+export function float32AtMost(b: number): number {
+  let f = Math.fround(b); // the largest float32 <= b:
+  if (f > b) f = f === Infinity ? 3.4028234663852886e38 : float32Step(f, -1);
+  if (f === -Infinity) return BELOW_FLOAT32;
+  const up = f === 3.4028234663852886e38 ? 2 ** 128 : float32Step(f, 1);
+  // Doubles below the midpoint of f and the next float32 round to f, above it away; the
+  // midpoint itself (exact in a double) rounds to whichever of the two is even.
+  const mid = f + (up - f) / 2;
+  return Math.fround(mid) === f ? mid : nextDown(mid);
+}
+
 /** How one numeric feature's DuckDB buckets map back to baseline bins and the out-of-range counts. */
 interface NumericPlan {
+  /** In float32 terms: a bucket holds the values v with boundaries[k-1] < fround(v) <= boundaries[k]. */
   boundaries: number[];
+  /** The boundaries over raw doubles (float32AtMost, without repeats), and the bucket each of their buckets is. */
+  thresholds: number[];
+  thresholdBucket: number[];
   /** Per bucket (boundaries.length + 1, the last unbounded): its baseline bin, and whether it lies below min / above max. */
   bin: number[];
   below: boolean[];
@@ -126,7 +161,17 @@ export function numericPlan(b: ColumnBaseline): NumericPlan {
     below.push(b.min === null || upper <= nextDown(min));
     above.push(b.min !== null && lower >= max);
   }
-  return { boundaries, bin, below, above };
+  // Two boundaries between the same float32 neighbours give one threshold; the bucket between them holds no float32.
+  const thresholds: number[] = [];
+  const thresholdBucket: number[] = [];
+  boundaries.forEach((x, k) => {
+    const t = float32AtMost(x);
+    if (t !== thresholds[thresholds.length - 1]) {
+      thresholds.push(t);
+      thresholdBucket.push(k);
+    }
+  });
+  return { boundaries, thresholds, thresholdBucket, bin, below, above };
 }
 
 /**
@@ -150,14 +195,15 @@ function columnsOf(q: WindowQuery, nanAsNull: ReadonlySet<string> = new Set()): 
   const cols: Column[] = [];
   const add = (role: Column['role'], name: string, col: WindowColumn) => {
     const key = `c${cols.length}`;
-    const double = `CAST(CAST(${col.expr} AS FLOAT) AS DOUBLE)`;
-    // Numbers used as categories (few columns) always drop NaN; numeric features only after a NaN max showed one.
+    const double = `CAST(${col.expr} AS DOUBLE)`;
+    // Numbers used as categories (few columns) always drop NaN and are counted as float32; numeric
+    // features only after a NaN max showed one, and rounded in their thresholds (numericPlan).
     const value = !col.baseline.categorical
       ? nanAsNull.has(key)
         ? `nullif(${double}, 'NaN'::DOUBLE)`
         : double
       : col.valueType !== 'string'
-        ? `nullif(${double}, 'NaN'::DOUBLE)`
+        ? `nullif(CAST(CAST(${double} AS FLOAT) AS DOUBLE), 'NaN'::DOUBLE)`
         : `CAST(${col.expr} AS VARCHAR)`;
     cols.push({ key, role, name, col, value });
   };
@@ -239,7 +285,7 @@ export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): s
     const v = c.key;
     if (!c.col.baseline.categorical) {
       const plan = numericPlan(c.col.baseline);
-      parts.push(`histogram(${v}, ${doubleList(plan.boundaries)}) AS ${c.key}_h`, `max(${v}) AS ${c.key}_max`);
+      parts.push(`histogram(${v}, ${doubleList(plan.thresholds)}) AS ${c.key}_h`, `max(${v}) AS ${c.key}_max`);
     } else {
       parts.push(`histogram(${v}) AS ${c.key}_h`);
     }
@@ -387,7 +433,7 @@ function numericAggregate(
   sampleRows: SampleColumns,
 ): NumericWindowAggregate {
   const plan = numericPlan(b);
-  const index = new Map(plan.boundaries.map((x, i) => [x, i]));
+  const index = new Map(plan.thresholds.map((x, i) => [x, plan.thresholdBucket[i]!]));
   const binCounts = new Array<number>(b.edges.length + 1).fill(0);
   let belowRange = 0;
   let aboveRange = 0;
@@ -396,7 +442,7 @@ function numericAggregate(
     present += n;
     const bucket = k === 'Infinity' ? plan.boundaries.length : index.get(Number(k));
     if (bucket === undefined)
-      throw new Error(`DuckDB returned a histogram bucket ${String(k)} that is not one of the boundaries`);
+      throw new Error(`DuckDB returned a histogram bucket ${String(k)} that is not one of the thresholds`);
     binCounts[plan.bin[bucket]!]! += n;
     if (plan.below[bucket]) belowRange += n;
     if (plan.above[bucket]) aboveRange += n;
@@ -404,7 +450,7 @@ function numericAggregate(
   const sample: number[] = [];
   for (const x of sampleRows[key] ?? []) {
     const v = asNumber(x);
-    if (v !== null) sample.push(v);
+    if (v !== null) sample.push(Math.fround(v));
   }
   return {
     kind: 'numeric',

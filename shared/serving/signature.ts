@@ -82,6 +82,9 @@ export const OutputSpecSchema = z
   .strict();
 export type OutputSpec = z.infer<typeof OutputSpecSchema>;
 
+/** How an output is named in responses and logs: `name`, or `name[column]` for one column. */
+export const outputKey = (o: OutputSpec): string => (o.column === undefined ? o.name : `${o.name}[${o.column}]`);
+
 export const SignatureSchema = z
   .object({
     featureService: FeatureServiceSchema,

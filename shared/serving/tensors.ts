@@ -6,6 +6,8 @@
 import * as ort from 'onnxruntime-node';
 import type { OutputSpec } from './signature';
 
+export { outputKey } from './signature';
+
 /** One prediction value: a scalar, or a row of a [N, k] output. */
 export type OutputValue = number | number[];
 
@@ -13,9 +15,6 @@ export type OutputValue = number | number[];
 export function inputTensor(data: Float32Array, rows: number, width: number): ort.Tensor {
   return new ort.Tensor('float32', data, [rows, width]);
 }
-
-/** How an output is named in responses and logs: `name`, or `name[column]` for one column. */
-export const outputKey = (o: OutputSpec): string => (o.column === undefined ? o.name : `${o.name}[${o.column}]`);
 
 export interface OutputProblem {
   output: string;

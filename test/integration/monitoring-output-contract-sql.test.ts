@@ -1,14 +1,17 @@
 /**
- * The SQL side of output contracts (contractHoldsSql) only vouches for values the compiled
- * check accepts: over outputs of every kind, each value SQL passes keeps its contract in
- * JavaScript, and the single numbers the check accepts are exactly those SQL passes (so a
- * window of well-behaved outputs reads nothing back).
+ * The SQL side of output contracts only vouches for values the compiled check accepts: over
+ * outputs of every kind, each value SQL passes keeps its contract in JavaScript, and the single
+ * numbers the check accepts are exactly those SQL passes (so a window of well-behaved outputs
+ * reads nothing back). Both forms: over the output's JSON (contractHoldsSql) and over the
+ * number TRY_CAST reads from the JSON text, as the window reads the prediction column
+ * (numberKeepsContractSql).
  */
 import { describe, expect, it } from 'vitest';
 import { literal, withConnection } from '../../shared/features/offline/duckdb';
 import {
   compileOutputContract,
   contractHoldsSql,
+  numberKeepsContractSql,
   OutputContractSchema,
   type OutputContractInput,
 } from '../../shared/monitoring/output-contract';
@@ -50,7 +53,8 @@ describe('output contracts in SQL', () => {
     const rows = await withConnection(async (c) =>
       (
         await c.runAndReadAll(
-          `SELECT v, ${contractHoldsSql(contract, 'v::JSON')} AS ok FROM (VALUES ${VALUES.map((v) => `(${literal(v)})`).join(', ')}) t(v)`,
+          `SELECT v, ${contractHoldsSql(contract, 'v::JSON')} AS ok, ${numberKeepsContractSql(contract, 'TRY_CAST(v AS DOUBLE)')} AS ok_number
+           FROM (VALUES ${VALUES.map((v) => `(${literal(v)})`).join(', ')}) t(v)`,
         )
       ).getRowObjectsJson(),
     );
@@ -58,9 +62,11 @@ describe('output contracts in SQL', () => {
     for (const r of rows) {
       const value: unknown = JSON.parse(String(r.v));
       const accepted = check(value) === undefined;
-      if (r.ok === true) expect(accepted, `${String(r.v)} passes SQL`).toBe(true);
-      if (typeof value === 'number' && accepted && contract.shape?.length !== 1)
-        expect(r.ok, `${String(r.v)} is a number the check accepts`).toBe(true);
+      for (const ok of [r.ok, r.ok_number]) {
+        if (ok === true) expect(accepted, `${String(r.v)} passes SQL`).toBe(true);
+        if (typeof value === 'number' && accepted && contract.shape?.length !== 1)
+          expect(ok, `${String(r.v)} is a number the check accepts`).toBe(true);
+      }
     }
   });
 });

@@ -27,7 +27,7 @@ describe('prediction log layouts', () => {
       );
       const read = async (files: string[]) => {
         const rel = `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`;
-        const cols = await parquetColumns(c, rel);
+        const cols = await parquetColumns(c, files);
         const exprs = ['v:x', 'v:y', 'v:z'].map((k) => mapValueExpr(cols, 'features', k));
         const r = await c.runAndReadAll(`SELECT id, ${exprs.join(', ')} FROM ${rel} ORDER BY id`);
         return r.getRowsJson().map((row) => row.map((v) => (v === null ? null : Number(v))));
@@ -47,8 +47,18 @@ describe('prediction log layouts', () => {
         [4, null, 1, null],
       ]);
       // A key no file has is NULL, not an error.
-      const rel = `read_parquet(${literal(typed)})`;
-      expect(mapValueExpr(await parquetColumns(c, rel), 'featureAgeMs', 'v:x')).toBe('CAST(NULL AS DOUBLE)');
+      expect(mapValueExpr(await parquetColumns(c, [typed]), 'featureAgeMs', 'v:x')).toBe('CAST(NULL AS DOUBLE)');
+
+      // Segments whose JSON column is NULL throughout (every key typed) are read without the JSON fallback.
+      const typedOnly = path.join(dir, 'typed-only.parquet');
+      await c.run(
+        `COPY (SELECT 5 AS id, CAST(NULL AS VARCHAR) AS features, 4.5::DOUBLE AS "features.v:x") TO ${literal(typedOnly)} (FORMAT parquet)`,
+      );
+      expect(mapValueExpr(await parquetColumns(c, [typedOnly]), 'features', 'v:x')).toBe(
+        'CAST("features.v:x" AS DOUBLE)',
+      );
+      expect(await read([typedOnly])).toEqual([[5, 4.5, null, null]]);
+      expect(mapValueExpr(await parquetColumns(c, [typedOnly, json]), 'features', 'v:x')).toContain('json_extract');
     });
   });
 });

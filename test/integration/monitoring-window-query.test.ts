@@ -17,6 +17,7 @@ import { summarizeValues } from '../../shared/monitoring/window';
 import {
   aggregateSql,
   columnExpr,
+  float32AtMost,
   nextDown,
   numericPlan,
   parquetRelation,
@@ -26,6 +27,12 @@ import {
 import { writeSyntheticParquet, type SyntheticColumn } from '../../bench/lib/monitoring-data';
 import { baselineOf, categoricalBaseline, numericBaseline } from '../helpers/monitoring-fixtures';
 import { tempDir } from '../helpers/temp';
+
+/** A repeatable stream of uniform values in (-1, 1). */
+function normalsLike(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 30 - 1;
+}
 
 const COLUMNS: SyntheticColumn[] = [
   { name: 'amount', kind: 'normal', mean: 50, sd: 10, nullEvery: 50 },
@@ -197,12 +204,50 @@ describe('window aggregates in DuckDB', () => {
     expect(plan.bin).toEqual([0, 0, 1, 2, 2]);
     expect(plan.below).toEqual([true, false, false, false, false]);
     expect(plan.above).toEqual([false, false, false, false, true]);
-    expect(aggregateSql(query(windowFiles))).toContain("'1.9999999999999998'");
+    // Over raw doubles: nextDown(2) is no float32, the doubles that round to at most it are those below
+    // 2 - 2^-24 (the midpoint ties to 2); the max 10 is one, and doubles up to half its ulp above round to it.
+    expect(plan.thresholds).toEqual([
+      float32AtMost(nextDown(0)),
+      nextDown(2 - 2 ** -24),
+      nextDown(5 - 2 ** -22),
+      10 + 2 ** -21,
+    ]);
+    const visits = numericPlan(byName.get('visits')!);
+    expect(aggregateSql(query(windowFiles))).toContain(`'${visits.thresholds[1]}'`);
     // NaN costs an expression only when a scan found one (the first test's window has one).
     expect(aggregateSql(query(windowFiles))).not.toContain('nullif');
     expect(aggregateSql(query(windowFiles), new Set(['c0']))).toContain(
-      'nullif(CAST(CAST("amount" AS FLOAT) AS DOUBLE), \'NaN\'::DOUBLE)',
+      'nullif(CAST("amount" AS DOUBLE), \'NaN\'::DOUBLE)',
     );
+  });
+
+  it('float32AtMost(b) is the largest double that rounds to a float32 at most b', () => {
+    const up = (x: number) => -nextDown(-x);
+    const f32 = 3.4028234663852886e38;
+    const bs = [0, -0, 1, -1, 2, nextDown(2), 0.1, -0.1, 1e-40, -1e-40, 1e-46, -1e-46, 2 ** -149, -(2 ** -149)];
+    bs.push(f32, -f32, nextDown(f32), up(f32), 1e39, -1e39, 123456.789, -98765.4321, Math.PI, 16777217);
+    const next = normalsLike(3);
+    for (let i = 0; i < 500; i++) bs.push(next() * 10 ** Math.floor(next() * 8), Math.fround(next() * 1000));
+    for (const b of bs) {
+      const t = float32AtMost(b);
+      expect(Math.fround(t) <= b, `fround(${t}) <= ${b}`).toBe(true);
+      expect(Math.fround(up(t)) > b, `fround(${up(t)}) > ${b}`).toBe(true);
+    }
+  });
+
+  it('counts the doubles on either side of each float32 threshold as the float32 bins of training do', async () => {
+    const edges = [0.1, 1 / 3, 2, nextDown(5), 7.25];
+    const b = { ...numericBaseline([0, 1, 2, 3, 4, 5, 6, 7, 8]), edges, counts: new Array<number>(6).fill(1) };
+    const plan = numericPlan(b);
+    const values = [...plan.boundaries, ...edges].flatMap((x) => {
+      const t = float32AtMost(x);
+      return [nextDown(t), t, -nextDown(-t), x, Math.fround(x), 1e39, -1e39];
+    });
+    const from = `(SELECT unnest(${literal(`[${values.join(', ')}]`)}::DOUBLE[]) AS x)`;
+    const { aggregates } = await withConnection((c) =>
+      readWindowAggregates(c, { from, features: { x: { expr: 'x', baseline: b } }, sample: { size: 1 } }),
+    );
+    expect({ ...aggregates.features.x!, sample: [] }).toEqual({ ...summarizeValues(b, values), sample: [] });
   });
 });
 
