@@ -140,7 +140,6 @@ async function sqlRows(view: string, file: string, from: number, to: number, asO
   expect(plan, view).toBeDefined();
   const range: SqlRange = {
     from: `read_parquet(${literal(file)})`,
-    readFrom: from - repo.view(view).warmUpMs!,
     start: from,
     to,
     asOf,
@@ -184,7 +183,7 @@ describe('backfill windows in DuckDB equal the JS pipeline', () => {
     }
   });
 
-  it('records of one entity with the same event and arrival time but other amounts are left to JS', async () => {
+  it('records of one entity with the same event and arrival time but other amounts, or a -0, are left to JS', async () => {
     const base = { entityId: 'u1', eventTs: T0 + HOUR, createdTs: T0 + HOUR + 5 };
     const stored = [
       { ...base, values: { user_id: 'u1', amount: 0.1, qty: 1, ts: base.eventTs } },
@@ -196,6 +195,8 @@ describe('backfill windows in DuckDB equal the JS pipeline', () => {
     // The same records with equal amounts (a duplicate) add up alike in any order: SQL computes them.
     const dup = await parquetOf('dup', [stored[0]!, { ...stored[0]! }]);
     expect((await sqlRows('slide', dup, T0, T0 + DAY, T0 + DAY)).reason).toBeNull();
+    const negativeZero = await parquetOf('zero', [{ ...base, values: { ...stored[0]!.values, amount: -0 } }]);
+    expect((await sqlRows('slide', negativeZero, T0, T0 + DAY, T0 + DAY)).reason).toMatch(/negative zeros/);
   });
 
   it('views with expressions, last or distinct counts, or sources with an id field keep the JS path', () => {

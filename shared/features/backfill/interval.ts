@@ -191,7 +191,6 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
           if (!files.length) return undefined;
           const range = {
             from: `read_parquet(${fileList(files)}, union_by_name = true)`,
-            readFrom: from,
             start: task.from,
             to: task.to,
             asOf,

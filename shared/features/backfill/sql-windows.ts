@@ -19,7 +19,7 @@
  * JSON), records without an entity id (JS reports each as a problem), and non-finite or
  * overflowing numbers (JS reports the feature as a problem).
  */
-import type { FeatureRepo, ResolvedView, ResolvedWindow } from '../definitions/repo';
+import { windowReach, type FeatureRepo, type ResolvedView, type ResolvedWindow } from '../definitions/repo';
 import { ident } from '../offline/duckdb';
 
 type AggFeature = Extract<ResolvedView['features'][number], { kind: 'aggregate' }>;
@@ -72,15 +72,22 @@ export function sqlWindowPlan(repo: FeatureRepo, view: ResolvedView): SqlWindowP
   return { view, joinKey: view.joinKey, fields, groups: list, perEvent: list.some((g) => g.window.kind === 'sliding') };
 }
 
-/** The records an interval reads: event time in [readFrom, to), arrived by asOf. */
+/** An interval: rows at [start, to), from the records arrived by asOf. */
 export interface SqlRange {
-  /** read_parquet(...) of the source's segments. */
+  /** read_parquet(...) of the source's segments (from at least start - the view's warm-up). */
   from: string;
-  readFrom: number;
-  /** Rows at [start, to). */
   start: number;
   to: number;
   asOf: number;
+}
+
+/**
+ * Records from here on can change a row in [start, to): a window's reach (its size, plus the hop
+ * or the window after it). The warm-up's lateness part serves replaced records, which a
+ * source without ids has none of.
+ */
+function readFrom(plan: SqlWindowPlan, r: SqlRange): number {
+  return r.start - Math.max(...plan.groups.map((g) => windowReach(g.window)));
 }
 
 /** The interval's records as (e, ts, c, v0, v1, ...). */
@@ -88,7 +95,7 @@ function records(plan: SqlWindowPlan, r: SqlRange): string {
   const vs = plan.fields.map((f, i) => `CAST(${ident(f)} AS DOUBLE) AS v${i}`);
   return `SELECT CAST(${ident(plan.joinKey)} AS VARCHAR) AS e, CAST(event_ts AS BIGINT) AS ts, CAST(created_ts AS BIGINT) AS c${vs.map((v) => `, ${v}`).join('')}
     FROM ${r.from}
-    WHERE event_ts >= ${int(r.readFrom)} AND event_ts < ${int(r.to)} AND created_ts <= ${int(r.asOf)}`;
+    WHERE event_ts >= ${int(readFrom(plan, r))} AND event_ts < ${int(r.to)} AND created_ts <= ${int(r.asOf)}`;
 }
 
 /**
@@ -100,18 +107,21 @@ export function fallbackQuery(plan: SqlWindowPlan, r: SqlRange): string {
     plan.groups.some((g) => g.features.some((x) => x.field === f && (x.agg === 'sum' || x.agg === 'mean'))),
   );
   const v = (f: string) => `v${plan.fields.indexOf(f)}`;
-  const finite = plan.fields.map((f) => `count(*) FILTER (WHERE NOT isfinite(${v(f)}))`);
+  // NaN and infinities JS reports as problems; a -0 min or max JS keeps or not by position.
+  const finite = plan.fields.map(
+    (f) => `count(*) FILTER (WHERE NOT isfinite(${v(f)}) OR (${v(f)} = 0 AND signbit(${v(f)})))`,
+  );
   const big = summed.map((f) => `coalesce(sum(abs(${v(f)})), 0) >= 1e300`);
   const ties = summed.length
     ? `(SELECT count(*) FROM (SELECT 1 FROM src WHERE e IS NOT NULL GROUP BY e, ts, c HAVING ${summed.map((f) => `count(DISTINCT ${v(f)}) > 1`).join(' OR ')}))`
     : '0';
-  const span = r.to - r.readFrom;
+  const span = r.to - readFrom(plan, r);
   return `WITH src AS (${records(plan, r)})
     SELECT CASE
       WHEN ${span >= MAX_SPAN_MS} THEN 'an interval too long to key'
       WHEN count(*) FILTER (WHERE e IS NULL) > 0 THEN 'records without an entity id'
       WHEN (SELECT max(n) FROM (SELECT count(*) AS n FROM src GROUP BY e, ts)) >= ${ORDER_M - 1} THEN 'too many records of one entity at one time'
-      WHEN ${[...finite, '0'].join(' + ')} > 0 THEN 'non-finite numbers'
+      WHEN ${[...finite, '0'].join(' + ')} > 0 THEN 'non-finite numbers or negative zeros'
       ${big.length ? `WHEN ${big.join(' OR ')} THEN 'sums that may overflow'` : ''}
       WHEN ${ties} > 0 THEN 'records of one entity at the same event and arrival time with different values'
       END AS reason
@@ -124,7 +134,7 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange): string {
   const v = (f: AggFeature) => `v${plan.fields.indexOf(f.field!)}`;
   const nulls = Array.from({ length: nv }, (_, i) => `, NULL AS v${i}`).join('');
   const vcols = Array.from({ length: nv }, (_, i) => `, v${i}`).join('');
-  const base = int(r.readFrom);
+  const base = int(readFrom(plan, r));
 
   // Candidate times: where the view's value may change (timeline.ts, laterChangesOf).
   const times: string[] = plan.perEvent ? ['ts'] : [];
