@@ -24,7 +24,7 @@ import type { FeatureRow } from '../definitions/values';
 import type { ResolvedView } from '../definitions/repo';
 import type { SegmentInput, SegmentLineage, SegmentRecord, WriteResult } from '../offline/types';
 import { fileList, withConnection } from '../offline/duckdb';
-import { fallbackQuery, sqlWindowPlan, windowSelect } from './sql-windows';
+import { checkInterval, sqlWindowPlan, windowSelect } from './sql-windows';
 import { eventDay } from '../offline/segment-id';
 import { computeView, type ViewInput } from '../compute/transform';
 import { sourceSegmentView, validRecordOf } from '../ingest/service';
@@ -195,10 +195,8 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
             to: task.to,
             asOf,
           };
-          const reason = await withConnection(
-            async (c) => (await c.runAndReadAll(fallbackQuery(plan, range))).getRows()[0]![0],
-          );
-          return reason === null ? windowSelect(plan, range) : undefined;
+          const check = await withConnection((c) => checkInterval(c, plan, range));
+          return check.fallback === null ? windowSelect(plan, range, check.orderFree) : undefined;
         },
       }),
     };

@@ -3,24 +3,27 @@
  * views whose features all map exactly onto SQL: count, sum, mean, min and max over sliding
  * (with or without a hop) and tumbling windows of a source without an id field.
  *
- *   sqlWindowPlan(repo, view) -> SqlWindowPlan | undefined        undefined: the JS pipeline computes it
- *   fallbackReason(plan, source) -> SQL | string                  why the interval's data needs JS, if it does
- *   windowSelect(plan, source, range) -> SQL                       entity_id, event_ts, created_ts, <features>
+ *   sqlWindowPlan(repo, view) -> SqlWindowPlan | undefined   undefined: the JS pipeline computes it
+ *   checkInterval(c, plan, range) -> { fallback, orderFree }  why this interval's data needs JS, if it does
+ *   windowSelect(plan, range, orderFree) -> SQL               entity_id, event_ts, created_ts, <features>
  *
  * The query gives the rows transform.ts gives (its header defines them): one row per entity at
  * every candidate time in [from, to) (each event time when a sliding window is present, each
  * exit time ts + size (rounded up to the hop), each tumbling window's end and the end of the
  * window after it), the windows evaluated over the records read as of the inputs' created_ts;
  * created_ts is the newest arrival among the latest record at or before t and each window's
- * records. Float sums run in event order like aggregate.ts (an ordered aggregate, not a
- * segment tree), so values are equal bit for bit, not merely close. What SQL cannot order
- * the same way falls back to JS per interval (fallbackReason): records of one entity sharing
- * event and arrival time with different summed values (JS orders those by their content's
- * JSON), records without an entity id (JS reports each as a problem), and non-finite or
- * overflowing numbers (JS reports the feature as a problem).
+ * records. Float sums add in event order like aggregate.ts (a left fold over the frame's list,
+ * an ordered aggregate for tumbling windows), so values are equal bit for bit, not merely
+ * close; a window's segment-tree sum only where every order gives the same (whole numbers).
+ * What SQL cannot order the same way falls back to JS per interval (checkInterval): records
+ * of one entity sharing event and arrival time with different summed values (JS orders those
+ * by their content's JSON), records without an entity id (JS reports each as a problem), and
+ * non-finite, -0 or overflowing numbers (JS reports the feature as a problem, or keeps the
+ * first of 0 and -0).
  */
 import { windowReach, type FeatureRepo, type ResolvedView, type ResolvedWindow } from '../definitions/repo';
-import { ident } from '../offline/duckdb';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { ident, num } from '../offline/duckdb';
 
 type AggFeature = Extract<ResolvedView['features'][number], { kind: 'aggregate' }>;
 
@@ -98,38 +101,65 @@ function records(plan: SqlWindowPlan, r: SqlRange): string {
     WHERE event_ts >= ${int(readFrom(plan, r))} AND event_ts < ${int(r.to)} AND created_ts <= ${int(r.asOf)}`;
 }
 
-/**
- * A query returning one row (reason VARCHAR, NULL when the SQL path gives JS's values) over the
- * interval's records.
- */
-export function fallbackQuery(plan: SqlWindowPlan, r: SqlRange): string {
+export interface IntervalCheck {
+  /** Why this interval's data needs the JS pipeline; null: SQL gives its values. */
+  fallback: string | null;
+  /**
+   * Summed fields whose values are all whole numbers with |sum| < 2^53: every partial sum is
+   * exact, so any order of adding (a window's segment tree) gives JS's sequential result.
+   */
+  orderFree: string[];
+}
+
+/** Look over the interval's records for what SQL would compute otherwise than JS (one scan). */
+export async function checkInterval(c: DuckDBConnection, plan: SqlWindowPlan, r: SqlRange): Promise<IntervalCheck> {
   const summed = plan.fields.filter((f) =>
     plan.groups.some((g) => g.features.some((x) => x.field === f && (x.agg === 'sum' || x.agg === 'mean'))),
   );
+  if (r.to - readFrom(plan, r) >= MAX_SPAN_MS) return { fallback: 'an interval too long to key', orderFree: [] };
   const v = (f: string) => `v${plan.fields.indexOf(f)}`;
   // NaN and infinities JS reports as problems; a -0 min or max JS keeps or not by position.
-  const finite = plan.fields.map(
+  const bad = plan.fields.map(
     (f) => `count(*) FILTER (WHERE NOT isfinite(${v(f)}) OR (${v(f)} = 0 AND signbit(${v(f)})))`,
   );
-  const big = summed.map((f) => `coalesce(sum(abs(${v(f)})), 0) >= 1e300`);
-  const ties = summed.length
-    ? `(SELECT count(*) FROM (SELECT 1 FROM src WHERE e IS NOT NULL GROUP BY e, ts, c HAVING ${summed.map((f) => `count(DISTINCT ${v(f)}) > 1`).join(' OR ')}))`
-    : '0';
-  const span = r.to - readFrom(plan, r);
-  return `WITH src AS (${records(plan, r)})
-    SELECT CASE
-      WHEN ${span >= MAX_SPAN_MS} THEN 'an interval too long to key'
-      WHEN count(*) FILTER (WHERE e IS NULL) > 0 THEN 'records without an entity id'
-      WHEN (SELECT max(n) FROM (SELECT count(*) AS n FROM src GROUP BY e, ts)) >= ${ORDER_M - 1} THEN 'too many records of one entity at one time'
-      WHEN ${[...finite, '0'].join(' + ')} > 0 THEN 'non-finite numbers or negative zeros'
-      ${big.length ? `WHEN ${big.join(' OR ')} THEN 'sums that may overflow'` : ''}
-      WHEN ${ties} > 0 THEN 'records of one entity at the same event and arrival time with different values'
-      END AS reason
-    FROM src`;
+  const stats = [
+    'count(*) FILTER (WHERE e IS NULL) AS no_key',
+    `${[...bad, '0'].join(' + ')} AS bad`,
+    ...summed.flatMap((f) => [
+      `coalesce(sum(abs(${v(f)})), 0) >= 1e300 AS big_${v(f)}`,
+      `coalesce(bool_and(${v(f)} = round(${v(f)})), true) AND coalesce(sum(abs(${v(f)})), 0) < ${2 ** 53} AS whole_${v(f)}`,
+    ]),
+  ];
+  // Records of one entity at the same (event, arrival) time: JS adds them in their content's JSON order.
+  const tied = summed.length
+    ? `, same AS (SELECT ${summed.map((f) => `count(DISTINCT ${v(f)}) AS d_${v(f)}`).join(', ')} FROM src GROUP BY e, ts, c),
+       tied AS (SELECT ${summed.map((f) => `count(*) FILTER (WHERE d_${v(f)} > 1) AS tied_${v(f)}`).join(', ')} FROM same)`
+    : '';
+  const result = await c.runAndReadAll(`WITH src AS (${records(plan, r)}),
+      stats AS (SELECT ${stats.join(', ')} FROM src),
+      keyed AS (SELECT coalesce(max(n), 0) AS most FROM (SELECT count(*) AS n FROM src GROUP BY e, ts))
+      ${tied}
+    SELECT * FROM stats, keyed${summed.length ? ', tied' : ''}`);
+  const row = result.getRows()[0]!;
+  const col = (name: string) => row[result.columnNames().indexOf(name)];
+  const orderFree = summed.filter((f) => col(`whole_${v(f)}`) === true);
+  const fallback =
+    num(col('no_key')) > 0
+      ? 'records without an entity id'
+      : num(col('most')) >= ORDER_M - 1
+        ? 'too many records of one entity at one time'
+        : num(col('bad')) > 0
+          ? 'non-finite numbers or negative zeros'
+          : summed.some((f) => col(`big_${v(f)}`) === true)
+            ? 'sums that may overflow'
+            : summed.some((f) => !orderFree.includes(f) && num(col(`tied_${v(f)}`)) > 0)
+              ? 'records of one entity at the same event and arrival time with different values'
+              : null;
+  return { fallback, orderFree };
 }
 
 /** The interval's rows: entity_id, event_ts, created_ts, then the view's features in declared order. */
-export function windowSelect(plan: SqlWindowPlan, r: SqlRange): string {
+export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readonly string[] = []): string {
   const nv = plan.fields.length;
   const v = (f: AggFeature) => `v${plan.fields.indexOf(f.field!)}`;
   const nulls = Array.from({ length: nv }, (_, i) => `, NULL AS v${i}`).join('');
@@ -167,7 +197,7 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange): string {
       created.push(`p.c${g}`);
       for (const f of features) {
         const name = `f_${out.size}`;
-        cols.push(`${slidingAgg(f, v, `w${g}`)} AS ${name}`);
+        cols.push(`${slidingAgg(f, v, `w${g}`, orderFree.includes(f.field ?? ''))} AS ${name}`);
         out.set(f.name, `p.${name}`);
       }
     } else {
@@ -205,16 +235,18 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange): string {
 
 /**
  * An aggregate over a sliding frame. Sums add the frame's list in order (list_sum is a left
- * fold): a window sum would combine segment-tree partial sums, another rounding than JS's.
+ * fold): a window sum combines segment-tree partial sums, another rounding than JS's, so it
+ * serves only fields whose sums are exact in any order (`orderFree`).
  */
-function slidingAgg(f: AggFeature, v: (f: AggFeature) => string, w: string): string {
+function slidingAgg(f: AggFeature, v: (f: AggFeature) => string, w: string, orderFree: boolean): string {
+  const sum = orderFree ? `sum(${v(f)}) OVER ${w}` : `list_sum(list(${v(f)}) OVER ${w})`;
   switch (f.agg) {
     case 'count':
       return `count(c) OVER ${w}`;
     case 'sum':
-      return `coalesce(list_sum(list(${v(f)}) OVER ${w}), 0)`;
+      return `coalesce(${sum}, 0)`;
     case 'mean':
-      return `list_sum(list(${v(f)}) OVER ${w}) / nullif(count(${v(f)}) OVER ${w}, 0)`;
+      return `${sum} / nullif(count(${v(f)}) OVER ${w}, 0)`;
     default:
       return `${f.agg}(${v(f)}) OVER ${w}`;
   }
