@@ -231,6 +231,17 @@ describe('a deeper DAG: a chain and a diamond', () => {
       c: daysAgo(2),
       e: daysAgo(1),
     });
+    // a (counts and sums of a source without ids) is computed in DuckDB, the others in JS: both judged below.
+    const engines = new Map<string, Set<string | undefined>>();
+    for (const v of done.results.flatMap((r) => r.views).filter((v) => v.status === 'committed'))
+      engines.set(v.view, (engines.get(v.view) ?? new Set()).add(v.computedBy));
+    expect(Object.fromEntries([...engines].map(([v, e]) => [v, [...e]]))).toEqual({
+      a: ['duckdb'],
+      b: ['js'],
+      c: ['js'],
+      d: ['js'],
+      e: ['js'],
+    });
 
     const offline = await p.offline();
     for (const view of ['a', 'b', 'c', 'd', 'e']) {

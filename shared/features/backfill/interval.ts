@@ -13,13 +13,18 @@
  *  3. read the inputs as of that created_ts (rows arriving meanwhile belong to a later run),
  *     warm the window state with everything before `from` (transform.ts: the first values
  *     equal those of a pass over the whole history), compute [from, to) and write the rows
- *     as a 'job' segment whose lineage lists the input segments and parameters;
+ *     as a 'job' segment whose lineage lists the input segments and parameters. A source view
+ *     whose features all map onto SQL is computed instead by one DuckDB query over the source's
+ *     Parquet, written without the rows passing through JS (sql-windows.ts: the same rows, bit
+ *     for bit), unless the interval's data needs the JS pipeline (sql-windows.ts says when);
  *  4. record the part in the interval ledger.
  * A retried activity finds the same ids committed, or commits the same segment: never twice.
  */
 import type { FeatureRow } from '../definitions/values';
 import type { ResolvedView } from '../definitions/repo';
-import type { SegmentInput, SegmentLineage, SegmentRecord } from '../offline/types';
+import type { SegmentInput, SegmentLineage, SegmentRecord, WriteResult } from '../offline/types';
+import { fileList, withConnection } from '../offline/duckdb';
+import { checkInterval, sqlWindowPlan, windowSelect } from './sql-windows';
 import { eventDay } from '../offline/segment-id';
 import { computeView, type ViewInput } from '../compute/transform';
 import { sourceSegmentView, validRecordOf } from '../ingest/service';
@@ -53,6 +58,8 @@ interface Inputs {
   listedAt: number;
   /** Read the rows, split at `from` into warm-up history and input. */
   read(asOf: number): Promise<{ history: ViewInput; input: ViewInput }>;
+  /** The interval's rows as one DuckDB query, when SQL gives the JS pipeline's values; else undefined. */
+  sql?(asOf: number): Promise<string | undefined>;
 }
 
 async function backfillView(
@@ -104,13 +111,6 @@ async function backfillView(
       [...found.values()].map((s) => s.segmentId),
     );
 
-  const { history, input: current } = await inputs.read(inputs.asOf);
-  const computed = computeView(repo, name, current, { from: task.from, to: task.to - 1, history });
-  const rows = computed.rows.filter((r) => r.eventTs >= task.from);
-  const problems = computed.problems
-    .slice(0, 20)
-    .map((p) => `${p.entityId}@${iso(p.eventTs)}${p.feature ? ` ${p.feature}` : ''}: ${p.message}`);
-  if (!rows.length) return result('empty', new Map(), [], problems);
   const lineage: SegmentLineage = {
     input,
     jobId: task.jobId,
@@ -127,14 +127,34 @@ async function backfillView(
       code_version: APP_VERSION,
     },
   };
-  const written = await offline.writeRows({ view: name, version: view.version, columns: view.columns, lineage }, rows);
-  const byDay = new Map(written.segments.map((s) => [s.day, s.rowCount]));
-  return result(
-    written.rowsCommitted > 0 ? 'committed' : 'already-committed',
-    byDay,
-    written.segments.map((s) => s.segmentId),
-    problems,
-  );
+  const spec = { view: name, version: view.version, columns: view.columns, lineage };
+
+  // Set-at-a-time in DuckDB where the definitions and the data allow (sql-windows.ts): the same rows.
+  const sql = inputs.sql ? await inputs.sql(inputs.asOf) : undefined;
+  if (sql) {
+    const written = await offline.writeQuery(spec, sql);
+    if (!written.segments.length) return { ...result('empty', new Map(), []), computedBy: 'duckdb' };
+    return { ...committed(written), computedBy: 'duckdb' };
+  }
+
+  const { history, input: current } = await inputs.read(inputs.asOf);
+  const computed = computeView(repo, name, current, { from: task.from, to: task.to - 1, history });
+  const rows = computed.rows.filter((r) => r.eventTs >= task.from);
+  const problems = computed.problems
+    .slice(0, 20)
+    .map((p) => `${p.entityId}@${iso(p.eventTs)}${p.feature ? ` ${p.feature}` : ''}: ${p.message}`);
+  if (!rows.length) return { ...result('empty', new Map(), [], problems), computedBy: 'js' };
+  return { ...committed(await offline.writeRows(spec, rows), problems), computedBy: 'js' };
+
+  function committed(written: WriteResult, problems: string[] = []): ViewIntervalResult {
+    const byDay = new Map(written.segments.map((s) => [s.day, s.rowCount]));
+    return result(
+      written.rowsCommitted > 0 ? 'committed' : 'already-committed',
+      byDay,
+      written.segments.map((s) => s.segmentId),
+      problems,
+    );
+  }
 }
 
 async function listInputs(deps: BackfillDeps, view: ResolvedView, task: IntervalTask): Promise<Inputs> {
@@ -144,6 +164,7 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
     const srcView = sourceSegmentView(source.name);
     const from = task.from - view.warmUpMs!;
     const segments = await offline.listSegments(srcView, { version: source.version, from, to: task.to });
+    const plan = sqlWindowPlan(repo, view);
     return {
       views: [`${srcView}@${source.version}`],
       from,
@@ -159,6 +180,25 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
           input: records.filter((r) => r.eventTs >= task.from),
         };
       },
+      ...(plan && {
+        async sql(asOf: number) {
+          const { files } = await offline.localFiles(srcView, {
+            version: source.version,
+            from,
+            to: task.to,
+            arrivedBy: asOf,
+          });
+          if (!files.length) return undefined;
+          const range = {
+            from: `read_parquet(${fileList(files)}, union_by_name = true)`,
+            start: task.from,
+            to: task.to,
+            asOf,
+          };
+          const check = await withConnection((c) => checkInterval(c, plan, range));
+          return check.fallback === null ? windowSelect(plan, range, check.orderFree) : undefined;
+        },
+      }),
     };
   }
   const inputViews = view.input.views.map((n) => repo.view(n));

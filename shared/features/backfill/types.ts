@@ -92,6 +92,8 @@ export interface ViewIntervalResult {
   segments: string[];
   /** Transform problems (an expression that threw), as lines; at most 20. */
   problems: string[];
+  /** Where the rows were computed: one DuckDB query (sql-windows.ts) or the JS pipeline; absent when nothing was. */
+  computedBy?: 'duckdb' | 'js';
 }
 
 export interface IntervalResult {
