@@ -21,6 +21,7 @@
  */
 import type { HeldLease } from '../../azure/lease';
 import type { SegmentInput } from '../offline/types';
+import type { OfflineStore } from '../offline/store';
 
 export type EventHubBatch = Extract<SegmentInput, { kind: 'eventhub' }>;
 
@@ -92,4 +93,23 @@ function asState(v: unknown): MarkState | undefined {
   const s = v as Partial<MarkState> | undefined;
   if (!s || typeof s.seq !== 'number' || !Array.isArray(s.pending)) return undefined;
   return { seq: s.seq, pending: s.pending };
+}
+
+/**
+ * A partition's last sequence number in the lineage of a view's live segments (-1: none): what a
+ * partition without a mark falls back to. It lists every segment of the view, and misses the
+ * batches of a compacted day (their lineage is the compaction's).
+ */
+export async function lineageSeq(
+  offline: OfflineStore,
+  view: string,
+  version: string,
+  partition: string,
+): Promise<number> {
+  let last = -1;
+  for (const seg of await offline.listSegments(view, { version })) {
+    const input = seg.lineage.input;
+    if (input.kind === 'eventhub' && input.partition === partition) last = Math.max(last, input.lastSeq);
+  }
+  return last;
 }

@@ -68,7 +68,7 @@ import { flattenMap, gatherMap, mapLayout } from './number-maps';
 import { storageUnavailable } from '../../azure/status';
 import type { BlobLeases } from '../../azure/lease';
 import { DerivedViewsFromStore, type DerivedRefresh } from '../compute/derived-from-store';
-import { PartitionMark, type EventHubBatch } from './partition-mark';
+import { PartitionMark, lineageSeq, type EventHubBatch } from './partition-mark';
 
 export interface IngestRequest {
   source: string;
@@ -644,16 +644,9 @@ export class IngestService {
     return stream;
   }
 
-  /** The last sequence number of a partition of the source committed offline by any instance (-1: none). */
-  private async committedSeq(source: ResolvedSource, partition: string): Promise<number> {
-    let last = -1;
-    for (const seg of await this.deps.offline.listSegments(sourceSegmentView(source.name), {
-      version: source.version,
-    })) {
-      const input = seg.lineage.input;
-      if (input.kind === 'eventhub' && input.partition === partition) last = Math.max(last, input.lastSeq);
-    }
-    return last;
+  /** The last sequence number of a partition of the source committed offline by any instance (-1: none), from the lineage. */
+  private committedSeq(source: ResolvedSource, partition: string): Promise<number> {
+    return lineageSeq(this.deps.offline, sourceSegmentView(source.name), source.version, partition);
   }
 
   private openStream(source: ResolvedSource, after: Promise<unknown>): SourceStream {
