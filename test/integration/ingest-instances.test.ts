@@ -25,7 +25,7 @@ const S = Math.floor((Date.now() - 4 * HOUR) / HOUR) * HOUR;
 const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
 const partitionOf = (user: string) => String((Number(user.slice(1)) - 1) % 2);
 
-const { instances } = freshPlatforms('strata-instances-', 7);
+const { instances } = freshPlatforms('strata-instances-', 11);
 
 interface Batch {
   source: 'clicks' | 'purchases';
