@@ -17,7 +17,9 @@
  * else keeps it pending (a holder that lost the lease may still commit it). Writes go under the
  * lease (they name its id), so a holder that lost it cannot move the mark, and `seq` only grows.
  * A partition without a mark (ingested before marks existed) is read from `scan` (the lineage
- * scan) once; the batch's first write records it.
+ * scan) once; the batch's first write records it. An instance of a version before marks, running
+ * beside this one during a deployment, takes the same lease but does not move the mark: its
+ * batches are known to the mark only once a redelivery of the same bounds finds them committed.
  */
 import type { HeldLease } from '../../azure/lease';
 import type { SegmentInput } from '../offline/types';
