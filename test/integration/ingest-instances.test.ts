@@ -16,6 +16,8 @@ import { freshPlatforms } from '../helpers/feature-platform';
 import type { Platform } from '../../shared/platform';
 import { sourceSegmentView, type IngestService } from '../../shared/features/ingest/service';
 import type { FeatureValue } from '../../shared/features/definitions/values';
+import { compactView } from '../../shared/features/offline/compaction';
+import { eventDay } from '../../shared/features/offline/segment-id';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -23,7 +25,7 @@ const S = Math.floor((Date.now() - 4 * HOUR) / HOUR) * HOUR;
 const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
 const partitionOf = (user: string) => String((Number(user.slice(1)) - 1) % 2);
 
-const { instances } = freshPlatforms('strata-instances-', 7);
+const { instances } = freshPlatforms('strata-instances-', 11);
 
 interface Batch {
   source: 'clicks' | 'purchases';
@@ -271,5 +273,92 @@ describe('each source on its own event clock', () => {
     expect(stream).toMatchObject({ accepted: 3, late: 0 });
     const [row] = await p!.online.read([{ view: 'user_clicks', entityId: 'u1' }]);
     expect(row?.values).toMatchObject({ clicks_24h: 3 });
+  }, 120_000);
+});
+
+describe("a partition's committed mark (the state of its ingest lease)", () => {
+  const p0 = clicks.filter((c) => partitionOf(String(c.user_id)) === '0');
+  const MARK = 'ingest/clicks/0';
+  const markOf = async (p: Platform) => (await p.leases()).run(MARK, (lease) => lease.read());
+  const setMark = async (p: Platform, state: unknown) => (await p.leases()).run(MARK, (lease) => lease.write(state));
+  const daysOf = (first: number, count: number) => [
+    ...new Set(p0.slice(first, first + count).map((c) => eventDay(Date.parse(String(c.ts))))),
+  ];
+  const batchOf = (first: number, count: number) => ({
+    kind: 'eventhub' as const,
+    source: 'clicks',
+    partition: '0',
+    firstSeq: first,
+    lastSeq: first + count - 1,
+  });
+  /** Every click of partition 0 stored once, and u1's windows as one instance ingesting them in order leaves them. */
+  async function expectEachClickOnce(p: Platform): Promise<void> {
+    const stored = (await (await p.offline()).readRows(sourceSegmentView('clicks'))).map(
+      (r) => `${r.entityId}@${r.eventTs}`,
+    );
+    expect(new Set(stored).size).toBe(p0.length);
+    expect(stored.length).toBe(p0.length);
+    // By hand: u1 clicked every 4 minutes for 3 hours: 15 in the last hour, 45 in the last day.
+    expect((await onlineValues(p, 'user_clicks')).u1).toMatchObject({ clicks_1h: 15, clicks_24h: 45 });
+  }
+
+  it('moves to the last sequence number of each committed batch, with nothing left pending', async () => {
+    const [a] = instances(1);
+    const ia = await a!.ingest();
+    await clickBatch(ia, '0', p0, 0, 30);
+    expect(await markOf(a!)).toEqual({ seq: 29, pending: [] });
+    await clickBatch(ia, '0', p0, 30, 30);
+    expect(await markOf(a!)).toEqual({ seq: 59, pending: [] });
+    // A redelivery of a committed batch leaves it as it is.
+    expect((await clickBatch(ia, '0', p0, 0, 30)).status).toBe('already-ingested');
+    expect(await markOf(a!)).toEqual({ seq: 59, pending: [] });
+  }, 120_000);
+
+  it('still trims a redelivery in other bounds after the source segments were compacted (the lineage no longer names the batches)', async () => {
+    const [a, b] = instances(2);
+    const ia = await a!.ingest();
+    await clickBatch(ia, '0', p0, 0, 30);
+    await clickBatch(ia, '0', p0, 30, 30);
+    const compacted = await compactView(await a!.offline(), sourceSegmentView('clicks'));
+    expect(compacted.some((c) => c.status === 'compacted')).toBe(true);
+    // A died before its checkpoint; B reads partition 0 from the start with more events arrived.
+    const ib = await b!.ingest();
+    expect((await clickBatch(ib, '0', p0, 0, 100)).accepted).toBe(40);
+    await clickBatch(ib, '0', p0, 100, p0.length - 100);
+    await expectEachClickOnce(b!);
+  }, 120_000);
+
+  it('a holder killed between its commit and the mark moving: the next owner counts the committed batch, not the uncommitted one', async () => {
+    const [a, b] = instances(2);
+    const ia = await a!.ingest();
+    await clickBatch(ia, '0', p0, 0, 30);
+    await clickBatch(ia, '0', p0, 30, 30);
+    // What a kill -9 leaves: 30..59 written down as pending and committed, the mark not moved past
+    // it; and 60..89 pending by a holder killed before its commit.
+    await setMark(a!, {
+      seq: 29,
+      pending: [
+        { batch: batchOf(30, 30), days: daysOf(30, 30) },
+        { batch: batchOf(60, 30), days: daysOf(60, 30) },
+      ],
+    });
+    const ib = await b!.ingest();
+    expect((await clickBatch(ib, '0', p0, 30, 90)).accepted).toBe(60);
+    expect(await markOf(b!)).toEqual({ seq: 119, pending: [] });
+    await clickBatch(ib, '0', p0, 120, p0.length - 120);
+    await expectEachClickOnce(b!);
+  }, 120_000);
+
+  it('a partition ingested before marks existed is read from its segments once, then has a mark', async () => {
+    const [a, b] = instances(2);
+    const ia = await a!.ingest();
+    await clickBatch(ia, '0', p0, 0, 60);
+    await setMark(a!, undefined); // the lease blob as an older version left it
+    expect(await markOf(a!)).toBeUndefined();
+    const ib = await b!.ingest();
+    expect((await clickBatch(ib, '0', p0, 0, 100)).accepted).toBe(40);
+    expect(await markOf(b!)).toEqual({ seq: 99, pending: [] });
+    await clickBatch(ib, '0', p0, 100, p0.length - 100);
+    await expectEachClickOnce(b!);
   }, 120_000);
 });

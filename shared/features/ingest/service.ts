@@ -44,8 +44,9 @@
  *     an entity are held by one owner at a time;
  *   - two owners of one partition at once (a rebalance while the old owner's batch is in flight)
  *     take turns: an Event Hubs batch runs under a lease on its (source, partition), reads the
- *     partition's last committed sequence number under it and ingests only the events past it
- *     (partitionGate). A crash frees the lease after its duration; the redelivery is as above.
+ *     partition's last committed sequence number under it (its mark, partition-mark.ts: one read,
+ *     whatever the partition's history) and ingests only the events past it (partitionGate). A
+ *     crash frees the lease after its duration; the redelivery is as above.
  */
 import type { FeatureRepo, ResolvedSource, ResolvedView } from '../definitions/repo';
 import type { FeatureColumn, FeatureRow, FeatureType, FeatureValue } from '../definitions/values';
@@ -67,6 +68,7 @@ import { flattenMap, gatherMap, mapLayout } from './number-maps';
 import { storageUnavailable } from '../../azure/status';
 import type { BlobLeases } from '../../azure/lease';
 import { DerivedViewsFromStore, type DerivedRefresh } from '../compute/derived-from-store';
+import { PartitionMark, lineageSeq, type EventHubBatch } from './partition-mark';
 
 export interface IngestRequest {
   source: string;
@@ -177,27 +179,34 @@ export class IngestService {
    * across instances, and is given the partition's last committed sequence number read under it.
    * After a rebalance two owners can hold one partition for a while (the old one still ingesting
    * 100..200 while the new one reads 100..250 from the checkpoint): the lease makes the second
-   * wait for the first's commit, see it, and ingest only what it did not. The lease, not an ETag'd
-   * mark, because the batch's commit is several writes (view segments, online values, the source
-   * segment last): the source segments stay the mark, and a dead holder frees it by itself.
+   * wait for the first's commit, see it, and ingest only what it did not. A lease, not an ETag'd
+   * record, because the batch's commit is several writes (view segments, online values, the source
+   * segment last) and a dead holder frees it by itself; the mark is kept in its state.
    */
   private partitionGate(
     req: IngestRequest,
-  ): ((work: (mark: number) => Promise<IngestReport>) => Promise<IngestReport>) | undefined {
+  ): ((work: (mark: PartitionMark) => Promise<IngestReport>) => Promise<IngestReport>) | undefined {
     const source = this.deps.repo.sources.get(req.source);
     const leases = this.deps.leases;
     if (req.batch.kind !== 'eventhub' || !source || !leases || this.deps.repo.viewsReading(source.name).length === 0)
       return undefined;
     const partition = req.batch.partition;
     return async (work) =>
-      (await leases()).run(`ingest/${source.name}/${partition}`, async () =>
-        work(await this.committedSeq(source, partition)),
+      (await leases()).run(`ingest/${source.name}/${partition}`, async (lease) =>
+        work(
+          await PartitionMark.read(lease, {
+            scan: () => this.committedSeq(source, partition),
+            isCommitted: async (batch, days) =>
+              (await this.deps.offline.committedSegments(sourceSegmentView(source.name), source.version, batch, days))
+                .size > 0,
+          }),
+        ),
       );
   }
 
   /** `mark`: the partition's last sequence number committed by any instance, read under its lease. */
-  private async ingestOnce(request: IngestRequest, mark?: number): Promise<IngestReport> {
-    const { req, covered } = await this.withoutCommitted(request, mark);
+  private async ingestOnce(request: IngestRequest, mark?: PartitionMark): Promise<IngestReport> {
+    const { req, covered } = await this.withoutCommitted(request, mark?.seq);
     const batchId = ingestBatchId(req.batch);
     const running = this.inFlight.get(batchId);
     if (running) {
@@ -209,7 +218,7 @@ export class IngestService {
       if (first)
         return first.accepted > 0 ? { ...first, status: 'already-ingested', views: {}, late: 0, problems: [] } : first;
     }
-    const p = this.ingestBatch(req, batchId, covered);
+    const p = this.ingestBatch(req, batchId, covered, mark);
     this.inFlight.set(batchId, p);
     try {
       return await p;
@@ -233,7 +242,14 @@ export class IngestService {
       return { req, covered: false };
     const stream = await this.streamFor(source, req.batch, mark);
     await stream.pipeline;
-    const done = Math.max(stream.committed.get(req.batch.partition) ?? -1, mark ?? -1);
+    const partition = req.batch.partition;
+    if (mark !== undefined) {
+      // The stream holds the partition up to the mark: it held it already, or it warmed from
+      // the offline store after the mark was read (streamFor); its lineage may say less (compaction).
+      stream.lastSeq.set(partition, Math.max(stream.lastSeq.get(partition) ?? -1, mark));
+      stream.committed.set(partition, Math.max(stream.committed.get(partition) ?? -1, mark));
+    }
+    const done = stream.committed.get(partition) ?? -1;
     if (req.batch.firstSeq > done) return { req, covered: false };
     if (req.batch.lastSeq <= done) return { req, covered: true };
     const seqs = req.sequenceNumbers ?? req.records.map((_, i) => (req.batch as { firstSeq: number }).firstSeq + i);
@@ -255,7 +271,12 @@ export class IngestService {
     };
   }
 
-  private async ingestBatch(req: IngestRequest, batchId: string, covered: boolean): Promise<IngestReport> {
+  private async ingestBatch(
+    req: IngestRequest,
+    batchId: string,
+    covered: boolean,
+    mark?: PartitionMark,
+  ): Promise<IngestReport> {
     const { repo } = this.deps;
     const source = repo.sources.get(req.source);
     if (!source)
@@ -310,6 +331,9 @@ export class IngestService {
         ]);
     if (covered || [...committedDays.values()].every(Boolean)) {
       this.pending.delete(batchId);
+      // Committed before the partition had a mark that knew it (an older instance): it knows now.
+      if (mark && req.batch.kind === 'eventhub' && req.batch.lastSeq > mark.seq)
+        await this.countInMark(mark, req.batch, source.name);
       // A retry of a batch committed while the online store was down brings its rows online now.
       await this.drainOnlineBacklog();
       return { ...report, status: 'already-ingested' };
@@ -321,7 +345,8 @@ export class IngestService {
     // view reads (the prediction log) only lands in its own segment: it neither feeds the DAG
     // nor moves the feature clock. While the batch runs, its stream knows (a warm-up after a
     // partition move waits for the batch's source segment to commit).
-    const stream = repo.viewsReading(source.name).length > 0 ? await this.streamFor(source, req.batch) : undefined;
+    const stream =
+      repo.viewsReading(source.name).length > 0 ? await this.streamFor(source, req.batch, mark?.seq) : undefined;
     let settled = (): void => undefined;
     if (stream) {
       const marker: Promise<void> = new Promise<void>(
@@ -339,8 +364,11 @@ export class IngestService {
       const views = stream
         ? this.ingestViews(stream, source, req, batchId, accepted, report, viewDays)
         : Promise.resolve(undefined);
+      // The partition's mark learns of the batch before its batch-done marker commits (partition-mark.ts).
+      const intent = mark && req.batch.kind === 'eventhub' ? mark.intend(req.batch, days) : Promise.resolve();
       [onlineDown] = await settleAll([
         views,
+        intent,
         this.deps.offline.writeRows(
           {
             view: sourceSegmentView(source.name),
@@ -349,13 +377,14 @@ export class IngestService {
             lineage: this.lineage(req),
           },
           accepted.map((r) => sourceRow(source, this.joinKeyOf(source), r, layout.keyColumns)),
-          { committed: committedDays, beforeCommit: () => views.then(() => undefined) },
+          { committed: committedDays, beforeCommit: async () => void (await settleAll([views, intent])) },
         ),
       ]);
     } finally {
       settled();
     }
     this.pending.delete(batchId);
+    if (mark && req.batch.kind === 'eventhub') await this.countInMark(mark, req.batch, source.name);
     if (stream && req.batch.kind === 'eventhub')
       stream.committed.set(
         req.batch.partition,
@@ -363,6 +392,21 @@ export class IngestService {
       );
     if (onlineDown !== undefined) throw onlineUnavailable(onlineDown, `batch ${batchId} of source ${source.name}`);
     return report;
+  }
+
+  /**
+   * Move the partition's mark past a committed batch. A failure (the lease lost, storage down)
+   * does not fail the batch: it stays pending in the mark, and the next reader finds it committed.
+   */
+  private async countInMark(mark: PartitionMark, batch: EventHubBatch, source: string): Promise<void> {
+    await mark
+      .committed(batch)
+      .catch((e: unknown) =>
+        this.deps.log?.(
+          'warn',
+          `ingest ${source}: the committed mark of partition ${batch.partition} stays before ${batch.firstSeq}..${batch.lastSeq} (${(e as Error)?.message ?? String(e)}); the next batch looks the batch up`,
+        ),
+      );
   }
 
   /**
@@ -600,16 +644,9 @@ export class IngestService {
     return stream;
   }
 
-  /** The last sequence number of a partition of the source committed offline by any instance (-1: none). */
-  private async committedSeq(source: ResolvedSource, partition: string): Promise<number> {
-    let last = -1;
-    for (const seg of await this.deps.offline.listSegments(sourceSegmentView(source.name), {
-      version: source.version,
-    })) {
-      const input = seg.lineage.input;
-      if (input.kind === 'eventhub' && input.partition === partition) last = Math.max(last, input.lastSeq);
-    }
-    return last;
+  /** The last sequence number of a partition of the source committed offline by any instance (-1: none), from the lineage. */
+  private committedSeq(source: ResolvedSource, partition: string): Promise<number> {
+    return lineageSeq(this.deps.offline, sourceSegmentView(source.name), source.version, partition);
   }
 
   private openStream(source: ResolvedSource, after: Promise<unknown>): SourceStream {
