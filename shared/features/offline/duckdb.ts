@@ -10,11 +10,23 @@ import { ValidationError } from '../../errors';
 import type { FeatureColumn, FeatureType } from '../definitions/values';
 
 let shared: Promise<DuckDBInstance> | undefined;
+/**
+ * Set deliberately rather than DuckDB's 80% of the machine: a Functions instance shares its
+ * memory with Node and the host, and a 1M x 10M training set runs in 1 GB by spilling.
+ */
+let memoryLimit = '1GB';
 
-/** The process-wide DuckDB instance (spills to the OS temp folder). */
+/** The memory limit of the process-wide instance (STRATA_DUCKDB_MEMORY_LIMIT); applies at once if it runs. */
+export async function setDuckdbMemoryLimit(limit: string): Promise<void> {
+  memoryLimit = limit;
+  if (shared) await withConnection((c) => c.run(`SET GLOBAL memory_limit = ${quotedString(limit)}`));
+}
+
+/** The process-wide DuckDB instance (spills to the OS temp folder past its memory limit). */
 export function duckdb(): Promise<DuckDBInstance> {
   if (!shared) {
     shared = DuckDBInstance.create(':memory:', {
+      memory_limit: memoryLimit,
       temp_directory: path.join(os.tmpdir(), `strata-duckdb-${process.pid}`),
     });
     shared.catch(() => (shared = undefined));
