@@ -5,6 +5,8 @@
  * Prints one JSON object with one entry per late share (LATE_SHARES, default 0, 5% and 30% of
  * the feature rows arriving up to 3 days late, each its own view over the same spine). Target:
  * the default bitemporal mode (api_row) / bare ASOF JOIN <= 1.2 where <= 5% of rows are late.
+ * peakRssMb: the process's peak resident memory during each variant (Linux), under the
+ * DuckDB memory limit printed beside it (STRATA_DUCKDB_MEMORY_LIMIT's default).
  *
  *   node dist/bench/offline-training-set.js
  *   SPINE_ROWS=100000 FEATURE_ROWS=1000000 node dist/bench/offline-training-set.js   (quick run)
@@ -46,7 +48,26 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - s;
 }
 
+/**
+ * Peak resident memory of this process (MB) while `fn` runs: Linux's high-water mark, reset
+ * first (clear_refs 5), so setup and the other variants do not count. Undefined elsewhere.
+ */
+async function peakRss(fn: () => Promise<unknown>): Promise<{ ms: number; peakRssMb: number | undefined }> {
+  const hwm = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  };
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    return { ms: await timed(fn), peakRssMb: undefined };
+  }
+  const ms = await timed(fn);
+  return { ms, peakRssMb: hwm() };
+}
+
 async function main() {
+  const loadAtStart = os.loadavg().map((l) => Number(l.toFixed(1)));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-pit-'));
   const azurite = await startAzurite({ location: path.join(tmp, 'azurite') });
   try {
@@ -69,7 +90,14 @@ async function main() {
         {
           bench: 'offline-training-set',
           sizes: { spineRows: SPINE_ROWS, featureRows: FEATURE_ROWS, entities: ENTITIES, days: DAYS },
-          machine: { node: process.version, loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))) },
+          machine: {
+            node: process.version,
+            loadAverageAtStart: loadAtStart,
+            loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
+          },
+          duckdbMemoryLimit: await withConnection(async (c) =>
+            String((await c.runAndReadAll(`SELECT current_setting('memory_limit')`)).getRows()[0]![0]),
+          ),
           target: 'api_row / asof <= 1.2 with <= 5% late',
           byLateShare: byShare,
         },
@@ -147,7 +175,13 @@ async function main() {
           ),
       };
       const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-      for (let r = 0; r < REPEAT; r++) for (const [k, fn] of Object.entries(variants)) times[k]!.push(await timed(fn));
+      const peaks: Record<string, number> = {};
+      for (let r = 0; r < REPEAT; r++)
+        for (const [k, fn] of Object.entries(variants)) {
+          const { ms, peakRssMb } = await peakRss(fn);
+          times[k]!.push(ms);
+          if (peakRssMb !== undefined) peaks[k] = Math.max(peaks[k] ?? 0, peakRssMb);
+        }
       // On a shared machine the best of REPEAT runs is the least disturbed one; medians are shown too.
       const best = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(Math.min(...v))]));
       const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v))]));
@@ -169,6 +203,7 @@ async function main() {
         bestMs: best,
         medianMs: ms,
         runsMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(Math.round)])),
+        peakRssMb: peaks,
         ratios: ratios(best),
         medianRatios: ratios(ms),
       };
