@@ -10,6 +10,7 @@
  *
  *   node dist/bench/offline-training-set.js
  *   SPINE_ROWS=100000 FEATURE_ROWS=1000000 node dist/bench/offline-training-set.js   (quick run)
+ *   MEMORY_LIMIT=600MB LATE_SHARES=0.05 REPEAT=1 node dist/bench/offline-training-set.js   (peak RSS under a tighter limit)
  *
  * Baselines:
  *  - asof: the plain ASOF JOIN on event_ts (ignores arrival time and ties: leaks late data;
@@ -24,7 +25,7 @@ import path from 'node:path';
 import { startAzurite } from '../local/processes/azurite';
 import { Storage } from '../shared/azure/storage';
 import { OfflineStore, withConnection } from '../shared/features/offline';
-import { fileList, literal } from '../shared/features/offline/duckdb';
+import { fileList, literal, setDuckdbMemoryLimit } from '../shared/features/offline/duckdb';
 import { buildTrainingSet, type TrainingSetRequest } from '../shared/features/pit';
 import { TrainingSetBlobs } from '../shared/azure/training-set-blobs';
 
@@ -34,6 +35,8 @@ const ENTITIES = Number(process.env.ENTITIES ?? Math.max(1, Math.round(FEATURE_R
 const DAYS = Number(process.env.DAYS ?? 30);
 const LATE_SHARES = (process.env.LATE_SHARES ?? process.env.LATE_SHARE ?? '0,0.05,0.3').split(',').map(Number);
 const REPEAT = Number(process.env.REPEAT ?? 2);
+/** DuckDB's memory limit for the run (default: the store's, STRATA_DUCKDB_MEMORY_LIMIT's default). */
+const MEMORY_LIMIT = process.env.MEMORY_LIMIT;
 const T0 = Date.UTC(2024, 0, 1);
 const DAY = 86_400_000;
 
@@ -68,6 +71,7 @@ async function peakRss(fn: () => Promise<unknown>): Promise<{ ms: number; peakRs
 
 async function main() {
   const loadAtStart = os.loadavg().map((l) => Number(l.toFixed(1)));
+  if (MEMORY_LIMIT) await setDuckdbMemoryLimit(MEMORY_LIMIT);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-pit-'));
   const azurite = await startAzurite({ location: path.join(tmp, 'azurite') });
   try {
