@@ -93,7 +93,7 @@ const schema = z.object({
   STRATA_MONITOR_MAX_PREDICT_RATE: int(1).default(200),
   STRATA_MONITOR_DUCKDB_THREADS: int(1).default(1),
   STRATA_DUCKDB_MEMORY_LIMIT: nonEmpty
-    .default('1GB')
+    .default('600MB')
     .refine((s) => /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(s), 'must be a size such as 512MB or 1GB'),
   STRATA_ALERT_WEBHOOK_URL: z
     .string()

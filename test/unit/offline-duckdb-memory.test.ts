@@ -13,12 +13,12 @@ const limit = () =>
   );
 
 describe('the offline DuckDB memory limit', () => {
-  it('is 1 GB unless set, and a setting applies to the running instance', async () => {
-    expect(await limit()).toBe('953.6 MiB'); // 1 GB = 10^9 bytes
-    await setDuckdbMemoryLimit('512MB');
-    expect(await limit()).toBe('488.2 MiB');
+  it('is 600 MB unless set, and a setting applies to the running instance', async () => {
+    expect(await limit()).toBe('572.2 MiB'); // 600 MB = 6 x 10^8 bytes
     await setDuckdbMemoryLimit('1GB');
     expect(await limit()).toBe('953.6 MiB');
+    await setDuckdbMemoryLimit('600MB');
+    expect(await limit()).toBe('572.2 MiB');
   });
 
   it('STRATA_DUCKDB_MEMORY_LIMIT must be a size', () => {
