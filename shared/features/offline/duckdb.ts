@@ -12,9 +12,8 @@ import type { FeatureColumn, FeatureType } from '../definitions/values';
 let shared: Promise<DuckDBInstance> | undefined;
 /**
  * Set deliberately rather than DuckDB's 80% of the machine: a Functions instance shares its
- * memory with Node and the host. DuckDB holds more than its limit (Parquet reads, results),
- * so 600 MB is what keeps a 1M x 10M training set's process under 1 GB (861 MB measured),
- * spilling the rest.
+ * memory with Node and the host. DuckDB holds more than its limit (Parquet reads, results):
+ * a 1M x 10M training set's process peaked at 0.85-1.17 GB with 600 MB, 1.23-1.35 GB with 1 GB.
  */
 let memoryLimit = '600MB';
 
