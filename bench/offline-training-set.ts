@@ -5,9 +5,12 @@
  * Prints one JSON object with one entry per late share (LATE_SHARES, default 0, 5% and 30% of
  * the feature rows arriving up to 3 days late, each its own view over the same spine). Target:
  * the default bitemporal mode (api_row) / bare ASOF JOIN <= 1.2 where <= 5% of rows are late.
+ * peakRssMb: the process's peak resident memory during each variant (Linux), under the
+ * DuckDB memory limit printed beside it (STRATA_DUCKDB_MEMORY_LIMIT's default).
  *
  *   node dist/bench/offline-training-set.js
  *   SPINE_ROWS=100000 FEATURE_ROWS=1000000 node dist/bench/offline-training-set.js   (quick run)
+ *   MEMORY_LIMIT=600MB LATE_SHARES=0.05 REPEAT=1 node dist/bench/offline-training-set.js   (peak RSS under a tighter limit)
  *
  * Baselines:
  *  - asof: the plain ASOF JOIN on event_ts (ignores arrival time and ties: leaks late data;
@@ -22,7 +25,7 @@ import path from 'node:path';
 import { startAzurite } from '../local/processes/azurite';
 import { Storage } from '../shared/azure/storage';
 import { OfflineStore, withConnection } from '../shared/features/offline';
-import { fileList, literal } from '../shared/features/offline/duckdb';
+import { fileList, literal, setDuckdbMemoryLimit } from '../shared/features/offline/duckdb';
 import { buildTrainingSet, type TrainingSetRequest } from '../shared/features/pit';
 import { TrainingSetBlobs } from '../shared/azure/training-set-blobs';
 
@@ -32,6 +35,8 @@ const ENTITIES = Number(process.env.ENTITIES ?? Math.max(1, Math.round(FEATURE_R
 const DAYS = Number(process.env.DAYS ?? 30);
 const LATE_SHARES = (process.env.LATE_SHARES ?? process.env.LATE_SHARE ?? '0,0.05,0.3').split(',').map(Number);
 const REPEAT = Number(process.env.REPEAT ?? 2);
+/** DuckDB's memory limit for the run (default: the store's, STRATA_DUCKDB_MEMORY_LIMIT's default). */
+const MEMORY_LIMIT = process.env.MEMORY_LIMIT;
 const T0 = Date.UTC(2024, 0, 1);
 const DAY = 86_400_000;
 
@@ -46,7 +51,27 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - s;
 }
 
+/**
+ * Peak resident memory of this process (MB) while `fn` runs: Linux's high-water mark, reset
+ * first (clear_refs 5), so setup and the other variants do not count. Undefined elsewhere.
+ */
+async function peakRss(fn: () => Promise<unknown>): Promise<{ ms: number; peakRssMb: number | undefined }> {
+  const hwm = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  };
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    return { ms: await timed(fn), peakRssMb: undefined };
+  }
+  const ms = await timed(fn);
+  return { ms, peakRssMb: hwm() };
+}
+
 async function main() {
+  const loadAtStart = os.loadavg().map((l) => Number(l.toFixed(1)));
+  if (MEMORY_LIMIT) await setDuckdbMemoryLimit(MEMORY_LIMIT);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-pit-'));
   const azurite = await startAzurite({ location: path.join(tmp, 'azurite') });
   try {
@@ -69,7 +94,14 @@ async function main() {
         {
           bench: 'offline-training-set',
           sizes: { spineRows: SPINE_ROWS, featureRows: FEATURE_ROWS, entities: ENTITIES, days: DAYS },
-          machine: { node: process.version, loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))) },
+          machine: {
+            node: process.version,
+            loadAverageAtStart: loadAtStart,
+            loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
+          },
+          duckdbMemoryLimit: await withConnection(async (c) =>
+            String((await c.runAndReadAll(`SELECT current_setting('memory_limit')`)).getRows()[0]![0]),
+          ),
           target: 'api_row / asof <= 1.2 with <= 5% late',
           byLateShare: byShare,
         },
@@ -147,7 +179,13 @@ async function main() {
           ),
       };
       const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-      for (let r = 0; r < REPEAT; r++) for (const [k, fn] of Object.entries(variants)) times[k]!.push(await timed(fn));
+      const peaks: Record<string, number> = {};
+      for (let r = 0; r < REPEAT; r++)
+        for (const [k, fn] of Object.entries(variants)) {
+          const { ms, peakRssMb } = await peakRss(fn);
+          times[k]!.push(ms);
+          if (peakRssMb !== undefined) peaks[k] = Math.max(peaks[k] ?? 0, peakRssMb);
+        }
       // On a shared machine the best of REPEAT runs is the least disturbed one; medians are shown too.
       const best = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(Math.min(...v))]));
       const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v))]));
@@ -169,6 +207,7 @@ async function main() {
         bestMs: best,
         medianMs: ms,
         runsMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(Math.round)])),
+        peakRssMb: peaks,
         ratios: ratios(best),
         medianRatios: ratios(ms),
       };

@@ -31,6 +31,7 @@ import { createOnlineStore } from './features/online';
 import { RestoredOnlineStore } from './features/online/restored';
 import { materialize, type MaterializeReport, type MaterializeRequest } from './features/online/materialize';
 import { OfflineStore } from './features/offline/store';
+import { setDuckdbMemoryLimit } from './features/offline/duckdb';
 import type { Manifest } from './features/offline/manifest';
 import type { DeadLetterStore } from './features/ingest/dead-letter';
 import type { DefinitionStore } from './features/definitions/registry';
@@ -129,13 +130,14 @@ export function once<T>(make: () => Promise<T>): () => Promise<T> {
  */
 export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo = featureRepo): Platform {
   const storage = storageFor(cfg.storage);
-  const offline = once(async () =>
-    OfflineStore.open({
+  const offline = once(async () => {
+    await setDuckdbMemoryLimit(cfg.duckdbMemoryLimit);
+    return OfflineStore.open({
       storage,
       manifest: await ManifestTable.open(storage),
       cacheDir: path.resolve(cfg.dataDir, 'cache', 'offline'),
-    }),
-  );
+    });
+  });
   const store = createOnlineStore(cfg);
   const online =
     store.kind === 'embedded'

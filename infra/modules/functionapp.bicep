@@ -164,6 +164,7 @@ var strataSettings = {
   STRATA_MONITOR_MAX_EVENT_LOOP_DELAY_MS: '100'
   STRATA_MONITOR_MAX_PREDICT_RATE: '200'
   STRATA_MONITOR_DUCKDB_THREADS: '1'
+  STRATA_DUCKDB_MEMORY_LIMIT: '600MB'
   STRATA_ALERT_WEBHOOK_URL: alertWebhookUrl
   STRATA_ALERT_WEBHOOK_SECRET: empty(alertWebhookSecretName) ? '' : '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${alertWebhookSecretName})'
 }

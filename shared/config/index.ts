@@ -92,6 +92,9 @@ const schema = z.object({
   STRATA_MONITOR_MAX_EVENT_LOOP_DELAY_MS: int(1).default(100),
   STRATA_MONITOR_MAX_PREDICT_RATE: int(1).default(200),
   STRATA_MONITOR_DUCKDB_THREADS: int(1).default(1),
+  STRATA_DUCKDB_MEMORY_LIMIT: nonEmpty
+    .default('600MB')
+    .refine((s) => /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(s), 'must be a size such as 512MB or 1GB'),
   STRATA_ALERT_WEBHOOK_URL: z
     .string()
     .trim()
@@ -166,6 +169,8 @@ export type StrataConfig = Readonly<{
   monitorMaxPredictRate: number;
   /** Threads of monitoring's own DuckDB (serving keeps the other cores). */
   monitorDuckdbThreads: number;
+  /** Memory limit of the offline store's DuckDB (training sets, compaction); past it DuckDB spills to disk. */
+  duckdbMemoryLimit: string;
   /** Alerts are POSTed here as JSON when set. */
   alertWebhookUrl: string | undefined;
   /** Signs each webhook body (HMAC-SHA256, header x-strata-signature: sha256=<hex>). */
@@ -256,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     monitorMaxEventLoopDelayMs: s.STRATA_MONITOR_MAX_EVENT_LOOP_DELAY_MS,
     monitorMaxPredictRate: s.STRATA_MONITOR_MAX_PREDICT_RATE,
     monitorDuckdbThreads: s.STRATA_MONITOR_DUCKDB_THREADS,
+    duckdbMemoryLimit: s.STRATA_DUCKDB_MEMORY_LIMIT,
     alertWebhookUrl: s.STRATA_ALERT_WEBHOOK_URL,
     alertWebhookSecret: s.STRATA_ALERT_WEBHOOK_SECRET,
     logLevel: s.STRATA_LOG_LEVEL,

@@ -125,6 +125,26 @@ describe('point-in-time join: only what was known at each spine time', () => {
     expect(await xs(u1(at(14, 59, 59, 999), at(15)), onlyLate)).toEqual([null, 3]);
   });
 
+  it('seconds after an event: the row counts once it has arrived, not before, and a late arrival wins only when newer', async () => {
+    // Arrivals seconds after their events, as on-time data has, and one row hours late.
+    const view: PitView = {
+      ...xView(),
+      files: [
+        await segment('seconds', 'x', 'BIGINT', [
+          ['u1', at(10), at(10, 0, 30), 1],
+          ['u1', at(10, 5), at(10, 5, 20), 2],
+          ['u1', at(10, 30), at(13), 3], // late: newer than 2, arrived 2.5 h later
+        ]),
+      ],
+    };
+    expect(await xs(u1(at(10, 5, 10), at(10, 5, 20), at(12, 59, 59, 999), at(13)), view)).toEqual([
+      1, // 2 happened 10 s before but arrives 10 s later
+      2, // 2 happened 20 s before and has just arrived
+      2, // 3 happened earlier but has not arrived
+      3, // 3 arrived: the newer event wins
+    ]);
+  });
+
   it('breaks ties on event time by the later created time', async () => {
     expect(await xs(u1(at(13), at(13, 30)), xView())).toEqual([22, 22]);
     expect(await xs(u1(at(12, 59, 59, 999)), xView())).toEqual([2]);

@@ -136,6 +136,30 @@ describe('point-in-time join matches the definition on random histories', () => 
     }
   }
 
+  it('reads event and arrival time back from the key it carries, at the edges of the bounds', async () => {
+    const t0 = Date.UTC(2024, 0, 1);
+    const day = 86_400_000;
+    const b = { minEventTs: t0, maxEventTs: t0 + 30 * day, minLagMs: -3_600_000, maxLagMs: 3 * day };
+    const rows = [
+      [b.minEventTs, b.minEventTs + b.minLagMs],
+      [b.minEventTs, b.minEventTs + b.maxLagMs],
+      [b.maxEventTs, b.maxEventTs + b.minLagMs],
+      [b.maxEventTs, b.maxEventTs + b.maxLagMs],
+      [t0 + 12_345_678, t0 + 12_345_678],
+    ];
+    for (const keyBounds of [b, undefined]) {
+      const key = asofKey(keyBounds ? { keyBounds } : {});
+      expect(key.packed).toBe(keyBounds !== undefined);
+      const back = await withConnection(async (c) => {
+        const r = await c.runAndReadAll(
+          `SELECT ${key.eventOf('k')}, ${key.createdOf('k')} FROM (SELECT ${key.feature} AS k FROM (VALUES ${rows.map(([e, c]) => `(${e}::BIGINT, ${c}::BIGINT)`).join(', ')}) t(event_ts, created_ts))`,
+        );
+        return r.getRows().map((x) => x.map(Number));
+      });
+      expect(back).toEqual(rows);
+    }
+  });
+
   it('packs the key only when the spans fit in a BIGINT', () => {
     expect(asofKey({ keyBounds: bounds() }).packed).toBe(true);
     const year = 365 * 86_400_000;
