@@ -47,7 +47,7 @@ beforeAll(async () => {
       )
     ).status,
   ).toBe(201);
-  const windowEnd = (Math.floor(Date.now() / 3_600_000) + 1) * 3_600_000;
+  const windowEnd = run.predictionHour + 3_600_000;
   expect(
     (await run.post('/api/monitoring/run', { at: new Date(windowEnd).toISOString(), settle: '0s' }, ADMIN_KEY)).status,
   ).toBe(200);

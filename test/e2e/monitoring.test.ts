@@ -24,7 +24,7 @@ beforeAll(async () => {
     const r = await put(`/api/models/churn/versions/${v}/baseline`, baseline);
     if (r.status !== 201) throw new Error(`baseline v${v}: ${r.status} ${JSON.stringify(r.body)}`);
   }
-  windowStart = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString();
+  windowStart = new Date(run.predictionHour).toISOString();
 }, 600_000);
 afterAll(async () => run?.stop());
 

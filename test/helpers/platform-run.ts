@@ -17,6 +17,8 @@ import { ADMIN_KEY, FUNCTION_KEY, ROOT, eventually, startHostProcess, type HostP
 import { tempDir } from './temp';
 import { WAIT_MS } from './wait';
 
+const HOUR_MS = 3_600_000;
+
 export const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
 const SIGNATURE = {
   featureService: 'churn_v1',
@@ -34,6 +36,8 @@ export interface PlatformRun {
   requestsByVersion: Record<number, number>;
   /** Entities predicted per version. */
   predictionsByVersion: Record<number, number>;
+  /** Start (ms) of the one-hour monitoring window every prediction was served in. */
+  predictionHour: number;
   /** Failed predict requests (422 for the unknown user). */
   failedRequests: number;
   /** Records sent per source, and how many of them were invalid or late. */
@@ -83,6 +87,7 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
     dir: tmp.dir,
     requestsByVersion: {},
     predictionsByVersion: {},
+    predictionHour: 0,
     failedRequests: 0,
     sent: { clicks: 0, purchases: 0, invalidClicks: 0, lateClicks: 0 },
     lateClickTs: 0,
@@ -169,6 +174,11 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
       run.requestsByVersion[v] = (run.requestsByVersion[v] ?? 0) + 1;
       run.predictionsByVersion[v] = (run.predictionsByVersion[v] ?? 0) + entities;
     };
+    // Every prediction in one monitoring window (1 h, on the hour), the window the tests close: a
+    // run that reaches the last two minutes of an hour predicts once the next one has begun.
+    const untilNextHour = HOUR_MS - (Date.now() % HOUR_MS);
+    if (untilNextHour < 120_000) await new Promise((r) => setTimeout(r, untilNextHour + 1_000));
+    run.predictionHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
     for (let round = 0; round < 3; round++) {
       for (const u of USERS) {
         const r = await post('/api/predict/churn', { entityId: u });
@@ -185,6 +195,8 @@ export async function startPlatformRun(opts: { env?: Record<string, string> } = 
     const failed = await post('/api/predict/churn', { entityId: 'nobody' });
     if (failed.status !== 422) throw new Error(`predict for an unknown user: expected 422, got ${failed.status}`);
     run.failedRequests = 1;
+    if (Date.now() >= run.predictionHour + HOUR_MS)
+      throw new Error('the predictions took over two minutes and crossed into the next monitoring window');
 
     const expected = Object.values(run.predictionsByVersion).reduce((a, b) => a + b, 0);
     await eventually(
