@@ -249,6 +249,30 @@ describe('window aggregates in DuckDB', () => {
     );
     expect({ ...aggregates.features.x!, sample: [] }).toEqual({ ...summarizeValues(b, values), sample: [] });
   });
+
+  it('NaN, -Infinity and the lowest double share the first bucket: NaN is missing, the others are below the range', async () => {
+    const b = { ...numericBaseline([0, 1, 2, 3, 4, 5, 6, 7, 8]), edges: [2, 5], counts: [1, 1, 1] };
+    const cases = [
+      [-Infinity, -Number.MAX_VALUE, 1, 3, 9, Infinity],
+      [NaN, -Infinity, -Number.MAX_VALUE, 1, 3, NaN, Infinity, 6],
+      [NaN, 4],
+    ];
+    for (const values of cases) {
+      const from = `(SELECT unnest(${literal(`[${values.join(', ')}]`)}::DOUBLE[]) AS x)`;
+      const { aggregates } = await withConnection((c) =>
+        readWindowAggregates(c, { from, features: { x: { expr: 'x', baseline: b } }, sample: { size: 100 } }),
+      );
+      const expected = summarizeValues(b, values);
+      expect({ ...aggregates.features.x!, sample: [] }, values.join(', ')).toEqual({ ...expected, sample: [] });
+      const x = aggregates.features.x!;
+      expect(x.kind === 'numeric' && [...x.sample].sort((p, q) => p - q)).toEqual(
+        values
+          .filter((v) => !Number.isNaN(v))
+          .map(Math.fround) // sampled values are float32, as training's
+          .sort((p, q) => p - q),
+      );
+    }
+  });
 });
 
 describe('a whole window through DuckDB and the drift decisions', () => {
