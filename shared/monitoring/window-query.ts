@@ -216,14 +216,17 @@ function columnsOf(q: WindowQuery, nanAsNull: ReadonlySet<string> = new Set()): 
   const add = (role: Column['role'], name: string, col: WindowColumn) => {
     const key = `c${cols.length}`;
     const double = `CAST(${col.expr} AS DOUBLE)`;
-    // Numbers used as categories (few columns) always drop NaN and are counted as float32; numeric
-    // features only after a NaN max showed one, and rounded in their thresholds (numericPlan).
+    // Numeric features drop NaN only after the sentinel bucket showed one, and are rounded to
+    // float32 in their thresholds (numericPlan). Numbers used as categories (few columns) always
+    // drop NaN (DuckDB's plain histogram counts NaN under whichever key it meets: NaN compares
+    // equal to everything in its ordered map) and are counted raw, their distinct values rounded
+    // when read (asFloat32Keys): a CAST to FLOAT per value failed beyond float32's range.
     const value = !col.baseline.categorical
       ? nanAsNull.has(key)
         ? `nullif(${double}, 'NaN'::DOUBLE)`
         : double
       : col.valueType !== 'string'
-        ? `nullif(CAST(CAST(${double} AS FLOAT) AS DOUBLE), 'NaN'::DOUBLE)`
+        ? `nullif(${double}, 'NaN'::DOUBLE)`
         : `CAST(${col.expr} AS VARCHAR)`;
     cols.push({ key, role, name, col, value });
   };
@@ -403,7 +406,8 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
     if (!c.col.baseline.categorical) {
       agg = numericAggregate(c.col.baseline, row, c.key, rows, sampleRows);
     } else {
-      agg = categoricalAggregate(c.col.baseline, histogramEntries(row[`${c.key}_h`]), rows);
+      const entries = histogramEntries(row[`${c.key}_h`]);
+      agg = categoricalAggregate(c.col.baseline, c.col.valueType === 'string' ? entries : asFloat32Keys(entries), rows);
     }
     if (c.role === 'feature') aggregates.features[c.name] = agg;
     else aggregates[c.role] = agg;
@@ -418,6 +422,20 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
     result.scores = { counts };
   }
   return result;
+}
+
+/**
+ * A histogram of doubles used as categories counted as their float32 values, as training
+ * counts them (distinct doubles rounding to one float32 merge; beyond float32's range they
+ * round to ±Infinity). NaN never gets here (the scan turns it into NULL).
+ */
+function asFloat32Keys(entries: Array<[unknown, number]>): Array<[number, number]> {
+  const merged = new Map<number, number>();
+  for (const [k, n] of entries) {
+    const x = Math.fround(Number(k)); // DuckDB's JSON spells the infinities as strings
+    merged.set(x, (merged.get(x) ?? 0) + n);
+  }
+  return [...merged];
 }
 
 function categoricalAggregate(
