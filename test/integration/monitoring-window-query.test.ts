@@ -195,6 +195,27 @@ describe('window aggregates in DuckDB', () => {
     });
   });
 
+  it('numbers used as categories are counted as float32, beyond its range too, and NaN is missing', async () => {
+    const values = [1e39, -1e39, 1e39, NaN, 16777217, 16777216, 0.1, 3, -0, 0];
+    const codes = categoricalBaseline([0, 3, 16777216]);
+    const from = `(SELECT unnest(${literal(`[${values.join(', ')}]`)}::DOUBLE[]) AS x)`;
+    const { aggregates } = await withConnection((c) =>
+      readWindowAggregates(c, { from, features: { x: { expr: 'x', baseline: codes } } }),
+    );
+    expect(aggregates.features.x).toEqual({
+      kind: 'categorical',
+      rows: 10,
+      nulls: 1,
+      counts: { '0': 2, '3': 1, '16777216': 2 },
+      otherCount: 4,
+      unknown: [
+        { value: 'Infinity', count: 2 },
+        { value: '-Infinity', count: 1 },
+        { value: String(Math.fround(0.1)), count: 1 },
+      ],
+    });
+  });
+
   it('turns each edge into the double just below it, so right-closed DuckDB buckets are left-closed bins', () => {
     expect(nextDown(1)).toBe(1 - Number.EPSILON / 2);
     expect(nextDown(-1)).toBe(-1 - Number.EPSILON);
@@ -248,6 +269,30 @@ describe('window aggregates in DuckDB', () => {
       readWindowAggregates(c, { from, features: { x: { expr: 'x', baseline: b } }, sample: { size: 1 } }),
     );
     expect({ ...aggregates.features.x!, sample: [] }).toEqual({ ...summarizeValues(b, values), sample: [] });
+  });
+
+  it('NaN, -Infinity and the lowest double share the first bucket: NaN is missing, the others are below the range', async () => {
+    const b = { ...numericBaseline([0, 1, 2, 3, 4, 5, 6, 7, 8]), edges: [2, 5], counts: [1, 1, 1] };
+    const cases = [
+      [-Infinity, -Number.MAX_VALUE, 1, 3, 9, Infinity],
+      [NaN, -Infinity, -Number.MAX_VALUE, 1, 3, NaN, Infinity, 6],
+      [NaN, 4],
+    ];
+    for (const values of cases) {
+      const from = `(SELECT unnest(${literal(`[${values.join(', ')}]`)}::DOUBLE[]) AS x)`;
+      const { aggregates } = await withConnection((c) =>
+        readWindowAggregates(c, { from, features: { x: { expr: 'x', baseline: b } }, sample: { size: 100 } }),
+      );
+      const expected = summarizeValues(b, values);
+      expect({ ...aggregates.features.x!, sample: [] }, values.join(', ')).toEqual({ ...expected, sample: [] });
+      const x = aggregates.features.x!;
+      expect(x.kind === 'numeric' && [...x.sample].sort((p, q) => p - q)).toEqual(
+        values
+          .filter((v) => !Number.isNaN(v))
+          .map(Math.fround) // sampled values are float32, as training's
+          .sort((p, q) => p - q),
+      );
+    }
   });
 });
 
