@@ -4,8 +4,8 @@
  * (with or without a hop) and tumbling windows of a source without an id field.
  *
  *   sqlWindowPlan(repo, view) -> SqlWindowPlan | undefined   undefined: the JS pipeline computes it
- *   checkInterval(c, plan, range) -> { fallback, orderFree }  why this interval's data needs JS, if it does
- *   windowSelect(plan, range, orderFree) -> SQL               entity_id, event_ts, created_ts, <features>
+ *   checkInterval(c, plan, range) -> IntervalCheck   why this interval's data needs JS, if it does
+ *   windowSelect(plan, range, check) -> SQL          entity_id, event_ts, created_ts, <features>
  *
  * The query gives the rows transform.ts gives (its header defines them): one row per entity at
  * every candidate time in [from, to) (each event time when a sliding window is present, each
@@ -111,6 +111,8 @@ export interface IntervalCheck {
    * exact, so any order of adding (a window's segment tree) gives JS's sequential result.
    */
   orderFree: string[];
+  /** Some entity has several records at one event time: they are ranked by arrival. */
+  sharedTimes: boolean;
 }
 
 /** Look over the interval's records for what SQL would compute otherwise than JS (one scan). */
@@ -118,7 +120,8 @@ export async function checkInterval(c: DuckDBConnection, plan: SqlWindowPlan, r:
   const summed = plan.fields.filter((f) =>
     plan.groups.some((g) => g.features.some((x) => x.field === f && (x.agg === 'sum' || x.agg === 'mean'))),
   );
-  if (r.to - readFrom(plan, r) >= MAX_SPAN_MS) return { fallback: 'an interval too long to key', orderFree: [] };
+  if (r.to - readFrom(plan, r) >= MAX_SPAN_MS)
+    return { fallback: 'an interval too long to key', orderFree: [], sharedTimes: true };
   const v = (f: string) => `v${plan.fields.indexOf(f)}`;
   // NaN and infinities JS reports as problems; a -0 min or max JS keeps or not by position.
   const bad = plan.fields.map(
@@ -157,11 +160,15 @@ export async function checkInterval(c: DuckDBConnection, plan: SqlWindowPlan, r:
             : summed.some((f) => !orderFree.includes(f) && num(col(`tied_${v(f)}`)) > 0)
               ? 'records of one entity at the same event and arrival time with different values'
               : null;
-  return { fallback, orderFree };
+  return { fallback, orderFree, sharedTimes: num(col('most')) > 1 };
 }
 
 /** The interval's rows: entity_id, event_ts, created_ts, then the view's features in declared order. */
-export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readonly string[] = []): string {
+export function windowSelect(
+  plan: SqlWindowPlan,
+  r: SqlRange,
+  { orderFree, sharedTimes }: Omit<IntervalCheck, 'fallback'>,
+): string {
   const nv = plan.fields.length;
   const v = (f: AggFeature) => `v${plan.fields.indexOf(f.field!)}`;
   const nulls = Array.from({ length: nv }, (_, i) => `, NULL AS v${i}`).join('');
@@ -211,7 +218,8 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
         cols.push(`max(c) OVER w${g} AS c${g}`);
         created.push(`p.c${g}`);
       }
-      if (features.some(inOrder)) cols.push(`count(c) OVER w${g} AS n${g}`);
+      // Events in the frame: the count feature, and how far back an in-order sum's slice starts.
+      cols.push(`count(c) OVER w${g} AS n${g}`);
       for (const f of features) {
         const name = `f_${out.size}`;
         if (inOrder(f)) {
@@ -220,6 +228,8 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
           const sum = `list_sum(list_slice(l.${v(f)}, p.hi - p.n${g} + 1, p.hi))`;
           if (f.agg === 'mean') cols.push(`count(${v(f)}) OVER w${g} AS ${name}`);
           out.set(f.name, f.agg === 'sum' ? `coalesce(${sum}, 0)` : `${sum} / nullif(p.${name}, 0)`);
+        } else if (f.agg === 'count') {
+          out.set(f.name, `p.n${g}`);
         } else {
           cols.push(`${slidingAgg(f, v, `w${g}`)} AS ${name}`);
           out.set(f.name, `p.${name}`);
@@ -245,10 +255,12 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
     joins.push(`JOIN (SELECT e, ${ls.join(', ')} FROM tl WHERE ev GROUP BY e) l ON l.e = p.e`);
   }
   const selected = plan.view.features.map((f) => `${out.get(f.name)!} AS ${ident(f.name)}`);
+  // The rank among an entity's events at one time, by arrival: 0 for all when no two share one.
+  const rank = sharedTimes ? ' + row_number() OVER (PARTITION BY e, ts ORDER BY c) - 1' : '';
   return `WITH src AS (${records(plan, r)}),
     cand AS (${cand}),
     tl AS (
-      SELECT e, ts AS t, (ts - ${base}) * ${ORDER_M} + row_number() OVER (PARTITION BY e, ts ORDER BY c) - 1 AS k,
+      SELECT e, ts AS t, (ts - ${base}) * ${ORDER_M}${rank} AS k,
         c${vcols}, true AS ev FROM src
       UNION ALL SELECT e, t, (t - ${base}) * ${ORDER_M} + ${ORDER_M - 1} AS k, NULL AS c${nulls}, false AS ev FROM cand
     ),
@@ -266,15 +278,13 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
 }
 
 /**
- * An aggregate over a sliding frame, for all but in-order sums. A window sum combines
+ * An aggregate over a sliding frame, for all but counts (the frame's n) and in-order sums. A window sum combines
  * segment-tree partial sums, another rounding than JS's, so it serves only fields whose sums
  * are exact in any order (`orderFree`); the others add the frame's slice of the entity's
  * list in order (windowSelect).
  */
 function slidingAgg(f: AggFeature, v: (f: AggFeature) => string, w: string): string {
   switch (f.agg) {
-    case 'count':
-      return `count(c) OVER ${w}`;
     case 'sum':
       return `coalesce(sum(${v(f)}) OVER ${w}, 0)`;
     case 'mean':
