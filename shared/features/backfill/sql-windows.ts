@@ -219,7 +219,7 @@ export function windowSelect(
         created.push(`p.c${g}`);
       }
       // Events in the frame: the count feature, and how far back an in-order sum's slice starts.
-      cols.push(`count(c) OVER w${g} AS n${g}`);
+      if (features.some((f) => f.agg === 'count' || inOrder(f))) cols.push(`count(c) OVER w${g} AS n${g}`);
       for (const f of features) {
         const name = `f_${out.size}`;
         if (inOrder(f)) {
