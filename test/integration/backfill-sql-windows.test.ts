@@ -149,9 +149,9 @@ async function sqlRows(view: string, file: string, from: number, to: number, asO
     asOf,
   };
   return withConnection(async (c) => {
-    const { fallback: reason, orderFree } = await checkInterval(c, plan, range);
-    const rows = await selectRows(c, `${windowSelect(plan, range, orderFree)} ORDER BY event_ts, entity_id`);
-    return { reason, orderFree, rows };
+    const check = await checkInterval(c, plan, range);
+    const rows = await selectRows(c, `${windowSelect(plan, range, check)} ORDER BY event_ts, entity_id`);
+    return { reason: check.fallback, orderFree: check.orderFree, sharedTimes: check.sharedTimes, rows };
   });
 }
 
@@ -180,10 +180,28 @@ describe('backfill windows in DuckDB equal the JS pipeline', () => {
     const asOf = T0 + 2 * DAY + 20 * HOUR;
     for (const view of Object.keys(views)) {
       const js = jsRows(view, stored, from, to, asOf);
-      const { reason, orderFree, rows } = await sqlRows(view, file, from, to, asOf);
+      const { reason, orderFree, sharedTimes, rows } = await sqlRows(view, file, from, to, asOf);
       expect(reason, view).toBeNull();
+      expect(sharedTimes, view).toBe(true);
       // qty holds whole numbers: its sums may take a window's own order; amount's add in event order.
       expect(orderFree, view).toEqual(view === 'slide' || view === 'tumble' ? ['qty'] : []);
+      expect(js.length, view).toBeGreaterThan(view === 'tumble' ? 40 : 500);
+      expectSame(view, js, rows);
+    }
+  });
+
+  it('records of no entity sharing an event time are keyed without ranking them, to the same values', async () => {
+    const seen = new Set<string>();
+    const stored = records(4, 4, 3_000).filter((r) => !seen.has(key(r)) && seen.add(key(r)));
+    const file = await parquetOf('unshared', stored);
+    const from = T0 + DAY + 5 * HOUR;
+    const to = from + DAY;
+    const asOf = T0 + 4 * DAY;
+    for (const view of Object.keys(views)) {
+      const js = jsRows(view, stored, from, to, asOf);
+      const { reason, sharedTimes, rows } = await sqlRows(view, file, from, to, asOf);
+      expect(reason, view).toBeNull();
+      expect(sharedTimes, view).toBe(false);
       expect(js.length, view).toBeGreaterThan(view === 'tumble' ? 40 : 500);
       expectSame(view, js, rows);
     }

@@ -196,7 +196,7 @@ async function listInputs(deps: BackfillDeps, view: ResolvedView, task: Interval
             asOf,
           };
           const check = await withConnection((c) => checkInterval(c, plan, range));
-          return check.fallback === null ? windowSelect(plan, range, check.orderFree) : undefined;
+          return check.fallback === null ? windowSelect(plan, range, check) : undefined;
         },
       }),
     };

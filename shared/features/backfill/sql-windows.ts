@@ -4,17 +4,19 @@
  * (with or without a hop) and tumbling windows of a source without an id field.
  *
  *   sqlWindowPlan(repo, view) -> SqlWindowPlan | undefined   undefined: the JS pipeline computes it
- *   checkInterval(c, plan, range) -> { fallback, orderFree }  why this interval's data needs JS, if it does
- *   windowSelect(plan, range, orderFree) -> SQL               entity_id, event_ts, created_ts, <features>
+ *   checkInterval(c, plan, range) -> IntervalCheck   why this interval's data needs JS, if it does
+ *   windowSelect(plan, range, check) -> SQL          entity_id, event_ts, created_ts, <features>
  *
  * The query gives the rows transform.ts gives (its header defines them): one row per entity at
  * every candidate time in [from, to) (each event time when a sliding window is present, each
  * exit time ts + size (rounded up to the hop), each tumbling window's end and the end of the
  * window after it), the windows evaluated over the records read as of the inputs' created_ts;
  * created_ts is the newest arrival among the latest record at or before t and each window's
- * records. Float sums add in event order like aggregate.ts (a left fold over the frame's list,
- * an ordered aggregate for tumbling windows), so values are equal bit for bit, not merely
- * close; a window's segment-tree sum only where every order gives the same (whole numbers).
+ * records. Float sums add in event order like aggregate.ts (list_sum, a left fold, over the
+ * frame's slice of the entity's values in event order; an ordered aggregate for tumbling
+ * windows), so values are equal bit for bit, not merely close; a window's segment-tree sum
+ * only where every order gives the same (whole numbers). The slice, not a window list: a
+ * `list() OVER` frame builds a list per row through the segment tree, most of the query's time.
  * What SQL cannot order the same way falls back to JS per interval (checkInterval): records
  * of one entity sharing event and arrival time with different summed values (JS orders those
  * by their content's JSON), records without an entity id (JS reports each as a problem), and
@@ -109,6 +111,8 @@ export interface IntervalCheck {
    * exact, so any order of adding (a window's segment tree) gives JS's sequential result.
    */
   orderFree: string[];
+  /** Some entity has several records at one event time: they are ranked by arrival. */
+  sharedTimes: boolean;
 }
 
 /** Look over the interval's records for what SQL would compute otherwise than JS (one scan). */
@@ -116,7 +120,8 @@ export async function checkInterval(c: DuckDBConnection, plan: SqlWindowPlan, r:
   const summed = plan.fields.filter((f) =>
     plan.groups.some((g) => g.features.some((x) => x.field === f && (x.agg === 'sum' || x.agg === 'mean'))),
   );
-  if (r.to - readFrom(plan, r) >= MAX_SPAN_MS) return { fallback: 'an interval too long to key', orderFree: [] };
+  if (r.to - readFrom(plan, r) >= MAX_SPAN_MS)
+    return { fallback: 'an interval too long to key', orderFree: [], sharedTimes: true };
   const v = (f: string) => `v${plan.fields.indexOf(f)}`;
   // NaN and infinities JS reports as problems; a -0 min or max JS keeps or not by position.
   const bad = plan.fields.map(
@@ -155,11 +160,15 @@ export async function checkInterval(c: DuckDBConnection, plan: SqlWindowPlan, r:
             : summed.some((f) => !orderFree.includes(f) && num(col(`tied_${v(f)}`)) > 0)
               ? 'records of one entity at the same event and arrival time with different values'
               : null;
-  return { fallback, orderFree };
+  return { fallback, orderFree, sharedTimes: num(col('most')) > 1 };
 }
 
 /** The interval's rows: entity_id, event_ts, created_ts, then the view's features in declared order. */
-export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readonly string[] = []): string {
+export function windowSelect(
+  plan: SqlWindowPlan,
+  r: SqlRange,
+  { orderFree, sharedTimes }: Omit<IntervalCheck, 'fallback'>,
+): string {
   const nv = plan.fields.length;
   const v = (f: AggFeature) => `v${plan.fields.indexOf(f.field!)}`;
   const nulls = Array.from({ length: nv }, (_, i) => `, NULL AS v${i}`).join('');
@@ -187,18 +196,44 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
   const created: string[] = ['p.lc'];
   const joins: string[] = [];
   const out = new Map<string, string>();
+  // In-order sums read the frame's values from the entity's list of values in event order.
+  const ordered = plan.groups.some(({ window: w, features }) => w.kind === 'sliding' && features.some(inOrder));
+  const lists = new Set<string>();
+  function inOrder(f: AggFeature): boolean {
+    return (f.agg === 'sum' || f.agg === 'mean') && !orderFree.includes(f.field!);
+  }
+  // Every sliding frame ends at the point, so the largest holds the others' newest arrival.
+  const widest = plan.groups.reduce(
+    (best, { window: w }, g) =>
+      w.kind === 'sliding' && (best < 0 || w.sizeMs > plan.groups[best]!.window.sizeMs) ? g : best,
+    -1,
+  );
   plan.groups.forEach(({ window: w, features }, g) => {
     if (w.kind === 'sliding') {
       // (t - size, t] for a candidate point k = (t - base) * M + M - 1: k - size * M < key <= k.
       windows.push(
         `w${g} AS (PARTITION BY e ORDER BY k RANGE BETWEEN ${w.sizeMs * ORDER_M - 1} PRECEDING AND CURRENT ROW)`,
       );
-      cols.push(`max(c) OVER w${g} AS c${g}`);
-      created.push(`p.c${g}`);
+      if (g === widest) {
+        cols.push(`max(c) OVER w${g} AS c${g}`);
+        created.push(`p.c${g}`);
+      }
+      // Events in the frame: the count feature, and how far back an in-order sum's slice starts.
+      if (features.some((f) => f.agg === 'count' || inOrder(f))) cols.push(`count(c) OVER w${g} AS n${g}`);
       for (const f of features) {
         const name = `f_${out.size}`;
-        cols.push(`${slidingAgg(f, v, `w${g}`, orderFree.includes(f.field ?? ''))} AS ${name}`);
-        out.set(f.name, `p.${name}`);
+        if (inOrder(f)) {
+          // The frame is the last n events up to the point: positions hi - n + 1 .. hi of the list.
+          lists.add(v(f));
+          const sum = `list_sum(list_slice(l.${v(f)}, p.hi - p.n${g} + 1, p.hi))`;
+          if (f.agg === 'mean') cols.push(`count(${v(f)}) OVER w${g} AS ${name}`);
+          out.set(f.name, f.agg === 'sum' ? `coalesce(${sum}, 0)` : `${sum} / nullif(p.${name}, 0)`);
+        } else if (f.agg === 'count') {
+          out.set(f.name, `p.n${g}`);
+        } else {
+          cols.push(`${slidingAgg(f, v, `w${g}`)} AS ${name}`);
+          out.set(f.name, `p.${name}`);
+        }
       }
     } else {
       // Tumbling: the last complete window [k*size, (k+1)*size) ending at or before t.
@@ -212,11 +247,20 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
       features.forEach((f, i) => out.set(f.name, tumblingValue(f, `b${g}.a${i}`)));
     }
   });
+  if (ordered) {
+    // hi: the events up to the point (keys are unique per entity, so ROWS is every key <= k).
+    cols.push('count(c) OVER (PARTITION BY e ORDER BY k ROWS UNBOUNDED PRECEDING) AS hi');
+    // Every event is in the list (nulls included) so that positions match the counts.
+    const ls = [...lists].map((x) => `list(${x} ORDER BY k) AS ${x}`);
+    joins.push(`JOIN (SELECT e, ${ls.join(', ')} FROM tl WHERE ev GROUP BY e) l ON l.e = p.e`);
+  }
   const selected = plan.view.features.map((f) => `${out.get(f.name)!} AS ${ident(f.name)}`);
+  // The rank among an entity's events at one time, by arrival: 0 for all when no two share one.
+  const rank = sharedTimes ? ' + row_number() OVER (PARTITION BY e, ts ORDER BY c) - 1' : '';
   return `WITH src AS (${records(plan, r)}),
     cand AS (${cand}),
     tl AS (
-      SELECT e, ts AS t, (ts - ${base}) * ${ORDER_M} + row_number() OVER (PARTITION BY e, ts ORDER BY c) - 1 AS k,
+      SELECT e, ts AS t, (ts - ${base}) * ${ORDER_M}${rank} AS k,
         c${vcols}, true AS ev FROM src
       UNION ALL SELECT e, t, (t - ${base}) * ${ORDER_M} + ${ORDER_M - 1} AS k, NULL AS c${nulls}, false AS ev FROM cand
     ),
@@ -234,19 +278,17 @@ export function windowSelect(plan: SqlWindowPlan, r: SqlRange, orderFree: readon
 }
 
 /**
- * An aggregate over a sliding frame. Sums add the frame's list in order (list_sum is a left
- * fold): a window sum combines segment-tree partial sums, another rounding than JS's, so it
- * serves only fields whose sums are exact in any order (`orderFree`).
+ * An aggregate over a sliding frame, for all but counts (the frame's n) and in-order sums. A window sum combines
+ * segment-tree partial sums, another rounding than JS's, so it serves only fields whose sums
+ * are exact in any order (`orderFree`); the others add the frame's slice of the entity's
+ * list in order (windowSelect).
  */
-function slidingAgg(f: AggFeature, v: (f: AggFeature) => string, w: string, orderFree: boolean): string {
-  const sum = orderFree ? `sum(${v(f)}) OVER ${w}` : `list_sum(list(${v(f)}) OVER ${w})`;
+function slidingAgg(f: AggFeature, v: (f: AggFeature) => string, w: string): string {
   switch (f.agg) {
-    case 'count':
-      return `count(c) OVER ${w}`;
     case 'sum':
-      return `coalesce(${sum}, 0)`;
+      return `coalesce(sum(${v(f)}) OVER ${w}, 0)`;
     case 'mean':
-      return `${sum} / nullif(count(${v(f)}) OVER ${w}, 0)`;
+      return `sum(${v(f)}) OVER ${w} / nullif(count(${v(f)}) OVER ${w}, 0)`;
     default:
       return `${f.agg}(${v(f)}) OVER ${w}`;
   }
