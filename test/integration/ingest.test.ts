@@ -93,6 +93,11 @@ describe('exactly-once effect', () => {
     const afterCrash = await viewRows(offline, 'user_clicks');
     expect(afterCrash.length).toBeGreaterThan(0);
     expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(0);
+    // The derived value committed offline by the crashed attempt, gone from the online store: only the
+    // retry's lookup of the segments its batch committed (nothing differs to recompute) can bring it back.
+    const engagement = await viewRows(offline, 'user_engagement');
+    expect(engagement.length).toBeGreaterThan(0);
+    expect(await p.online.forgetAfter('user_engagement', ['b1'], 0)).toBe(1);
 
     // A new process gets the batch again.
     const redelivered = await new IngestService(deps).ingest({
@@ -103,6 +108,9 @@ describe('exactly-once effect', () => {
     expect(redelivered.status).toBe('ingested');
     expect(await viewRows(offline, 'user_clicks')).toEqual(afterCrash);
     expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(1);
+    expect(await viewRows(offline, 'user_engagement')).toEqual(engagement);
+    const [online] = await p.online.read([{ view: 'user_engagement', entityId: 'b1' }]);
+    expect(online?.values).toEqual(engagement.at(-1)!.v);
     expect(
       (await new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) }))
         .status,

@@ -56,14 +56,25 @@ describe('offline store: the local segment cache', () => {
   });
 
   it('readers reuse cached segments across reads and fetch only new ones', async () => {
-    const store = await env.store();
-    await store.writeRows(spec('cached', hubBatch(1, 1)), [row('a', '2024-07-01T00:00:00', 1, { clicks: 1 })]);
+    const writer = await env.store();
+    const store = await env.store(); // another process: its own cache folder
+    await writer.writeRows(spec('cached', hubBatch(1, 1)), [row('a', '2024-07-01T00:00:00', 1, { clicks: 1 })]);
     await store.readRows('cached');
     await store.readRows('cached');
     expect(store.cache.stats).toMatchObject({ downloads: 1, hits: 1 });
-    await store.writeRows(spec('cached', hubBatch(2, 2)), [row('a', '2024-07-01T01:00:00', 1, { clicks: 2 })]);
+    await writer.writeRows(spec('cached', hubBatch(2, 2)), [row('a', '2024-07-01T01:00:00', 1, { clicks: 2 })]);
     expect((await store.readRows('cached')).map((r) => r.values.clicks)).toEqual([1, 2]);
     expect(store.cache.stats).toMatchObject({ downloads: 2, hits: 2 });
+  });
+
+  it('a writer reads back the segments it uploaded from its cache, without downloading them', async () => {
+    const store = await env.store();
+    await store.writeRows(spec('own', hubBatch(1, 1)), [row('a', '2024-07-01T00:00:00', 1, { clicks: 1 })]);
+    await store.writeRows(spec('own', hubBatch(2, 2)), [row('a', '2024-07-01T01:00:00', 1, { clicks: 2 })]);
+    expect((await store.readRows('own')).map((r) => r.values.clicks)).toEqual([1, 2]);
+    expect(store.cache.stats).toMatchObject({ downloads: 0, hits: 2 });
+    // The cached copies are the committed bytes: another process downloading them reads the same rows.
+    expect(await (await env.store()).readRows('own')).toEqual(await store.readRows('own'));
   });
 
   it('prune keeps the most recently used files within the byte budget', async () => {

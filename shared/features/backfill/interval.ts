@@ -25,7 +25,7 @@ import type { ResolvedView } from '../definitions/repo';
 import type { SegmentInput, SegmentLineage, SegmentRecord, WriteResult } from '../offline/types';
 import { fileList, withConnection } from '../offline/duckdb';
 import { checkInterval, sqlWindowPlan, windowSelect } from './sql-windows';
-import { eventDay } from '../offline/segment-id';
+import { eventDaysIn } from '../offline/segment-id';
 import { computeView, type ViewInput } from '../compute/transform';
 import { sourceSegmentView, validRecordOf } from '../ingest/service';
 import { DAY_MS, type BackfillPart } from '../ledger/ledger';
@@ -74,7 +74,7 @@ async function backfillView(
   const key = `backfill:${name}:${view.version}:${iso(task.from)}..${iso(task.to)}:inputs<=${inputs.asOf}`;
   const refs = inputs.segments.map((s) => s.segmentId);
   const input: SegmentInput = { kind: 'job', key, ...(refs.length <= MAX_INPUT_REFS ? { inputs: refs } : {}) };
-  const days = daysOf(task.from, task.to);
+  const days = eventDaysIn(task.from, task.to);
   const record = (rowsByDay: ReadonlyMap<string, number>) => {
     for (const day of days) {
       const start = Date.parse(`${day}T00:00:00.000Z`);
@@ -254,12 +254,6 @@ function checkVersions(deps: BackfillDeps, task: IntervalTask): void {
 
 function newestCreated(segments: readonly SegmentRecord[]): number {
   return segments.reduce((m, s) => Math.max(m, s.maxCreatedTs), 0);
-}
-
-function daysOf(from: number, to: number): string[] {
-  const out: string[] = [];
-  for (let t = Math.floor(from / DAY_MS) * DAY_MS; t < to; t += DAY_MS) out.push(eventDay(t));
-  return out;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -42,7 +42,7 @@ import { segmentRefs, type SegmentRef } from '../ingest/online-backlog';
 import type { BlobLeases } from '../../azure/lease';
 import { computeView } from './transform';
 import { sameValues } from './aggregate';
-import { canonicalJson } from '../../canonical-json';
+import { eventDaysIn } from '../offline/segment-id';
 
 export interface DerivedRefresh {
   /** New rows per derived view (corrections included), in DAG order. */
@@ -92,7 +92,7 @@ export class DerivedViewsFromStore {
         const { rows, from } = await this.recompute(view, inputs, changed, before, until);
         // A retried batch (its process died after this commit) finds its rows stored, so none
         // differ: hand back what it committed then, for the online store.
-        if (from !== undefined) rows.push(...(await this.committedBy(view, lineage, from)));
+        if (from !== undefined) rows.push(...(await this.committedBy(view, lineage, from, until)));
         if (rows.length) {
           const w = await this.deps.offline.writeRows(
             { view: view.name, version: view.version, columns: view.columns, lineage },
@@ -190,12 +190,21 @@ export class DerivedViewsFromStore {
     return { rows: out, from };
   }
 
-  /** Rows of `view` already committed under this lineage (a retry of the same batch), from `from` on. */
-  private async committedBy(view: ResolvedView, lineage: SegmentLineage, from: number): Promise<FeatureRow[]> {
-    const id = canonicalJson(lineage.input);
-    const mine = (await this.deps.offline.listSegments(view.name, { version: view.version, from })).filter(
-      (s) => canonicalJson(s.lineage.input) === id,
-    );
+  /**
+   * Rows of `view` already committed under this lineage (a retry of the same batch), from `from`
+   * to `until`. A segment's id follows from its input, view, version and day, so the batch's own
+   * segments are point lookups on the days of [from, until] (rows past `until` were never
+   * computed), not a listing of every segment since `from`, which grows with the view's history.
+   */
+  private async committedBy(
+    view: ResolvedView,
+    lineage: SegmentLineage,
+    from: number,
+    until: number,
+  ): Promise<FeatureRow[]> {
+    const days = eventDaysIn(from, until + 1);
+    const found = await this.deps.offline.committedSegments(view.name, view.version, lineage.input, days);
+    const mine = [...found.values()].filter((s) => s.state === 'live' && s.maxEventTs >= from);
     const rows: FeatureRow[] = [];
     for (const s of mine)
       rows.push(...(await this.deps.offline.segmentRows(view.name, view.version, s.day, s.segmentId)));

@@ -74,6 +74,25 @@ export class BlobCache {
     return p;
   }
 
+  /**
+   * Keep a local file as the cached copy of the blob version it was just uploaded as (`etag`
+   * from the upload's response): the writer's own reader of that segment (the derived view's
+   * refresh reads the batch's input segments right after) then finds it here instead of
+   * downloading the bytes it just sent. Copied beside the target and renamed, as a download is.
+   */
+  put(container: string, blobPath: string, etag: string, localFile: string): void {
+    const file = this.fileFor(container, blobPath, etag);
+    if (fs.existsSync(file)) return;
+    const part = `${file}.part-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      fs.copyFileSync(localFile, part);
+      fs.renameSync(part, file);
+    } catch {
+      // Only a cache: a failed copy means the next read downloads the blob.
+      fs.rmSync(part, { force: true });
+    }
+  }
+
   /** Fetch many, a few downloads at a time, in input order. */
   async fetchAll(items: ReadonlyArray<{ container: string; blobPath: string; etag: string }>): Promise<string[]> {
     const out = new Array<string>(items.length);

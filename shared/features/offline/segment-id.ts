@@ -28,6 +28,13 @@ export function eventDay(ms: number): string {
 let lastDayNumber = NaN;
 let lastDayText = '';
 
+/** The UTC days that [from, to) overlaps, in order: the offline store's partitions of a range. */
+export function eventDaysIn(from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let t = Math.floor(from / DAY_MS) * DAY_MS; t < to; t += DAY_MS) out.push(eventDay(t));
+  return out;
+}
+
 /** Start (inclusive) of a yyyy-mm-dd day, epoch ms. */
 export function dayStart(day: string): number {
   return Date.parse(`${day}T00:00:00.000Z`);

@@ -223,6 +223,7 @@ export class OfflineStore {
         etag = up.etag;
         facts = ours;
         sizeBytes = file.sizeBytes;
+        this.cache.put(OFFLINE_CONTAINER, blobPath, etag, file.file);
       } else {
         // Someone uploaded this segment first: a concurrent writer of the same input, or a
         // crashed one. If the id is committed, we are done; else commit their bytes (they are
