@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/temp';
 import { withConnection, literal } from '../../shared/features/offline/duckdb';
 import { featureRepo } from '../../shared/definitions';
 import { WAIT_MS } from '../helpers/wait';
+import { CHURN_V1 } from '../helpers/churn-users';
 
 const tmp = tempDir();
 let azurite: AzuriteHandle;
@@ -111,17 +112,7 @@ describe('streaming ingest', () => {
       'u1 purchases online',
     );
     expect(svc.features['user_purchases:purchases_7d']).toBe(1);
-    expect(Object.keys(svc.features)).toEqual([
-      'user_clicks:clicks_1h',
-      'user_clicks:clicks_24h',
-      'user_clicks:distinct_pages_24h',
-      'user_purchases:purchases_7d',
-      'user_purchases:spend_7d',
-      'user_purchases:avg_order_30d',
-      'user_purchases:max_order_30d',
-      'user_engagement:spend_per_click',
-      'user_engagement:is_active',
-    ]);
+    expect(Object.keys(svc.features)).toEqual(CHURN_V1);
     expect(svc.features['user_engagement:is_active']).toBe(true);
 
     const dead = await eventually(

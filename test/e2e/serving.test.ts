@@ -12,7 +12,7 @@ import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startRedis, RedisHandle } from '../../local/processes/redis';
 import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
-import { ingestChurnUsers, U1_CHURN_V1 } from '../helpers/churn-users';
+import { CHURN_V1, ingestChurnUsers, U1_CHURN_V1 } from '../helpers/churn-users';
 import { logisticRegressionModel } from '../../shared/onnx';
 import { bucketOf } from '../../shared/serving/router';
 import { storageFor } from '../../shared/azure/storage';
@@ -29,19 +29,6 @@ const UPLOAD_MAX_BYTES = 1024 * 1024;
 
 const admin = { 'x-functions-key': ADMIN_KEY, 'content-type': 'application/json' };
 const fkey = { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' };
-
-// churn_v1's features in model input order (shared/definitions/churn.ts).
-const CHURN_V1 = [
-  'user_clicks:clicks_1h',
-  'user_clicks:clicks_24h',
-  'user_clicks:distinct_pages_24h',
-  'user_purchases:purchases_7d',
-  'user_purchases:spend_7d',
-  'user_purchases:avg_order_30d',
-  'user_purchases:max_order_30d',
-  'user_engagement:spend_per_click',
-  'user_engagement:is_active',
-];
 
 /** A logistic model with known weights, and its math by hand. */
 function logistic(weights: number[], bias: number) {

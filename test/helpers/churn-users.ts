@@ -8,6 +8,19 @@ import { expect } from 'vitest';
 import { eventually } from './host-process';
 import { WAIT_MS } from './wait';
 
+/** churn_v1's features in model input order, written out by hand (shared/definitions/churn.ts is what they pin). */
+export const CHURN_V1 = [
+  'user_clicks:clicks_1h',
+  'user_clicks:clicks_24h',
+  'user_clicks:distinct_pages_24h',
+  'user_purchases:purchases_7d',
+  'user_purchases:spend_7d',
+  'user_purchases:avg_order_30d',
+  'user_purchases:max_order_30d',
+  'user_engagement:spend_per_click',
+  'user_engagement:is_active',
+];
+
 /** u1's churn_v1 features by hand, in input order: 3 clicks on 2 pages, one order of 120 (120 per click), active. */
 export const U1_CHURN_V1 = [3, 3, 2, 1, 120, 120, 120, 40, 1];
 

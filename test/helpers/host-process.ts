@@ -48,6 +48,8 @@ export interface HostProcessOptions {
   noWait?: boolean;
   /** Start it as `strata start` (dist/cli/main.js) rather than with the local host's own command line. */
   viaStrata?: boolean;
+  /** The Node.js executable to run the host with (default: the one running the tests). */
+  node?: string;
 }
 
 export async function startHostProcess(o: HostProcessOptions): Promise<HostProcess> {
@@ -72,7 +74,7 @@ export async function startHostProcess(o: HostProcessOptions): Promise<HostProce
   };
   if (o.storageConnection === undefined) delete env.AzureWebJobsStorage;
   const command = o.viaStrata ? [path.join(ROOT, 'dist/cli/main.js'), 'start'] : [path.join(ROOT, 'dist/local/cli.js')];
-  const child = spawn(process.execPath, [...command, ...flags, ...(o.args ?? [])], {
+  const child = spawn(o.node ?? process.execPath, [...command, ...flags, ...(o.args ?? [])], {
     cwd: o.cwd ?? ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,7 @@ import {
 import { denseData, denseSource } from '../../shared/training/data';
 import { Random } from '../../shared/training/random';
 import { mulberry32, sampleRows } from '../../shared/monitoring/window';
+import { CHURN_V1 } from './churn-users';
 
 /** (i·φ) mod 1 for i = start .. start+n-1, mapped by f; Python's `(i * PHI) % 1.0` gives the same doubles. */
 export function golden(n: number, start: number, f: (x: number) => number = (x) => x): number[] {
@@ -134,17 +135,7 @@ export function categories(n: number, shares: Record<string, number>, seed: numb
 }
 
 /** The churn_v1 model inputs, in signature order. */
-export const CHURN_REFS = [
-  'user_clicks:clicks_1h',
-  'user_clicks:clicks_24h',
-  'user_clicks:distinct_pages_24h',
-  'user_purchases:purchases_7d',
-  'user_purchases:spend_7d',
-  'user_purchases:avg_order_30d',
-  'user_purchases:max_order_30d',
-  'user_engagement:spend_per_click',
-  'user_engagement:is_active',
-];
+export const CHURN_REFS = CHURN_V1;
 
 /** A churn model baseline by training's builder: 2,000 rows of small counts, a 30% positive label. */
 export async function churnBaseline(): Promise<Baseline> {

@@ -34,18 +34,7 @@ import type {
   ValueOf,
   WindowSpec,
 } from './shapes';
-export type {
-  AggregateFeature,
-  Entity,
-  ExprFeature,
-  Feature,
-  FeatureMap,
-  FeatureService,
-  FeatureView,
-  Source,
-  ValueOf,
-  WindowSpec,
-} from './shapes';
+export type * from './shapes';
 
 export { defineRepo, FeatureRepo } from './repo';
 export type {
