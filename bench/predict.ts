@@ -6,10 +6,16 @@
  *   strataCore     node:http + Strata's ServingService.predict, no Azure Functions (what Strata's own code costs)
  *   libraryFloor   node:http -> @azure/functions' invocation of Strata's predict function (no host)
  *   strata         the local host serving Strata's predict function (keys, routing, body limits)
+ * Like for like (issue 19), every variant runs twice: `noLog`, no variant logs predictions
+ * (Strata with STRATA_PREDICTION_LOG=off), and `log`, every variant logs each prediction with
+ * the same record, writer (PredictionLog) and batching: the floor, strataCore and libraryFloor
+ * to a local-bus sink (LocalBusSink) on their own port that discards it, the host to its bus.
  * Loaded by wrk (bench/lib/wrk.ts), one server at a time, the order rotating each round; figures
- * are medians over rounds with min-max, beside the load average and Node version.
+ * are medians over rounds with min-max, ratios per round (the two measured in one round),
+ * beside the load average and Node version.
  * Targets (issue 19): strataCore >= 0.8x floor's requests/s; strata >= 0.95x libraryFloor's.
  *   node dist/bench/predict.js   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONCURRENCY, BENCH_ENTITIES;
+ *                                 BENCH_LOG=both|noLog|log (default both);
  *                                 BENCH_PROFILE=<dir>: --cpu-prof of every server into <dir>)
  */
 import { spawn, ChildProcess } from 'node:child_process';
@@ -22,6 +28,7 @@ import { freePort, waitForPort } from '../local/processes/ports';
 import { startAzurite } from '../local/processes/azurite';
 import { startRedis } from '../local/processes/redis';
 import { DEFAULT_KEY_PREFIX } from '../shared/features/online/codec';
+import { spawnLocalHost } from './lib/local-host';
 import { expectedPrediction, FEATURES, MODEL, seedPredictModel, VIEW } from './lib/predict-model';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -32,7 +39,14 @@ const profileDir = process.env.BENCH_PROFILE;
 const root = path.resolve(__dirname, '../..');
 const FUNCTION_KEY = 'bench-function-key';
 
-type Name = 'floor' | 'strataCore' | 'libraryFloor' | 'strata';
+const VARIANTS = ['floor', 'strataCore', 'libraryFloor', 'strata'] as const;
+type Variant = (typeof VARIANTS)[number];
+const MODES = ['noLog', 'log'] as const;
+type Mode = (typeof MODES)[number];
+const modes: readonly Mode[] =
+  process.env.BENCH_LOG === 'noLog' || process.env.BENCH_LOG === 'log' ? [process.env.BENCH_LOG] : MODES;
+/** One server: a variant in a mode ("strataCore/log"). */
+type Name = `${Variant}/${Mode}`;
 const entity = (i: number) => `e${(i * 7919) % entities}`;
 
 async function main() {
@@ -58,73 +72,47 @@ async function main() {
       STRATA_FUNCTION_KEY: FUNCTION_KEY,
       STRATA_LOG_LEVEL: 'warn',
     };
-    const ports: Record<Name, number> = {
-      floor: await freePort(),
-      strataCore: await freePort(),
-      libraryFloor: await freePort(),
-      strata: await freePort(),
+    const names = modes.flatMap((m) => VARIANTS.map((v): Name => `${v}/${m}`));
+    const ports = {} as Record<Name, number>;
+    for (const n of names) ports[n] = await freePort();
+    const spawnServer = (v: Variant, m: Mode, port: number): ChildProcess => {
+      // noLog: Strata's own switch; log: the default, each Strata variant sending to its own port or bus.
+      const modeEnv = m === 'noLog' ? { STRATA_PREDICTION_LOG: 'off' } : {};
+      const own = {
+        ...env,
+        ...modeEnv,
+        STRATA_LOCAL_HOST_URL: `http://127.0.0.1:${port}`,
+        STRATA_DATA_DIR: path.join(tmp, `${v}-${m}`),
+      };
+      if (v === 'floor') {
+        const args = [String(port), redis.url, `${DEFAULT_KEY_PREFIX}:${VIEW}`, VIEW, modelFile, FEATURES.join(',')];
+        return spawn(
+          process.execPath,
+          [...prof, path.join(__dirname, 'fixtures/predict-floor-server.js'), ...args, ...(m === 'log' ? ['log'] : [])],
+          {
+            stdio: 'ignore',
+          },
+        );
+      }
+      if (v === 'strata')
+        return spawnLocalHost({
+          entry: path.join(__dirname, 'fixtures/predict-app.js'),
+          port,
+          dataDir: path.join(tmp, `host-${m}`),
+          env: { ...env, ...modeEnv },
+          args: prof,
+        });
+      const script = v === 'strataCore' ? 'predict-core-server.js' : 'predict-library-floor.js';
+      return spawn(process.execPath, [...prof, path.join(__dirname, 'fixtures', script), String(port)], {
+        cwd: root,
+        stdio: 'ignore',
+        env: own,
+      });
     };
-    children.push(
-      spawn(
-        process.execPath,
-        [
-          ...prof,
-          path.join(__dirname, 'fixtures/predict-floor-server.js'),
-          String(ports.floor),
-          redis.url,
-          `${DEFAULT_KEY_PREFIX}:${VIEW}`,
-          modelFile,
-          FEATURES.join(','),
-        ],
-        { stdio: 'ignore' },
-      ),
-    );
-    children.push(
-      spawn(
-        process.execPath,
-        [...prof, path.join(__dirname, 'fixtures/predict-core-server.js'), String(ports.strataCore)],
-        {
-          cwd: root,
-          stdio: 'ignore',
-          env: {
-            ...env,
-            STRATA_LOCAL_HOST_URL: `http://127.0.0.1:${ports.strataCore}`,
-            STRATA_DATA_DIR: path.join(tmp, 'core-data'),
-          },
-        },
-      ),
-    );
-    children.push(
-      spawn(
-        process.execPath,
-        [...prof, path.join(__dirname, 'fixtures/predict-library-floor.js'), String(ports.libraryFloor)],
-        {
-          cwd: root,
-          stdio: 'ignore',
-          env: {
-            ...env,
-            STRATA_LOCAL_HOST_URL: `http://127.0.0.1:${ports.libraryFloor}`,
-            STRATA_DATA_DIR: path.join(tmp, 'lib-data'),
-          },
-        },
-      ),
-    );
-    children.push(
-      spawn(
-        process.execPath,
-        [
-          ...prof,
-          path.join(root, 'dist/local/cli.js'),
-          '--entry',
-          path.join(__dirname, 'fixtures/predict-app.js'),
-          '--port',
-          String(ports.strata),
-          '--data-dir',
-          path.join(tmp, 'data'),
-        ],
-        { cwd: root, stdio: 'ignore', env },
-      ),
-    );
+    for (const n of names) {
+      const [v, m] = n.split('/') as [Variant, Mode];
+      children.push(spawnServer(v, m, ports[n]));
+    }
     await Promise.all(Object.values(ports).map((p) => waitForPort(p)));
 
     const url = (n: Name) => `http://127.0.0.1:${ports[n]}/api/predict/${MODEL}`;
@@ -154,10 +142,10 @@ async function main() {
       headers,
       bodyLua: `'{"entityId":"e' .. ((i * 7919) % ${entities}) .. '"}'`,
     };
-    const order: Name[] = ['floor', 'strataCore', 'libraryFloor', 'strata'];
+    const order = names;
     for (const n of order) await wrk({ ...load, seconds: 2, url: url(n) }); // warm-up: JIT, sessions, connections
     const before = machine();
-    const runs: Record<Name, WrkResult[]> = { floor: [], strataCore: [], libraryFloor: [], strata: [] };
+    const runs = Object.fromEntries(names.map((n) => [n, [] as WrkResult[]])) as Record<Name, WrkResult[]>;
     for (let r = 0; r < rounds; r++) {
       for (const n of order.map((_, i) => order[(i + r) % order.length]!))
         runs[n].push(await wrk({ ...load, url: url(n) }));
@@ -177,8 +165,20 @@ async function main() {
       rps: spread(runs[a].map((x, i) => x.rps / runs[b][i]!.rps)),
       p99: spread(runs[a].map((x, i) => x.p99Ms / runs[b][i]!.p99Ms)),
     });
-    const coreVsFloor = versus('strataCore', 'floor');
-    const hostVsLibrary = versus('strata', 'libraryFloor');
+    const report = (m: Mode) => {
+      const at = (v: Variant): Name => `${v}/${m}`;
+      const coreVsFloor = versus(at('strataCore'), at('floor'));
+      const hostVsLibrary = versus(at('strata'), at('libraryFloor'));
+      return {
+        ...Object.fromEntries(VARIANTS.map((v) => [v, summary(at(v))])),
+        ratio: {
+          strataCoreVsFloor: { ...coreVsFloor, ...target('>=', 0.8, coreVsFloor.rps.median) },
+          strataVsLibraryFloor: { ...hostVsLibrary, ...target('>=', 0.95, hostVsLibrary.rps.median) },
+          strataVsFloor: versus(at('strata'), at('floor')),
+          libraryFloorVsFloor: versus(at('libraryFloor'), at('floor')),
+        },
+      };
+    };
     console.log(
       JSON.stringify(
         {
@@ -191,18 +191,9 @@ async function main() {
           entities,
           features: FEATURES.length,
           answersMatchHandMath: correct,
-          floor: summary('floor'),
-          strataCore: summary('strataCore'),
-          libraryFloor: summary('libraryFloor'),
-          strata: summary('strata'),
-          ratio: {
-            strataCoreVsFloor: { ...coreVsFloor, ...target('>=', 0.8, coreVsFloor.rps.median) },
-            strataVsLibraryFloor: { ...hostVsLibrary, ...target('>=', 0.95, hostVsLibrary.rps.median) },
-            strataVsFloor: versus('strata', 'floor'),
-            libraryFloorVsFloor: versus('libraryFloor', 'floor'),
-          },
+          ...Object.fromEntries(modes.map((m) => [m, report(m)])),
           runs,
-          note: "floor = node:http + ioredis HGETALL + onnxruntime run, no prediction log; strataCore = node:http + ServingService.predict; libraryFloor = node:http -> @azure/functions invocation of Strata's predict function (strataCore and libraryFloor send the prediction log to a sink that discards it); strata = the local host (prediction log to its Event Hubs bus, no consumer). All processes share the machine with wrk and Redis.",
+          note: "noLog: no variant logs predictions (Strata: STRATA_PREDICTION_LOG=off). log: every variant logs each prediction, the same record through Strata's PredictionLog (batches of 500 or 200 ms): floor, strataCore and libraryFloor to a LocalBusSink on their own port (202, discarded), strata (the local host) to its Event Hubs bus (kept on disk, no consumer). floor = node:http + ioredis HGETALL + onnxruntime run; strataCore = node:http + ServingService.predict; libraryFloor = node:http -> @azure/functions invocation of Strata's predict function. All processes share the machine with wrk and Redis.",
         },
         null,
         2,

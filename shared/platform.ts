@@ -237,7 +237,7 @@ export function createPlatform(cfg: StrataConfig = config(), repo: FeatureRepo =
  * predictions hub: Event Hubs when EVENTHUB_CONNECTION names an Azure namespace (a connection
  * string, or __fullyQualifiedNamespace with the managed identity), else the local
  * host's bus when the app runs there, else the Event Hubs emulator when EVENTHUB_CONNECTION is
- * its string. STRATA_LOCAL_HOST_URL is read now (first use): the local host sets it after loading the app.
+ * its string; nowhere with STRATA_PREDICTION_LOG=off. STRATA_LOCAL_HOST_URL is read now (first use): the local host sets it after loading the app.
  */
 function createServing(
   cfg: StrataConfig,
@@ -257,13 +257,17 @@ function createServing(
     warn(`${context}: ${message}${q?.suppressed ? ` (and ${q.suppressed} more like it in the last 10 s)` : ''}`);
     quiet.set(context, { until: now + 10_000, suppressed: 0 });
   };
-  const sink = eventHubSinkFor<PredictionRecord>(cfg.predictionsHub, {
-    connection: cfg.eventHub,
-    localHostUrl: localHostUrl(),
-    adminKey: cfg.adminKey,
-    onOversize: (bytes) => warn(`a prediction record of ${bytes} bytes exceeds the largest Event Hubs batch; skipped`),
-  });
-  if (!sink)
+  // STRATA_PREDICTION_LOG=off: logging was turned off on purpose, so nothing to warn about.
+  const sink = cfg.predictionLog
+    ? eventHubSinkFor<PredictionRecord>(cfg.predictionsHub, {
+        connection: cfg.eventHub,
+        localHostUrl: localHostUrl(),
+        adminKey: cfg.adminKey,
+        onOversize: (bytes) =>
+          warn(`a prediction record of ${bytes} bytes exceeds the largest Event Hubs batch; skipped`),
+      })
+    : undefined;
+  if (!sink && cfg.predictionLog)
     warn(
       'predictions are not logged: set EVENTHUB_CONNECTION__fullyQualifiedNamespace (managed identity) or EVENTHUB_CONNECTION to an Event Hubs connection string',
     );

@@ -149,6 +149,7 @@ var strataSettings = {
   STRATA_DATA_DIR: '/tmp/strata'
   STRATA_UPLOAD_MAX_BYTES: string(uploadMaxBytes)
   STRATA_PREDICTIONS_HUB: predictionsHub
+  STRATA_PREDICTION_LOG: 'on'
   STRATA_SESSION_GRACE_MS: string(sessionGraceMs)
   STRATA_SERVING_REFRESH_MS: '2000'
   STRATA_TRAINING_SET_ASYNC_ROWS: string(trainingSetAsyncRows)

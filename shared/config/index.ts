@@ -59,6 +59,8 @@ const schema = z.object({
   STRATA_DURABLETASK_EXTENSION_KEY: nonEmpty.default('strata-local-durabletask-key'),
   STRATA_UPLOAD_MAX_BYTES: int(1).default(256 * 1024 * 1024),
   STRATA_PREDICTIONS_HUB: nonEmpty.default('predictions'),
+  /** `off`: predictions are not logged (no monitoring of them); `on` (default) sends every one to the predictions hub. */
+  STRATA_PREDICTION_LOG: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   STRATA_SESSION_GRACE_MS: int(0).default(30_000),
   STRATA_SERVING_REFRESH_MS: int(1).default(DEFAULT_REFRESH_MS),
   STRATA_MAX_FUTURE_SKEW: duration('1h'),
@@ -139,6 +141,8 @@ export type StrataConfig = Readonly<{
   durableTaskKey: string;
   uploadMaxBytes: number;
   predictionsHub: string;
+  /** STRATA_PREDICTION_LOG: false = predictions are not logged anywhere. */
+  predictionLog: boolean;
   sessionGraceMs: number;
   /** How old the model routing an instance serves may be: other instances see a promote or rollback within it. */
   servingRefreshMs: number;
@@ -245,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StrataConfig {
     durableTaskKey: s.STRATA_DURABLETASK_EXTENSION_KEY,
     uploadMaxBytes: s.STRATA_UPLOAD_MAX_BYTES,
     predictionsHub: s.STRATA_PREDICTIONS_HUB,
+    predictionLog: s.STRATA_PREDICTION_LOG === 'on',
     sessionGraceMs: s.STRATA_SESSION_GRACE_MS,
     servingRefreshMs: s.STRATA_SERVING_REFRESH_MS,
     maxFutureSkewMs: s.STRATA_MAX_FUTURE_SKEW,

@@ -104,20 +104,29 @@ export class DeploymentCache {
 
   /** The current snapshot of a model, read at most refreshMs ago (waits the first time, after an invalidate, and past refreshMs). */
   async get(model: string): Promise<Deployment> {
+    const fresh = this.current(model);
+    if (fresh) return fresh;
+    const e = this.entries.get(model)!;
+    // Too old to serve: another instance may have promoted or rolled back since.
+    if (this.mustWait(e)) await this.refresh(model, e);
+    if (e.missing) throw e.missing;
+    return e.deployment!;
+  }
+
+  /**
+   * What get() answers when it need not wait (the hot path takes it synchronously), else
+   * undefined (get() reads first, or throws). Past half of refreshMs it refreshes in the background.
+   */
+  current(model: string): Deployment | undefined {
     let e = this.entries.get(model);
     if (!e) {
       e = { fetchedAt: 0 };
       this.entries.set(model, e);
     }
-    const age = this.now() - e.fetchedAt;
-    if ((!e.deployment && !e.missing) || (age >= this.refreshMs && !e.failing)) {
-      // Too old to serve: another instance may have promoted or rolled back since.
-      await this.refresh(model, e);
-    } else if (age >= this.refreshMs / 2 && !e.refreshing) {
+    if (this.mustWait(e)) return undefined;
+    if (this.now() - e.fetchedAt >= this.refreshMs / 2 && !e.refreshing)
       void this.refresh(model, e).catch(() => undefined); // errors reported via onError; keep serving
-    }
-    if (e.missing) throw e.missing;
-    return e.deployment!;
+    return e.missing ? undefined : e.deployment;
   }
 
   /** Re-read a model now (after an admin change) and wait until its new snapshot serves. */
@@ -151,6 +160,11 @@ export class DeploymentCache {
   async close(): Promise<void> {
     this.entries.clear();
     await this.sessions.close();
+  }
+
+  /** Never read, or too old to serve (unless storage is failing: then the last snapshot serves). */
+  private mustWait(e: Entry): boolean {
+    return (!e.deployment && !e.missing) || (this.now() - e.fetchedAt >= this.refreshMs && !e.failing);
   }
 
   private refresh(model: string, e: Entry): Promise<void> {

@@ -120,6 +120,8 @@ interface InputProblem {
 }
 
 const NOT_NUMERIC = Symbol('not numeric');
+/** The features or ages of a row nothing will read (buildInputs' `keep`). */
+const NO_VALUES: Readonly<Record<string, number>> = Object.freeze({});
 const MAX_DETAILS = 100;
 
 export class Predictor {
@@ -143,8 +145,10 @@ export class Predictor {
         `given rows: ${given.values.length} values for ${ids.length} rows of ${given.refs.length} columns`,
       );
     }
-    const d = await this.deps.deployments.get(model);
-    const groups = await this.assign(d, ids, opts.pin, opts.routingKey);
+    // The hot path waits for nothing: a fresh snapshot and loaded sessions are taken synchronously.
+    const d = this.deps.deployments.current(model) ?? (await this.deps.deployments.get(model));
+    const assigned = this.assign(d, ids, opts.pin, opts.routingKey);
+    const groups = Array.isArray(assigned) ? assigned : await assigned;
     const requestId = randomUUID();
     try {
       const overrides = checkOverrides(model, opts.overrides, groups);
@@ -154,7 +158,11 @@ export class Predictor {
       const t2 = performance.now();
 
       const problems: InputProblem[] = [];
-      const inputs = groups.map((g) => buildInputs(g.dv.plan, g.rows, ids, hydrated, overrides, this.now(), problems));
+      const logging = this.deps.log !== undefined;
+      const keep = { features: logging || opts.includeFeatures === true, ages: logging };
+      const inputs = groups.map((g) =>
+        buildInputs(g.dv.plan, g.rows, ids, hydrated, overrides, this.now(), problems, keep),
+      );
       if (problems.length) throw missingError(model, groups, problems);
 
       const outputs = await Promise.all(groups.map((g, i) => runModel(g.dv, g.lease, inputs[i]!.data, g.rows.length)));
@@ -181,23 +189,24 @@ export class Predictor {
           if (inp.defaulted[r]!.length) p.defaulted = inp.defaulted[r];
           if (opts.includeFeatures) p.features = inp.features[r];
           predictions[entity] = p;
-          records.push(
-            record(
-              requestId,
-              entity,
-              ts,
-              model,
-              g.dv.version,
-              ids[entity]!,
-              g.routedBy,
-              inp,
-              r,
-              overrides,
-              p.prediction,
-              outs,
-              timing.totalMs,
-            ),
-          );
+          if (logging)
+            records.push(
+              record(
+                requestId,
+                entity,
+                ts,
+                model,
+                g.dv.version,
+                ids[entity]!,
+                g.routedBy,
+                inp,
+                r,
+                overrides,
+                p.prediction,
+                outs,
+                timing.totalMs,
+              ),
+            );
         });
         this.deps.metrics?.observe(model, g.dv.version, {
           latencyMs: timing.totalMs,
@@ -205,7 +214,7 @@ export class Predictor {
           shadow: false,
         });
       });
-      this.deps.log?.add(records);
+      if (logging) this.deps.log!.add(records);
       if (!opts.pin && d.shadows.length) this.shadow(d, ids, groups, hydrated, overrides, requestId);
       return { model, requestId, predictions, timing };
     } catch (e) {
@@ -222,33 +231,48 @@ export class Predictor {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
-  /** Route every entity (or the whole request by `routingKey`) and lease each chosen version once. */
-  private async assign(
+  /**
+   * Route every entity (or the whole request by `routingKey`) and lease each chosen version
+   * once. Synchronous when every chosen session is loaded and no pin needs a version read (the
+   * hot path); a promise otherwise.
+   */
+  private assign(
     d: Deployment,
     ids: readonly string[],
     pin: string | undefined,
     routingKey: string | undefined,
-  ): Promise<Group[]> {
+  ): Group[] | Promise<Group[]> {
+    if (pin !== undefined) return this.assignPinned(d, ids, pin);
     const byVersion = new Map<number, { dv: DeployedVersion; routedBy: RoutedBy; rows: number[] }>();
-    if (pin !== undefined) {
-      const version = resolvePin(d, parsePin(pin));
-      const dv = d.versions.get(version) ?? (await this.deps.deployments.version(d.model, version));
-      byVersion.set(version, { dv, routedBy: 'pinned', rows: ids.map((_, i) => i) });
-    } else {
-      const fixed = routingKey !== undefined ? route(d, routingKey) : undefined;
-      ids.forEach((id, i) => {
-        const r = fixed ?? route(d, id);
-        let g = byVersion.get(r.version.version);
-        if (!g) byVersion.set(r.version.version, (g = { dv: r.version, routedBy: r.routedBy, rows: [] }));
-        g.rows.push(i);
-      });
-    }
+    const fixed = routingKey !== undefined ? route(d, routingKey) : undefined;
+    ids.forEach((id, i) => {
+      const r = fixed ?? route(d, id);
+      let g = byVersion.get(r.version.version);
+      if (!g) byVersion.set(r.version.version, (g = { dv: r.version, routedBy: r.routedBy, rows: [] }));
+      g.rows.push(i);
+    });
+    const chosen = [...byVersion.values()];
     const groups: Group[] = [];
+    for (const g of chosen) {
+      const lease = this.deps.deployments.sessions.tryAcquire({ model: d.model, version: g.dv.version });
+      if (!lease) return this.lease(d, chosen, groups);
+      groups.push({ ...g, lease });
+    }
+    return groups;
+  }
+
+  private async assignPinned(d: Deployment, ids: readonly string[], pin: string): Promise<Group[]> {
+    const version = resolvePin(d, parsePin(pin));
+    const dv = d.versions.get(version) ?? (await this.deps.deployments.version(d.model, version));
+    return this.lease(d, [{ dv, routedBy: 'pinned', rows: ids.map((_, i) => i) }], []);
+  }
+
+  /** Lease the versions `chosen` lists past those `held` has, loading sessions as needed. */
+  private async lease(d: Deployment, chosen: Array<Omit<Group, 'lease'>>, held: Group[]): Promise<Group[]> {
+    const groups = held;
     try {
-      for (const g of byVersion.values()) {
-        const key = { model: d.model, version: g.dv.version };
-        const lease =
-          this.deps.deployments.sessions.tryAcquire(key) ?? (await this.deps.deployments.sessions.acquire(key));
+      for (const g of chosen.slice(held.length)) {
+        const lease = await this.deps.deployments.sessions.acquire({ model: d.model, version: g.dv.version });
         groups.push({ ...g, lease });
       }
     } catch (e) {
@@ -308,10 +332,16 @@ export class Predictor {
           ? fromGiven(hydrated.given, more, this.now())
           : await this.hydrate(ids, more);
       const problems: InputProblem[] = [];
-      const inp = buildInputs(sv.plan, rows, ids, h, overrides, this.now(), problems);
+      const logging = this.deps.log !== undefined;
+      const inp = buildInputs(sv.plan, rows, ids, h, overrides, this.now(), problems, {
+        features: logging,
+        ages: logging,
+      });
       if (problems.length) throw missingError(model, [{ dv: sv }], problems);
       const out = await runModel(sv, lease, inp.data, rows.length);
       const latencyMs = performance.now() - t0;
+      this.deps.metrics?.observe(model, sv.version, { latencyMs, predictions: rows.length, shadow: true });
+      if (!logging) return;
       const ts = this.now();
       const records = rows.map((entity, r) => {
         const outs = outputsOf(sv.plan, out, r);
@@ -331,8 +361,7 @@ export class Predictor {
           latencyMs,
         );
       });
-      this.deps.metrics?.observe(model, sv.version, { latencyMs, predictions: rows.length, shadow: true });
-      this.deps.log?.add(records);
+      this.deps.log!.add(records);
     } catch (e) {
       this.deps.metrics?.error(model, sv.version, e instanceof StrataError ? e.status : 500, true);
       this.deps.onShadowError?.(e, { model, version: sv.version });
@@ -398,7 +427,11 @@ function checkOverrides(
   return out;
 }
 
-/** Fill the input rows of one version; collect what cannot be filled. */
+/**
+ * Fill the input rows of one version; collect what cannot be filled. The per-row maps of
+ * values and ages are built only for what will read them (`keep`: the prediction log,
+ * includeFeatures): without them a row allocates nothing but its defaulted list.
+ */
 function buildInputs(
   plan: ServingPlan,
   rows: number[],
@@ -407,6 +440,7 @@ function buildInputs(
   overrides: Map<string, FeatureValue>,
   now: number,
   problems: InputProblem[],
+  keep: { features: boolean; ages: boolean },
 ): Inputs {
   const width = plan.width;
   const nViews = h.views.length;
@@ -416,14 +450,14 @@ function buildInputs(
   const defaulted = new Array<string[]>(rows.length);
   const ages = new Array<Record<string, number>>(rows.length);
   rows.forEach((entity, r) => {
-    const f: Record<string, number> = {};
-    const age: Record<string, number> = {};
+    const f: Record<string, number> | undefined = keep.features ? {} : undefined;
+    const age: Record<string, number> | undefined = keep.ages ? {} : undefined;
     const filled: string[] = [];
     for (let c = 0; c < width; c++) {
       const col = plan.columns[c]!;
       let value: number | undefined | typeof NOT_NUMERIC;
       let why = '';
-      if (overrides.has(col.ref)) {
+      if (overrides.size && overrides.has(col.ref)) {
         value = toNumber(overrides.get(col.ref)!);
         if (value === undefined) why = 'overridden with null';
       } else {
@@ -438,7 +472,7 @@ function buildInputs(
           value = toNumber(rec.values[col.feature]);
           if (value === undefined)
             why = h.given ? 'not among the columns of the request' : 'no value in the online store';
-          else if (!h.given) age[col.ref] = now - rec.eventTs;
+          else if (age && !h.given) age[col.ref] = now - rec.eventTs;
         }
       }
       if (value === NOT_NUMERIC) {
@@ -463,11 +497,11 @@ function buildInputs(
       data[r * width + c] = value;
       // NaN (missing, for the model to handle) is not a value to report or log: the feature is absent
       // from `features` and listed in `defaulted`.
-      if (!Number.isNaN(value)) f[col.ref] = value;
+      if (f && !Number.isNaN(value)) f[col.ref] = value;
     }
-    features[r] = f;
+    features[r] = f ?? NO_VALUES;
     defaulted[r] = filled;
-    ages[r] = age;
+    ages[r] = age ?? NO_VALUES;
   });
   return { data, features, defaulted, ages };
 }

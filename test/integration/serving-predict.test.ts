@@ -67,6 +67,27 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       expect(r.timing.hydrateMs).toBeGreaterThan(0);
     });
 
+    it('without a prediction log answers the same, features on request, and logs nothing', async () => {
+      const quiet = stack.another({ sink: undefined });
+      const ids = ['u3', 'u1'];
+      const r = await quiet.predict('churn', { entityIds: ids }, { includeFeatures: true });
+      const plain = await quiet.predict('churn', { entityId: 'u2' });
+      r.predictions.forEach((p) => {
+        const x = users[p.entityId]!;
+        expect(p.prediction as number).toBeCloseTo(sigmoid(W.reduce((s, w, i) => s + w * x[i]!, B)), 6);
+        expect(p.features).toEqual(Object.fromEntries(refs.map((ref, i) => [ref, x[i]])));
+      });
+      expect(plain.predictions[0]!.features).toBeUndefined();
+      expect(plain.predictions[0]!.prediction as number).toBeCloseTo(
+        sigmoid(W.reduce((s, w, i) => s + w * users.u2![i]!, B)),
+        6,
+      );
+      expect(quiet.log).toBeUndefined();
+      await new Promise((done) => setTimeout(done, 50)); // past the stack log's 5 ms batching delay
+      const asked = new Set([r.requestId, plain.requestId]);
+      expect(stack.sink.records.filter((x) => asked.has(x.requestId))).toEqual([]);
+    });
+
     it('answers a batch in the order asked, reading the online store once', async () => {
       const before = store.reads;
       const ids = ['u3', 'u1', 'u2', 'u1'];

@@ -48,6 +48,13 @@ describe('configuration', () => {
     );
   });
 
+  it('logs predictions unless STRATA_PREDICTION_LOG is off, and names a bad value', () => {
+    expect(loadConfig({}).predictionLog).toBe(true);
+    expect(loadConfig({ STRATA_PREDICTION_LOG: 'on' }).predictionLog).toBe(true);
+    expect(loadConfig({ STRATA_PREDICTION_LOG: 'off' }).predictionLog).toBe(false);
+    expect(() => loadConfig({ STRATA_PREDICTION_LOG: 'no' })).toThrow(/STRATA_PREDICTION_LOG: must be on or off/);
+  });
+
   it('accepts the development storage shorthand', () => {
     expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).storage).toMatchObject({
       kind: 'connectionString',

@@ -305,7 +305,7 @@ export class RedisOnlineStore implements OnlineStore {
    */
   private async run<T>(client: Redis, op: () => Promise<T | null>, what: string): Promise<T> {
     try {
-      await this.signIn();
+      if (this.credentials) await this.signIn(); // no credential: no extra turn of the event loop per read
       const r = await op();
       if (r === null) throw new Error('the pipeline was discarded');
       return r;
