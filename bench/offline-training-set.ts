@@ -6,7 +6,9 @@
  * the feature rows arriving up to 3 days late, each its own view over the same spine). Target:
  * the default bitemporal mode (api_row) / bare ASOF JOIN <= 1.2 where <= 5% of rows are late.
  * peakRssMb: the process's peak resident memory during each variant (Linux), under the
- * DuckDB memory limit printed beside it (STRATA_DUCKDB_MEMORY_LIMIT's default).
+ * DuckDB memory limit printed beside it (STRATA_DUCKDB_MEMORY_LIMIT's default); rssAtStartMb:
+ * what was already resident when that run started (kept from earlier variants and shares:
+ * the peak of a later share includes it).
  *
  *   node dist/bench/offline-training-set.js
  *   SPINE_ROWS=100000 FEATURE_ROWS=1000000 node dist/bench/offline-training-set.js   (quick run)
@@ -53,20 +55,24 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 /**
  * Peak resident memory of this process (MB) while `fn` runs: Linux's high-water mark, reset
- * first (clear_refs 5), so setup and the other variants do not count. Undefined elsewhere.
+ * first (clear_refs 5), so setup and the other variants do not count, and the resident memory
+ * at the start (part of the peak). Undefined elsewhere.
  */
-async function peakRss(fn: () => Promise<unknown>): Promise<{ ms: number; peakRssMb: number | undefined }> {
-  const hwm = () => {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+async function peakRss(
+  fn: () => Promise<unknown>,
+): Promise<{ ms: number; peakRssMb: number | undefined; rssAtStartMb: number | undefined }> {
+  const status = (field: string) => {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync('/proc/self/status', 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : undefined;
   };
   try {
     fs.writeFileSync('/proc/self/clear_refs', '5');
   } catch {
-    return { ms: await timed(fn), peakRssMb: undefined };
+    return { ms: await timed(fn), peakRssMb: undefined, rssAtStartMb: undefined };
   }
+  const rssAtStartMb = status('VmRSS');
   const ms = await timed(fn);
-  return { ms, peakRssMb: hwm() };
+  return { ms, peakRssMb: status('VmHWM'), rssAtStartMb };
 }
 
 async function main() {
@@ -180,11 +186,15 @@ async function main() {
       };
       const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
       const peaks: Record<string, number> = {};
+      const atStart: Record<string, number> = {};
       for (let r = 0; r < REPEAT; r++)
         for (const [k, fn] of Object.entries(variants)) {
-          const { ms, peakRssMb } = await peakRss(fn);
+          const { ms, peakRssMb, rssAtStartMb } = await peakRss(fn);
           times[k]!.push(ms);
-          if (peakRssMb !== undefined) peaks[k] = Math.max(peaks[k] ?? 0, peakRssMb);
+          if (peakRssMb !== undefined && peakRssMb > (peaks[k] ?? 0)) {
+            peaks[k] = peakRssMb;
+            if (rssAtStartMb !== undefined) atStart[k] = rssAtStartMb; // of the run that peaked
+          }
         }
       // On a shared machine the best of REPEAT runs is the least disturbed one; medians are shown too.
       const best = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(Math.min(...v))]));
@@ -208,6 +218,7 @@ async function main() {
         medianMs: ms,
         runsMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(Math.round)])),
         peakRssMb: peaks,
+        rssAtStartMb: atStart,
         ratios: ratios(best),
         medianRatios: ratios(ms),
       };

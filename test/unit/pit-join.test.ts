@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConnection } from '../../shared/features/offline';
 import { literal } from '../../shared/features/offline/duckdb';
-import { pointInTimeJoin, type KnownAt, type PitView } from '../../shared/features/pit/join';
+import { asofKey, pointInTimeJoin, type KnownAt, type PitView } from '../../shared/features/pit/join';
 import { loadSpine, type SpineRow } from '../../shared/features/pit/spine';
 
 /** 2024-01-01 at hh:mm (UTC), epoch ms. */
@@ -148,6 +148,43 @@ describe('point-in-time join: only what was known at each spine time', () => {
   it('breaks ties on event time by the later created time', async () => {
     expect(await xs(u1(at(13), at(13, 30)), xView())).toEqual([22, 22]);
     expect(await xs(u1(at(12, 59, 59, 999)), xView())).toEqual([2]);
+  });
+
+  it('where the newest event had not arrived, takes the newest row that had, ties included, with either ASOF key', async () => {
+    // The join's step 1 finds the newest event (ties: the later arrival) among all rows; when
+    // that row arrived after ts, step 2 must give the newest row that had arrived by the same
+    // order, which can be its own tie partner (same event time, earlier arrival).
+    const rows: Feat[] = [
+      ['u1', at(10), at(10), 1],
+      ['u1', at(10), at(10, 10), 2], // correction of 1, 10 min later
+      ['u1', at(11), at(11), 3],
+      ['u1', at(11), at(14), 4], // correction of 3, 3 h late
+      ['u1', at(12), at(16), 5], // late
+    ];
+    const files = [await segment('late-ties', 'x', 'BIGINT', rows)];
+    const keyBounds = {
+      minEventTs: Math.min(...rows.map((r) => r[1])),
+      maxEventTs: Math.max(...rows.map((r) => r[1])),
+      minLagMs: Math.min(...rows.map((r) => r[2] - r[1])),
+      maxLagMs: Math.max(...rows.map((r) => r[2] - r[1])),
+    };
+    const spine = u1(at(10, 5), at(10, 10), at(11, 30), at(12, 30), at(14), at(16));
+    const expected = [
+      1, // step 1 finds 2 (same event, later arrival), in flight: its tie partner 1 had arrived
+      2,
+      3, // step 1 finds 4, late: 3 (same event time), not the older 2
+      3, // step 1 finds 5, late; 4 late too: 3
+      4, // 4 has just arrived; 5 still late
+      5,
+    ];
+    for (const view of [
+      { ...xView(), files },
+      { ...xView(), files, keyBounds },
+    ])
+      expect({ packed: asofKey(view).packed, x: await xs(spine, view) }).toEqual({
+        packed: view.keyBounds !== undefined,
+        x: expected,
+      });
   });
 
   it('treats the TTL boundary as expired: event_ts must be greater than ts - ttl', async () => {
