@@ -30,6 +30,7 @@ import { OfflineStore, withConnection } from '../shared/features/offline';
 import { fileList, literal, setDuckdbMemoryLimit } from '../shared/features/offline/duckdb';
 import { buildTrainingSet, type TrainingSetRequest } from '../shared/features/pit';
 import { TrainingSetBlobs } from '../shared/azure/training-set-blobs';
+import { median, target } from './lib/ab';
 
 const SPINE_ROWS = Number(process.env.SPINE_ROWS ?? 1_000_000);
 const FEATURE_ROWS = Number(process.env.FEATURE_ROWS ?? 10_000_000);
@@ -42,11 +43,6 @@ const MEMORY_LIMIT = process.env.MEMORY_LIMIT;
 const T0 = Date.UTC(2024, 0, 1);
 const DAY = 86_400_000;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const s = performance.now();
   await fn();
@@ -108,7 +104,7 @@ async function main() {
           duckdbMemoryLimit: await withConnection(async (c) =>
             String((await c.runAndReadAll(`SELECT current_setting('memory_limit')`)).getRows()[0]![0]),
           ),
-          target: 'api_row / asof <= 1.2 with <= 5% late',
+          target: 'api_row / asof <= 1.2 and peak RSS of api_row <= 1 GB, with <= 5% late (per share: targets)',
           byLateShare: byShare,
         },
         null,
@@ -221,6 +217,11 @@ async function main() {
         rssAtStartMb: atStart,
         ratios: ratios(best),
         medianRatios: ratios(ms),
+        // The targets bind at <= 5% late; at 30% they are printed for comparison.
+        targets: {
+          ratio: target('<=', 1.2, ratios(best).api_row_vs_asof),
+          peakRssMb: target('<=', 1024, peaks.api_row ?? Infinity),
+        },
       };
     }
   } finally {
