@@ -4,6 +4,11 @@
  *   FIXED buckets, so histograms from many instances add up bucket by bucket.
  * - A recent window in-process (a ring of time slots of the same bucket counts) for
  *   `GET /api/models/{model}/stats`: p50/p95/p99 and each version's share of traffic.
+ * A request costs plain number increments: prom-client's inc/observe hash the label set on
+ * every call (its `labels()` children too), ~12 us a request at load (issue 19), so the
+ * Prometheus view keeps its own cumulative counts per series and hands them to prom-client
+ * in each metric's `collect` (called by the registry at every scrape and by the
+ * OpenTelemetry bridge's reads), whose output (names, labels, buckets, values) is unchanged.
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 
@@ -11,6 +16,8 @@ import { Counter, Histogram, Registry } from 'prom-client';
 export const LATENCY_BUCKETS_MS: readonly number[] = Object.freeze([
   0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 250, 500, 1000, 2500, 5000, 10000,
 ]);
+/** The same bounds in seconds, the histogram's unit; a value is bucketed in seconds, as prom-client did. */
+const LATENCY_BUCKETS_S: readonly number[] = Object.freeze(LATENCY_BUCKETS_MS.map((ms) => ms / 1000));
 
 export interface Observation {
   latencyMs: number;
@@ -57,6 +64,26 @@ interface Series {
   buckets: Uint32Array; // LATENCY_BUCKETS_MS.length + 1 (+Inf)
 }
 
+/** One Prometheus series (model, version, shadow) since start: what prom-client kept per label set. */
+interface Cumulative {
+  labels: Record<'model' | 'version' | 'shadow', string>;
+  requests: number;
+  predictions: number;
+  count: number;
+  /** Seconds, summed in the order observed (the same float total prom-client reported). */
+  sum: number;
+  /** Per finite bound of LATENCY_BUCKETS_S (not cumulative); +Inf is `count`. */
+  buckets: Float64Array;
+}
+
+/** prom-client's per-label-set histogram entry (lib/histogram.js), filled at scrape time. */
+interface HistogramEntry {
+  labels: Record<string, string>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
 interface Slot {
   start: number;
   series: Map<string, Series>;
@@ -69,6 +96,8 @@ export class ServingMetrics {
   private readonly predictions: Counter<'model' | 'version' | 'shadow'>;
   private readonly errors: Counter<'model' | 'version' | 'shadow' | 'status'>;
   private readonly latency: Histogram<'model' | 'version' | 'shadow'>;
+  /** Keyed like the ring's series; insertion order is the series order of the export. */
+  private readonly cumulative = new Map<string, Cumulative>();
   private readonly slots: Slot[];
   private readonly slotMs: number;
   private readonly windowMs: number;
@@ -83,17 +112,26 @@ export class ServingMetrics {
       series: new Map(),
     }));
     const registers = [this.registry];
+    const cumulative = this.cumulative;
+    /** A counter's collect: its values are set from the cumulative counts (prom-client hashes here, once per series per scrape). */
+    const counted = (value: (c: Cumulative) => number) =>
+      function (this: Counter<'model' | 'version' | 'shadow'>) {
+        this.reset();
+        for (const c of cumulative.values()) this.inc(c.labels, value(c));
+      };
     this.requests = new Counter({
       name: 'strata_predict_requests_total',
       help: 'Predict requests served, per model version',
       labelNames: ['model', 'version', 'shadow'],
       registers,
+      collect: counted((c) => c.requests),
     });
     this.predictions = new Counter({
       name: 'strata_predictions_total',
       help: 'Entities predicted, per model version',
       labelNames: ['model', 'version', 'shadow'],
       registers,
+      collect: counted((c) => c.predictions),
     });
     // Same labels as the request counter (plus status), so errors / requests divides label by label.
     this.errors = new Counter({
@@ -106,26 +144,56 @@ export class ServingMetrics {
       name: 'strata_predict_duration_seconds',
       help: 'Predict latency per model version (fixed buckets: merge across instances by summing)',
       labelNames: ['model', 'version', 'shadow'],
-      buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
+      buckets: [...LATENCY_BUCKETS_S],
       registers,
+      // prom-client has no public setter for bucket counts: its label-set entries are written
+      // directly (the shape of lib/histogram.js, 15.x), so its own code still renders the
+      // buckets, +Inf, _sum and _count. test/unit/serving-metrics.test.ts pins the output.
+      collect(this: Histogram<'model' | 'version' | 'shadow'>) {
+        const entries: Record<string, HistogramEntry> = {};
+        for (const [k, c] of cumulative) {
+          const bucketValues: Record<number, number> = {};
+          LATENCY_BUCKETS_S.forEach((le, i) => (bucketValues[le] = c.buckets[i]!));
+          entries[k] = { labels: { ...c.labels }, bucketValues, sum: c.sum, count: c.count };
+        }
+        (this as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap = entries;
+      },
     });
   }
 
   observe(model: string, version: number, o: Observation): void {
-    const labels = { model, version: String(version), shadow: String(o.shadow) };
-    this.requests.inc(labels);
-    this.predictions.inc(labels, o.predictions);
-    this.latency.observe(labels, o.latencyMs / 1000);
-    const s = this.series(model, version, o.shadow);
+    const key = seriesKey(model, version, o.shadow);
+    const c = this.cumulative.get(key) ?? this.addCumulative(key, model, version, o.shadow);
+    const seconds = o.latencyMs / 1000;
+    c.requests++;
+    c.predictions += o.predictions;
+    c.count++;
+    c.sum += seconds;
+    const b = bucketIndex(LATENCY_BUCKETS_S, seconds);
+    if (b < LATENCY_BUCKETS_S.length) c.buckets[b]!++;
+    const s = this.series(key, model, version, o.shadow);
     s.requests++;
     s.predictions += o.predictions;
-    s.buckets[bucketIndex(o.latencyMs)]!++;
+    s.buckets[bucketIndex(LATENCY_BUCKETS_MS, o.latencyMs)]!++;
   }
 
   /** A failed request; version 0 when it failed before a version was chosen. */
   error(model: string, version: number, status: number, shadow = false): void {
     this.errors.inc({ model, version: String(version), shadow: String(shadow), status: String(status) });
-    this.series(model, version, shadow).errors++;
+    this.series(seriesKey(model, version, shadow), model, version, shadow).errors++;
+  }
+
+  private addCumulative(key: string, model: string, version: number, shadow: boolean): Cumulative {
+    const c: Cumulative = {
+      labels: { model, version: String(version), shadow: String(shadow) },
+      requests: 0,
+      predictions: 0,
+      count: 0,
+      sum: 0,
+      buckets: new Float64Array(LATENCY_BUCKETS_S.length),
+    };
+    this.cumulative.set(key, c);
+    return c;
   }
 
   /** Live predict requests per second over the last `spanMs`, every model (what monitoring's load guard reads). */
@@ -185,7 +253,7 @@ export class ServingMetrics {
     };
   }
 
-  private series(model: string, version: number, shadow: boolean): Series {
+  private series(k: string, model: string, version: number, shadow: boolean): Series {
     const now = this.now();
     const start = now - (now % this.slotMs);
     const slot = this.slots[Math.floor(now / this.slotMs) % this.slots.length]!;
@@ -193,7 +261,6 @@ export class ServingMetrics {
       slot.start = start;
       slot.series.clear();
     }
-    const k = `${model}\u0000${version}\u0000${shadow}`;
     let s = slot.series.get(k);
     if (!s) {
       slot.series.set(
@@ -213,12 +280,17 @@ export class ServingMetrics {
   }
 }
 
-function bucketIndex(ms: number): number {
+function seriesKey(model: string, version: number, shadow: boolean): string {
+  return `${model}\u0000${version}\u0000${shadow}`;
+}
+
+/** Index of the first bound >= value; bounds.length (+Inf) when above them all. */
+function bucketIndex(bounds: readonly number[], value: number): number {
   let lo = 0;
-  let hi = LATENCY_BUCKETS_MS.length; // index of +Inf
+  let hi = bounds.length; // index of +Inf
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (ms <= LATENCY_BUCKETS_MS[mid]!) hi = mid;
+    if (value <= bounds[mid]!) hi = mid;
     else lo = mid + 1;
   }
   return lo;

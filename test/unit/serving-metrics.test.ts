@@ -1,3 +1,4 @@
+import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LATENCY_BUCKETS_MS, ServingMetrics, quantile } from '../../shared/serving/metrics';
 
@@ -78,6 +79,71 @@ describe('serving metrics', () => {
       'strata_predict_duration_seconds_bucket{le="0.001",model="churn",version="1",shadow="false"} 2',
     );
     expect(text).toContain('strata_predict_requests_total{model="churn",version="1",shadow="false"} 6');
+  });
+
+  it("exports exactly what prom-client's own inc/observe per request would (text and JSON)", async () => {
+    // The reference: the same metrics counted the direct way, label set by label set.
+    const ref = new Registry();
+    const labelNames = ['model', 'version', 'shadow'] as const;
+    const registers = [ref];
+    const requests = new Counter({
+      name: 'strata_predict_requests_total',
+      help: 'Predict requests served, per model version',
+      labelNames,
+      registers,
+    });
+    const predictions = new Counter({
+      name: 'strata_predictions_total',
+      help: 'Entities predicted, per model version',
+      labelNames,
+      registers,
+    });
+    const errors = new Counter({
+      name: 'strata_predict_errors_total',
+      help: 'Predict requests that failed, per model version and HTTP status',
+      labelNames: [...labelNames, 'status'],
+      registers,
+    });
+    const latency = new Histogram({
+      name: 'strata_predict_duration_seconds',
+      help: 'Predict latency per model version (fixed buckets: merge across instances by summing)',
+      labelNames,
+      buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
+      registers,
+    });
+    const m = new ServingMetrics();
+    // Bounds exactly, just above them, overflow, zero, fractions whose seconds sum rounds.
+    const latencies = [0, 0.25, 0.2500001, 1, 1.1, 3, 7.5, 9.99, 10000, 10000.5, 12345, 0.1 + 0.2, 42.42];
+    const series = [
+      ['churn', 1, false],
+      ['churn', 2, false],
+      ['churn', 3, true],
+      ['fraud', 7, false],
+    ] as const;
+    let n = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const ms of latencies) {
+        const [model, version, shadow] = series[n++ % series.length]!;
+        const o = { latencyMs: ms * (round + 1), predictions: (n % 5) + 1, shadow };
+        m.observe(model, version, o);
+        const labels = { model, version: String(version), shadow: String(shadow) };
+        requests.inc(labels);
+        predictions.inc(labels, o.predictions);
+        latency.observe(labels, o.latencyMs / 1000);
+        if (n % 4 === 0) {
+          m.error(model, version, 503, shadow);
+          errors.inc({ ...labels, status: '503' });
+        }
+      }
+    }
+    expect(await m.registry.metrics()).toBe(await ref.metrics());
+    expect(await m.registry.getMetricsAsJSON()).toEqual(await ref.getMetricsAsJSON());
+    // A later scrape reports what was observed since, not a second copy.
+    m.observe('churn', 1, { latencyMs: 2, predictions: 3, shadow: false });
+    requests.inc({ model: 'churn', version: '1', shadow: 'false' });
+    predictions.inc({ model: 'churn', version: '1', shadow: 'false' }, 3);
+    latency.observe({ model: 'churn', version: '1', shadow: 'false' }, 0.002);
+    expect(await m.registry.metrics()).toBe(await ref.metrics());
   });
 
   it('interpolates inside a bucket and reports the last bound for the overflow bucket', () => {
