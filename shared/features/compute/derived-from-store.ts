@@ -37,12 +37,17 @@
 import type { FeatureRepo, ResolvedView } from '../definitions/repo';
 import type { FeatureRow } from '../definitions/values';
 import type { OfflineStore } from '../offline/store';
-import type { SegmentLineage } from '../offline/types';
+import type { SegmentLineage, SegmentRecord } from '../offline/types';
+import { DAY_MS } from '../ledger/ledger';
 import { segmentRefs, type SegmentRef } from '../ingest/online-backlog';
 import type { BlobLeases } from '../../azure/lease';
 import { computeView } from './transform';
 import { sameValues } from './aggregate';
 import { eventDaysIn } from '../offline/segment-id';
+import { canonicalJson } from '../../canonical-json';
+
+/** Past this many days a retried batch's own segments are found by one listing rather than a lookup per day. */
+const MAX_LOOKUP_DAYS = 7;
 
 export interface DerivedRefresh {
   /** New rows per derived view (corrections included), in DAG order. */
@@ -192,9 +197,12 @@ export class DerivedViewsFromStore {
 
   /**
    * Rows of `view` already committed under this lineage (a retry of the same batch), from `from`
-   * to `until`. A segment's id follows from its input, view, version and day, so the batch's own
-   * segments are point lookups on the days of [from, until] (rows past `until` were never
-   * computed), not a listing of every segment since `from`, which grows with the view's history.
+   * to `until`. A segment's id follows from its input, view, version and day, so over a range of
+   * a few days (a batch of recent events: the usual case) the batch's own segments are point
+   * lookups on the days of [from, until] (rows past `until` were never computed), not a listing
+   * of every segment since `from`, which grows with the view's history. A longer range (a late
+   * correction, a clock moved far ahead by a future-dated record) would be a lookup per day, as
+   * many as the range has: there one listing since `from` is cheaper, and bounded.
    */
   private async committedBy(
     view: ResolvedView,
@@ -202,9 +210,22 @@ export class DerivedViewsFromStore {
     from: number,
     until: number,
   ): Promise<FeatureRow[]> {
-    const days = eventDaysIn(from, until + 1);
-    const found = await this.deps.offline.committedSegments(view.name, view.version, lineage.input, days);
-    const mine = [...found.values()].filter((s) => s.state === 'live' && s.maxEventTs >= from);
+    const offline = this.deps.offline;
+    let mine: SegmentRecord[];
+    if (until - from < MAX_LOOKUP_DAYS * DAY_MS) {
+      const found = await offline.committedSegments(
+        view.name,
+        view.version,
+        lineage.input,
+        eventDaysIn(from, until + 1),
+      );
+      mine = [...found.values()].filter((s) => s.state === 'live' && s.maxEventTs >= from);
+    } else {
+      const id = canonicalJson(lineage.input);
+      mine = (await offline.listSegments(view.name, { version: view.version, from })).filter(
+        (s) => canonicalJson(s.lineage.input) === id,
+      );
+    }
     const rows: FeatureRow[] = [];
     for (const s of mine)
       rows.push(...(await this.deps.offline.segmentRows(view.name, view.version, s.day, s.segmentId)));

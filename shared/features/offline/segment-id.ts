@@ -28,8 +28,13 @@ export function eventDay(ms: number): string {
 let lastDayNumber = NaN;
 let lastDayText = '';
 
+/** A range longer than this (about 270 years) is a caller's mistake, refused rather than listed day by day. */
+const MAX_DAYS_IN_RANGE = 100_000;
+
 /** The UTC days that [from, to) overlaps, in order: the offline store's partitions of a range. */
 export function eventDaysIn(from: number, to: number): string[] {
+  if (!Number.isFinite(from) || !Number.isFinite(to) || (to - from) / DAY_MS > MAX_DAYS_IN_RANGE)
+    throw new RangeError(`eventDaysIn: [${from}, ${to}) is not a range of at most ${MAX_DAYS_IN_RANGE} days`);
   const out: string[] = [];
   for (let t = Math.floor(from / DAY_MS) * DAY_MS; t < to; t += DAY_MS) out.push(eventDay(t));
   return out;
