@@ -1,7 +1,7 @@
 // The per-record helpers ingest leans on: the day of an event time (kept for the last day asked)
 // and the rows of a write that can win the online compare-and-set.
 import { describe, expect, it } from 'vitest';
-import { eventDay } from '../../shared/features/offline/segment-id';
+import { eventDay, eventDaysIn } from '../../shared/features/offline/segment-id';
 import { newestPerEntity } from '../../shared/features/online/codec';
 import type { FeatureRow } from '../../shared/features/definitions/values';
 
@@ -27,6 +27,22 @@ describe('eventDay', () => {
 
   it('refuses a time that is not one', () => {
     expect(() => eventDay(NaN)).toThrow(RangeError);
+  });
+});
+
+describe('eventDaysIn', () => {
+  it('lists the UTC days from the one holding the start to the last one before the end', () => {
+    expect(eventDaysIn(Date.parse('2024-02-28T23:00:00Z'), Date.parse('2024-03-01T00:00:00.001Z'))).toEqual([
+      '2024-02-28',
+      '2024-02-29',
+      '2024-03-01',
+    ]);
+  });
+
+  it('refuses an endless or absurdly long range rather than listing it day by day', () => {
+    expect(() => eventDaysIn(-Infinity, 0)).toThrow(RangeError);
+    expect(() => eventDaysIn(0, Infinity)).toThrow(RangeError);
+    expect(() => eventDaysIn(0, 8.64e15)).toThrow(/at most 100000 days/);
   });
 });
 
