@@ -55,67 +55,84 @@ describe('exactly-once effect', () => {
     expect(rec!.values.clicks_24h).toBe(5);
   });
 
-  it('a crash after the view commits but before the batch-done marker: the redelivery completes it, nothing doubles', async () => {
-    const p = await platform();
-    const offline = await p.offline();
-    // The real store, failing the one write that marks the batch done (the source segment).
-    let failNext = true;
-    const crashing = new Proxy(offline, {
-      get(target, prop, recv) {
-        if (prop === 'writeRows') {
-          return async (
-            spec: Parameters<OfflineStore['writeRows']>[0],
-            rows: Parameters<OfflineStore['writeRows']>[1],
-          ) => {
-            if (failNext && spec.view === sourceSegmentView('clicks')) {
-              failNext = false;
-              throw new Error('simulated crash before the batch-done marker');
-            }
-            return target.writeRows(spec, rows);
-          };
-        }
-        return Reflect.get(target, prop, recv);
-      },
-    });
-    const deps = {
-      repo: featureRepo,
-      offline: crashing,
-      online: p.online,
-      deadLetters: p.deadLetters,
-      ledger: await p.ledger(),
-      onlineBacklog: await p.onlineBacklog(),
-      leases: p.leases,
-    };
-    const events = clickEvents(START, ['b1'], 4);
-    await expect(
-      new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) }),
-    ).rejects.toThrow(/simulated crash/);
-    const afterCrash = await viewRows(offline, 'user_clicks');
-    expect(afterCrash.length).toBeGreaterThan(0);
-    expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(0);
-    // The derived value committed offline by the crashed attempt, gone from the online store: only the
-    // retry's lookup of the segments its batch committed (nothing differs to recompute) can bring it back.
-    const engagement = await viewRows(offline, 'user_engagement');
-    expect(engagement.length).toBeGreaterThan(0);
-    expect(await p.online.forgetAfter('user_engagement', ['b1'], 0)).toBe(1);
+  // The retry finds the segments its batch committed by a lookup per day over a few days, by one
+  // listing over a longer range (a correction days old in the batch): both paths are exercised.
+  it.each([
+    { span: 'recent events, a lookup per day', earlierMs: 0 },
+    { span: 'one event ten days older, one listing', earlierMs: 10 * 86_400_000 },
+  ])(
+    'a crash after the view commits but before the batch-done marker: the redelivery completes it, nothing doubles ($span)',
+    async ({ earlierMs }) => {
+      const p = await platform();
+      const offline = await p.offline();
+      // The real store, failing the one write that marks the batch done (the source segment).
+      let failNext = true;
+      const crashing = new Proxy(offline, {
+        get(target, prop, recv) {
+          if (prop === 'writeRows') {
+            return async (
+              spec: Parameters<OfflineStore['writeRows']>[0],
+              rows: Parameters<OfflineStore['writeRows']>[1],
+            ) => {
+              if (failNext && spec.view === sourceSegmentView('clicks')) {
+                failNext = false;
+                throw new Error('simulated crash before the batch-done marker');
+              }
+              return target.writeRows(spec, rows);
+            };
+          }
+          return Reflect.get(target, prop, recv);
+        },
+      });
+      const deps = {
+        repo: featureRepo,
+        offline: crashing,
+        online: p.online,
+        deadLetters: p.deadLetters,
+        ledger: await p.ledger(),
+        onlineBacklog: await p.onlineBacklog(),
+        leases: p.leases,
+      };
+      const recent = clickEvents(START, ['b1'], 4);
+      const events = earlierMs ? [{ ...recent[0]!, ts: new Date(START - earlierMs).toISOString() }, ...recent] : recent;
+      const last = events.length - 1;
+      // The batch-done marker is the source's segment, one per day of the batch's events.
+      const eventDays = new Set(events.map((e) => String(e.ts).slice(0, 10))).size;
+      await expect(
+        new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, last) }),
+      ).rejects.toThrow(/simulated crash/);
+      const afterCrash = await viewRows(offline, 'user_clicks');
+      expect(afterCrash.length).toBeGreaterThan(0);
+      expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(0);
+      // The derived value committed offline by the crashed attempt, gone from the online store: only the
+      // retry's lookup of the segments its batch committed (nothing differs to recompute) can bring it back.
+      const engagement = await viewRows(offline, 'user_engagement');
+      expect(engagement.length).toBeGreaterThan(0);
+      expect(await p.online.forgetAfter('user_engagement', ['b1'], 0)).toBe(1);
 
-    // A new process gets the batch again.
-    const redelivered = await new IngestService(deps).ingest({
-      source: 'clicks',
-      records: records(events),
-      batch: batch('1', 0, 3),
-    });
-    expect(redelivered.status).toBe('ingested');
-    expect(await viewRows(offline, 'user_clicks')).toEqual(afterCrash);
-    expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(1);
-    expect(await viewRows(offline, 'user_engagement')).toEqual(engagement);
-    const [online] = await p.online.read([{ view: 'user_engagement', entityId: 'b1' }]);
-    expect(online?.values).toEqual(engagement.at(-1)!.v);
-    expect(
-      (await new IngestService(deps).ingest({ source: 'clicks', records: records(events), batch: batch('1', 0, 3) }))
-        .status,
-    ).toBe('already-ingested');
-  });
+      // A new process gets the batch again.
+      const redelivered = await new IngestService(deps).ingest({
+        source: 'clicks',
+        records: records(events),
+        batch: batch('1', 0, last),
+      });
+      expect(redelivered.status).toBe('ingested');
+      expect(await viewRows(offline, 'user_clicks')).toEqual(afterCrash);
+      expect(await offline.listSegments(sourceSegmentView('clicks'))).toHaveLength(eventDays);
+      expect(await viewRows(offline, 'user_engagement')).toEqual(engagement);
+      const [online] = await p.online.read([{ view: 'user_engagement', entityId: 'b1' }]);
+      expect(online?.values).toEqual(engagement.at(-1)!.v);
+      expect(
+        (
+          await new IngestService(deps).ingest({
+            source: 'clicks',
+            records: records(events),
+            batch: batch('1', 0, last),
+          })
+        ).status,
+      ).toBe('already-ingested');
+    },
+  );
 
   it('a retry in the same process reuses the computed rows (windows never count a batch twice)', async () => {
     const p = await platform();
