@@ -156,10 +156,10 @@ export async function baselineFromParquet(
  * A window of the prediction log as ingest stores it: `rows` records of `model` version 1 with
  * event times spread over [start, start + 1 h), in `files` segments written by the offline
  * store's own segment writer (the predictions source's layout: its fields, then a DOUBLE column
- * per key of `features` and `featureAgeMs`, sorted, zstd). Each feature `<name>` of `columns`
- * is logged as `v:<name>` (categories as their index, numbers as every logged feature is), the
- * `score` column is the prediction and the `probability` output, every 50th record has
- * `v:<first>` defaulted (and no age for it), the other ages are 0-10 min.
+ * per key of `features` and `viewAgeMs`, sorted, zstd). Each feature `<name>` of `columns` is
+ * logged as `v:<name>` of the one view `v` (categories as their index, numbers as every logged
+ * feature is), the `score` column is the prediction and the `probability` output, every 50th
+ * record has `v:<first>` defaulted, and every record the age of view `v`, 0-10 min.
  */
 export async function writePredictionSegments(
   conn: DuckDBConnection,
@@ -186,20 +186,22 @@ export async function writePredictionSegments(
     shadow: 'false',
     features: 'NULL',
     defaulted: `CASE WHEN ${defaulted} THEN ${literal(JSON.stringify([first]))} ELSE '[]' END`,
+    viewAgeMs: 'NULL',
     featureAgeMs: 'NULL',
     overridden: `'[]'`,
     prediction: 'CAST(score AS VARCHAR)',
+    predictionNumber: 'score',
     outputs: `json_object('probability', score)::VARCHAR`,
     latencyMs: '2.5',
   };
-  // The first feature of a defaulted record holds its default (0) and has no age.
-  const maps = features.flatMap((c, k) => [
-    [mapColumn('features', key(c)), k === 0 ? `CASE WHEN ${defaulted} THEN 0 ELSE ${value(c)} END` : value(c)],
-    [
-      mapColumn('featureAgeMs', key(c)),
-      `${k === 0 ? `CASE WHEN ${defaulted} THEN NULL ELSE ` : ''}CAST(hash(id, ${k}) % 600000 AS DOUBLE)${k === 0 ? ' END' : ''}`,
-    ],
-  ]);
+  // The first feature of a defaulted record holds its default (0); every record read view `v` (its other features).
+  const maps = [
+    ...features.map((c, k) => [
+      mapColumn('features', key(c)),
+      k === 0 ? `CASE WHEN ${defaulted} THEN 0 ELSE ${value(c)} END` : value(c),
+    ]),
+    [mapColumn('viewAgeMs', 'v'), `CAST(hash(id, 0) % 600000 AS DOUBLE)`],
+  ];
   const columns: FeatureColumn[] = [
     ...sourceColumns(source),
     ...maps.map(([name]) => ({ name: name!, type: 'float' as const })),

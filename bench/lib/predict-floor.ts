@@ -47,12 +47,7 @@ export async function floorPredict(m: FloorModel, entityId: string, t0: number):
     const ts = Date.now();
     const age = ts - Number(hash[EVENT_TS_FIELD]);
     const values: Record<string, number> = {};
-    const ages: Record<string, number> = {};
-    for (let i = 0; i < n; i++) {
-      const ref = `${m.view}:${m.features[i]!}`;
-      values[ref] = Number(hash[m.features[i]!]!.slice(1)); // as read (Strata logs doubles, not float32)
-      ages[ref] = age;
-    }
+    for (let i = 0; i < n; i++) values[`${m.view}:${m.features[i]!}`] = Number(hash[m.features[i]!]!.slice(1)); // as read (Strata logs doubles, not float32)
     const requestId = randomUUID();
     m.log.add([
       {
@@ -66,9 +61,10 @@ export async function floorPredict(m: FloorModel, entityId: string, t0: number):
         shadow: false,
         features: values,
         defaulted: [],
-        featureAgeMs: ages,
+        viewAgeMs: { [m.view]: age },
         overridden: [],
         prediction,
+        predictionNumber: prediction,
         outputs: { [output]: prediction },
         latencyMs: performance.now() - t0,
       },

@@ -6,9 +6,10 @@
  *                 predictions hub (STRATA_PREDICTIONS_HUB, default "predictions"); one record
  *                 per PredictionRecordSchema, event time `ts`, id `predictionId`.
  *
- * `features` and `featureAgeMs` are records of numbers: ingest stores each key as its own
- * DOUBLE column (`features.<view:feature>`, ingest/number-maps.ts), so monitoring scans typed
- * columns. Other nested fields (`outputs`, `defaulted`, `overridden`, and `prediction` when a
+ * `features` and `viewAgeMs` (and `featureAgeMs` of older records) are records of numbers:
+ * ingest stores each key as its own DOUBLE column (`features.<view:feature>`,
+ * ingest/number-maps.ts), so monitoring scans typed columns, as it does `predictionNumber`.
+ * Other nested fields (`outputs`, `defaulted`, `overridden`, and `prediction` when a
  * model answers a vector) have no single column type; ingest stores them as JSON text.
  */
 import { source } from '../features/definitions/language';

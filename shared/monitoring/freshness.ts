@@ -1,18 +1,24 @@
 /**
  * Feature freshness at prediction time, per window and feature: how old each online value was
- * when a prediction used it. The predictor logs it with every prediction (`featureAgeMs`, the
- * prediction's time minus the event time the online store keeps with the value), so it is part
- * of the window's one scan (window-query.ts `extra`): the exact count and max over all rows,
- * and p50/p95 over the window's bounded uniform sample (the ages ride along with the sampled
- * rows; a window no larger than the sample has exact quantiles). DuckDB's `approx_quantile`
- * (a t-digest per feature) cost about 2 s per million rows × 20 features, four times the
- * window's histograms; the sample's quantiles are as close (a 10,000-row sample puts p95
- * within about ±0.5 percentile) for nothing. Over the predictions that read a value
- * (defaulted, overridden and given values have no age and are not counted). Records logged
- * before the age existed have none either: a window of only those has no freshness rather
- * than failing.
+ * when a prediction used it. All features of a view come from one online record with one event
+ * time, so the predictor logs one age per view read (`viewAgeMs`, the prediction's time minus
+ * the record's event time): a window reads one age column per view rather than one per
+ * feature, which cost as much again as the bare histograms of 20 features. Records logged
+ * before that carry an age per feature (`featureAgeMs`), read the same way; features that
+ * share an age expression share its aggregates.
+ *
+ * A feature's freshness is over the predictions that used its view's record for it: the scan
+ * counts and maxes each age over the predictions that substituted nothing (substituted-rows.ts),
+ * and the few that did are added back per group, less those that defaulted or overrode this
+ * feature; exact counts and max. p50/p95 come from the window's bounded uniform sample, whose
+ * rows carry their ages and substitution lists (a window no larger than the sample has exact
+ * quantiles). DuckDB's `approx_quantile` (a t-digest per feature) cost about 2 s per million
+ * rows × 20 features, four times the window's histograms; a 10,000-row sample puts p95 within
+ * about ±0.5 percentile for nothing. Given values have no age; a window of records logged
+ * before ages existed has no freshness rather than failing.
  */
 import type { ExtraAggregates, SampleColumns } from './window-query';
+import { parseList, SUBSTITUTED_SQL, type SubstitutedGroup } from './substituted-rows';
 
 export interface FeatureFreshness {
   /** Predictions whose value of this feature came from the online store. */
@@ -22,38 +28,91 @@ export interface FeatureFreshness {
   maxMs: number;
 }
 
-/** The prediction log's field holding the ages (a number map: a column per feature, prediction-columns.ts). */
-export const AGE_FIELD = 'featureAgeMs';
+/** The prediction log's field holding the ages, one per view read (a number map: a column per view, prediction-columns.ts). */
+export const AGE_FIELD = 'viewAgeMs';
+/** The field records logged before `viewAgeMs` hold: one age per feature read. */
+export const LEGACY_AGE_FIELD = 'featureAgeMs';
 
-/** The window scan's share of the work, given each feature's age expression over the window relation. */
-export function freshnessAggregates(ages: Record<string, string>): ExtraAggregates {
+/** Each feature's age as one of a few distinct expressions (features of one view share theirs). */
+export interface AgeColumns {
+  exprs: string[];
+  /** Feature -> index into `exprs`. */
+  byFeature: Record<string, number>;
+}
+
+/** The distinct age expressions of these features (a feature whose age no layout holds is left out). */
+export function ageColumns(ages: Record<string, string>): AgeColumns {
+  const exprs: string[] = [];
+  const byFeature: Record<string, number> = {};
+  for (const [feature, expr] of Object.entries(ages)) {
+    let k = exprs.indexOf(expr);
+    if (k < 0) k = exprs.push(expr) - 1;
+    byFeature[feature] = k;
+  }
+  return { exprs, byFeature };
+}
+
+/** The window scan's share of the work. */
+export function freshnessAggregates(a: AgeColumns): ExtraAggregates {
+  if (!a.exprs.length) return {};
   const aggregates: Record<string, string> = {};
-  const sampled: Record<string, string> = {};
-  Object.values(ages).forEach((v, i) => {
-    aggregates[`age_n${i}`] = `count(${v})`;
-    aggregates[`age_max${i}`] = `max(${v})`;
-    sampled[`age_s${i}`] = v;
+  const sampled: Record<string, string> = { age_d: 'defaulted', age_o: 'overridden' };
+  a.exprs.forEach((e, k) => {
+    aggregates[`age_n${k}`] = `count(${e}) FILTER (WHERE NOT ${SUBSTITUTED_SQL})`;
+    aggregates[`age_max${k}`] = `max(${e}) FILTER (WHERE NOT ${SUBSTITUTED_SQL})`;
+    sampled[`age_s${k}`] = e;
   });
   return { aggregates, sampled };
 }
 
-/** Freshness per feature from the scan's row and sample; features no prediction read are absent. */
+/** Freshness per feature from the scan's row, its sample and the substituted groups; features no prediction read are absent. */
 export function readFreshness(
-  ages: Record<string, string>,
+  a: AgeColumns,
   row: Record<string, unknown>,
   sample: SampleColumns,
+  groups: readonly SubstitutedGroup[],
 ): Record<string, FeatureFreshness> {
   const out: Record<string, FeatureFreshness> = {};
-  Object.keys(ages).forEach((f, i) => {
-    const count = Number(row[`age_n${i}`] ?? 0);
-    if (!(count > 0)) return;
-    const seen: number[] = [];
-    for (const v of sample[`age_s${i}`] ?? []) if (v !== null && v !== undefined) seen.push(Number(v));
-    seen.sort((a, b) => a - b);
-    const maxMs = Number(row[`age_max${i}`]);
+  // Per sampled row, what it substituted (undefined: nothing, as in most rows).
+  const parsed = new Map<string, ReadonlySet<string>>();
+  const substituted = (sample.age_d ?? []).map((d, j) => {
+    const o = sample.age_o?.[j];
+    if ((d === '[]' || d == null) && (o === '[]' || o == null)) return undefined;
+    const key = `${String(d)}\u0000${String(o)}`;
+    let set = parsed.get(key);
+    if (!set) parsed.set(key, (set = new Set([...parseList(d), ...parseList(o)])));
+    return set;
+  });
+  // The sorted sampled ages of expression k over the rows that did not substitute `f` (all rows when `f` is none).
+  const sorted = new Map<string, number[]>();
+  const sampledAges = (k: number, f: string | undefined): number[] => {
+    const key = `${k}\u0000${f ?? ''}`;
+    let seen = sorted.get(key);
+    if (seen) return seen;
+    seen = [];
+    (sample[`age_s${k}`] ?? []).forEach((v, j) => {
+      if (v !== null && v !== undefined && !(f !== undefined && substituted[j]?.has(f))) seen!.push(Number(v));
+    });
+    seen.sort((x, y) => x - y);
+    sorted.set(key, seen);
+    return seen;
+  };
+  const sampledSubstitutions = new Set([...parsed.values()].flatMap((s) => [...s]));
+  for (const [f, k] of Object.entries(a.byFeature)) {
+    let count = Number(row[`age_n${k}`] ?? 0);
+    const max = row[`age_max${k}`];
+    let maxMs = max === null || max === undefined ? -Infinity : Number(max);
+    for (const g of groups) {
+      if (g.defaulted.includes(f) || g.overridden.includes(f)) continue;
+      count += g.ages[k]!.count;
+      if (g.ages[k]!.max !== null) maxMs = Math.max(maxMs, g.ages[k]!.max);
+    }
+    if (!(count > 0)) continue;
+    // Features of one view share the sorted ages unless the sample holds a row substituting them.
+    const seen = sampledAges(k, sampledSubstitutions.has(f) ? f : undefined);
     // A feature read by rows the sample missed: its max is the best estimate there is.
     out[f] = { count, p50Ms: quantile(seen, 0.5) ?? maxMs, p95Ms: quantile(seen, 0.95) ?? maxMs, maxMs };
-  });
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 /**
- * How a window reads one key of the prediction log's number maps (`features`, `featureAgeMs`)
+ * How a window reads one key of the prediction log's number maps (`features`, `viewAgeMs`)
  * from whatever layout its segments have: ingest stores each key as its own DOUBLE column
  * `<field>.<key>` (features/ingest/number-maps.ts), so a key is a plain column scan; segments
  * written before that layout (and keys that could not get a column) hold the map as JSON text
@@ -13,26 +13,41 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
 import { mapColumn } from '../features/ingest/number-maps';
 
-/**
- * The column names (lower-cased) of the union of these Parquet files, less those NULL in every
- * row group (by the footers' null counts, no scan): no expression then reads them, e.g. the JSON
- * column of a map, which ingest leaves NULL when every key has its typed column, so the
- * fallback to it costs nothing in a window of new segments.
- */
-export async function parquetColumns(conn: DuckDBConnection, files: readonly string[]): Promise<Set<string>> {
+export interface ParquetLayout {
+  /**
+   * The column names (lower-cased) of the union of the files, less those NULL in every row group:
+   * no expression then reads them, e.g. the JSON column of a map, which ingest leaves NULL when
+   * every key has its typed column, so the fallback to it costs nothing in a window of new segments.
+   */
+  columns: Set<string>;
+  /** Those every file has with no NULL in any row group: an expression needs no fallback for them. */
+  withoutNulls: Set<string>;
+}
+
+/** The columns of the union of these Parquet files and which hold values, by the footers' null counts (no scan). */
+export async function parquetLayout(conn: DuckDBConnection, files: readonly string[]): Promise<ParquetLayout> {
   const list = `[${files.map(literal).join(', ')}]`;
   const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`);
-  const empty = await conn.runAndReadAll(
-    `SELECT path_in_schema FROM parquet_metadata(${list}) GROUP BY 1
-     HAVING bool_and(stats_null_count IS NOT NULL AND stats_null_count = row_group_num_rows)`,
+  // A missing null count (no statistics) proves nothing either way.
+  const stats = await conn.runAndReadAll(
+    `SELECT lower(path_in_schema),
+       bool_and(stats_null_count IS NOT NULL AND stats_null_count = row_group_num_rows),
+       bool_and(stats_null_count IS NOT NULL AND stats_null_count = 0) AND count(DISTINCT file_name) = ${new Set(files).size}
+     FROM parquet_metadata(${list}) GROUP BY 1`,
   );
-  const none = new Set(empty.getRows().map((r) => String(r[0]).toLowerCase()));
-  return new Set(
+  const empty = new Set<string>();
+  const withoutNulls = new Set<string>();
+  for (const [name, none, full] of stats.getRows()) {
+    if (none === true) empty.add(String(name));
+    if (full === true) withoutNulls.add(String(name));
+  }
+  const columns = new Set(
     described
       .getRowObjects()
       .map((r) => String(r.column_name).toLowerCase())
-      .filter((c) => !none.has(c)),
+      .filter((c) => !empty.has(c)),
   );
+  return { columns, withoutNulls };
 }
 
 /** The value of `key` of the number map `field` as a DOUBLE expression (NULL when no layout has it). */

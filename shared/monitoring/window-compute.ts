@@ -1,14 +1,15 @@
 /**
  * One window of one model version, from the prediction log's Parquet segments to a
- * WindowResult. The relation reads each logged feature and age from its typed column
- * (prediction-columns.ts), and one scan computes everything per row (window-query.ts): the
- * counts and histograms, the seeded bottom-k sample (keyed by predictionId), and, as extra
- * aggregates of the same scan, the share of each feature filled with its default (missing or
- * stale online value: a histogram of the few distinct `defaulted` lists), the age of the
- * online values predictions used (freshness.ts: p50/p95/max per feature), and per signature
- * output with a contract the count of values SQL cannot vouch for (output-contract.ts), which
- * alone are read back and checked (a window that keeps its contracts reads none); the first
- * output is the prediction column, so its contract tests the number the score casts from it
+ * WindowResult. The relation reads each logged feature, view age and the first output's number
+ * from its typed column (prediction-columns.ts), and one scan computes everything per row
+ * (window-query.ts): the counts and histograms, the seeded bottom-k sample (keyed by
+ * predictionId), and, as extra aggregates of the same scan, the count of predictions that
+ * substituted a feature (defaulted or overridden: the few are then read grouped by their lists,
+ * substituted-rows.ts, for the defaulted shares), the age of the online records predictions used
+ * (freshness.ts: p50/p95/max per feature), and per signature output with a contract the count
+ * of values SQL cannot vouch for (output-contract.ts), which alone are read back and checked (a
+ * window that keeps its contracts reads none); the first output is the prediction column, so
+ * its contract tests the number the score reads
  * rather than parse `outputs` JSON on every row. Then the
  * CBPE estimate from the score histogram, and,
  * when the model's labels are defined, realized performance by joining each prediction to
@@ -19,11 +20,20 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
-import { outputKey, type ModelSignature } from '../serving/signature';
+import { outputKey, refKey, type ModelSignature } from '../serving/signature';
+import { parseRef } from '../features/definitions/repo';
 import type { Baseline } from '../training/baseline';
 import { categoryColumns, driftReport, type DriftPolicy } from './drift';
-import { AGE_FIELD, freshnessAggregates, readFreshness } from './freshness';
-import { mapValueExpr, parquetColumns } from './prediction-columns';
+import {
+  AGE_FIELD,
+  ageColumns,
+  freshnessAggregates,
+  LEGACY_AGE_FIELD,
+  readFreshness,
+  type AgeColumns,
+} from './freshness';
+import { SUBSTITUTED_SQL, substitutedGroups } from './substituted-rows';
+import { mapValueExpr, parquetLayout, type ParquetLayout } from './prediction-columns';
 import {
   compileOutputContract,
   contractHoldsSql,
@@ -71,31 +81,64 @@ export interface WindowInputs {
 }
 
 /**
- * The prediction column (JSON text of the first output) as a number: NULL unless it is one
- * number (a list does not cast). Both the score and the first output's contract read it.
+ * The first output as a number (NULL unless it is one number), which both the score and the
+ * first output's contract read: the typed `predictionNumber` column where every record has it,
+ * else that with a cast of the `prediction` column (JSON text when a model answers a list, which
+ * does not cast) for records logged before it.
  */
-const PREDICTION_NUMBER_SQL = 'TRY_CAST(prediction AS DOUBLE)';
-/** The score: the prediction's number, or the last entry of a probability list. */
-const SCORE_SQL = `coalesce(prediction_number, CASE WHEN starts_with(prediction, '[') THEN TRY_CAST(json_extract_string(prediction, '$[#-1]') AS DOUBLE) END)`;
+function predictionNumberSql(layout: ParquetLayout): string {
+  if (layout.withoutNulls.has('predictionnumber')) return 'predictionNumber';
+  const cast = 'TRY_CAST(prediction AS DOUBLE)';
+  return layout.columns.has('predictionnumber') ? `coalesce(predictionNumber, ${cast})` : cast;
+}
+/** The score: the prediction's number, or the last entry of a probability list (never one where every record has its number). */
+const scoreSql = (layout: ParquetLayout) =>
+  layout.withoutNulls.has('predictionnumber')
+    ? 'prediction_number'
+    : `coalesce(prediction_number, CASE WHEN starts_with(prediction, '[') THEN TRY_CAST(json_extract_string(prediction, '$[#-1]') AS DOUBLE) END)`;
 
-/** In the window relation: the value of the baseline's i-th feature, and its age at prediction time. */
+/** In the window relation: the value of the baseline's i-th feature, and the k-th distinct age expression. */
 const featureAt = (i: number) => `feature_${i}`;
-const ageAt = (i: number) => `age_${i}`;
+const ageAt = (k: number) => `age_${k}`;
 const contractAt = (i: number) => `contract_${i}`;
 
 /**
+ * Each baseline feature's age at prediction time as SQL over the files' columns: its view's
+ * logged age (`viewAgeMs.<view>`), or in records logged before that its own
+ * (`featureAgeMs.<feature>`); features whose age no file holds are left out.
+ */
+export function featureAges(
+  w: Pick<WindowInputs, 'baseline' | 'signature'>,
+  { columns }: ParquetLayout,
+): Record<string, string> {
+  const viewOf = new Map(w.signature.featureService.features.map((f) => [refKey(f), f.view]));
+  const none = mapValueExpr(new Set(), AGE_FIELD, '');
+  const out: Record<string, string> = {};
+  for (const f of w.baseline.features) {
+    const view = viewOf.get(f.name) ?? parseRef(f.name)?.view;
+    const own = mapValueExpr(columns, LEGACY_AGE_FIELD, f.name);
+    const shared = view === undefined ? none : mapValueExpr(columns, AGE_FIELD, view);
+    const expr = own === none ? shared : shared === none ? own : `coalesce(${own}, ${shared})`;
+    if (expr !== none) out[f.name] = expr;
+  }
+  return out;
+}
+
+/**
  * The window's rows: each baseline feature as a DOUBLE column (`feature_<i>`, in the baseline's
- * order) and its logged age (`age_<i>`), read from the layout the files have (prediction-columns.ts).
+ * order) and each distinct age expression (`age_<k>`), read from the layout the files have
+ * (prediction-columns.ts).
  */
 export function windowRelation(
   w: Pick<WindowInputs, 'model' | 'version' | 'start' | 'end' | 'baseline' | 'predictionFiles'>,
-  columns: ReadonlySet<string>,
+  layout: ParquetLayout,
+  ages: AgeColumns,
 ): string {
-  const values = w.baseline.features.flatMap((f, i) => [
-    `${mapValueExpr(columns, 'features', f.name)} AS ${featureAt(i)}`,
-    `${mapValueExpr(columns, AGE_FIELD, f.name)} AS ${ageAt(i)}`,
-  ]);
-  return `(SELECT *, ${SCORE_SQL} AS score FROM (SELECT ${[...values, `${PREDICTION_NUMBER_SQL} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'outputs'].join(', ')}
+  const values = [
+    ...w.baseline.features.map((f, i) => `${mapValueExpr(layout.columns, 'features', f.name)} AS ${featureAt(i)}`),
+    ...ages.exprs.map((e, k) => `${e} AS ${ageAt(k)}`),
+  ];
+  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'overridden', 'outputs'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
     WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}))`;
 }
@@ -115,17 +158,16 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
       contracts: {},
     };
   }
-  const stored = await parquetColumns(conn, w.predictionFiles);
-  const withAges = [...stored].some(
-    (c) => c === AGE_FIELD.toLowerCase() || c.startsWith(`${AGE_FIELD.toLowerCase()}.`),
-  );
-  const rel = windowRelation(w, stored);
+  const layout = await parquetLayout(conn, w.predictionFiles);
+  const exprs = ageColumns(featureAges(w, layout));
+  const rel = windowRelation(w, layout, exprs);
+  // Over the relation the ages are its `age_<k>` columns.
+  const ages: AgeColumns = { exprs: exprs.exprs.map((_, k) => ageAt(k)), byFeature: exprs.byFeature };
   const column = (expr: string, baseline: WindowColumn['baseline']): WindowColumn => ({
     expr,
     baseline,
     valueType: 'number',
   });
-  const ages = withAges ? Object.fromEntries(w.baseline.features.map((f, i) => [f.name, ageAt(i)])) : {};
   const fresh = freshnessAggregates(ages);
   // The first output is also the prediction column: its contract reads the number the score does.
   const contracted = w.signature.outputs.flatMap((o, i) =>
@@ -147,7 +189,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
     extra: {
       aggregates: {
         ...fresh.aggregates,
-        defaulted_h: `histogram(defaulted) FILTER (WHERE defaulted <> '[]')`,
+        substituted_n: `count(*) FILTER (WHERE ${SUBSTITUTED_SQL})`,
         ...Object.fromEntries(contracted.map((c, i) => [contractAt(i), `count(*) FILTER (WHERE NOT ${holds(c)})`])),
       },
       ...(fresh.sampled ? { sampled: fresh.sampled } : {}),
@@ -163,13 +205,13 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   const drift = driftReport(w.baseline, aggregates, w.drift);
   const quality = qualityReport(w.baseline, aggregates);
 
+  const groups = Number(extra.row.substituted_n) > 0 ? await substitutedGroups(conn, rel, ages.exprs) : [];
   const defaulted = new Map<string, number>();
-  for (const [list, n] of histogramEntries(extra.row.defaulted_h))
-    for (const d of JSON.parse(String(list)) as string[]) defaulted.set(d, (defaulted.get(d) ?? 0) + n);
+  for (const g of groups) for (const d of g.defaulted) defaulted.set(d, (defaulted.get(d) ?? 0) + g.rows);
   const defaultedShare: Record<string, number> = {};
-  if (rows > 0) for (const [d, n] of defaulted) defaultedShare[d] = n / rows;
+  for (const [d, n] of defaulted) defaultedShare[d] = n / rows;
 
-  const freshness = withAges && rows > 0 ? readFreshness(ages, extra.row, extra.sample) : {};
+  const freshness = rows > 0 ? readFreshness(ages, extra.row, extra.sample, groups) : {};
 
   const contracts: Record<string, OutputContractTally> = {};
   for (const [i, c] of contracted.entries()) {

@@ -27,15 +27,23 @@ export const PredictionRecordSchema = z
     /** Features that were missing or stale and filled with their default. */
     defaulted: z.array(z.string()),
     /**
-     * Per feature read from the online store: its age when predicted (ts minus the value's event
-     * time, ms), for monitoring's freshness. Absent for defaulted, overridden and given values
-     * (and in records logged before Strata wrote it).
+     * Per view whose online record a feature used: the record's age when predicted (ts minus its
+     * event time, ms), for monitoring's freshness. One per view, as every feature of a view has its
+     * record's event time; absent for views only defaulted, overridden or given.
      */
+    viewAgeMs: z.record(z.string(), z.number()).optional(),
+    /** What records logged before `viewAgeMs` carry instead: the same age per feature read. */
     featureAgeMs: z.record(z.string(), z.number()).optional(),
     /** Features the caller overrode. */
     overridden: z.array(z.string()),
     /** The first output (what the response calls `prediction`). */
     prediction: outputValue,
+    /**
+     * The first output again when it is one number (absent for a list): ingest stores it as a
+     * DOUBLE column, so monitoring's score and the first output's contract scan numbers instead of
+     * parsing `prediction`, which a list makes JSON text.
+     */
+    predictionNumber: z.number().optional(),
     /** Every signature output by name (`name` or `name[column]`). */
     outputs: z.record(z.string(), outputValue),
     /** Request latency as the caller saw it (shadow: the shadow run's own latency). */

@@ -109,7 +109,7 @@ interface Inputs {
   data: Float32Array;
   features: Array<Record<string, number>>;
   defaulted: string[][];
-  /** Per row: the age (ms, prediction time minus the value's event time) of each feature read from the online store. */
+  /** Per row: the age (ms, prediction time minus the record's event time) of each view whose online record a feature used. */
   ages: Array<Record<string, number>>;
 }
 
@@ -472,7 +472,7 @@ function buildInputs(
           value = toNumber(rec.values[col.feature]);
           if (value === undefined)
             why = h.given ? 'not among the columns of the request' : 'no value in the online store';
-          else if (age && !h.given) age[col.ref] = now - rec.eventTs;
+          else if (age && !h.given) age[plan.views[col.view]!] = now - rec.eventTs;
         }
       }
       if (value === NOT_NUMERIC) {
@@ -580,9 +580,10 @@ function record(
     shadow,
     features: inp.features[r]!,
     defaulted: inp.defaulted[r]!,
-    featureAgeMs: inp.ages[r]!,
+    viewAgeMs: inp.ages[r]!,
     overridden: [...overrides.keys()].filter((k) => k in inp.features[r]!),
     prediction,
+    ...(typeof prediction === 'number' ? { predictionNumber: prediction } : {}),
     outputs,
     latencyMs,
   };

@@ -106,13 +106,11 @@ function records(rows: number[][], start: number, version: number, tag: string, 
       shadow: false,
       features: { 'v:x': r[0]!, 'v:c': r[1]! },
       defaulted: i % 50 === 0 ? ['v:x'] : [],
-      // A defaulted value has no age; the others are (i mod 100) s old, v:c always 5 s.
-      featureAgeMs: (i % 50 === 0 ? { 'v:c': 5_000 } : { 'v:x': (i % 100) * 1_000, 'v:c': 5_000 }) as Record<
-        string,
-        number
-      >,
+      // One age for view v per prediction: (i mod 100) s, except that the defaulted ones read a 120 s old record.
+      viewAgeMs: { v: i % 50 === 0 ? 120_000 : (i % 100) * 1_000 },
       overridden: [],
       prediction: p,
+      predictionNumber: p,
       outputs: { probability: p },
       latencyMs: 3,
     };
@@ -191,11 +189,22 @@ describe('closing windows', () => {
       'predictions',
       [
         ...records(draw(2_000, 11, { shift: 0.5, newCategory: 0.1 }), T0 + H, version, 'w1'),
-        { ...records(draw(1, 12), T0 + H, version, 'bad')[0]!, prediction: 1.5, outputs: { probability: 1.5 } },
+        {
+          ...records(draw(1, 12), T0 + H, version, 'bad')[0]!,
+          prediction: 1.5,
+          predictionNumber: 1.5,
+          outputs: { probability: 1.5 },
+        },
       ],
       T0 + 2 * H,
     );
-    await ingest(p, 'predictions', records(draw(20, 13), T0 + 2 * H, version, 'w2'), T0 + 3 * H);
+    // Window 2 as logged before records carried `predictionNumber` and `viewAgeMs` (an age per feature read):
+    // its day's files then mix both layouts.
+    const legacy = ({ predictionNumber: _n, viewAgeMs: _a, ...r }: PredictionRecord, i: number) => ({
+      ...r,
+      featureAgeMs: i === 0 ? { 'v:c': 7_000 } : { 'v:x': 3_000, 'v:c': 7_000 },
+    });
+    await ingest(p, 'predictions', records(draw(20, 13), T0 + 2 * H, version, 'w2').map(legacy), T0 + 3 * H);
     // Labels for four predictions of window 0 (within the 1-hour horizon), one too late and one from before its prediction.
     await ingest(
       p,
@@ -228,7 +237,7 @@ describe('closing windows', () => {
         .map((r) => `${String(r.column_name)} ${String(r.column_type)}`),
     );
     expect(stored).toEqual(
-      expect.arrayContaining(['features.v:x DOUBLE', 'features.v:c DOUBLE', 'featureAgeMs.v:c DOUBLE']),
+      expect.arrayContaining(['features.v:x DOUBLE', 'features.v:c DOUBLE', 'viewAgeMs.v DOUBLE']),
     );
 
     const retrain = new RecordingRetrain();
@@ -247,19 +256,29 @@ describe('closing windows', () => {
     expect(w1!.drift!.dataset.status).toBe('drift');
     expect(w2!.drift!.features.every((f) => f.status === 'insufficient_data')).toBe(true);
     expect(w2!.drift!.dataset.status).toBe('insufficient_data');
+    expect(w2!.quality!.freshness).toEqual({
+      'v:x': { count: 19, p50Ms: 3_000, p95Ms: 3_000, maxMs: 3_000 },
+      'v:c': { count: 20, p50Ms: 7_000, p95Ms: 7_000, maxMs: 7_000 },
+    });
+    expect(w2!.contracts!.probability).toMatchObject({ checked: 20, violating: 0 });
 
     // Quality: the new category is 10% unknown; every 50th prediction defaulted v:x; one prediction broke the [0, 1] contract.
     const c1 = w1!.quality!.features.find((q) => q.feature === 'v:c')!;
     expect(c1.unknownCategories!.share).toBeCloseTo(0.1, 1);
     expect(c1.unknownCategories!.top[0]!.value).toBe('3');
     expect(w0!.quality!.defaultedShare).toEqual({ 'v:x': 40 / 2_000 });
-    // Freshness: v:x ages are 1..49 and 51..99 s, 20 each (1,960 values: p50 about 50 s, p95 about 94 s, max 99 s).
+    // Freshness: v:x did not use the record of the predictions that defaulted it, so its ages are
+    // 1..49 and 51..99 s, 20 each (1,960 values: p50 about 50 s, p95 about 94 s, max 99 s); v:c used
+    // every record, the 120 s old ones too (a window no larger than the sample: exact quantiles).
     const fx = w0!.quality!.freshness['v:x']!;
     expect(fx.count).toBe(1_960);
     expect(fx.maxMs).toBe(99_000);
     expect(Math.abs(fx.p50Ms - 50_000)).toBeLessThanOrEqual(1_500);
     expect(Math.abs(fx.p95Ms - 94_000)).toBeLessThanOrEqual(1_500);
-    expect(w0!.quality!.freshness['v:c']).toEqual({ count: 2_000, p50Ms: 5_000, p95Ms: 5_000, maxMs: 5_000 });
+    const fc = w0!.quality!.freshness['v:c']!;
+    expect(fc).toMatchObject({ count: 2_000, maxMs: 120_000 });
+    expect(fc.p50Ms).toBeCloseTo(51_500, 6);
+    expect(fc.p95Ms).toBeCloseTo(96_050, 6);
     expect(w0!.contracts).toEqual({
       probability: {
         checked: 2_000,
@@ -310,7 +329,7 @@ describe('closing windows', () => {
     );
     expect(text).toMatch(
       new RegExp(
-        `strata_data_quality_feature_age_seconds\\{model="risk",version="${version}",feature="v:c",quantile="1"\\} 5\n`,
+        `strata_data_quality_feature_age_seconds\\{model="risk",version="${version}",feature="v:c",quantile="1"\\} 7\n`,
       ),
     );
     expect(text).toMatch(

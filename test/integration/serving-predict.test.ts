@@ -230,7 +230,7 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       for (const x of logged) expect(PredictionRecordSchema.parse(x)).toEqual(x);
     });
 
-    it('logs the age of each online value it used (prediction time minus the event time stored with it); overrides have none', async () => {
+    it('logs the age of each online record it used, once per view (prediction time minus the event time stored with it), and its number', async () => {
       const t = Date.now();
       await store.write('user', [row('fresh1', { age: 40, tenure: 3 }, t - 60_000)]);
       await store.write('txn', [row('fresh1', { count_7d: 2, amount_avg: 10 }, t - 5_000)]);
@@ -238,16 +238,16 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
       const elapsed = Date.now() - t;
       await stack.serving.log!.flush();
       const [logged] = stack.sink.records.filter((x) => x.requestId === r.requestId);
-      const ages = logged!.featureAgeMs!;
-      expect(Object.keys(ages).sort()).toEqual(['txn:amount_avg', 'user:age', 'user:tenure']);
-      for (const [ref, lag] of [
-        ['user:age', 60_000],
-        ['user:tenure', 60_000],
-        ['txn:amount_avg', 5_000],
+      const ages = logged!.viewAgeMs!;
+      expect(Object.keys(ages).sort()).toEqual(['txn', 'user']);
+      for (const [view, lag] of [
+        ['user', 60_000],
+        ['txn', 5_000],
       ] as const) {
-        expect(ages[ref]).toBeGreaterThanOrEqual(lag);
-        expect(ages[ref]).toBeLessThanOrEqual(lag + elapsed);
+        expect(ages[view]).toBeGreaterThanOrEqual(lag);
+        expect(ages[view]).toBeLessThanOrEqual(lag + elapsed);
       }
+      expect(logged!.predictionNumber).toBe(r.predictions[0]!.prediction);
       expect(PredictionRecordSchema.parse(logged)).toEqual(logged);
     });
   });

@@ -150,8 +150,9 @@ const EXPECTED = {
     'source:purchases': '96a7856bad785517eed33bc5e4b07a74f1e35290292e01b45ba405aede7aa09e',
     // Added to the sample repo on main after the freeze (h13j's label source); the value main's build writes.
     'source:churn_labels': '34eb3261d9a4cb8d121df7941f0388c1feb7244ba5653c8e550577e4bf23f71f',
-    // The prediction record gained featureAgeMs (issue 14, freshness at prediction time): a new schema, a new version.
-    'source:predictions': '272c2019d4f865fe1e800d3e0a1dc680b276f6d41aef9ef8062635d14602c9d9',
+    // The prediction record gained featureAgeMs (issue 14, freshness at prediction time), then viewAgeMs and
+    // predictionNumber (typed columns monitoring scans): each a new schema, a new version.
+    'source:predictions': '71047ac80daa5fe92ccb7e4b2e0177756827cae81aaa8c414a870737ee28f348',
     'view:user_clicks': 'f6e490e7a04aa5b5bbf25ade99c92a82bae7edf8171f8ff6abfe59e705d382ad',
     'view:user_purchases': '15e51faf00fa4fdbb804fc3b8e8459970844aa5227342bee2715ecc6163752c5',
     'view:user_engagement': 'd0395455ba45bc888f7127d5866a4e2d7e9b65dd266189be9ad1c5a9d9ffc226',

@@ -1,6 +1,6 @@
 /**
  * A source field whose schema is a record of numbers (`z.record(z.string(), z.number())`, the
- * prediction log's `features` and `featureAgeMs`) is stored as one DOUBLE column per key,
+ * prediction log's `features` and `viewAgeMs`) is stored as one DOUBLE column per key,
  * named `<field>.<key>`, instead of one JSON text column: readers of one key then scan one
  * typed Parquet column rather than parse every record's JSON (monitoring's window over a
  * million predictions was dominated by that parse). The keys are those of the batch, so
