@@ -1,12 +1,13 @@
 /**
  * One monitoring window the way the timer computes it: 1M logged predictions × 20 features
  * (18 numeric, 2 categorical codes) in 4 prediction-log segments written by the offline
- * store's segment writer (typed column per feature and per feature age), through
+ * store's segment writer (a typed column per feature, the view's age and the prediction), through
  * `computeWindow` on monitoring's own thread-limited DuckDB instance (monitor.ts calls exactly
  * this): aggregates, sample, defaulted shares, freshness, the output contract, drift, quality
  * and the performance estimate. Against the bare floor measured in the same run on the same
- * instance: one DuckDB query computing only the same histograms (the baseline's boundaries
- * per numeric feature, a plain histogram per categorical one) over the same files.
+ * instance: one DuckDB query computing only the same histograms drift reads, each feature's and
+ * the prediction's (the baseline's boundaries per numeric column, a plain histogram per
+ * categorical one), from their stored columns in the same files.
  * Prints one JSON object.
  *
  *   node dist/bench/monitoring.js      (ROWS, FEATURES, REPEATS; THREADS: monitoring's
@@ -20,7 +21,8 @@ import fs from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import os from 'node:os';
 import path from 'node:path';
-import { literal, withConnection } from '../shared/features/offline/duckdb';
+import { ident, literal, withConnection } from '../shared/features/offline/duckdb';
+import type { ColumnBaseline } from '../shared/training/baseline';
 import { mapColumn } from '../shared/features/ingest/number-maps';
 import { withMonitoringConnection } from '../shared/monitoring/monitor-duckdb';
 import { computeWindow } from '../shared/monitoring/window-compute';
@@ -44,12 +46,15 @@ async function main() {
       benchWindow(c, tmp, { rows: ROWS, features: FEATURES, files: FILES, model: MODEL, start: START }),
     );
     const { baseline, predictionFiles: files } = inputs;
-    const bareSql = `SELECT ${baseline.features
-      .map((b) => {
-        const x = `"${mapColumn('features', b.name)}"`;
-        return b.categorical ? `histogram(${x})` : `histogram(${x}, ${doubleList(numericPlan(b).boundaries)})`;
-      })
-      .join(', ')} FROM read_parquet([${files.map(literal).join(', ')}])`;
+    // The histograms drift needs, each feature's and the prediction's, from their stored columns.
+    const histogram = (column: string, b: ColumnBaseline) =>
+      b.categorical
+        ? `histogram(${ident(column)})`
+        : `histogram(${ident(column)}, ${doubleList(numericPlan(b).boundaries)})`;
+    const bareSql = `SELECT ${[
+      ...baseline.features.map((b) => histogram(mapColumn('features', b.name), b)),
+      histogram('predictionNumber', baseline.prediction),
+    ].join(', ')} FROM read_parquet([${files.map(literal).join(', ')}])`;
     const bare = () =>
       withMonitoringConnection(THREADS, async (c) => {
         const s = performance.now();
@@ -120,7 +125,7 @@ async function main() {
           ...(PROFILE
             ? { queries: queries.map((q) => ({ seconds: round(q.seconds), sql: q.sql.slice(0, 160) })) }
             : {}),
-          note: 'cpuRatio = the same with the CPU time of this process (DuckDB runs in it), which a machine busy with other work disturbs less than the wall time; ratio = best computeWindow time (every DuckDB query of the window + drift, quality, contracts and estimated performance in TypeScript) / best bare DuckDB histogram query over the same Parquet files, same run and DuckDB instance; the window is drawn from the baseline distribution, so nothing should drift',
+          note: 'cpuRatio = the same with the CPU time of this process (DuckDB runs in it), which a machine busy with other work disturbs less than the wall time; ratio = best computeWindow time (every DuckDB query of the window + drift, quality, contracts and estimated performance in TypeScript) / best bare DuckDB query of the same histograms (every feature and the prediction) over the same Parquet files, same run and DuckDB instance; the window is drawn from the baseline distribution, so nothing should drift',
         },
         null,
         2,
