@@ -356,7 +356,8 @@ async function scanWithSample(
     const sample = withSample
       ? ((
           await conn.runAndReadAll(
-            `SELECT unnest(list_slice(list_sort(w_sample), 1, ${size}), recursive := true) FROM ${table}`,
+            // The hash only ordered the rows: not read back.
+            `SELECT * EXCLUDE (w_h) FROM (SELECT unnest(list_slice(list_sort(w_sample), 1, ${size}), recursive := true) FROM ${table})`,
           )
         ).getColumnsObjectJson() as SampleColumns)
       : {};
