@@ -18,7 +18,7 @@
  * before ages existed has no freshness rather than failing.
  */
 import type { ExtraAggregates, SampleColumns } from './window-query';
-import { parseList, SUBSTITUTED_SQL, type SubstitutedGroup } from './substituted-rows';
+import { parseList, SUBSTITUTED, type SubstitutedGroup } from './substituted-rows';
 
 export interface FeatureFreshness {
   /** Predictions whose value of this feature came from the online store. */
@@ -52,14 +52,14 @@ export function ageColumns(ages: Record<string, string>): AgeColumns {
   return { exprs, byFeature };
 }
 
-/** The window scan's share of the work. */
+/** The window scan's share of the work (over a relation with the SUBSTITUTED column). */
 export function freshnessAggregates(a: AgeColumns): ExtraAggregates {
   if (!a.exprs.length) return {};
   const aggregates: Record<string, string> = {};
   const sampled: Record<string, string> = { age_d: 'defaulted', age_o: 'overridden' };
   a.exprs.forEach((e, k) => {
-    aggregates[`age_n${k}`] = `count(${e}) FILTER (WHERE NOT ${SUBSTITUTED_SQL})`;
-    aggregates[`age_max${k}`] = `max(${e}) FILTER (WHERE NOT ${SUBSTITUTED_SQL})`;
+    aggregates[`age_n${k}`] = `count(${e}) FILTER (WHERE NOT ${SUBSTITUTED})`;
+    aggregates[`age_max${k}`] = `max(${e}) FILTER (WHERE NOT ${SUBSTITUTED})`;
     sampled[`age_s${k}`] = e;
   });
   return { aggregates, sampled };

@@ -1,7 +1,7 @@
 /**
  * The window's predictions that did not take every feature from the online store: some were
  * filled with their default (a missing or stale online value) or overridden by the caller. In
- * a healthy window they are few, so the scan only counts them (SUBSTITUTED_SQL) and, when
+ * a healthy window they are few, so the scan only counts them and, when
  * there are any, one grouped query reads them by their (defaulted, overridden) lists: the
  * defaulted shares come from its counts, and freshness (freshness.ts) from its per-group age
  * counts and maxima, because a view's age is logged once per prediction and a feature
@@ -11,6 +11,11 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 
 /** True for a prediction with a defaulted or overridden feature (both fields are JSON lists as text). */
 export const SUBSTITUTED_SQL = `(coalesce(defaulted, '[]') <> '[]' OR coalesce(overridden, '[]') <> '[]')`;
+/**
+ * The window relation's column holding SUBSTITUTED_SQL: computed once per row there, where each
+ * aggregate's FILTER would compare the strings again.
+ */
+export const SUBSTITUTED = 'substituted';
 
 export interface SubstitutedGroup {
   defaulted: string[];
@@ -20,7 +25,7 @@ export interface SubstitutedGroup {
   ages: Array<{ count: number; max: number | null }>;
 }
 
-/** The substituted predictions of the relation `rel` grouped by their lists, with the ages `ages` (SQL over `rel`). */
+/** The substituted predictions of the relation `rel` (with the SUBSTITUTED column) grouped by their lists, with the ages `ages` (SQL over `rel`). */
 export async function substitutedGroups(
   conn: DuckDBConnection,
   rel: string,
@@ -30,7 +35,7 @@ export async function substitutedGroups(
   const rows = (
     await conn.runAndReadAll(
       `SELECT coalesce(defaulted, '[]'), coalesce(overridden, '[]'), count(*)${perAge.map((a) => `, ${a}`).join('')}
-       FROM ${rel} WHERE ${SUBSTITUTED_SQL} GROUP BY ALL`,
+       FROM ${rel} WHERE ${SUBSTITUTED} GROUP BY ALL`,
     )
   ).getRowsJson();
   return rows.map((r) => ({

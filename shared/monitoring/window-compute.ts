@@ -32,7 +32,7 @@ import {
   readFreshness,
   type AgeColumns,
 } from './freshness';
-import { SUBSTITUTED_SQL, substitutedGroups } from './substituted-rows';
+import { SUBSTITUTED, SUBSTITUTED_SQL, substitutedGroups } from './substituted-rows';
 import { mapValueExpr, parquetLayout, type ParquetLayout } from './prediction-columns';
 import {
   compileOutputContract,
@@ -138,7 +138,7 @@ export function windowRelation(
     ...w.baseline.features.map((f, i) => `${mapValueExpr(layout.columns, 'features', f.name)} AS ${featureAt(i)}`),
     ...ages.exprs.map((e, k) => `${e} AS ${ageAt(k)}`),
   ];
-  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'overridden', 'outputs'].join(', ')}
+  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'overridden', `${SUBSTITUTED_SQL} AS ${SUBSTITUTED}`, 'outputs'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
     WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}))`;
 }
@@ -189,7 +189,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
     extra: {
       aggregates: {
         ...fresh.aggregates,
-        substituted_n: `count(*) FILTER (WHERE ${SUBSTITUTED_SQL})`,
+        substituted_n: `count(*) FILTER (WHERE ${SUBSTITUTED})`,
         ...Object.fromEntries(contracted.map((c, i) => [contractAt(i), `count(*) FILTER (WHERE NOT ${holds(c)})`])),
       },
       ...(fresh.sampled ? { sampled: fresh.sampled } : {}),
