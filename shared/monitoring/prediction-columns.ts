@@ -50,6 +50,9 @@ export async function parquetLayout(conn: DuckDBConnection, files: readonly stri
   return { columns, withoutNulls };
 }
 
+/** What mapValueExpr gives for a key no layout holds. */
+export const ABSENT_VALUE_SQL = 'CAST(NULL AS DOUBLE)';
+
 /** The value of `key` of the number map `field` as a DOUBLE expression (NULL when no layout has it). */
 export function mapValueExpr(columns: ReadonlySet<string>, field: string, key: string): string {
   const column = mapColumn(field, key);
@@ -58,5 +61,5 @@ export function mapValueExpr(columns: ReadonlySet<string>, field: string, key: s
     ? `TRY_CAST(json_extract_string(${ident(field)}, ${literal(`$.${JSON.stringify(key)}`)}) AS DOUBLE)`
     : undefined;
   if (typed && json) return `coalesce(${typed}, ${json})`;
-  return typed ?? json ?? 'CAST(NULL AS DOUBLE)';
+  return typed ?? json ?? ABSENT_VALUE_SQL;
 }

@@ -33,7 +33,7 @@ import {
   type AgeColumns,
 } from './freshness';
 import { SUBSTITUTED, SUBSTITUTED_SQL, substitutedGroups } from './substituted-rows';
-import { mapValueExpr, parquetLayout, type ParquetLayout } from './prediction-columns';
+import { ABSENT_VALUE_SQL, mapValueExpr, parquetLayout, type ParquetLayout } from './prediction-columns';
 import {
   compileOutputContract,
   contractHoldsSql,
@@ -112,14 +112,13 @@ export function featureAges(
   { columns }: ParquetLayout,
 ): Record<string, string> {
   const viewOf = new Map(w.signature.featureService.features.map((f) => [refKey(f), f.view]));
-  const none = mapValueExpr(new Set(), AGE_FIELD, '');
   const out: Record<string, string> = {};
   for (const f of w.baseline.features) {
     const view = viewOf.get(f.name) ?? parseRef(f.name)?.view;
     const own = mapValueExpr(columns, LEGACY_AGE_FIELD, f.name);
-    const shared = view === undefined ? none : mapValueExpr(columns, AGE_FIELD, view);
-    const expr = own === none ? shared : shared === none ? own : `coalesce(${own}, ${shared})`;
-    if (expr !== none) out[f.name] = expr;
+    const shared = view === undefined ? ABSENT_VALUE_SQL : mapValueExpr(columns, AGE_FIELD, view);
+    const expr = own === ABSENT_VALUE_SQL ? shared : shared === ABSENT_VALUE_SQL ? own : `coalesce(${own}, ${shared})`;
+    if (expr !== ABSENT_VALUE_SQL) out[f.name] = expr;
   }
   return out;
 }
