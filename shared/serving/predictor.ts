@@ -583,7 +583,8 @@ function record(
     viewAgeMs: inp.ages[r]!,
     overridden: [...overrides.keys()].filter((k) => k in inp.features[r]!),
     prediction,
-    ...(typeof prediction === 'number' ? { predictionNumber: prediction } : {}),
+    // Set or undefined (not a spread): one record shape, no temporary object per prediction.
+    predictionNumber: typeof prediction === 'number' ? prediction : undefined,
     outputs,
     latencyMs,
   };
