@@ -184,26 +184,24 @@ describe('closing windows', () => {
   it('drift in the window after an injected shift, none before, insufficient data on 20 rows; quality and contracts per window', async () => {
     const handScores = [0.9, 0.8, 0.3, 0.6];
     await ingest(p, 'predictions', records(draw(2_000, 10), T0, version, 'w0', handScores), T0 + H);
+    // Records as logged before they carried `predictionNumber` and `viewAgeMs` (an age per feature read):
+    // window 2's, and window 1's contract breaker, so that window mixes both layouts in one segment.
+    const legacy = ({ predictionNumber: _n, viewAgeMs: _a, ...r }: PredictionRecord, i: number) => ({
+      ...r,
+      featureAgeMs: i === 0 ? { 'v:c': 7_000 } : { 'v:x': 3_000, 'v:c': 7_000 },
+    });
     await ingest(
       p,
       'predictions',
       [
         ...records(draw(2_000, 11, { shift: 0.5, newCategory: 0.1 }), T0 + H, version, 'w1'),
-        {
-          ...records(draw(1, 12), T0 + H, version, 'bad')[0]!,
-          prediction: 1.5,
-          predictionNumber: 1.5,
-          outputs: { probability: 1.5 },
-        },
+        legacy(
+          { ...records(draw(1, 12), T0 + H, version, 'bad')[0]!, prediction: 1.5, outputs: { probability: 1.5 } },
+          1,
+        ),
       ],
       T0 + 2 * H,
     );
-    // Window 2 as logged before records carried `predictionNumber` and `viewAgeMs` (an age per feature read):
-    // its day's files then mix both layouts.
-    const legacy = ({ predictionNumber: _n, viewAgeMs: _a, ...r }: PredictionRecord, i: number) => ({
-      ...r,
-      featureAgeMs: i === 0 ? { 'v:c': 7_000 } : { 'v:x': 3_000, 'v:c': 7_000 },
-    });
     await ingest(p, 'predictions', records(draw(20, 13), T0 + 2 * H, version, 'w2').map(legacy), T0 + 3 * H);
     // Labels for four predictions of window 0 (within the 1-hour horizon), one too late and one from before its prediction.
     await ingest(
@@ -261,6 +259,8 @@ describe('closing windows', () => {
       'v:c': { count: 20, p50Ms: 7_000, p95Ms: 7_000, maxMs: 7_000 },
     });
     expect(w2!.contracts!.probability).toMatchObject({ checked: 20, violating: 0 });
+    // Its predictions have no `predictionNumber`: the score still reads every one of them (from `prediction`).
+    expect((w2!.histograms!.prediction as { window: number[] }).window.reduce((a, b) => a + b, 0)).toBe(20);
 
     // Quality: the new category is 10% unknown; every 50th prediction defaulted v:x; one prediction broke the [0, 1] contract.
     const c1 = w1!.quality!.features.find((q) => q.feature === 'v:c')!;
@@ -287,6 +287,8 @@ describe('closing windows', () => {
       },
     });
     expect(w1!.contracts!.probability).toMatchObject({ checked: 2_001, violating: 1, violations: { range: 1 } });
+    // The breaker has no `predictionNumber`: its score is read from `prediction` beside the others' typed one.
+    expect((w1!.histograms!.prediction as { window: number[] }).window.reduce((a, b) => a + b, 0)).toBe(2_001);
     expect(w1!.histograms!['v:c']!.categories).toEqual(['0', '1', '2', '(other)']);
 
     // Realized on the four labelled predictions, by hand: positives 0.9, 0.6; negatives 0.8, 0.3.
