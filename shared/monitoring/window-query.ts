@@ -33,14 +33,16 @@
  * rows whose hash lies below a threshold set for 1.5× the size from an upper bound of the
  * window's rows (`sample.rowsAtMost`, e.g. the files' row counts); when the bound was missing
  * or far too high (fewer rows kept than both the size and the window's rows), one more scan
- * samples at the threshold the now known row count gives. A separate reservoir scan cost
- * about as much as the histograms of 20 features.
+ * samples at the threshold the now known row count gives, and when even that is short (rows
+ * of equal keys share a hash, or the size is tiny) a last one takes the exact bottom k. A
+ * separate reservoir scan cost about as much as the histograms of 20 features.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBListVector, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBVector } from '@duckdb/node-api';
 import { ident, literal, num } from '../features/offline/duckdb';
 import { categoryCounts, type ColumnBaseline } from './baseline';
 import { SCORE_BINS, type ScoreHistogram } from './performance-estimated';
 import {
+  ascending,
   categoryKey,
   topCounts,
   UNKNOWN_CATEGORIES_LISTED,
@@ -286,10 +288,54 @@ function projection(q: WindowQuery, cols: Column[], o: { sample: boolean; aggreg
   return `(SELECT ${[...projected, ...rest, '1 AS w_one'].join(', ')} FROM ${q.from}${whereClause(q)})`;
 }
 
-/** The sample aggregate: rows with a hash below the threshold, each with its hash. */
-function sampleAggregate(q: WindowQuery, cols: Column[], threshold: string | undefined): string {
+/**
+ * The sample aggregate: the rows with a hash below the threshold, each with its hash; or
+ * (`exact`) the `size` smallest rows in full sort order (hash first), a bounded heap that
+ * costs about twice the threshold's list over a large window, for when the threshold cannot
+ * find `size` rows: equal keys share a hash, and a hash below the threshold is rare for a
+ * small size.
+ */
+function sampleAggregate(q: WindowQuery, cols: Column[], cut: { threshold?: string } | 'exact'): string {
   const fields = ['w_h', ...sampledColumns(q, cols)].map((k) => `${ident(k)} := ${ident(k)}`);
-  return `list(struct_pack(${fields.join(', ')}))${threshold ? ` FILTER (WHERE w_h < ${threshold})` : ''} AS w_sample`;
+  const row = `struct_pack(${fields.join(', ')})`;
+  if (cut === 'exact') return `min_by(${row}, ${row}, ${sampleSettings(q).size}) AS w_sample`;
+  return `list(${row})${cut.threshold ? ` FILTER (WHERE w_h < ${cut.threshold})` : ''} AS w_sample`;
+}
+
+const MAX_HASH = '18446744073709551615::UBIGINT';
+/** The list of the sample's values of column `key`. */
+const sampleColumnAlias = (key: string) => `w_s_${key}`;
+
+/**
+ * The aggregate query `inner` (one row, its `w_sample` the rows kept below the threshold) with
+ * the sample cut to the `size` rows of smallest hash and handed out as one list per column:
+ * numeric features' values without NULLs (KS and Wasserstein read only the values), the extra
+ * sampled values row-aligned with each other, and the sample's row count (`w_sampled`). The cut
+ * keeps the rows at or below the size-th smallest hash, which sorts only the hashes; only when
+ * equal hashes straddle the cut (equal keys, e.g. the default key on repeated values) are the
+ * rows sorted whole, so the same rows are kept whatever order they were collected in. Sorting
+ * the kept rows whole on every window cost about 8 ms, and lists of plain values read into
+ * JavaScript at a fraction of the cost of rows of structs (readScanRow).
+ */
+function cutSample(q: WindowQuery, cols: Column[], inner: string): string {
+  const { size } = sampleSettings(q);
+  const numeric = cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key);
+  const lists = [
+    ...numeric.map(
+      (k) =>
+        `list_filter(list_transform(w_kept, lambda s: s.${ident(k)}), lambda x: x IS NOT NULL) AS ${ident(sampleColumnAlias(k))}`,
+    ),
+    ...Object.keys(q.extra?.sampled ?? {}).map(
+      (k) => `list_transform(w_kept, lambda s: s.${ident(k)}) AS ${ident(sampleColumnAlias(k))}`,
+    ),
+    'len(w_kept) AS w_sampled',
+  ];
+  const kth = `coalesce(list_sort(list_transform(w_sample, lambda s: s.w_h))[${size}], ${MAX_HASH})`;
+  const kept = `CASE WHEN len(w_below) > ${size} THEN list_slice(list_sort(w_below), 1, ${size}) ELSE w_below END`;
+  return `SELECT * EXCLUDE (w_kept), ${lists.join(', ')} FROM (
+    SELECT * EXCLUDE (w_below), ${kept} AS w_kept FROM (
+      SELECT * EXCLUDE (w_sample, w_kth), list_filter(w_sample, lambda s: s.w_h <= w_kth) AS w_below FROM (
+        SELECT * EXCLUDE (w_sample), coalesce(w_sample, []) AS w_sample, ${kth} AS w_kth FROM (${inner}))))`;
 }
 
 /** Whether the one scan takes the sample: a bound of the rows is known and there are values to sample. */
@@ -317,61 +363,89 @@ export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): s
   if (q.scores) parts.push(`histogram(scores_bin) AS scores_h`);
   for (const [alias, expr] of Object.entries(q.extra?.aggregates ?? {})) parts.push(`${expr} AS ${ident(alias)}`);
   const sample = sampledInScan(q, cols);
-  if (sample) parts.push(sampleAggregate(q, cols, hashThreshold(sampleSettings(q).size, q.sample!.rowsAtMost!)));
-  return `SELECT ${parts.join(', ')} FROM ${projection(q, cols, { sample, aggregates: true })}`;
+  if (sample) {
+    const threshold = hashThreshold(sampleSettings(q).size, q.sample!.rowsAtMost!);
+    parts.push(sampleAggregate(q, cols, threshold ? { threshold } : {}));
+  }
+  const scan = `SELECT ${parts.join(', ')} FROM ${projection(q, cols, { sample, aggregates: true })}`;
+  return sample ? cutSample(q, cols, scan) : scan;
 }
-
-/** The sample alone, for a window of `rows` rows (the scan's sample came short); undefined when nothing is sampled. */
-export function sampleSql(q: WindowQuery, rows: number, nanAsNull?: ReadonlySet<string>): string | undefined {
-  const cols = columnsOf(q, nanAsNull);
-  if (!sampledColumns(q, cols).length) return undefined;
-  const threshold = hashThreshold(sampleSettings(q).size, rows);
-  return `SELECT count(*) AS rows, ${sampleAggregate(q, cols, threshold)} FROM ${projection(q, cols, { sample: true, aggregates: false })}`;
-}
-
-/** Sampled values by column (the sample's rows, in hash order). */
-export type SampleColumns = Record<string, unknown[]>;
-
-let scans = 0;
 
 /**
- * Run a query whose one row may hold the sample (`w_sample`): the row's other values as an
- * object, and the `size` sampled rows of smallest hash as columns. The row stays in a temp
- * table so the sample is sorted, cut and unnested by DuckDB and read column by column:
- * converting 15,000 sampled structs of 40 fields into JavaScript objects cost about a second
- * of the event loop per window.
+ * The sample alone, for a window of `rows` rows when the scan's sample came short, or `exact`
+ * when that came short too (sampleAggregate); undefined when nothing is sampled.
  */
-async function scanWithSample(
-  conn: DuckDBConnection,
-  sql: string,
-  size: number,
-  withSample: boolean,
-): Promise<{ row: Record<string, unknown>; sample: SampleColumns }> {
-  const table = ident(`w_scan_${++scans}`);
-  await conn.run(`CREATE TEMP TABLE ${table} AS ${sql}`);
-  try {
-    const row = (
-      await conn.runAndReadAll(`SELECT * ${withSample ? 'EXCLUDE (w_sample) ' : ''}FROM ${table}`)
-    ).getRowObjectsJson()[0] as Record<string, unknown>;
-    const sample = withSample
-      ? ((
-          await conn.runAndReadAll(
-            // The hash only ordered the rows: not read back.
-            `SELECT * EXCLUDE (w_h) FROM (SELECT unnest(list_slice(list_sort(w_sample), 1, ${size}), recursive := true) FROM ${table})`,
-          )
-        ).getColumnsObjectJson() as SampleColumns)
-      : {};
-    return { row, sample };
-  } finally {
-    await conn.run(`DROP TABLE ${table}`);
+export function sampleSql(q: WindowQuery, rows: number | 'exact', nanAsNull?: ReadonlySet<string>): string | undefined {
+  const cols = columnsOf(q, nanAsNull);
+  if (!sampledColumns(q, cols).length) return undefined;
+  const threshold = rows === 'exact' ? undefined : hashThreshold(sampleSettings(q).size, rows);
+  const aggregate = sampleAggregate(q, cols, rows === 'exact' ? 'exact' : threshold ? { threshold } : {});
+  return cutSample(
+    q,
+    cols,
+    `SELECT count(*) AS rows, ${aggregate} FROM ${projection(q, cols, { sample: true, aggregates: false })}`,
+  );
+}
+
+/**
+ * Sampled values by column key: a numeric feature's values (NULLs left out), and each extra
+ * sampled value, row-aligned across the extra columns. In no particular order.
+ */
+export type SampleColumns = Record<string, unknown[]>;
+
+interface ScanRow {
+  row: Record<string, unknown>;
+  sample: SampleColumns;
+  /** Rows in the sample. */
+  sampled: number;
+}
+
+/**
+ * Run a query of one row: its values as JSON (as getRowObjectsJson gives them), and the
+ * sample's lists (`w_s_<key>`) read from their vectors item by item: the JSON conversion costs
+ * about 100 ns a value, and a DOUBLE list without NULLs (every numeric feature's) has no
+ * validity mask to test (DuckDB's node API tests it with BigInt arithmetic per value).
+ */
+async function readScanRow(conn: DuckDBConnection, sql: string): Promise<ScanRow> {
+  const result = await conn.run(sql);
+  if (result.chunkCount !== 1 || result.getChunk(0).rowCount !== 1)
+    throw new Error(`a window's scan must return one row, got ${result.rowCount}`);
+  const chunk = result.getChunk(0);
+  const row: Record<string, unknown> = {};
+  const sample: SampleColumns = {};
+  let sampled = 0;
+  result.columnNames().forEach((name, i) => {
+    if (name.startsWith('w_s_')) sample[name.slice(4)] = listValues(chunk.getColumnVector(i));
+    else if (name === 'w_sampled') sampled = Number(chunk.getColumnVector(i).getItem(0));
+    else row[name] = chunk.convertColumnValues(i, JsonDuckDBValueConverter)[0];
+  });
+  return { row, sample, sampled };
+}
+
+/** The values of a one-row LIST vector in their JSON form (a double as a number, or its name when not finite, as JSON spells it). */
+function listValues(v: DuckDBVector): unknown[] {
+  if (!(v instanceof DuckDBListVector)) throw new TypeError(`expected a LIST column, got ${v.type.toString()}`);
+  const child = v.childVector;
+  const offset = v.getEntryOffset(0);
+  const n = v.getEntryLength(0);
+  const out = new Array<unknown>(n);
+  for (let k = 0; k < n; k++) {
+    const x = child.getItem(offset + k);
+    out[k] =
+      typeof x === 'number'
+        ? Number.isFinite(x)
+          ? x
+          : String(x)
+        : x === null
+          ? null
+          : JsonDuckDBValueConverter(x, child.type, JsonDuckDBValueConverter);
   }
+  return out;
 }
 
 /** Whether a numeric histogram counted values in the NaN sentinel's bucket (NaN, or -Infinity). */
 const mayHoldNaN = (histogram: unknown): boolean =>
   histogramEntries(histogram).some(([k, n]) => Number(k) === NAN_SENTINEL && n > 0);
-
-const sampleLength = (s: SampleColumns): number => Object.values(s)[0]?.length ?? 0;
 
 /** Map entries of a DuckDB histogram as [key, count] (the JSON form: keys as numbers or strings, counts as strings). */
 export function histogramEntries(v: unknown): Array<[unknown, number]> {
@@ -385,20 +459,23 @@ const asNumber = (v: unknown): number | null =>
 
 export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuery): Promise<WindowResult> {
   const { size } = sampleSettings(q);
-  const scan = (nanAsNull?: ReadonlySet<string>) =>
-    scanWithSample(conn, aggregateSql(q, nanAsNull), size, sampledInScan(q, columnsOf(q, nanAsNull)));
-  let { row, sample: sampleRows } = await scan();
+  const scan = (nanAsNull?: ReadonlySet<string>) => readScanRow(conn, aggregateSql(q, nanAsNull));
+  let { row, sample: sampleRows, sampled } = await scan();
   const withNaN = new Set(
     columnsOf(q)
       .filter((c) => !c.col.baseline.categorical && mayHoldNaN(row[`${c.key}_h`]))
       .map((c) => c.key),
   );
-  if (withNaN.size) ({ row, sample: sampleRows } = await scan(withNaN));
+  if (withNaN.size) ({ row, sample: sampleRows, sampled } = await scan(withNaN));
   const cols = columnsOf(q, withNaN);
   const rows = asNumber(row.rows) ?? 0;
-  if (sampleLength(sampleRows) < Math.min(size, rows)) {
-    const text = sampleSql(q, rows, withNaN);
-    if (text) sampleRows = (await scanWithSample(conn, text, size, true)).sample;
+  // The scan kept too few rows (no bound of the rows, or one far too high): again at the
+  // threshold the row count gives, and exactly if that is short too.
+  for (const pass of [rows, 'exact'] as const) {
+    if (sampled >= Math.min(size, rows)) break;
+    const text = sampleSql(q, pass, withNaN);
+    if (!text) break;
+    ({ sample: sampleRows, sampled } = await readScanRow(conn, text));
   }
 
   const aggregates: WindowAggregates = { rows, features: {} };
@@ -502,7 +579,7 @@ function numericAggregate(
     binCounts,
     belowRange,
     aboveRange,
-    sample,
+    sample: ascending(sample),
   };
 }
 

@@ -14,7 +14,8 @@
  *   edges.length + 1 bins); `belowRange`/`aboveRange` count values < baseline min / > max;
  *   `sample` holds the non-null values of a uniform random sample of at most `sampleSize`
  *   window rows, and every non-null value when the window has no more rows than that (so a
- *   small window's KS test sees all of it).
+ *   small window's KS test sees all of it), ascending (the order KS and Wasserstein walk them
+ *   in, and one that does not depend on the order rows were read in).
  * - categorical: `counts` per category the baseline lists (absent = 0); `otherCount` the
  *   values in no listed category; `unknown` the most frequent of those, by count (a bounded
  *   list, for the report: when the baseline lists every training category they are new).
@@ -137,7 +138,7 @@ export function summarizeValues(
     binCounts,
     belowRange,
     aboveRange,
-    sample,
+    sample: ascending(sample),
   };
 }
 
@@ -148,6 +149,9 @@ export function topCounts(counts: Map<string, number>, k: number): Array<{ value
     .slice(0, k)
     .map(([value, count]) => ({ value, count }));
 }
+
+/** Numbers (no NaN) ascending, sorted as doubles in native code (a comparator per pair costs several times as much). */
+export const ascending = (xs: readonly number[]): number[] => Array.from(Float64Array.from(xs).sort());
 
 /** Indices of a uniform random sample of `size` out of `n` rows (all of them when n <= size): seeded reservoir sampling. */
 export function sampleRows(n: number, size: number, seed: number): number[] {

@@ -13,6 +13,7 @@ import { featureColumns } from '../../shared/monitoring/baseline';
 import { driftReport } from '../../shared/monitoring/drift';
 import { scoreHistogram } from '../../shared/monitoring/performance-estimated';
 import { qualityReport } from '../../shared/monitoring/quality';
+import { withMonitoringConnection } from '../../shared/monitoring/monitor-duckdb';
 import { summarizeValues } from '../../shared/monitoring/window';
 import {
   aggregateSql,
@@ -171,6 +172,28 @@ describe('window aggregates in DuckDB', () => {
     expect(smallAmount.kind === 'numeric' && [...smallAmount.sample].sort((x, y) => x - y)).toEqual(
       raw.sort((x, y) => x - y),
     );
+  });
+
+  it('rows of equal keys straddling the cut: exactly `size` rows (299, not a multiple of the run length), the same ones whatever the threads', async () => {
+    // Keys shared by 12 rows (`id % 1000`): the threshold keeps enough rows but the size-th
+    // smallest hash falls inside a run of equal ones, so the kept rows are cut in full sort
+    // order. Keys shared by about 1,700 rows (`visits`, 7 values): the threshold finds too few
+    // and the exact bottom k is taken.
+    for (const key of ['id % 1000', 'visits']) {
+      const q = (rowsAtMost?: number) =>
+        query(windowFiles, { sample: { size: 299, seed: 3, key, ...(rowsAtMost ? { rowsAtMost } : {}) } });
+      const runs = [
+        await withMonitoringConnection(1, (c) => readWindowAggregates(c, q())),
+        await withMonitoringConnection(2, (c) => readWindowAggregates(c, q())),
+        await withMonitoringConnection(2, (c) => readWindowAggregates(c, q(12_000))),
+      ];
+      for (const r of runs) {
+        const visits = r.aggregates.features.visits!;
+        if (visits.kind !== 'numeric') throw new Error('visits is numeric');
+        expect(visits.sample, key).toHaveLength(299); // never null: one value per sampled row
+      }
+      for (const r of runs.slice(1)) expect(r.aggregates.features, key).toEqual(runs[0]!.aggregates.features);
+    }
   });
 
   it('numbers used as categories match the baseline keys as JavaScript prints them', async () => {
