@@ -123,7 +123,8 @@ export async function baselineFromParquet(
       )
     )
       .getRowObjectsJson()
-      .map((r) => Number(r.v));
+      .map((r) => Number(r.v))
+      .sort((a, b) => a - b); // ascending, as training stores it
     const draft: ColumnBaseline = {
       name: c.name,
       count: Number(s.n),

