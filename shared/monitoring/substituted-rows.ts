@@ -9,8 +9,13 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 
-/** True for a prediction with a defaulted or overridden feature (both fields are JSON lists as text). */
-export const SUBSTITUTED_SQL = `(coalesce(defaulted, '[]') <> '[]' OR coalesce(overridden, '[]') <> '[]')`;
+/**
+ * True for a prediction with a defaulted or overridden feature. Both fields are JSON lists as
+ * text (JSON.stringify: `[]` when empty, any entry makes it at least `[""]`), so a length above
+ * 2 says the list holds something: half the cost of comparing the strings, on every row of a
+ * window. NULL (not logged) is no substitution.
+ */
+export const SUBSTITUTED_SQL = `coalesce(length(defaulted) > 2 OR length(overridden) > 2, false)`;
 /**
  * The window relation's column holding SUBSTITUTED_SQL: computed once per row there, where each
  * aggregate's FILTER would compare the strings again.

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { literal, withConnection } from '../../shared/features/offline/duckdb';
 import { mapValueExpr, parquetLayout } from '../../shared/monitoring/prediction-columns';
 import { featureAges } from '../../shared/monitoring/window-compute';
+import { parseList, SUBSTITUTED_SQL } from '../../shared/monitoring/substituted-rows';
 import type { Baseline } from '../../shared/training/baseline';
 import type { ModelSignature } from '../../shared/serving/signature';
 
@@ -113,5 +114,24 @@ describe('prediction log layouts', () => {
         { 'v:x': 30, 'v:y': 30, 'w:z': 40 },
       ]);
     });
+  });
+
+  it('a prediction substituted something exactly when its defaulted or overridden list (as the predictor logs it) holds an entry', async () => {
+    const cases: Array<[string | null, string | null]> = [
+      [null, null],
+      ['[]', null],
+      [null, '[]'],
+      ['[]', '[]'],
+      [JSON.stringify(['v:a']), null],
+      ['[]', JSON.stringify(['v:b', 'w:c'])],
+      [JSON.stringify(['']), JSON.stringify([])],
+    ];
+    const rows = cases.map(([d, o]) => `(${d === null ? 'NULL' : literal(d)}, ${o === null ? 'NULL' : literal(o)})`);
+    const got = await withConnection(async (c) =>
+      (
+        await c.runAndReadAll(`SELECT ${SUBSTITUTED_SQL} FROM (VALUES ${rows.join(', ')}) t(defaulted, overridden)`)
+      ).getRowsJson(),
+    );
+    expect(got.map((r) => r[0])).toEqual(cases.map(([d, o]) => parseList(d).length > 0 || parseList(o).length > 0));
   });
 });
