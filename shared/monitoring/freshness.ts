@@ -116,6 +116,19 @@ export function readFreshness(
   return out;
 }
 
+/**
+ * Whether one max per age (the largest over every substituted prediction) is each feature's
+ * max over the groups that used its age: true when, for every feature, the groups carrying its
+ * age either all leave it alone or all substituted it.
+ */
+export function maximaSettled(a: AgeColumns, groups: readonly SubstitutedGroup[]): boolean {
+  return Object.entries(a.byFeature).every(([f, k]) => {
+    const carrying = groups.filter((g) => g.ages[k]!.count > 0);
+    const substituting = carrying.filter((g) => g.defaulted.includes(f) || g.overridden.includes(f)).length;
+    return substituting === 0 || substituting === carrying.length;
+  });
+}
+
 /** Linear interpolation between closest ranks (numpy's default) of sorted values; undefined when empty. */
 function quantile(sorted: readonly number[], p: number): number | undefined {
   if (!sorted.length) return undefined;

@@ -28,11 +28,12 @@ import {
   AGE_FIELD,
   ageColumns,
   freshnessAggregates,
+  maximaSettled,
   LEGACY_AGE_FIELD,
   readFreshness,
   type AgeColumns,
 } from './freshness';
-import { SUBSTITUTED, SUBSTITUTED_SQL, substitutedGroups } from './substituted-rows';
+import { scanAggregates, scannedGroups, SUBSTITUTED, SUBSTITUTED_SQL, substitutedGroups } from './substituted-rows';
 import { ABSENT_VALUE_SQL, mapValueExpr, parquetLayout, type ParquetLayout } from './prediction-columns';
 import {
   compileOutputContract,
@@ -168,6 +169,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
     valueType: 'number',
   });
   const fresh = freshnessAggregates(ages);
+  const substituted = scanAggregates(ages.exprs);
   // The first output is also the prediction column: its contract reads the number the score does.
   const contracted = w.signature.outputs.flatMap((o, i) =>
     o.contract ? [{ key: outputKey(o), contract: o.contract, first: i === 0 }] : [],
@@ -188,9 +190,10 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
     extra: {
       aggregates: {
         ...fresh.aggregates,
-        substituted_n: `count(*) FILTER (WHERE ${SUBSTITUTED})`,
+        ...substituted.aggregates,
         ...Object.fromEntries(contracted.map((c, i) => [contractAt(i), `count(*) FILTER (WHERE NOT ${holds(c)})`])),
       },
+      project: substituted.project,
       ...(fresh.sampled ? { sampled: fresh.sampled } : {}),
     },
     ...(w.task === 'binary' ? { scores: { expr: 'score' } } : {}),
@@ -204,7 +207,8 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   const drift = driftReport(w.baseline, aggregates, w.drift);
   const quality = qualityReport(w.baseline, aggregates);
 
-  const groups = Number(extra.row.substituted_n) > 0 ? await substitutedGroups(conn, rel, ages.exprs) : [];
+  const scanned = scannedGroups(extra.row, ages.exprs.length);
+  const groups = maximaSettled(ages, scanned) ? scanned : await substitutedGroups(conn, rel, ages.exprs);
   const defaulted = new Map<string, number>();
   for (const g of groups) for (const d of g.defaulted) defaulted.set(d, (defaulted.get(d) ?? 0) + g.rows);
   const defaultedShare: Record<string, number> = {};

@@ -4,7 +4,7 @@
  * substitute, and quantiles over the sampled rows that used the feature. Hand-computed.
  */
 import { describe, expect, it } from 'vitest';
-import { ageColumns, freshnessAggregates, readFreshness } from '../../shared/monitoring/freshness';
+import { ageColumns, freshnessAggregates, maximaSettled, readFreshness } from '../../shared/monitoring/freshness';
 
 describe('feature freshness', () => {
   // Features v:a and v:b share view v's age; w:c has its own view.
@@ -65,5 +65,24 @@ describe('feature freshness', () => {
       [],
     );
     expect(f).toEqual({ 'w:c': { count: 1, p50Ms: 7, p95Ms: 7, maxMs: 7 } });
+  });
+
+  it("one max per age settles the maxima when each feature's groups carrying its age all substituted it or none did", () => {
+    const group = (defaulted: string[], overridden: string[], v: number, w: number) => ({
+      defaulted,
+      overridden,
+      rows: 1,
+      ages: [
+        { count: v, max: v ? 9 : null },
+        { count: w, max: w ? 9 : null },
+      ],
+    });
+    expect(maximaSettled(ages, [])).toBe(true);
+    // Only v:a defaulted: every group carrying v's age substituted v:a, none substituted v:b.
+    expect(maximaSettled(ages, [group(['v:a'], [], 1, 1)])).toBe(true);
+    // v:a defaulted in one group, v:b overridden in another, both carrying v's age.
+    expect(maximaSettled(ages, [group(['v:a'], [], 1, 1), group([], ['v:b'], 1, 1)])).toBe(false);
+    // The same, but the view was missing where v:a defaulted: that group logged no v age.
+    expect(maximaSettled(ages, [group(['v:a'], [], 0, 1), group([], ['v:b'], 1, 1)])).toBe(true);
   });
 });

@@ -1,0 +1,101 @@
+/**
+ * Freshness of features a window's predictions substituted, through computeWindow over real
+ * Parquet: the scan's counts alone when its one max per age settles every feature, and the
+ * grouped query over the substituted rows when it cannot (one group defaulted a feature of a
+ * view, another overrode a second one, and both read the view's record). Hand-computed.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, describe, expect, it } from 'vitest';
+import { literal, withConnection } from '../../shared/features/offline/duckdb';
+import { computeWindow, type WindowInputs } from '../../shared/monitoring/window-compute';
+import type { ModelSignature } from '../../shared/serving/signature';
+import { baselineOf, numericBaseline } from '../helpers/monitoring-fixtures';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-substituted-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** One logged prediction: view v's record age, and what it defaulted and overrode. */
+type Row = [age: number, defaulted: string[], overridden: string[]];
+
+async function window(name: string, rows: Row[]) {
+  const file = path.join(dir, `${name}.parquet`);
+  const values = rows.map(
+    ([age, d, o], i) =>
+      `(${i}, ${age}::DOUBLE, ${literal(JSON.stringify(d))}, ${literal(JSON.stringify(o))}, ${i % 2}::DOUBLE)`,
+  );
+  const inputs: WindowInputs = {
+    model: 'm',
+    version: 1,
+    start: 0,
+    end: 1_000,
+    baseline: baselineOf({
+      features: { 'v:a': numericBaseline([0, 1, 2, 3]), 'v:b': numericBaseline([0, 1, 2, 3]) },
+      prediction: numericBaseline([0, 0.5, 1]),
+    }),
+    signature: {
+      featureService: {
+        features: [
+          { view: 'v', feature: 'a' },
+          { view: 'v', feature: 'b' },
+        ],
+      },
+      outputs: [],
+    } as unknown as ModelSignature,
+    task: 'regression',
+    predictionFiles: [file],
+    deadLetters: {},
+    inputs: name,
+  };
+  return withConnection(async (c) => {
+    await c.run(
+      `COPY (SELECT 'm' AS model, 1 AS version, i * 10 AS ts, 'p' || i AS predictionId, 'e' || i AS entityId,
+                    (i % 4)::DOUBLE AS "features.v:a", (i % 3)::DOUBLE AS "features.v:b", age AS "viewAgeMs.v",
+                    d AS defaulted, o AS overridden, p AS predictionNumber, p::VARCHAR AS prediction, '{}' AS outputs
+             FROM (VALUES ${values.join(', ')}) t(i, age, d, o, p)) TO ${literal(file)} (FORMAT parquet)`,
+    );
+    // Count the grouped queries over the substituted rows.
+    let grouped = 0;
+    const counted = new Proxy(c, {
+      get(target, prop, receiver) {
+        if (prop !== 'runAndReadAll') return Reflect.get(target, prop, receiver) as unknown;
+        return (sql: string) => {
+          if (sql.includes('GROUP BY ALL')) grouped++;
+          return target.runAndReadAll(sql);
+        };
+      },
+    }) as DuckDBConnection;
+    const result = await computeWindow(counted, inputs, 0);
+    return { quality: result.quality!, grouped };
+  });
+}
+
+const clean: Row[] = [10, 20, 30, 40].map((age) => [age, [], []]);
+
+describe('freshness of substituted features', () => {
+  it("one kind of substitution: the scan's counts and max settle every feature, no second query", async () => {
+    const { quality, grouped } = await window('settled', [...clean, [100, ['v:a'], []], [90, ['v:a'], []]]);
+    expect(grouped).toBe(0);
+    expect(quality.defaultedShare).toEqual({ 'v:a': 2 / 6 });
+    // v:a left out the two records it defaulted; v:b used every record.
+    expect(quality.freshness['v:a']).toMatchObject({ count: 4, maxMs: 40 });
+    expect(quality.freshness['v:b']).toMatchObject({ count: 6, maxMs: 100 });
+  });
+
+  it("two kinds in one view: each feature's max over the groups that used it, from the grouped query", async () => {
+    const { quality, grouped } = await window('unsettled', [
+      ...clean,
+      [100, ['v:a'], []],
+      [90, ['v:a'], []],
+      [200, [], ['v:b']],
+    ]);
+    expect(grouped).toBe(1);
+    expect(quality.defaultedShare).toEqual({ 'v:a': 2 / 7 });
+    // v:a: the clean records and the override's (200); v:b: the clean ones and the defaults' (100, 90).
+    // One max over every substituted prediction would give v:b 200.
+    expect(quality.freshness['v:a']).toMatchObject({ count: 5, maxMs: 200 });
+    expect(quality.freshness['v:b']).toMatchObject({ count: 6, maxMs: 100 });
+  });
+});
