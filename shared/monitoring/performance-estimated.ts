@@ -18,7 +18,11 @@ import { calibrate, type CalibrationMap } from './baseline';
 import { LOG_LOSS_EPS } from '../training/metrics';
 import type { PerformanceResult } from './performance';
 
-/** Scores counted in `counts.length` equal-width bins of [0, 1]: bin k holds k/K <= s < (k+1)/K, and 1 falls in the last. */
+/**
+ * Scores counted in `counts.length` equal-width bins of [0, 1]: bin k holds k/K <= s < (k+1)/K,
+ * and 1 falls in the last; scores outside [0, 1], the infinities too, count in the end bins
+ * and NaN is missing.
+ */
 export interface ScoreHistogram {
   counts: number[];
 }
@@ -34,7 +38,7 @@ export function scoreHistogram(scores: ArrayLike<number>, bins = SCORE_BINS): Sc
   const counts = new Array<number>(bins).fill(0);
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i]!;
-    if (Number.isFinite(s)) counts[scoreBin(s, bins)]!++;
+    if (!Number.isNaN(s)) counts[scoreBin(s, bins)]!++;
   }
   return { counts };
 }

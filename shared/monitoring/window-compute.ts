@@ -196,7 +196,8 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
       project: substituted.project,
       ...(fresh.sampled ? { sampled: fresh.sampled } : {}),
     },
-    ...(w.task === 'binary' ? { scores: { expr: 'score' } } : {}),
+    // The score is the prediction; a categorical one is no probability to estimate from.
+    ...(w.task === 'binary' && !w.baseline.prediction.categorical ? { scores: {} } : {}),
   };
   const { aggregates, scores, extra } = await readWindowAggregates(conn, query);
   const rows = aggregates.rows;

@@ -78,11 +78,15 @@ export interface WindowQuery {
   /** The caller's own work in the same scan, read back raw from `WindowResult.extra`. */
   extra?: ExtraAggregates;
   /** Count a binary classifier's score into a histogram, for the performance estimate. */
-  scores?: { expr: string; bins?: number };
+  /**
+   * Also count the prediction (a binary classifier's score, numeric) into equal-width score
+   * bins, for the performance estimate: the bins' thresholds join the prediction's histogram.
+   */
+  scores?: { bins?: number };
 }
 
 /**
- * Aliases must not start with `c` + digit, `w_` or `scores_` (the query's own names). `project`
+ * Aliases must not start with `c` + digit or `w_` (the query's own names). `project`
  * expressions read the relation's columns and are computed once per row; `aggregates` read
  * them (and the relation's columns); `sampled` values are kept with each sampled row.
  */
@@ -197,6 +201,61 @@ function scanThresholds(plan: NumericPlan): { thresholds: number[]; bucket: Map<
 }
 
 /**
+ * The thresholds of score bins 1 .. bins-1: each the largest double t whose t * bins (rounded,
+ * as floor(score * bins) computes it) is below the bin's number, so over raw doubles a
+ * bucketed histogram counts exactly the bins floor(score * bins) gives, clamped to the ends.
+ */
+export function scoreThresholds(bins: number): number[] {
+  const out: number[] = [];
+  for (let k = 1; k < bins; k++) {
+    // k / bins is the double nearest k/bins, so the double above it times bins is at least k.
+    let t = k / bins;
+    while (t * bins >= k) t = nextDown(t);
+    out.push(t);
+  }
+  return out;
+}
+
+/**
+ * A numeric column's histogram thresholds and each one's bucket in its plan, and for the
+ * prediction when the query counts scores, each one's score bin too: the score bins' thresholds
+ * join the prediction's own, so one histogram gives both (a second histogram of
+ * floor(score * bins) cost about 2% of a window, and failed on a score beyond BIGINT's range,
+ * NaN or an infinity). A score threshold's bucket lies in the plan bucket of the next plan
+ * threshold above it.
+ */
+interface ColumnThresholds {
+  plan: NumericPlan;
+  thresholds: number[];
+  bucket: Map<number, number>;
+  scoreBin?: Map<number, number>;
+}
+
+function columnThresholds(q: WindowQuery, c: Column): ColumnThresholds {
+  const plan = numericPlan(c.col.baseline);
+  const own = scanThresholds(plan);
+  if (c.role !== 'prediction' || !q.scores) return { plan, ...own };
+  const scores = scoreThresholds(q.scores.bins ?? SCORE_BINS);
+  const thresholds = [...new Set([...own.thresholds, ...scores])].sort((x, y) => x - y);
+  const bucket = new Map(own.bucket);
+  let above = plan.boundaries.length;
+  for (let i = thresholds.length - 1; i >= 0; i--) {
+    const t = thresholds[i]!;
+    const b = bucket.get(t);
+    if (b === undefined) bucket.set(t, above);
+    else above = b;
+  }
+  // A bucket's values lie above the score thresholds below its own: that many is its bin.
+  const scoreBin = new Map<number, number>();
+  let below = 0;
+  for (const t of thresholds) {
+    while (below < scores.length && scores[below]! < t) below++;
+    scoreBin.set(t, below);
+  }
+  return { plan, thresholds, bucket, scoreBin };
+}
+
+/**
  * Doubles as a SQL list, exactly: each parsed from its shortest round-trip text as a string
  * cast (a bare literal like 2.9999999999999996 would be a DECIMAL first and could round to
  * another double, moving a bin edge).
@@ -271,8 +330,6 @@ function sampledColumns(q: WindowQuery, cols: Column[]): string[] {
  */
 function projection(q: WindowQuery, cols: Column[], o: { sample: boolean; aggregates: boolean }): string {
   const projected = cols.map((c) => `${c.value} AS ${c.key}`);
-  if (o.aggregates && q.scores)
-    projected.push(`floor(CAST(${q.scores.expr} AS DOUBLE) * ${q.scores.bins ?? SCORE_BINS})::BIGINT AS scores_bin`);
   if (o.aggregates)
     for (const [alias, expr] of Object.entries(q.extra?.project ?? {})) projected.push(`${expr} AS ${ident(alias)}`);
   if (o.sample) {
@@ -348,19 +405,19 @@ const sampledInScan = (q: WindowQuery, cols: Column[]) =>
  * `sample.rowsAtMost` bounds the window's rows.
  */
 export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): string {
+  if (q.scores && (!q.prediction || q.prediction.baseline.categorical))
+    throw new RangeError('score bins count the prediction: the query needs a numeric prediction');
   const parts = ['count(*) AS rows'];
   const cols = columnsOf(q, nanAsNull);
   for (const c of cols) {
     const v = c.key;
     if (!c.col.baseline.categorical) {
-      const { thresholds } = scanThresholds(numericPlan(c.col.baseline));
+      const { thresholds } = columnThresholds(q, c);
       parts.push(`histogram(${v}, ${doubleList(thresholds)}) AS ${c.key}_h`);
     } else {
       parts.push(`histogram(${v}) AS ${c.key}_h`);
     }
   }
-  // Score bins by floor(score * bins); a score outside [0, 1] is clamped when read.
-  if (q.scores) parts.push(`histogram(scores_bin) AS scores_h`);
   for (const [alias, expr] of Object.entries(q.extra?.aggregates ?? {})) parts.push(`${expr} AS ${ident(alias)}`);
   const sample = sampledInScan(q, cols);
   if (sample) {
@@ -482,7 +539,7 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
   for (const c of cols) {
     let agg: WindowFeatureAggregate;
     if (!c.col.baseline.categorical) {
-      agg = numericAggregate(c.col.baseline, row, c.key, rows, sampleRows);
+      agg = numericAggregate(c.col.baseline, columnThresholds(q, c), row, c.key, rows, sampleRows);
     } else {
       const entries = histogramEntries(row[`${c.key}_h`]);
       agg = categoricalAggregate(c.col.baseline, c.col.valueType === 'string' ? entries : asFloat32Keys(entries), rows);
@@ -493,10 +550,12 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
   const extraRow: Record<string, unknown> = {};
   for (const alias of Object.keys(q.extra?.aggregates ?? {})) extraRow[alias] = row[alias];
   const result: WindowResult = { aggregates, extra: { row: extraRow, sample: sampleRows } };
-  if (q.scores) {
-    const bins = q.scores.bins ?? SCORE_BINS;
-    const counts = new Array<number>(bins).fill(0);
-    for (const [k, n] of histogramEntries(row.scores_h)) counts[Math.min(bins - 1, Math.max(0, Number(k)))]! += n;
+  const prediction = cols.find((c) => c.role === 'prediction');
+  if (q.scores && prediction) {
+    const { scoreBin } = columnThresholds(q, prediction);
+    const counts = new Array<number>(q.scores.bins ?? SCORE_BINS).fill(0);
+    for (const [k, n] of histogramEntries(row[`${prediction.key}_h`]))
+      counts[k === 'Infinity' ? counts.length - 1 : scoreBin!.get(Number(k))!]! += n;
     result.scores = { counts };
   }
   return result;
@@ -547,13 +606,12 @@ function categoricalAggregate(
 
 function numericAggregate(
   b: ColumnBaseline,
+  { plan, bucket: index }: ColumnThresholds,
   row: Record<string, unknown>,
   key: string,
   rows: number,
   sampleRows: SampleColumns,
 ): NumericWindowAggregate {
-  const plan = numericPlan(b);
-  const index = scanThresholds(plan).bucket;
   const binCounts = new Array<number>(b.edges.length + 1).fill(0);
   let belowRange = 0;
   let aboveRange = 0;

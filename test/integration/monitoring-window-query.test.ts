@@ -63,7 +63,7 @@ function query(files: string[], extra: Partial<WindowQuery> = {}): WindowQuery {
       country: { expr: columnExpr('country'), baseline: byName.get('country')!, valueType: 'string' },
     },
     prediction: { expr: columnExpr('score'), baseline: baseline.prediction },
-    scores: { expr: columnExpr('score') },
+    scores: {},
     sample: { size: 1000, seed: 7 },
     ...extra,
   };
@@ -194,6 +194,36 @@ describe('window aggregates in DuckDB', () => {
       }
       for (const r of runs.slice(1)) expect(r.aggregates.features, key).toEqual(runs[0]!.aggregates.features);
     }
+  });
+
+  it("score bins from the prediction's own histogram equal floor(score * bins), at and around every bin edge, outside [0, 1] and infinite", async () => {
+    const b = numericBaseline([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    const edges = Array.from({ length: 1001 }, (_, k) => k / 1000);
+    const values = [
+      ...edges.flatMap((e) => [nextDown(e), e, -nextDown(-e)]),
+      ...[0.1, 0.7, 1 / 3].map((x) => x), // near a baseline edge too
+      -0.5,
+      2,
+      1e300,
+      -1e300,
+      Infinity,
+      -Infinity,
+      NaN,
+    ];
+    const from = `(SELECT unnest(${literal(`[${values.join(', ')}]`)}::DOUBLE[]) AS x)`;
+    const { aggregates, scores } = await withConnection((c) =>
+      readWindowAggregates(c, {
+        from,
+        features: {},
+        prediction: { expr: 'x', baseline: b },
+        scores: {},
+        sample: { size: 1 },
+      }),
+    );
+    expect(scores).toEqual(scoreHistogram(values));
+    expect(scores!.counts.reduce((t, n) => t + n, 0)).toBe(values.length - 1); // NaN is missing
+    // The prediction's own bins are unchanged by the score thresholds among them.
+    expect({ ...aggregates.prediction!, sample: [] }).toEqual({ ...summarizeValues(b, values), sample: [] });
   });
 
   it('numbers used as categories match the baseline keys as JavaScript prints them', async () => {
