@@ -106,12 +106,13 @@ export interface WindowResult {
 /** The largest double below x (x finite). */
 export function nextDown(x: number): number {
   if (x === 0) return -Number.MIN_VALUE;
-  const buf = new DataView(new ArrayBuffer(8));
-  buf.setFloat64(0, x);
-  const bits = buf.getBigUint64(0);
-  buf.setBigUint64(0, x > 0 ? bits - 1n : bits + 1n);
-  return buf.getFloat64(0);
+  bits64[0] = x;
+  bits64Int[0] = x > 0 ? bits64Int[0]! - 1n : bits64Int[0]! + 1n;
+  return bits64[0];
 }
+// One buffer for nextDown's bit arithmetic (a window's plans call it thousands of times).
+const bits64 = new Float64Array(1);
+const bits64Int = new BigUint64Array(bits64.buffer);
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -205,7 +206,9 @@ function scanThresholds(plan: NumericPlan): { thresholds: number[]; bucket: Map<
  * as floor(score * bins) computes it) is below the bin's number, so over raw doubles a
  * bucketed histogram counts exactly the bins floor(score * bins) gives, clamped to the ends.
  */
-export function scoreThresholds(bins: number): number[] {
+export function scoreThresholds(bins: number): readonly number[] {
+  const known = scoreThresholdsByBins.get(bins);
+  if (known) return known;
   const out: number[] = [];
   for (let k = 1; k < bins; k++) {
     // k / bins is the double nearest k/bins, so the double above it times bins is at least k.
@@ -213,8 +216,10 @@ export function scoreThresholds(bins: number): number[] {
     while (t * bins >= k) t = nextDown(t);
     out.push(t);
   }
+  scoreThresholdsByBins.set(bins, out);
   return out;
 }
+const scoreThresholdsByBins = new Map<number, readonly number[]>();
 
 /**
  * A numeric column's histogram thresholds and each one's bucket in its plan, and for the
