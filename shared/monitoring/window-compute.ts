@@ -3,9 +3,10 @@
  * WindowResult. The relation reads each logged feature, view age and the first output's number
  * from its typed column (prediction-columns.ts), and one scan computes everything per row
  * (window-query.ts): the counts and histograms, the seeded bottom-k sample (keyed by
- * predictionId), and, as extra aggregates of the same scan, the count of predictions that
- * substituted a feature (defaulted or overridden: the few are then read grouped by their lists,
- * substituted-rows.ts, for the defaulted shares), the age of the online records predictions used
+ * predictionId), and, as extra aggregates of the same scan, the predictions that substituted a
+ * feature (defaulted or overridden) counted by their lists (substituted-rows.ts: the defaulted
+ * shares, and a grouped query over them only when freshness needs it), the age of the online
+ * records predictions used
  * (freshness.ts: p50/p95/max per feature), and per signature output with a contract the count
  * of values SQL cannot vouch for (output-contract.ts), which alone are read back and checked (a
  * window that keeps its contracts reads none); the first output is the prediction column, so

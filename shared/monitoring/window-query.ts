@@ -77,7 +77,6 @@ export interface WindowQuery {
   sample?: { size?: number; seed?: number; key?: string; rowsAtMost?: number };
   /** The caller's own work in the same scan, read back raw from `WindowResult.extra`. */
   extra?: ExtraAggregates;
-  /** Count a binary classifier's score into a histogram, for the performance estimate. */
   /**
    * Also count the prediction (a binary classifier's score, numeric) into equal-width score
    * bins, for the performance estimate: the bins' thresholds join the prediction's histogram.
