@@ -1,8 +1,9 @@
 /**
- * Freshness of features a window's predictions substituted, through computeWindow over real
- * Parquet: the scan's counts alone when its one max per age settles every feature, and the
- * grouped query over the substituted rows when it cannot (one group defaulted a feature of a
- * view, another overrode a second one, and both read the view's record). Hand-computed.
+ * computeWindow over small hand-written prediction logs in real Parquet, by hand. Freshness of
+ * features a window's predictions substituted: the scan's counts alone when its one max per
+ * age settles every feature, and the grouped query over the substituted rows when it cannot
+ * (one group defaulted a feature of a view, another overrode a second one, and both read the
+ * view's record). And the performance estimate only where the prediction is a score.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { literal, withConnection } from '../../shared/features/offline/duckdb';
 import { computeWindow, type WindowInputs } from '../../shared/monitoring/window-compute';
 import type { ModelSignature } from '../../shared/serving/signature';
-import { baselineOf, numericBaseline } from '../helpers/monitoring-fixtures';
+import { baselineOf, categoricalBaseline, numericBaseline } from '../helpers/monitoring-fixtures';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-substituted-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 /** One logged prediction: view v's record age, and what it defaulted and overrode. */
 type Row = [age: number, defaulted: string[], overridden: string[]];
 
-async function window(name: string, rows: Row[]) {
+async function window(name: string, rows: Row[], overrides: Partial<WindowInputs> = {}) {
   const file = path.join(dir, `${name}.parquet`);
   const values = rows.map(
     ([age, d, o], i) =>
@@ -48,6 +49,7 @@ async function window(name: string, rows: Row[]) {
     predictionFiles: [file],
     deadLetters: {},
     inputs: name,
+    ...overrides,
   };
   return withConnection(async (c) => {
     await c.run(
@@ -68,7 +70,7 @@ async function window(name: string, rows: Row[]) {
       },
     }) as DuckDBConnection;
     const result = await computeWindow(counted, inputs, 0);
-    return { quality: result.quality!, grouped };
+    return { quality: result.quality!, performance: result.performance!, grouped };
   });
 }
 
@@ -97,5 +99,19 @@ describe('freshness of substituted features', () => {
     // One max over every substituted prediction would give v:b 200.
     expect(quality.freshness['v:a']).toMatchObject({ count: 5, maxMs: 200 });
     expect(quality.freshness['v:b']).toMatchObject({ count: 6, maxMs: 100 });
+  });
+});
+
+describe('the performance estimate', () => {
+  it('a binary model whose baseline marks the prediction categorical gets no estimate (no probability to bin), and the window still computes', async () => {
+    const base = baselineOf({
+      features: { 'v:a': numericBaseline([0, 1, 2, 3]), 'v:b': numericBaseline([0, 1, 2, 3]) },
+      prediction: categoricalBaseline([0, 1, 0, 1]),
+    });
+    const numeric = await window('binary-numeric', clean, { task: 'binary' });
+    expect(numeric.performance.map((p) => p.kind)).toEqual(['estimated']);
+    const categorical = await window('binary-categorical', clean, { task: 'binary', baseline: base });
+    expect(categorical.performance).toEqual([]);
+    expect(categorical.quality.rows).toBe(4);
   });
 });
