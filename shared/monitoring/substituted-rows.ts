@@ -13,7 +13,7 @@
  * over the files.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { histogramEntries, type ExtraAggregates } from './window-query';
+import { asNumber, histogramEntries, type ExtraAggregates } from './window-query';
 
 /**
  * True for a prediction with a defaulted or overridden feature. Both fields are JSON lists as
@@ -63,7 +63,7 @@ export function scannedGroups(row: Record<string, unknown>, ages: number): Subst
   const counts = (v: unknown) => new Map(histogramEntries(v).map(([k, n]) => [String(k), n]));
   const perAge = Array.from({ length: ages }, (_, k) => ({
     counts: counts(row[`subst_n${k}`]),
-    max: row[`subst_max${k}`] === null || row[`subst_max${k}`] === undefined ? null : Number(row[`subst_max${k}`]),
+    max: asNumber(row[`subst_max${k}`]),
   }));
   return [...counts(row.subst_rows)].map(([key, rows]) => {
     const [d, o] = key.split('\n');
@@ -98,7 +98,7 @@ export async function substitutedGroups(
     rows: Number(r[2]),
     ages: ages.map((_, k) => ({
       count: Number(r[3 + 2 * k]),
-      max: r[4 + 2 * k] === null || r[4 + 2 * k] === undefined ? null : Number(r[4 + 2 * k]),
+      max: asNumber(r[4 + 2 * k]),
     })),
   }));
 }

@@ -6,8 +6,7 @@
  * predictionId), and, as extra aggregates of the same scan, the predictions that substituted a
  * feature (defaulted or overridden) counted by their lists (substituted-rows.ts: the defaulted
  * shares, and a grouped query over them only when freshness needs it), the age of the online
- * records predictions used
- * (freshness.ts: p50/p95/max per feature), and per signature output with a contract the count
+ * records predictions used (freshness.ts: p50/p95/max per feature), and per signature output with a contract the count
  * of values SQL cannot vouch for (output-contract.ts), which alone are read back and checked (a
  * window that keeps its contracts reads none); the first output is the prediction column, so
  * its contract tests the number the score reads

@@ -356,7 +356,7 @@ function projection(q: WindowQuery, cols: Column[], o: { sample: boolean; aggreg
  * find `size` rows: equal keys share a hash, and a hash below the threshold is rare for a
  * small size.
  */
-function sampleAggregate(q: WindowQuery, cols: Column[], cut: { threshold?: string } | 'exact'): string {
+function sampleAggregate(q: WindowQuery, cols: Column[], cut: { threshold: string | undefined } | 'exact'): string {
   const fields = ['w_h', ...sampledColumns(q, cols)].map((k) => `${ident(k)} := ${ident(k)}`);
   const row = `struct_pack(${fields.join(', ')})`;
   if (cut === 'exact') return `min_by(${row}, ${row}, ${sampleSettings(q).size}) AS w_sample`;
@@ -425,8 +425,7 @@ export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): s
   for (const [alias, expr] of Object.entries(q.extra?.aggregates ?? {})) parts.push(`${expr} AS ${ident(alias)}`);
   const sample = sampledInScan(q, cols);
   if (sample) {
-    const threshold = hashThreshold(sampleSettings(q).size, q.sample!.rowsAtMost!);
-    parts.push(sampleAggregate(q, cols, threshold ? { threshold } : {}));
+    parts.push(sampleAggregate(q, cols, { threshold: hashThreshold(sampleSettings(q).size, q.sample!.rowsAtMost!) }));
   }
   const scan = `SELECT ${parts.join(', ')} FROM ${projection(q, cols, { sample, aggregates: true })}`;
   return sample ? cutSample(q, cols, scan) : scan;
@@ -439,8 +438,11 @@ export function aggregateSql(q: WindowQuery, nanAsNull?: ReadonlySet<string>): s
 export function sampleSql(q: WindowQuery, rows: number | 'exact', nanAsNull?: ReadonlySet<string>): string | undefined {
   const cols = columnsOf(q, nanAsNull);
   if (!sampledColumns(q, cols).length) return undefined;
-  const threshold = rows === 'exact' ? undefined : hashThreshold(sampleSettings(q).size, rows);
-  const aggregate = sampleAggregate(q, cols, rows === 'exact' ? 'exact' : threshold ? { threshold } : {});
+  const aggregate = sampleAggregate(
+    q,
+    cols,
+    rows === 'exact' ? 'exact' : { threshold: hashThreshold(sampleSettings(q).size, rows) },
+  );
   return cutSample(
     q,
     cols,
@@ -515,7 +517,8 @@ export function histogramEntries(v: unknown): Array<[unknown, number]> {
   return v.map((e: { key: unknown; value: unknown }) => [e.key, Number(e.value)]);
 }
 
-const asNumber = (v: unknown): number | null =>
+/** A number from DuckDB's JSON form (numbers, numeric strings, bigints), or null. */
+export const asNumber = (v: unknown): number | null =>
   v === null || v === undefined ? null : typeof v === 'string' ? Number(v) : num(v);
 
 export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuery): Promise<WindowResult> {
@@ -540,10 +543,13 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
   }
 
   const aggregates: WindowAggregates = { rows, features: {} };
+  let predictionThresholds: ColumnThresholds | undefined;
   for (const c of cols) {
     let agg: WindowFeatureAggregate;
     if (!c.col.baseline.categorical) {
-      agg = numericAggregate(c.col.baseline, columnThresholds(q, c), row, c.key, rows, sampleRows);
+      const thresholds = columnThresholds(q, c);
+      if (c.role === 'prediction') predictionThresholds = thresholds;
+      agg = numericAggregate(c.col.baseline, thresholds, row, c.key, rows, sampleRows);
     } else {
       const entries = histogramEntries(row[`${c.key}_h`]);
       agg = categoricalAggregate(c.col.baseline, c.col.valueType === 'string' ? entries : asFloat32Keys(entries), rows);
@@ -555,11 +561,11 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
   for (const alias of Object.keys(q.extra?.aggregates ?? {})) extraRow[alias] = row[alias];
   const result: WindowResult = { aggregates, extra: { row: extraRow, sample: sampleRows } };
   const prediction = cols.find((c) => c.role === 'prediction');
-  if (q.scores && prediction) {
-    const { scoreBin } = columnThresholds(q, prediction);
+  if (q.scores && prediction && predictionThresholds?.scoreBin) {
+    const { scoreBin } = predictionThresholds;
     const counts = new Array<number>(q.scores.bins ?? SCORE_BINS).fill(0);
     for (const [k, n] of histogramEntries(row[`${prediction.key}_h`]))
-      counts[k === 'Infinity' ? counts.length - 1 : scoreBin!.get(Number(k))!]! += n;
+      counts[k === 'Infinity' ? counts.length - 1 : scoreBin.get(Number(k))!]! += n;
     result.scores = { counts };
   }
   return result;
