@@ -37,12 +37,18 @@
  * of equal keys share a hash, or the size is tiny) a last one takes the exact bottom k. A
  * separate reservoir scan cost about as much as the histograms of 20 features.
  */
-import { DuckDBListVector, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBVector } from '@duckdb/node-api';
+import {
+  DuckDBDoubleVector,
+  DuckDBListVector,
+  JsonDuckDBValueConverter,
+  type DuckDBConnection,
+  type DuckDBVector,
+} from '@duckdb/node-api';
 import { ident, literal, num } from '../features/offline/duckdb';
 import { categoryCounts, type ColumnBaseline } from './baseline';
 import { SCORE_BINS, type ScoreHistogram } from './performance-estimated';
+import { ascendingFloat32 } from './statistics/ascending-float32';
 import {
-  ascending,
   categoryKey,
   topCounts,
   UNKNOWN_CATEGORIES_LISTED,
@@ -364,8 +370,9 @@ function sampleAggregate(q: WindowQuery, cols: Column[], cut: { threshold: strin
 }
 
 const MAX_HASH = '18446744073709551615::UBIGINT';
-/** The list of the sample's values of column `key`. */
+/** The list of the sample's values of extra sampled column `key`, and of numeric feature `key` (read as float32). */
 const sampleColumnAlias = (key: string) => `w_s_${key}`;
+const sampleValuesAlias = (key: string) => `w_v_${key}`;
 
 /**
  * The aggregate query `inner` (one row, its `w_sample` the rows kept below the threshold) with
@@ -384,7 +391,7 @@ function cutSample(q: WindowQuery, cols: Column[], inner: string): string {
   const lists = [
     ...numeric.map(
       (k) =>
-        `list_filter(list_transform(w_kept, lambda s: s.${ident(k)}), lambda x: x IS NOT NULL) AS ${ident(sampleColumnAlias(k))}`,
+        `list_filter(list_transform(w_kept, lambda s: s.${ident(k)}), lambda x: x IS NOT NULL) AS ${ident(sampleValuesAlias(k))}`,
     ),
     ...Object.keys(q.extra?.sampled ?? {}).map(
       (k) => `list_transform(w_kept, lambda s: s.${ident(k)}) AS ${ident(sampleColumnAlias(k))}`,
@@ -451,23 +458,26 @@ export function sampleSql(q: WindowQuery, rows: number | 'exact', nanAsNull?: Re
 }
 
 /**
- * Sampled values by column key: a numeric feature's values (NULLs left out), and each extra
- * sampled value, row-aligned across the extra columns. In no particular order.
+ * Sampled values by column key: each extra sampled value, row-aligned across the extra columns.
+ * In no particular order.
  */
 export type SampleColumns = Record<string, unknown[]>;
 
 interface ScanRow {
   row: Record<string, unknown>;
   sample: SampleColumns;
+  /** Each numeric feature's sampled values (NULLs left out) as float32, in no particular order. */
+  values: Record<string, Float32Array>;
   /** Rows in the sample. */
   sampled: number;
 }
 
 /**
  * Run a query of one row: its values as JSON (as getRowObjectsJson gives them), and the
- * sample's lists (`w_s_<key>`) read from their vectors item by item: the JSON conversion costs
- * about 100 ns a value, and a DOUBLE list without NULLs (every numeric feature's) has no
- * validity mask to test (DuckDB's node API tests it with BigInt arithmetic per value).
+ * sample's lists (`w_v_<key>`, `w_s_<key>`) read from their vectors item by item: the JSON
+ * conversion costs about 100 ns a value, and a DOUBLE list without NULLs (every numeric
+ * feature's) has no validity mask to test (DuckDB's node API tests it with BigInt arithmetic
+ * per value). Numeric values go straight into a Float32Array: no number boxed per value.
  */
 async function readScanRow(conn: DuckDBConnection, sql: string): Promise<ScanRow> {
   const result = await conn.run(sql);
@@ -476,21 +486,39 @@ async function readScanRow(conn: DuckDBConnection, sql: string): Promise<ScanRow
   const chunk = result.getChunk(0);
   const row: Record<string, unknown> = {};
   const sample: SampleColumns = {};
+  const values: Record<string, Float32Array> = {};
   let sampled = 0;
   result.columnNames().forEach((name, i) => {
-    if (name.startsWith('w_s_')) sample[name.slice(4)] = listValues(chunk.getColumnVector(i));
+    if (name.startsWith('w_v_')) values[name.slice(4)] = float32Values(chunk.getColumnVector(i));
+    else if (name.startsWith('w_s_')) sample[name.slice(4)] = listValues(chunk.getColumnVector(i));
     else if (name === 'w_sampled') sampled = Number(chunk.getColumnVector(i).getItem(0));
     else row[name] = chunk.convertColumnValues(i, JsonDuckDBValueConverter)[0];
   });
-  return { row, sample, sampled };
+  return { row, sample, values, sampled };
+}
+
+/** The entries of a one-row LIST vector: its child vector, first index and length. */
+function listEntries(v: DuckDBVector): { child: DuckDBVector; offset: number; n: number } {
+  if (!(v instanceof DuckDBListVector)) throw new TypeError(`expected a LIST column, got ${v.type.toString()}`);
+  return { child: v.childVector, offset: v.getEntryOffset(0), n: v.getEntryLength(0) };
+}
+
+/** The values of a one-row LIST of DOUBLE without NULLs, as float32. */
+function float32Values(v: DuckDBVector): Float32Array {
+  const { child, offset, n } = listEntries(v);
+  if (!(child instanceof DuckDBDoubleVector)) throw new TypeError(`expected a DOUBLE list, got ${v.type.toString()}`);
+  const out = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = child.getItem(offset + k);
+    if (x === null) throw new TypeError('a numeric sample list holds a NULL');
+    out[k] = x;
+  }
+  return out;
 }
 
 /** The values of a one-row LIST vector in their JSON form (a double as a number, or its name when not finite, as JSON spells it). */
 function listValues(v: DuckDBVector): unknown[] {
-  if (!(v instanceof DuckDBListVector)) throw new TypeError(`expected a LIST column, got ${v.type.toString()}`);
-  const child = v.childVector;
-  const offset = v.getEntryOffset(0);
-  const n = v.getEntryLength(0);
+  const { child, offset, n } = listEntries(v);
   const out = new Array<unknown>(n);
   for (let k = 0; k < n; k++) {
     const x = child.getItem(offset + k);
@@ -524,13 +552,13 @@ export const asNumber = (v: unknown): number | null =>
 export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuery): Promise<WindowResult> {
   const { size } = sampleSettings(q);
   const scan = (nanAsNull?: ReadonlySet<string>) => readScanRow(conn, aggregateSql(q, nanAsNull));
-  let { row, sample: sampleRows, sampled } = await scan();
+  let { row, sample: sampleRows, values, sampled } = await scan();
   const withNaN = new Set(
     columnsOf(q)
       .filter((c) => !c.col.baseline.categorical && mayHoldNaN(row[`${c.key}_h`]))
       .map((c) => c.key),
   );
-  if (withNaN.size) ({ row, sample: sampleRows, sampled } = await scan(withNaN));
+  if (withNaN.size) ({ row, sample: sampleRows, values, sampled } = await scan(withNaN));
   const cols = columnsOf(q, withNaN);
   const rows = asNumber(row.rows) ?? 0;
   // The scan kept too few rows (no bound of the rows, or one far too high): again at the
@@ -539,7 +567,7 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
     if (sampled >= Math.min(size, rows)) break;
     const text = sampleSql(q, pass, withNaN);
     if (!text) break;
-    ({ sample: sampleRows, sampled } = await readScanRow(conn, text));
+    ({ sample: sampleRows, values, sampled } = await readScanRow(conn, text));
   }
 
   const aggregates: WindowAggregates = { rows, features: {} };
@@ -549,7 +577,7 @@ export async function readWindowAggregates(conn: DuckDBConnection, q: WindowQuer
     if (!c.col.baseline.categorical) {
       const thresholds = columnThresholds(q, c);
       if (c.role === 'prediction') predictionThresholds = thresholds;
-      agg = numericAggregate(c.col.baseline, thresholds, row, c.key, rows, sampleRows);
+      agg = numericAggregate(c.col.baseline, thresholds, row, c.key, rows, values[c.key]);
     } else {
       const entries = histogramEntries(row[`${c.key}_h`]);
       agg = categoricalAggregate(c.col.baseline, c.col.valueType === 'string' ? entries : asFloat32Keys(entries), rows);
@@ -620,7 +648,7 @@ function numericAggregate(
   row: Record<string, unknown>,
   key: string,
   rows: number,
-  sampleRows: SampleColumns,
+  sampled: Float32Array | undefined,
 ): NumericWindowAggregate {
   const binCounts = new Array<number>(b.edges.length + 1).fill(0);
   let belowRange = 0;
@@ -635,11 +663,6 @@ function numericAggregate(
     if (plan.below[bucket]) belowRange += n;
     if (plan.above[bucket]) aboveRange += n;
   }
-  const sample: number[] = [];
-  for (const x of sampleRows[key] ?? []) {
-    const v = asNumber(x);
-    if (v !== null) sample.push(Math.fround(v));
-  }
   return {
     kind: 'numeric',
     rows,
@@ -647,7 +670,7 @@ function numericAggregate(
     binCounts,
     belowRange,
     aboveRange,
-    sample: ascending(sample),
+    sample: ascendingFloat32(sampled ?? []),
   };
 }
 

@@ -21,6 +21,7 @@
  *   list, for the report: when the baseline lists every training category they are new).
  */
 import { binIndex, categoryCounts, categoryKey, type ColumnBaseline } from './baseline';
+import { ascendingFloat32 } from './statistics/ascending-float32';
 
 export { categoryKey };
 
@@ -31,7 +32,7 @@ export interface NumericWindowAggregate {
   binCounts: number[];
   belowRange: number;
   aboveRange: number;
-  sample: number[];
+  sample: Float64Array;
 }
 
 export interface CategoricalWindowAggregate {
@@ -129,7 +130,7 @@ export function summarizeValues(
   const sample: number[] = [];
   for (const i of rows) {
     const v = values[i];
-    if (!isMissing(v)) sample.push(Math.fround(Number(v)));
+    if (!isMissing(v)) sample.push(Number(v));
   }
   return {
     kind: 'numeric',
@@ -138,7 +139,7 @@ export function summarizeValues(
     binCounts,
     belowRange,
     aboveRange,
-    sample: ascending(sample),
+    sample: ascendingFloat32(sample),
   };
 }
 
@@ -148,17 +149,6 @@ export function topCounts(counts: Map<string, number>, k: number): Array<{ value
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, k)
     .map(([value, count]) => ({ value, count }));
-}
-
-/**
- * Numbers (no NaN) ascending, sorted as doubles in native code (a comparator per pair costs
- * three times as much) and copied back by a loop (Array.from over a typed array, ten times).
- */
-export function ascending(xs: readonly number[]): number[] {
-  const sorted = Float64Array.from(xs).sort();
-  const out = new Array<number>(sorted.length);
-  for (let i = 0; i < sorted.length; i++) out[i] = sorted[i]!;
-  return out;
 }
 
 /** Indices of a uniform random sample of `size` out of `n` rows (all of them when n <= size): seeded reservoir sampling. */
