@@ -7,7 +7,7 @@
  * so callers use it on bounded samples (drift.ts: small windows only).
  */
 import pKolmogorov from '@stdlib/stats-kstest/lib/marsaglia.js';
-import { walkEcdfs } from './inputs';
+import { ecdfGaps } from './inputs';
 
 export interface KsResult {
   statistic: number;
@@ -18,11 +18,7 @@ export interface KsResult {
 
 /** D between two samples (ties handled: a value shared by both moves both CDFs before the gap is read). */
 export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  walkEcdfs(a, b, 'ksStatistic', (_v, _below, at) => {
-    if (at > d) d = at;
-  });
-  return d;
+  return ecdfGaps(a, b, 'ksStatistic').largest;
 }
 
 /** The two-sided p-value of D for samples of n1 and n2 values. */

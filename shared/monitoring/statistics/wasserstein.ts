@@ -3,17 +3,11 @@
  * empirical CDFs, in the feature's own units. Monitoring divides it by the baseline's standard
  * deviation so one threshold fits every feature. Same as scipy.stats.wasserstein_distance.
  */
-import { walkEcdfs } from './inputs';
+import { ecdfGaps } from './inputs';
 
 export function wassersteinDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   // Between consecutive values both CDFs are constant: the area is a sum of rectangles.
-  let prev = NaN;
-  let area = 0;
-  walkEcdfs(a, b, 'wassersteinDistance', (v, below) => {
-    if (below > 0) area += below * (v - prev);
-    prev = v;
-  });
-  return area;
+  return ecdfGaps(a, b, 'wassersteinDistance').area;
 }
 
 /**
