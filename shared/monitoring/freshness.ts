@@ -56,7 +56,12 @@ export function ageColumns(ages: Record<string, string>): AgeColumns {
 export function freshnessAggregates(a: AgeColumns): ExtraAggregates {
   if (!a.exprs.length) return {};
   const aggregates: Record<string, string> = {};
-  const sampled: Record<string, string> = { age_d: 'defaulted', age_o: 'overridden' };
+  // Only a substituting row's lists: the rest read as NULL, not a string per sampled row.
+  const onlySubstituting = (list: string) => `CASE WHEN ${SUBSTITUTED} THEN ${list} END`;
+  const sampled: Record<string, string> = {
+    age_d: onlySubstituting('defaulted'),
+    age_o: onlySubstituting('overridden'),
+  };
   a.exprs.forEach((e, k) => {
     aggregates[`age_n${k}`] = `count(${e}) FILTER (WHERE NOT ${SUBSTITUTED})`;
     aggregates[`age_max${k}`] = `max(${e}) FILTER (WHERE NOT ${SUBSTITUTED})`;
