@@ -63,8 +63,10 @@ export function freshnessAggregates(a: AgeColumns): ExtraAggregates {
     age_o: onlySubstituting('overridden'),
   };
   a.exprs.forEach((e, k) => {
-    aggregates[`age_n${k}`] = `count(${e}) FILTER (WHERE NOT ${SUBSTITUTED})`;
-    aggregates[`age_max${k}`] = `max(${e}) FILTER (WHERE NOT ${SUBSTITUTED})`;
+    // CASE rather than FILTER (WHERE ...): see substituted-rows.ts.
+    const unsubstituted = `CASE WHEN NOT ${SUBSTITUTED} THEN ${e} END`;
+    aggregates[`age_n${k}`] = `count(${unsubstituted})`;
+    aggregates[`age_max${k}`] = `max(${unsubstituted})`;
     sampled[`age_s${k}`] = e;
   });
   return { aggregates, sampled };

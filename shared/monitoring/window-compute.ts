@@ -191,7 +191,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
       aggregates: {
         ...fresh.aggregates,
         ...substituted.aggregates,
-        ...Object.fromEntries(contracted.map((c, i) => [contractAt(i), `count(*) FILTER (WHERE NOT ${holds(c)})`])),
+        ...Object.fromEntries(contracted.map((c, i) => [contractAt(i), `count_if(NOT ${holds(c)})`])),
       },
       project: substituted.project,
       ...(fresh.sampled ? { sampled: fresh.sampled } : {}),

@@ -19,7 +19,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-substituted-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** One logged prediction: view v's record age, and what it defaulted and overrode. */
-type Row = [age: number, defaulted: string[], overridden: string[]];
+type Row = [age: number | null, defaulted: string[], overridden: string[]];
 
 async function window(name: string, rows: Row[], overrides: Partial<WindowInputs> = {}) {
   const file = path.join(dir, `${name}.parquet`);
@@ -84,6 +84,14 @@ describe('freshness of substituted features', () => {
     // v:a left out the two records it defaulted; v:b used every record.
     expect(quality.freshness['v:a']).toMatchObject({ count: 4, maxMs: 40 });
     expect(quality.freshness['v:b']).toMatchObject({ count: 6, maxMs: 100 });
+  });
+
+  it('a substituted prediction that logged no age counts in its share, not in the ages', async () => {
+    const { quality, grouped } = await window('no-age', [...clean, [100, ['v:a'], []], [null, ['v:a'], []]]);
+    expect(grouped).toBe(0);
+    expect(quality.defaultedShare).toEqual({ 'v:a': 2 / 6 });
+    expect(quality.freshness['v:a']).toMatchObject({ count: 4, maxMs: 40 });
+    expect(quality.freshness['v:b']).toMatchObject({ count: 5, maxMs: 100 });
   });
 
   it("two kinds in one view: each feature's max over the groups that used it, from the grouped query", async () => {
