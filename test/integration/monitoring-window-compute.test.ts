@@ -3,7 +3,8 @@
  * features a window's predictions substituted: the scan's counts alone when its one max per
  * age settles every feature, and the grouped query over the substituted rows when it cannot
  * (one group defaulted a feature of a view, another overrode a second one, and both read the
- * view's record). And the performance estimate only where the prediction is a score.
+ * view's record). The output contract: breaches counted, and read back only when there are
+ * some. And the performance estimate only where the prediction is a score.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -58,19 +59,27 @@ async function window(name: string, rows: Row[], overrides: Partial<WindowInputs
                     d AS defaulted, o AS overridden, p AS predictionNumber, p::VARCHAR AS prediction, '{}' AS outputs
              FROM (VALUES ${values.join(', ')}) t(i, age, d, o, p)) TO ${literal(file)} (FORMAT parquet)`,
     );
-    // Count the grouped queries over the substituted rows.
+    // Count the grouped queries over the substituted rows, and those reading contract breaches back.
     let grouped = 0;
+    let readBack = 0;
     const counted = new Proxy(c, {
       get(target, prop, receiver) {
         if (prop !== 'runAndReadAll') return Reflect.get(target, prop, receiver) as unknown;
         return (sql: string) => {
           if (sql.includes('GROUP BY ALL')) grouped++;
+          if (sql.startsWith('SELECT prediction AS v')) readBack++;
           return target.runAndReadAll(sql);
         };
       },
     }) as DuckDBConnection;
     const result = await computeWindow(counted, inputs, 0);
-    return { quality: result.quality!, performance: result.performance!, grouped };
+    return {
+      quality: result.quality!,
+      performance: result.performance!,
+      contracts: result.contracts!,
+      grouped,
+      readBack,
+    };
   });
 }
 
@@ -107,6 +116,27 @@ describe('freshness of substituted features', () => {
     // One max over every substituted prediction would give v:b 200.
     expect(quality.freshness['v:a']).toMatchObject({ count: 5, maxMs: 200 });
     expect(quality.freshness['v:b']).toMatchObject({ count: 6, maxMs: 100 });
+  });
+});
+
+describe('the output contract', () => {
+  // The prediction is 0 or 1 (i % 2); the contract bounds the first output, the prediction.
+  const contracted = (range: { min?: number; max?: number }): Partial<WindowInputs> => ({
+    signature: {
+      featureService: { features: [{ view: 'v', feature: 'a' }] },
+      outputs: [{ name: 'score', meaning: 'score', contract: { range } }],
+    } as unknown as ModelSignature,
+  });
+
+  it('every prediction breaking it is counted; a window that keeps it reads nothing back', async () => {
+    const broken = await window('contract-broken', clean, contracted({ min: 5 }));
+    expect(broken.contracts.score).toMatchObject({ checked: 4, violating: 4, violations: { range: 4 } });
+    expect(broken.readBack).toBe(1);
+    const kept = await window('contract-kept', clean, contracted({ min: 0, max: 1 }));
+    expect(kept.contracts.score).toMatchObject({ checked: 4, violating: 0 });
+    expect(kept.readBack).toBe(0);
+    const half = await window('contract-half', clean, contracted({ max: 0.5 }));
+    expect(half.contracts.score).toMatchObject({ checked: 4, violating: 2, violations: { range: 2 } });
   });
 });
 
