@@ -192,6 +192,8 @@ export async function writePredictionSegments(
     overridden: `'[]'`,
     prediction: 'CAST(score AS VARCHAR)',
     predictionNumber: 'score',
+    // sampleKeyOf(predictionId), as the predictor logs it: SHA-1's first six bytes.
+    sampleKey: `('0x' || left(sha1('p' || id), 12))::BIGINT`,
     outputs: `json_object('probability', score)::VARCHAR`,
     latencyMs: '2.5',
   };

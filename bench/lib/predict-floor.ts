@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import * as ort from 'onnxruntime-node';
 import { EVENT_TS_FIELD } from '../../shared/features/online/codec';
-import type { PredictionLog } from '../../shared/serving/prediction-log';
+import { sampleKeyOf, type PredictionLog } from '../../shared/serving/prediction-log';
 
 export interface FloorModel {
   redis: Redis;
@@ -49,9 +49,10 @@ export async function floorPredict(m: FloorModel, entityId: string, t0: number):
     const values: Record<string, number> = {};
     for (let i = 0; i < n; i++) values[`${m.view}:${m.features[i]!}`] = Number(hash[m.features[i]!]!.slice(1)); // as read (Strata logs doubles, not float32)
     const requestId = randomUUID();
+    const predictionId = `${requestId}:0`;
     m.log.add([
       {
-        predictionId: `${requestId}:0`,
+        predictionId,
         requestId,
         ts,
         model: m.model,
@@ -65,6 +66,7 @@ export async function floorPredict(m: FloorModel, entityId: string, t0: number):
         overridden: [],
         prediction,
         predictionNumber: prediction,
+        sampleKey: sampleKeyOf(predictionId),
         outputs: { [output]: prediction },
         latencyMs: performance.now() - t0,
       },

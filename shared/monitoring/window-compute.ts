@@ -1,22 +1,21 @@
 /**
- * One window of one model version, from the prediction log's Parquet segments to a
- * WindowResult. The relation reads each logged feature, view age and the first output's number
- * from its typed column (prediction-columns.ts), and one scan computes everything per row
- * (window-query.ts): the counts and histograms, the seeded bottom-k sample (keyed by
+ * One window of one model version, from the prediction log's Parquet segments to a WindowResult.
+ * The relation reads each logged feature, view age and the first output's number from its typed
+ * column (prediction-columns.ts), and one scan computes everything per row (window-query.ts): the
+ * counts and histograms, the seeded bottom-k sample (keyed by the logged sampleKey, a hash of
  * predictionId), and, as extra aggregates of the same scan, the predictions that substituted a
  * feature (defaulted or overridden) counted by their lists (substituted-rows.ts: the defaulted
  * shares, and a grouped query over them only when freshness needs it), the age of the online
- * records predictions used (freshness.ts: p50/p95/max per feature), and per signature output with a contract the count
- * of values SQL cannot vouch for (output-contract.ts), which alone are read back and checked (a
- * window that keeps its contracts reads none); the first output is the prediction column, so
- * its contract tests the number the score reads
- * rather than parse `outputs` JSON on every row. Then the
- * CBPE estimate from the score histogram, and,
- * when the model's labels are defined, realized performance by joining each prediction to
- * the first label of its entity within the horizon after it (DuckDB ASOF join). The labels
- * that join are also the window's label distribution: label drift against the baseline's
- * training labels (drift.label, judged on its own like the prediction), from the joined values
- * in memory (at most one per prediction, already read for realized performance).
+ * records predictions used (freshness.ts: p50/p95/max per feature), and per signature output with
+ * a contract the count of values SQL cannot vouch for (output-contract.ts), which alone are read
+ * back and checked (a window that keeps its contracts reads none); the first output is the
+ * prediction column, so its contract tests the number the score reads rather than parse `outputs`
+ * JSON on every row. Then the CBPE estimate from the score histogram, and, when the model's
+ * labels are defined, realized performance by joining each prediction to the first label of its
+ * entity within the horizon after it (DuckDB ASOF join). The labels that join are also the
+ * window's label distribution: label drift against the baseline's training labels (drift.label,
+ * judged on its own like the prediction), from the joined values in memory (at most one per
+ * prediction, already read for realized performance).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
@@ -92,6 +91,17 @@ function predictionNumberSql(layout: ParquetLayout): string {
   const cast = 'TRY_CAST(prediction AS DOUBLE)';
   return layout.columns.has('predictionnumber') ? `coalesce(predictionNumber, ${cast})` : cast;
 }
+/**
+ * The sample's key: the logged `sampleKey` where every record has it, else that or, in records
+ * logged before it, a hash of `predictionId` (both uniform: the sample rehashes the key with its
+ * seed); `predictionId` itself in files of old records only.
+ */
+function sampleKeySql(layout: ParquetLayout): string {
+  if (layout.withoutNulls.has('samplekey')) return 'sampleKey';
+  return layout.columns.has('samplekey')
+    ? 'coalesce(CAST(sampleKey AS DOUBLE), CAST(hash(predictionId) AS DOUBLE))'
+    : 'predictionId';
+}
 /** The score: the prediction's number, or the last entry of a probability list (never one where every record has its number). */
 const scoreSql = (layout: ParquetLayout) =>
   layout.withoutNulls.has('predictionnumber')
@@ -138,7 +148,7 @@ export function windowRelation(
     ...w.baseline.features.map((f, i) => `${mapValueExpr(layout.columns, 'features', f.name)} AS ${featureAt(i)}`),
     ...ages.exprs.map((e, k) => `${e} AS ${ageAt(k)}`),
   ];
-  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', 'predictionId', 'entityId AS entity', 'ts', 'defaulted', 'overridden', `${SUBSTITUTED_SQL} AS ${SUBSTITUTED}`, 'outputs'].join(', ')}
+  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', `${sampleKeySql(layout)} AS sample_key`, 'entityId AS entity', 'ts', 'defaulted', 'overridden', `${SUBSTITUTED_SQL} AS ${SUBSTITUTED}`, 'outputs'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
     WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}))`;
 }
@@ -184,7 +194,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
     sample: {
       size: w.sampleSize ?? 10_000,
       seed: 1,
-      key: 'predictionId',
+      key: 'sample_key',
       rowsAtMost: await parquetRowCount(conn, w.predictionFiles),
     },
     extra: {

@@ -4,9 +4,13 @@
  * and ingest treats `predictions` as a source like any other, using the schema below, so
  * monitoring reads windows of predictions from the offline store.
  */
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 
 const outputValue = z.union([z.number(), z.array(z.number())]);
+
+/** The largest sample key: 48 bits. */
+const SAMPLE_KEY_MAX = 2 ** 48 - 1;
 
 export const PredictionRecordSchema = z
   .object({
@@ -44,6 +48,13 @@ export const PredictionRecordSchema = z
      * parsing `prediction`, which a list makes JSON text.
      */
     predictionNumber: z.number().optional(),
+    /**
+     * The record's sample key, sampleKeyOf(predictionId): monitoring's bounded sample keeps the
+     * rows of smallest key (rehashed with its seed). A number, so a window reads a DOUBLE column
+     * rather than hashing every prediction's id string (about 3% of a 1M-row window). Absent in
+     * records logged before it; the window hashes their id instead.
+     */
+    sampleKey: z.number().int().nonnegative().max(SAMPLE_KEY_MAX).optional(),
     /** Every signature output by name (`name` or `name[column]`). */
     outputs: z.record(z.string(), outputValue),
     /** Request latency as the caller saw it (shadow: the shadow run's own latency). */
@@ -51,6 +62,12 @@ export const PredictionRecordSchema = z
   })
   .strict();
 export type PredictionRecord = z.infer<typeof PredictionRecordSchema>;
+
+/**
+ * A prediction's sample key: the first six bytes of its id's SHA-1 (uniform, and exact as a
+ * double). A maintained hash rather than a hand-written one; about 1 µs a prediction.
+ */
+export const sampleKeyOf = (predictionId: string): number => hash('sha1', predictionId, 'buffer').readUIntBE(0, 6);
 
 /** Where batches of records go (Event Hubs output, local bus, a file...). */
 export interface PredictionSink {

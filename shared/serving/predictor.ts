@@ -18,7 +18,7 @@ import type { FeatureValue } from '../features/definitions/values';
 import type { OnlineKey, OnlineRecord, OnlineStore } from '../features/online/types';
 import type { DeployedVersion, Deployment, DeploymentCache } from './deployments';
 import type { ServingMetrics } from './metrics';
-import type { PredictionLog, PredictionRecord } from './prediction-log';
+import { sampleKeyOf, type PredictionLog, type PredictionRecord } from './prediction-log';
 import { parsePin, resolvePin, route, type RoutedBy } from './router';
 import type { Lease } from './sessions';
 import type { ServingPlan } from './signature';
@@ -569,8 +569,9 @@ function record(
   latencyMs: number,
 ): PredictionRecord {
   const shadow = routedBy === 'shadow';
+  const predictionId = shadow ? `${requestId}:${entity}:shadow:${version}` : `${requestId}:${entity}`;
   return {
-    predictionId: shadow ? `${requestId}:${entity}:shadow:${version}` : `${requestId}:${entity}`,
+    predictionId,
     requestId,
     ts,
     model,
@@ -585,6 +586,7 @@ function record(
     prediction,
     // Set or undefined (not a spread): one record shape, no temporary object per prediction.
     predictionNumber: typeof prediction === 'number' ? prediction : undefined,
+    sampleKey: sampleKeyOf(predictionId),
     outputs,
     latencyMs,
   };

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { freshPlatforms } from '../helpers/feature-platform';
 import { defineRepo, entity, featureView, mean, source, tumbling } from '../../shared/features/definitions/language';
 import { predictions as predictionsSource } from '../../shared/definitions/platform-sources';
-import type { PredictionRecord } from '../../shared/serving/prediction-log';
+import { sampleKeyOf, type PredictionRecord } from '../../shared/serving/prediction-log';
 import { computeBaseline } from '../../shared/training/baseline';
 import { denseData, denseSource } from '../../shared/training/data';
 import { Random } from '../../shared/training/random';
@@ -111,6 +111,7 @@ function records(rows: number[][], start: number, version: number, tag: string, 
       overridden: [],
       prediction: p,
       predictionNumber: p,
+      sampleKey: sampleKeyOf(`${tag}-${i}`),
       outputs: { probability: p },
       latencyMs: 3,
     };
@@ -184,9 +185,9 @@ describe('closing windows', () => {
   it('drift in the window after an injected shift, none before, insufficient data on 20 rows; quality and contracts per window', async () => {
     const handScores = [0.9, 0.8, 0.3, 0.6];
     await ingest(p, 'predictions', records(draw(2_000, 10), T0, version, 'w0', handScores), T0 + H);
-    // Records as logged before they carried `predictionNumber` and `viewAgeMs` (an age per feature read):
-    // window 2's, and window 1's contract breaker, so that window mixes both layouts in one segment.
-    const legacy = ({ predictionNumber: _n, viewAgeMs: _a, ...r }: PredictionRecord, i: number) => ({
+    // Records as logged before they carried `predictionNumber`, `viewAgeMs` (an age per feature read) and
+    // `sampleKey`: window 2's, and window 1's contract breaker, so that window mixes both layouts in one segment.
+    const legacy = ({ predictionNumber: _n, viewAgeMs: _a, sampleKey: _k, ...r }: PredictionRecord, i: number) => ({
       ...r,
       featureAgeMs: i === 0 ? { 'v:c': 7_000 } : { 'v:x': 3_000, 'v:c': 7_000 },
     });

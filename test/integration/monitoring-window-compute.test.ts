@@ -13,6 +13,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { literal, withConnection } from '../../shared/features/offline/duckdb';
 import { computeWindow, type WindowInputs } from '../../shared/monitoring/window-compute';
+import { sampleKeyOf } from '../../shared/serving/prediction-log';
 import type { ModelSignature } from '../../shared/serving/signature';
 import { baselineOf, categoricalBaseline, numericBaseline } from '../helpers/monitoring-fixtures';
 
@@ -22,11 +23,17 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 /** One logged prediction: view v's record age, and what it defaulted and overrode. */
 type Row = [age: number | null, defaulted: string[], overridden: string[]];
 
-async function window(name: string, rows: Row[], overrides: Partial<WindowInputs> = {}) {
+/** A window over `rows`, logged with `sampleKeys` (one per row, null: a record logged before the key) when given. */
+async function window(
+  name: string,
+  rows: Row[],
+  overrides: Partial<WindowInputs> = {},
+  sampleKeys?: Array<number | null>,
+) {
   const file = path.join(dir, `${name}.parquet`);
   const values = rows.map(
     ([age, d, o], i) =>
-      `(${i}, ${age}::DOUBLE, ${literal(JSON.stringify(d))}, ${literal(JSON.stringify(o))}, ${i % 2}::DOUBLE)`,
+      `(${i}, ${age}::DOUBLE, ${literal(JSON.stringify(d))}, ${literal(JSON.stringify(o))}, ${i % 2}::DOUBLE, ${sampleKeys?.[i] ?? 'NULL'}::BIGINT)`,
   );
   const inputs: WindowInputs = {
     model: 'm',
@@ -57,8 +64,19 @@ async function window(name: string, rows: Row[], overrides: Partial<WindowInputs
       `COPY (SELECT 'm' AS model, 1 AS version, i * 10 AS ts, 'p' || i AS predictionId, 'e' || i AS entityId,
                     (i % 4)::DOUBLE AS "features.v:a", (i % 3)::DOUBLE AS "features.v:b", age AS "viewAgeMs.v",
                     d AS defaulted, o AS overridden, p AS predictionNumber, p::VARCHAR AS prediction, '{}' AS outputs
-             FROM (VALUES ${values.join(', ')}) t(i, age, d, o, p)) TO ${literal(file)} (FORMAT parquet)`,
+                    ${sampleKeys ? ', k AS sampleKey' : ''}
+             FROM (VALUES ${values.join(', ')}) t(i, age, d, o, p, k)) TO ${literal(file)} (FORMAT parquet)`,
     );
+    // The ages of the `sampleSize` rows of smallest hash of `key` with the sample's seed (1), for the expectations.
+    const smallest = async (key: string) =>
+      (
+        await c.runAndReadAll(
+          `SELECT "viewAgeMs.v" FROM read_parquet(${literal(file)}) ORDER BY hash(${key}, 1) LIMIT ${overrides.sampleSize ?? 10_000}`,
+        )
+      )
+        .getRows()
+        .map((r) => Number(r[0]))
+        .sort((x, y) => x - y);
     // Count the grouped queries over the substituted rows, and those reading contract breaches back.
     let grouped = 0;
     let readBack = 0;
@@ -79,6 +97,14 @@ async function window(name: string, rows: Row[], overrides: Partial<WindowInputs
       contracts: result.contracts!,
       grouped,
       readBack,
+      byKey: await smallest(
+        !sampleKeys
+          ? 'predictionId'
+          : sampleKeys.includes(null)
+            ? 'coalesce(CAST(sampleKey AS DOUBLE), CAST(hash(predictionId) AS DOUBLE))'
+            : 'sampleKey',
+      ),
+      byId: await smallest('predictionId'),
     };
   });
 }
@@ -116,6 +142,31 @@ describe('freshness of substituted features', () => {
     // One max over every substituted prediction would give v:b 200.
     expect(quality.freshness['v:a']).toMatchObject({ count: 5, maxMs: 200 });
     expect(quality.freshness['v:b']).toMatchObject({ count: 6, maxMs: 100 });
+  });
+});
+
+describe('the sample key', () => {
+  // 12 clean records, ages 10, 20, ..., 120 ms; a sample of 2 sets p50 and p95 (between its two).
+  const rows: Row[] = Array.from({ length: 12 }, (_, i) => [10 * (i + 1), [], []]);
+  const quantiles = ([a, b]: number[]) => ({ p50Ms: a! + 0.5 * (b! - a!), p95Ms: a! + 0.95 * (b! - a!) });
+  const keys = rows.map((_, i) => sampleKeyOf(`k${i}`));
+
+  it('is the logged sampleKey where records carry it, hashed with the seed, not the id', async () => {
+    const w = await window('keyed', rows, { sampleSize: 2 }, keys);
+    expect(quantiles(w.byKey)).not.toEqual(quantiles(w.byId)); // the two keys pick rows apart here
+    expect(w.quality.freshness['v:b']).toMatchObject({ count: 12, ...quantiles(w.byKey), maxMs: 120 });
+  });
+
+  it("is predictionId's hash for records logged before it, beside others' key, and predictionId alone in old files", async () => {
+    const mixed = await window(
+      'mixed-keys',
+      rows,
+      { sampleSize: 2 },
+      keys.map((k, i) => (i % 3 ? k : null)),
+    );
+    expect(mixed.quality.freshness['v:b']).toMatchObject({ count: 12, ...quantiles(mixed.byKey) });
+    const old = await window('old-keys', rows, { sampleSize: 2 });
+    expect(old.quality.freshness['v:b']).toMatchObject({ count: 12, ...quantiles(old.byId) });
   });
 });
 

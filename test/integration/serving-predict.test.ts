@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../../shared/onnx';
 import { NotFoundError, UnprocessableError, ValidationError, type StrataError } from '../../shared/errors';
-import { PredictionRecordSchema } from '../../shared/serving/prediction-log';
+import { PredictionRecordSchema, sampleKeyOf } from '../../shared/serving/prediction-log';
 import { bucketOf } from '../../shared/serving/router';
 import {
   logistic,
@@ -248,6 +248,7 @@ describe.each(['redis', 'embedded'] as const)('serving on the %s online store', 
         expect(ages[view]).toBeLessThanOrEqual(lag + elapsed);
       }
       expect(logged!.predictionNumber).toBe(r.predictions[0]!.prediction);
+      expect(logged!.sampleKey).toBe(sampleKeyOf(logged!.predictionId));
       expect(PredictionRecordSchema.parse(logged)).toEqual(logged);
     });
   });

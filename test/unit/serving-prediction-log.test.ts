@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   PredictionLog,
   PredictionRecordSchema,
+  sampleKeyOf,
   type PredictionRecord,
   type PredictionSink,
 } from '../../shared/serving/prediction-log';
@@ -104,5 +105,16 @@ describe('prediction log', () => {
     const bad = PredictionRecordSchema.safeParse({ ...records(1)[0], version: 0, routedBy: 'somewhere' });
     expect(bad.success).toBe(false);
     expect(bad.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['routedBy', 'version']);
+  });
+
+  it("gives each record a sample key: its id's SHA-1, first six bytes, a whole number below 2^48", () => {
+    // The reference: printf 'r1:e1' | sha1sum -> 8eba7e6d4299... ; 0x8eba7e6d4299 = 156931636150937.
+    expect(sampleKeyOf('r1:e1')).toBe(0x8eba7e6d4299);
+    expect(sampleKeyOf('r1:e1')).toBe(156931636150937);
+    const keys = Array.from({ length: 1000 }, (_, i) => sampleKeyOf(`r${i}:u${i}`));
+    expect(keys.every((k) => Number.isInteger(k) && k >= 0 && k < 2 ** 48)).toBe(true);
+    expect(new Set(keys).size).toBe(1000);
+    expect(PredictionRecordSchema.safeParse({ ...records(1)[0], sampleKey: 2 ** 48 }).success).toBe(false);
+    expect(PredictionRecordSchema.safeParse({ ...records(1)[0], sampleKey: sampleKeyOf('r1:0') }).success).toBe(true);
   });
 });

@@ -151,8 +151,9 @@ const EXPECTED = {
     // Added to the sample repo on main after the freeze (h13j's label source); the value main's build writes.
     'source:churn_labels': '34eb3261d9a4cb8d121df7941f0388c1feb7244ba5653c8e550577e4bf23f71f',
     // The prediction record gained featureAgeMs (issue 14, freshness at prediction time), then viewAgeMs and
-    // predictionNumber (typed columns monitoring scans): each a new schema, a new version.
-    'source:predictions': '71047ac80daa5fe92ccb7e4b2e0177756827cae81aaa8c414a870737ee28f348',
+    // predictionNumber (typed columns monitoring scans), then sampleKey (the sample's key as a number): each a
+    // new schema, a new version.
+    'source:predictions': 'd2e795c24497039ef06738fd783d88f3ae6b76f66a2f4097dd6dbd20d29d111c',
     'view:user_clicks': 'f6e490e7a04aa5b5bbf25ade99c92a82bae7edf8171f8ff6abfe59e705d382ad',
     'view:user_purchases': '15e51faf00fa4fdbb804fc3b8e8459970844aa5227342bee2715ecc6163752c5',
     'view:user_engagement': 'd0395455ba45bc888f7127d5866a4e2d7e9b65dd266189be9ad1c5a9d9ffc226',
