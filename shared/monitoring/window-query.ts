@@ -370,8 +370,9 @@ function sampleAggregate(q: WindowQuery, cols: Column[], cut: { threshold: strin
 }
 
 const MAX_HASH = '18446744073709551615::UBIGINT';
-/** The list of the sample's values of extra sampled column `key`, and of numeric feature `key` (read as float32). */
+/** The list of the sample's values of extra sampled column `key` (read in JSON form). */
 const sampleColumnAlias = (key: string) => `w_s_${key}`;
+/** The list of the sample's values of numeric feature `key` (read as float32). */
 const sampleValuesAlias = (key: string) => `w_v_${key}`;
 
 /**
