@@ -22,24 +22,53 @@ export interface ParquetLayout {
   columns: Set<string>;
   /** Those every file has with no NULL in any row group: an expression needs no fallback for them. */
   withoutNulls: Set<string>;
+  /**
+   * Per column (lower-cased), what the footers' statistics say of it over every row group of
+   * every file holding it: its rows, and its smallest and largest value as text and, where the
+   * text is a number, as numbers (null where some row group has no statistics).
+   */
+  stats: Map<string, ColumnStats>;
+}
+
+export interface ColumnStats {
+  rows: number;
+  min: string | null;
+  max: string | null;
+  minNumber: number | null;
+  maxNumber: number | null;
 }
 
 /** The columns of the union of these Parquet files and which hold values, by the footers' null counts (no scan). */
 export async function parquetLayout(conn: DuckDBConnection, files: readonly string[]): Promise<ParquetLayout> {
   const list = `[${files.map(literal).join(', ')}]`;
   const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`);
-  // A missing null count (no statistics) proves nothing either way.
-  const stats = await conn.runAndReadAll(
+  // A missing null count (no statistics) proves nothing either way, nor does a missing min or max.
+  const footers = await conn.runAndReadAll(
     `SELECT lower(path_in_schema),
        bool_and(stats_null_count IS NOT NULL AND stats_null_count = row_group_num_rows),
-       bool_and(stats_null_count IS NOT NULL AND stats_null_count = 0) AND count(DISTINCT file_name) = ${new Set(files).size}
+       bool_and(stats_null_count IS NOT NULL AND stats_null_count = 0) AND count(DISTINCT file_name) = ${new Set(files).size},
+       sum(row_group_num_rows)::DOUBLE,
+       CASE WHEN bool_and(stats_min_value IS NOT NULL) THEN min(stats_min_value) END,
+       CASE WHEN bool_and(stats_max_value IS NOT NULL) THEN max(stats_max_value) END,
+       CASE WHEN bool_and(TRY_CAST(stats_min_value AS DOUBLE) IS NOT NULL) THEN min(TRY_CAST(stats_min_value AS DOUBLE)) END,
+       CASE WHEN bool_and(TRY_CAST(stats_max_value AS DOUBLE) IS NOT NULL) THEN max(TRY_CAST(stats_max_value AS DOUBLE)) END
      FROM parquet_metadata(${list}) GROUP BY 1`,
   );
   const empty = new Set<string>();
   const withoutNulls = new Set<string>();
-  for (const [name, none, full] of stats.getRows()) {
+  const stats = new Map<string, ColumnStats>();
+  const text = (v: unknown) => (v === null ? null : String(v));
+  const number = (v: unknown) => (v === null ? null : Number(v));
+  for (const [name, none, full, rows, min, max, minNumber, maxNumber] of footers.getRows()) {
     if (none === true) empty.add(String(name));
     if (full === true) withoutNulls.add(String(name));
+    stats.set(String(name), {
+      rows: Number(rows),
+      min: text(min),
+      max: text(max),
+      minNumber: number(minNumber),
+      maxNumber: number(maxNumber),
+    });
   }
   const columns = new Set(
     described
@@ -47,7 +76,7 @@ export async function parquetLayout(conn: DuckDBConnection, files: readonly stri
       .map((r) => String(r.column_name).toLowerCase())
       .filter((c) => !empty.has(c)),
   );
-  return { columns, withoutNulls };
+  return { columns, withoutNulls, stats };
 }
 
 /** What mapValueExpr gives for a key no layout holds. */

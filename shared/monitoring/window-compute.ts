@@ -150,8 +150,12 @@ export function windowRelation(
   ];
   return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', `${sampleKeySql(layout)} AS sample_key`, 'entityId AS entity', 'ts', 'defaulted', 'overridden', `${SUBSTITUTED_SQL} AS ${SUBSTITUTED}`, 'outputs'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
-    WHERE model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}))`;
+    WHERE ${windowFilter(w)}))`;
 }
+
+/** The window's rows among the prediction log's: its model and version, its time range. */
+const windowFilter = (w: Pick<WindowInputs, 'model' | 'version' | 'start' | 'end'>) =>
+  `model = ${literal(w.model)} AND version = ${w.version} AND ts >= ${w.start} AND ts < ${w.end}`;
 
 const predictionFilesRelation = (files: readonly string[]) =>
   `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`;
@@ -195,7 +199,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
       size: w.sampleSize ?? 10_000,
       seed: 1,
       key: 'sample_key',
-      rowsAtMost: await parquetRowCount(conn, w.predictionFiles),
+      rowsAtMost: await windowRowsAtMost(conn, w, layout),
     },
     extra: {
       aggregates: {
@@ -289,12 +293,35 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   };
 }
 
-/** The rows of these Parquet files (from their footers, no scan): an upper bound of the window's rows. */
-async function parquetRowCount(conn: DuckDBConnection, files: readonly string[]): Promise<number> {
-  const r = await conn.runAndReadAll(
-    `SELECT sum(num_rows) FROM parquet_file_metadata([${files.map(literal).join(', ')}])`,
+/**
+ * A bound of the window's rows, which sets the sample's hash threshold: the files' rows when
+ * their footers show that every row has this model and version and lies in the window (the
+ * files are the window's own); else the window's rows counted, which reads only the filter's
+ * columns. The files hold more when they are the segments of several models or versions (a
+ * canary's window is a tenth of its files), or a day's: a threshold from the files' rows then
+ * kept too few rows, and a second pass over every sampled column sampled again.
+ */
+async function windowRowsAtMost(conn: DuckDBConnection, w: WindowInputs, layout: ParquetLayout): Promise<number> {
+  const { withoutNulls, stats } = layout;
+  // Every file has the column, with no NULL, and its values in [lo, hi] (ts: whole ms).
+  const within = (column: string, lo: number, hi: number) => {
+    const s = stats.get(column);
+    return (
+      withoutNulls.has(column) && s?.minNumber != null && s.maxNumber != null && s.minNumber >= lo && s.maxNumber <= hi
+    );
+  };
+  const model = stats.get('model');
+  const own =
+    withoutNulls.has('model') &&
+    model?.min === w.model &&
+    model.max === w.model &&
+    within('version', w.version, w.version) &&
+    within('ts', w.start, w.end - 1);
+  if (own) return stats.get('ts')!.rows;
+  const counted = await conn.runAndReadAll(
+    `SELECT count(*) FROM ${predictionFilesRelation(w.predictionFiles)} WHERE ${windowFilter(w)}`,
   );
-  return Number(r.getRows()[0]![0] ?? 0);
+  return Number(counted.getRows()[0]![0] ?? 0);
 }
 
 /** Each prediction with a score and the first label of its entity at or after it, within the horizon. */

@@ -23,12 +23,17 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 /** One logged prediction: view v's record age, and what it defaulted and overrode. */
 type Row = [age: number | null, defaulted: string[], overridden: string[]];
 
-/** A window over `rows`, logged with `sampleKeys` (one per row, null: a record logged before the key) when given. */
+/**
+ * A window over `rows` (version 1 of model m, 10 ms apart from 0), logged with `sampleKeys` (one
+ * per row, null: a record logged before the key) when given, and `others` records of version 2
+ * between them in the same file when given.
+ */
 async function window(
   name: string,
   rows: Row[],
   overrides: Partial<WindowInputs> = {},
   sampleKeys?: Array<number | null>,
+  others = 0,
 ) {
   const file = path.join(dir, `${name}.parquet`);
   const values = rows.map(
@@ -65,7 +70,9 @@ async function window(
                     (i % 4)::DOUBLE AS "features.v:a", (i % 3)::DOUBLE AS "features.v:b", age AS "viewAgeMs.v",
                     d AS defaulted, o AS overridden, p AS predictionNumber, p::VARCHAR AS prediction, '{}' AS outputs
                     ${sampleKeys ? ', k AS sampleKey' : ''}
-             FROM (VALUES ${values.join(', ')}) t(i, age, d, o, p, k)) TO ${literal(file)} (FORMAT parquet)`,
+             FROM (VALUES ${values.join(', ')}) t(i, age, d, o, p, k)
+             ${others ? `UNION ALL BY NAME SELECT 'm' AS model, 2 AS version, i * 10 + 5 AS ts, 'q' || i AS predictionId, 'e' || i AS entityId, 1::DOUBLE AS "features.v:a", 1::DOUBLE AS "features.v:b", 5::DOUBLE AS "viewAgeMs.v", '[]' AS defaulted, '[]' AS overridden, 0.5::DOUBLE AS predictionNumber, '0.5' AS prediction, '{}' AS outputs FROM range(${others}) r(i)` : ''}
+             ORDER BY entityId) TO ${literal(file)} (FORMAT parquet)`,
     );
     // The ages of the `sampleSize` rows of smallest hash of `key` with the sample's seed (1), for the expectations.
     const smallest = async (key: string) =>
@@ -77,16 +84,21 @@ async function window(
         .getRows()
         .map((r) => Number(r[0]))
         .sort((x, y) => x - y);
-    // Count the grouped queries over the substituted rows, and those reading contract breaches back.
+    // Count the grouped queries over the substituted rows, those reading contract breaches back,
+    // the window's rows counted, and the queries sampling.
     let grouped = 0;
     let readBack = 0;
+    let rowsCounted = 0;
+    let sampling = 0;
     const counted = new Proxy(c, {
       get(target, prop, receiver) {
-        if (prop !== 'runAndReadAll') return Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'runAndReadAll' && prop !== 'run') return Reflect.get(target, prop, receiver) as unknown;
         return (sql: string) => {
           if (sql.includes('GROUP BY ALL')) grouped++;
           if (sql.startsWith('SELECT prediction AS v')) readBack++;
-          return target.runAndReadAll(sql);
+          if (sql.startsWith('SELECT count(*) FROM read_parquet')) rowsCounted++;
+          if (sql.includes('w_sample')) sampling++;
+          return prop === 'run' ? target.run(sql) : target.runAndReadAll(sql);
         };
       },
     }) as DuckDBConnection;
@@ -97,6 +109,9 @@ async function window(
       contracts: result.contracts!,
       grouped,
       readBack,
+      rowsCounted,
+      sampling,
+      drift: result.drift!,
       byKey: await smallest(
         !sampleKeys
           ? 'predictionId'
@@ -167,6 +182,25 @@ describe('the sample key', () => {
     expect(mixed.quality.freshness['v:b']).toMatchObject({ count: 12, ...quantiles(mixed.byKey) });
     const old = await window('old-keys', rows, { sampleSize: 2 });
     expect(old.quality.freshness['v:b']).toMatchObject({ count: 12, ...quantiles(old.byId) });
+  });
+});
+
+describe("the bound of the window's rows (the sample's threshold)", () => {
+  const rows: Row[] = Array.from({ length: 400 }, (_, i) => [i, [], []]);
+  const inputs = { sampleSize: 100, end: 10_000 };
+
+  it("is the files' rows when their footers show every row is the window's: no count, one sampling scan", async () => {
+    const own = await window('bound-own', rows, inputs);
+    expect(own).toMatchObject({ rowsCounted: 0, sampling: 1 });
+    expect(own.quality.freshness['v:b']).toMatchObject({ count: 400 });
+  });
+
+  it("is the window's rows counted when the files hold another version's (three times as many): still one sampling scan, and the same window", async () => {
+    const shared = await window('bound-shared', rows, inputs, undefined, 1200);
+    expect(shared).toMatchObject({ rowsCounted: 1, sampling: 1 });
+    const own = await window('bound-own-again', rows, inputs);
+    expect(shared.quality.freshness).toEqual(own.quality.freshness);
+    expect(shared.drift).toEqual(own.drift);
   });
 });
 
