@@ -24,7 +24,7 @@ import { asNumber, histogramEntries, type ExtraAggregates } from './window-query
 export const SUBSTITUTED_SQL = `coalesce(length(defaulted) > 2 OR length(overridden) > 2, false)`;
 /**
  * The window relation's column holding SUBSTITUTED_SQL: computed once per row there, where each
- * aggregate's FILTER would measure the lists again.
+ * aggregate's CASE would measure the lists again.
  */
 export const SUBSTITUTED = 'substituted';
 

@@ -328,9 +328,12 @@ function hashThreshold(size: number, rows: number): string | undefined {
   return `${BigInt(Math.floor(share * 2 ** 53)) << 11n}::UBIGINT`;
 }
 
+/** The keys of the numeric columns: those the sample holds values of. */
+const numericKeys = (cols: Column[]): string[] => cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key);
+
 /** The sample's columns: numeric features' values and the extra sampled values. */
 function sampledColumns(q: WindowQuery, cols: Column[]): string[] {
-  return [...cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key), ...Object.keys(q.extra?.sampled ?? {})];
+  return [...numericKeys(cols), ...Object.keys(q.extra?.sampled ?? {})];
 }
 
 /**
@@ -345,7 +348,7 @@ function projection(q: WindowQuery, cols: Column[], o: { sample: boolean; aggreg
   if (o.sample) {
     for (const [alias, expr] of Object.entries(q.extra?.sampled ?? {})) projected.push(`${expr} AS ${ident(alias)}`);
     const { seed } = sampleSettings(q);
-    const numeric = cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key);
+    const numeric = numericKeys(cols);
     const key = q.sample?.key ?? (numeric.length ? numeric.join(', ') : '1');
     projected.push(`hash(${key}, ${seed}) AS w_h`);
   }
@@ -388,9 +391,8 @@ const sampleValuesAlias = (key: string) => `w_v_${key}`;
  */
 function cutSample(q: WindowQuery, cols: Column[], inner: string): string {
   const { size } = sampleSettings(q);
-  const numeric = cols.filter((c) => !c.col.baseline.categorical).map((c) => c.key);
   const lists = [
-    ...numeric.map(
+    ...numericKeys(cols).map(
       (k) =>
         `list_filter(list_transform(w_kept, lambda s: s.${ident(k)}), lambda x: x IS NOT NULL) AS ${ident(sampleValuesAlias(k))}`,
     ),
