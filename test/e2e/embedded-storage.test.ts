@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startHostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually, type HostProcess } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
+import { recentTimes } from '../helpers/recent-times';
 import {
   ensureEmbeddedAzurite,
   readEmbeddedAzurite,
@@ -29,8 +30,7 @@ afterAll(async () => {
 });
 
 const fkey = { 'x-functions-key': FUNCTION_KEY };
-const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
-const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+const { at } = recentTimes();
 const CLICKS = [
   { user_id: 'u1', page: '/home', ts: at(0) },
   { user_id: 'u1', page: '/shop', ts: at(10) },
@@ -122,11 +122,14 @@ for (const signal of ['SIGKILL', 'SIGINT'] as const) {
     const u1 = await eventually(
       async () => {
         const f = await features(second, 'u1');
-        return f.features['user_clicks:clicks_1h'] === 3 ? f : undefined;
+        if (f.features['user_clicks:clicks_1h'] === 3) return f;
+        throw new Error(`u1 is served as ${JSON.stringify(f)}`);
       },
       WAIT_MS,
       'the batch published before the signal to be served',
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- first host:\n${first.output()}\n--- second host:\n${second.output()}`);
+    });
     expect(u1.features['user_clicks:last_page']).toBe('/cart');
     expect(u1.views.user_clicks!.eventTime).toBe(at(20));
     // u2 is on its own partition, ingested independently of u1's: wait for it too.

@@ -10,6 +10,7 @@ import { startAzurite, AzuriteHandle } from '../../local/processes/azurite';
 import { startRedis, RedisHandle } from '../../local/processes/redis';
 import { startHostProcess, HostProcess, ROOT, ADMIN_KEY, FUNCTION_KEY, eventually } from '../helpers/host-process';
 import { tempDir } from '../helpers/temp';
+import { recentTimes } from '../helpers/recent-times';
 import { withConnection, literal } from '../../shared/features/offline/duckdb';
 import { featureRepo } from '../../shared/definitions';
 import { WAIT_MS } from '../helpers/wait';
@@ -21,9 +22,8 @@ let redis: RedisHandle;
 let host: HostProcess;
 const fkey = { 'x-functions-key': FUNCTION_KEY };
 
-// Recent times: views have TTLs (user_clicks: 2 days), and expired values are never served.
-const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
-const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+// Recent times: views have TTLs (user_clicks: 2 days), and the window-flush timer must not move their windows mid-test.
+const { at } = recentTimes();
 
 async function send(hub: string, events: unknown[]) {
   const res = await fetch(`${host.baseUrl}/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, {

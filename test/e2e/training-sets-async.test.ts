@@ -15,11 +15,11 @@ import { runCli } from '../helpers/cli';
 import fs from 'node:fs';
 import { withConnection } from '../../shared/features/offline';
 import { literal } from '../../shared/features/offline/duckdb';
+import { recentTimes } from '../helpers/recent-times';
 
 const { tmp, azurite, host } = useHost({ tempPrefix: 'ts-async-', env: { STRATA_TRAINING_SET_ASYNC_ROWS: '3' } });
 const fkey = { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' };
-const T0 = Math.floor((Date.now() - 40 * 60_000) / 60_000) * 60_000;
-const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+const { at } = recentTimes();
 let NOW = '';
 
 interface Reply {

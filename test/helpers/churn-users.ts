@@ -7,6 +7,7 @@
 import { expect } from 'vitest';
 import { eventually } from './host-process';
 import { WAIT_MS } from './wait';
+import { recentTimes } from './recent-times';
 
 /** churn_v1's features in model input order, written out by hand (shared/definitions/churn.ts is what they pin). */
 export const CHURN_V1 = [
@@ -25,8 +26,7 @@ export const CHURN_V1 = [
 export const U1_CHURN_V1 = [3, 3, 2, 1, 120, 120, 120, 40, 1];
 
 export async function ingestChurnUsers(baseUrl: string, keys: { admin: string; function: string }): Promise<void> {
-  const T0 = Math.floor((Date.now() - 40 * 60_000) / 60_000) * 60_000;
-  const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+  const { at } = recentTimes();
   const send = async (hub: string, events: unknown[]) => {
     const r = await fetch(`${baseUrl}/api/_local/eventhubs/${hub}?partitionKeyField=user_id`, {
       method: 'POST',

@@ -7,13 +7,12 @@ import { expect } from 'vitest';
 import { ADMIN_KEY, FUNCTION_KEY, eventually, type HostProcess } from './host-process';
 import { logistic } from './serving-fixtures';
 import { WAIT_MS } from './wait';
+import { recentTimes } from './recent-times';
 
 export const fkey = { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' };
 export const admin = { 'x-functions-key': ADMIN_KEY, 'content-type': 'application/json' };
 
-// Recent event times: every window and TTL of the features still covers them while a test runs.
-const T0 = Math.floor((Date.now() - 40 * 60_000) / 60_000) * 60_000;
-export const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+export const { at } = recentTimes();
 
 export const PURCHASES = [{ user_id: 'u1', order_id: 'o1', amount: 120, currency: 'EUR', ts: at(15) }];
 export const CLICKS = [
