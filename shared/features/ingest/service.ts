@@ -53,7 +53,7 @@ import type { FeatureColumn, FeatureRow, FeatureType, FeatureValue } from '../de
 import type { OnlineStore, OnlineWriteResult } from '../online/types';
 import type { OfflineStore } from '../offline/store';
 import type { SegmentInput, SegmentLineage } from '../offline/types';
-import { eventDay } from '../offline/segment-id';
+import { eventDay, sourceSegmentView } from '../offline/segment-id';
 import { flushBatchId, flushKey, ingestBatchId } from './batch-id';
 import { FeaturePipeline, type PipelineResult } from '../compute/pipeline';
 import { validateRecords, type RawRecord, type ValidRecord } from './validate';
@@ -123,10 +123,7 @@ export interface IngestDeps {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-/** The offline "view" holding a source's validated records. */
-export function sourceSegmentView(source: string): string {
-  return `src.${source}`;
-}
+export { sourceSegmentView };
 
 /** Columns of a source's own segments: its fields, typed where the schema says one type (JSON text otherwise). */
 export function sourceColumns(source: ResolvedSource): FeatureColumn[] {

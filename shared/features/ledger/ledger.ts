@@ -36,7 +36,7 @@ import type { PipelineResult } from '../compute/pipeline';
 import type { ValidRecord } from '../ingest/validate';
 import { downstream } from '../compute/dag';
 import { forEachLimit, settleAll } from '../../concurrency';
-import { eventDay, dayStart } from '../offline/segment-id';
+import { eventDay, dayStart, sourceOfSegmentView, sourceSegmentView } from '../offline/segment-id';
 
 export const DAY_MS = 86_400_000;
 /** A pending day whose backfill has not reported for this long is reported `stalled`. */
@@ -417,9 +417,10 @@ export function streamUpdate(
     const key = `${view}\u0000${day}`;
     let d = days.get(key);
     if (!d) {
-      const v = view.startsWith('src.') ? undefined : repo.view(view);
-      const version = v ? v.version : repo.source(view.slice(4)).version;
-      const lateness = v ? v.latenessMs : Math.max(0, ...repo.viewsReading(view.slice(4)).map((x) => x.latenessMs));
+      const source = sourceOfSegmentView(view);
+      const v = source === undefined ? repo.view(view) : undefined;
+      const version = v ? v.version : repo.source(source!).version;
+      const lateness = v ? v.latenessMs : Math.max(0, ...repo.viewsReading(source!).map((x) => x.latenessMs));
       days.set(
         key,
         (d = {
@@ -450,7 +451,7 @@ export function streamUpdate(
       for (let t = Math.floor(ts / DAY_MS) * DAY_MS; t <= ts + reach; t += DAY_MS) delta(view, eventDay(t)).late++;
     }
   }
-  const src = records ? `src.${records.source}` : '';
+  const src = records ? sourceSegmentView(records.source) : '';
   let earliest = Infinity;
   let newest = -Infinity;
   for (const r of records?.accepted ?? []) {

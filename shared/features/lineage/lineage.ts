@@ -30,7 +30,7 @@ import type { FeatureRepo } from '../definitions/repo';
 import type { OfflineStore } from '../offline/store';
 import type { ManifestEntry } from '../offline/manifest';
 import type { SegmentInput } from '../offline/types';
-import { dayStart, eventDay } from '../offline/segment-id';
+import { dayStart, eventDay, isSourceSegmentView, sourceOfSegmentView, sourceSegmentView } from '../offline/segment-id';
 import { canonicalJson } from '../../canonical-json';
 import { TRAINING_SETS_CONTAINER } from '../pit/training-set';
 import type { TrainingSetRecord, TrainingSetStore } from '../pit/training-set-store';
@@ -333,8 +333,8 @@ export class Lineage {
     // segment of the same batch (the records the rows were computed from).
     const out: Neighbour[] = [{ node: batchNode(input), relation: 'input' }];
     const source = sourceOfInput(input);
-    if (source && !seg.view.startsWith('src.')) {
-      const same = await this.sameInput(`src.${source}`, input, seg.day);
+    if (source && !isSourceSegmentView(seg.view)) {
+      const same = await this.sameInput(sourceSegmentView(source), input, seg.day);
       out.push(...same.map((r) => ({ node: segmentNode(r), relation: 'same-batch' as const })));
     }
     return out;
@@ -390,11 +390,12 @@ export class Lineage {
           const merged = await this.deps.offline.manifest.get(seg.view, seg.version, seg.day, seg.supersededBy);
           if (merged) out.push({ node: segmentNode(merged), relation: 'compacted-into' });
         }
-        const readers = seg.view.startsWith('src.') ? repo.viewsReading(seg.view.slice(4)) : repo.consumers(seg.view);
+        const fromSource = sourceOfSegmentView(seg.view);
+        const readers = fromSource !== undefined ? repo.viewsReading(fromSource) : repo.consumers(seg.view);
         const input = seg.lineage.input;
         // The same batch's view rows (streamed from the records of a source segment).
         if (
-          seg.view.startsWith('src.') &&
+          fromSource !== undefined &&
           input.kind !== 'compaction' &&
           !(input.kind === 'job' && input.key.startsWith('backfill:'))
         ) {
@@ -431,7 +432,8 @@ export class Lineage {
   // ------------------------------------------------------------------------------ stores
 
   private definitionNode(view: string, version: string): LineageNode {
-    return view.startsWith('src.') ? sourceNode(view.slice(4), version) : this.viewNode(view, version);
+    const source = sourceOfSegmentView(view);
+    return source !== undefined ? sourceNode(source, version) : this.viewNode(view, version);
   }
 
   /** Manifest rows (any state) of a view over a day range, cached per walk. */

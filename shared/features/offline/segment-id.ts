@@ -7,6 +7,15 @@ import { checkName } from '../../names';
 import type { SegmentInput } from './types';
 
 const DAY_MS = 86_400_000;
+
+/** The offline "view" holding a source's validated records: `src.<source>`. */
+const SOURCE_SEGMENT_PREFIX = 'src.';
+export const sourceSegmentView = (source: string): string => `${SOURCE_SEGMENT_PREFIX}${source}`;
+export const isSourceSegmentView = (view: string): boolean => view.startsWith(SOURCE_SEGMENT_PREFIX);
+/** The source whose records a segment view holds; undefined for a feature view. */
+export const sourceOfSegmentView = (view: string): string | undefined =>
+  isSourceSegmentView(view) ? view.slice(SOURCE_SEGMENT_PREFIX.length) : undefined;
+
 /** View and version names become Table keys and blob path parts: the name rules of shared/names.ts. */
 export function assertName(kind: 'view' | 'version', value: string): void {
   checkName(kind === 'view' ? 'storedView' : 'version', value, kind);
