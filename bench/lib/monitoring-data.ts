@@ -10,7 +10,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { defineRepo } from '../../shared/features/definitions/repo';
 import type { FeatureColumn } from '../../shared/features/definitions/values';
 import { mapColumn } from '../../shared/features/ingest/number-maps';
-import { sourceColumns } from '../../shared/features/ingest/service';
+import { sourceColumns, sourceSegmentView } from '../../shared/features/ingest/service';
 import { ident, literal } from '../../shared/features/offline/duckdb';
 import { stageQuery, stagedDays, writeDayFile } from '../../shared/features/offline/segment-file';
 import { predictions } from '../../shared/definitions/platform-sources';
@@ -226,7 +226,18 @@ export async function writePredictionSegments(
     const table = `bench_predictions_${k}`;
     await stageQuery(conn, table, columns, `SELECT ${select} FROM read_parquet(${literal(raw)})`);
     for (const day of await stagedDays(conn, table))
-      out.push((await writeDayFile(conn, table, columns, day, path.join(dir, `segment-${k}`))).file);
+      out.push(
+        (
+          await writeDayFile(
+            conn,
+            table,
+            columns,
+            day,
+            path.join(dir, `segment-${k}`),
+            sourceSegmentView('predictions'),
+          )
+        ).file,
+      );
     await conn.run(`DROP TABLE ${ident(table)}`);
     fs.rmSync(raw);
   }

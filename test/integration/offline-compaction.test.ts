@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactDay, compactView, gcOrphans, type OfflineStore } from '../../shared/features/offline';
 import type { FeatureRow } from '../../shared/features/definitions/values';
 import { hubBatch, row, sorted, spec, startOfflineEnv, type OfflineEnv } from './offline-fixtures';
+import { literal, withConnection } from '../../shared/features/offline/duckdb';
+import { sourceSegmentView } from '../../shared/features/offline/segment-id';
 
 let env: OfflineEnv;
 beforeAll(async () => {
@@ -60,6 +62,47 @@ describe('offline store: compaction', () => {
     expect(tombstones.filter((r) => r.state === 'superseded').map((r) => r.supersededBy)).toEqual(
       before.map(() => res.mergedSegmentId),
     );
+  });
+
+  it("a source's records are stored in time order and a view's rows in entity order, when written and when compacted", async () => {
+    const store = await env.store();
+    // In every batch e0 is first by entity and last by time, so the two orders differ.
+    const reversed = (i: number): FeatureRow[] =>
+      batch(i).map((r, k) => ({
+        ...r,
+        eventTs: Date.UTC(2024, 5, 1, i, 4 - k),
+        createdTs: Date.UTC(2024, 5, 1, i, 5),
+      }));
+    const fileOrder = async (view: string) => {
+      const { files } = await store.localFiles(view);
+      return withConnection(async (c) =>
+        Promise.all(
+          files.map(async (f) =>
+            (await c.runAndReadAll(`SELECT entity_id, event_ts FROM read_parquet(${literal(f)})`))
+              .getRows()
+              .map(([e, ts]) => [String(e), Number(ts)] as const),
+          ),
+        ),
+      );
+    };
+    const byTime = (rows: ReadonlyArray<readonly [string, number]>) =>
+      [...rows].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+    const byEntity = (rows: ReadonlyArray<readonly [string, number]>) =>
+      [...rows].sort((a, b) => a[0].localeCompare(b[0]) || a[1] - b[1]);
+    for (const [view, order] of [
+      [sourceSegmentView('order_clicks'), byTime],
+      ['order_view', byEntity],
+    ] as const) {
+      for (let i = 3; i >= 1; i--) await store.writeRows(spec(view, hubBatch(i, i)), reversed(i));
+      const written = await fileOrder(view);
+      expect(written).toHaveLength(3);
+      for (const rows of written) expect(rows, view).toEqual(order(rows));
+      expect((await compactDay(store, view, 'v1', DAY)).status).toBe('compacted');
+      const [merged, ...none] = await fileOrder(view);
+      expect(none).toEqual([]);
+      expect(merged, view).toHaveLength(15);
+      expect(merged, view).toEqual(order(merged!));
+    }
   });
 
   it('a batch redelivered after its segment was compacted away commits nothing new', async () => {

@@ -35,7 +35,7 @@ async function uploadThenCrash(store: OfflineStore, s: SegmentSpec, rows: Featur
   const dir = fs.mkdtempSync(path.join(env.dir, 'crash-'));
   const [day] = await withConnection(async (c) => {
     await stageRows(c, 'r', s.columns, rows);
-    return writeDayFiles(c, 'r', s.columns, dir);
+    return writeDayFiles(c, 'r', s.columns, dir, s.view);
   });
   const blobPath = segmentBlobPath(
     s.view,

@@ -80,7 +80,7 @@ export async function compactDay(
   }
   const dir = path.join(os.tmpdir(), `strata-compact-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
-    const merged = await withConnection((c) => mergeFiles(c, day, files, path.join(dir, `${day}.parquet`)));
+    const merged = await withConnection((c) => mergeFiles(c, view, day, files, path.join(dir, `${day}.parquet`)));
     const lineage: SegmentLineage = {
       input: { kind: 'compaction', inputs: [...base.inputs].sort() },
       ...(opts.jobId ? { jobId: opts.jobId } : {}),

@@ -20,7 +20,7 @@ import type { FeatureRow } from '../definitions/values';
 import { literal, withConnection } from './duckdb';
 import type { ManifestEntry } from './manifest';
 import { OFFLINE_CONTAINER } from './segment-blobs';
-import { fileStats } from './segment-file';
+import { fileStats, segmentOrder } from './segment-file';
 import { selectRows, type OfflineStore } from './store';
 import type { SegmentLineage } from './types';
 
@@ -71,7 +71,7 @@ export async function retractRows(
       fs.mkdirSync(dir, { recursive: true });
       const out = path.join(dir, `${segment.day}.parquet`);
       await c.run(
-        `COPY (SELECT * FROM ${from} WHERE ${keep} ORDER BY entity_id, event_ts, created_ts) TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (SELECT * FROM ${from} WHERE ${keep} ORDER BY ${segmentOrder(segment.view)}) TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       const copy = { day: segment.day, file: out, sizeBytes: fs.statSync(out).size, ...(await fileStats(c, out)) };
       const lineage: SegmentLineage = {

@@ -450,7 +450,7 @@ export class OfflineStore {
           ));
         const files: DayFile[] = [];
         for (const d of days)
-          if (!committed.has(d.day)) files.push(await writeDayFile(c, 'segment_rows', spec.columns, d, dir));
+          if (!committed.has(d.day)) files.push(await writeDayFile(c, 'segment_rows', spec.columns, d, dir, spec.view));
         return {
           done: days.filter((d) => committed.has(d.day)).map((d) => this.alreadyCommitted(spec, d.day, d.rowCount)),
           files,
