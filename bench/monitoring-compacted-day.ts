@@ -54,8 +54,7 @@ async function main() {
           })),
         );
       }
-      const merged = async (view: string) =>
-        (await mergeFiles(c, view, DAY, day, path.join(tmp, view, `${DAY}.parquet`))).file;
+      const merged = (view: string) => mergeFiles(c, view, DAY, day, path.join(tmp, view, `${DAY}.parquet`));
       return {
         inputs,
         byTime: await merged(sourceSegmentView('predictions')),
@@ -68,7 +67,7 @@ async function main() {
         const result = await computeWindow(c, { ...inputs, predictionFiles: files } satisfies WindowInputs, Date.now());
         return { seconds: (performance.now() - s) / 1000, rows: result.rows };
       });
-    const cases = { ownSegments: inputs.predictionFiles, dayByTime: [byTime], dayByEntity: [byEntity] };
+    const cases = { ownSegments: inputs.predictionFiles, dayByTime: [byTime.file], dayByEntity: [byEntity.file] };
     const runs: Record<keyof typeof cases, Array<{ seconds: number; rows: number }>> = {
       ownSegments: [],
       dayByTime: [],
@@ -94,8 +93,16 @@ async function main() {
           duckdbThreads: THREADS,
           ...machine(),
           ownSegments: figure('ownSegments'),
-          dayByTime: { ...figure('dayByTime'), order: segmentOrder(sourceSegmentView('predictions')) },
-          dayByEntity: { ...figure('dayByEntity'), order: segmentOrder(ENTITY_ORDERED_VIEW) },
+          dayByTime: {
+            ...figure('dayByTime'),
+            order: segmentOrder(sourceSegmentView('predictions')),
+            fileMB: round(byTime.sizeBytes / 1e6, 1),
+          },
+          dayByEntity: {
+            ...figure('dayByEntity'),
+            order: segmentOrder(ENTITY_ORDERED_VIEW),
+            fileMB: round(byEntity.sizeBytes / 1e6, 1),
+          },
           ratioByTime: round(best('dayByTime') / best('ownSegments')),
           ratioByEntity: round(best('dayByEntity') / best('ownSegments')),
           speedup: round(best('dayByEntity') / best('dayByTime')),

@@ -8,7 +8,8 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { platform } from '../shared/platform';
-import { NotFoundError } from '../shared/errors';
+import { NotFoundError, ValidationError } from '../shared/errors';
+import type { FeatureRepo } from '../shared/features/definitions/repo';
 import { AlertRuleSchema } from '../shared/monitoring/alerts/rules';
 import { handled, readJson, readQuery } from './http';
 
@@ -39,7 +40,9 @@ app.http('alerts-rules-add', {
   authLevel: 'admin',
   handler: handled(async (req) => {
     const rule = await readJson(req, AlertRuleSchema);
-    await (await platform().monitoring()).alertStore.putRule(rule);
+    const p = platform();
+    if (rule.view !== undefined) knownView(p.repo, rule.view, 'body.view');
+    await (await p.monitoring()).alertStore.putRule(rule);
     return { status: 201, jsonBody: { rule } };
   }),
 });
@@ -57,3 +60,13 @@ app.http('alerts-rule-delete', {
     return { status: 204 };
   }),
 });
+
+/** A rule naming a view the repo does not have would never fire: a 400 naming the field. */
+function knownView(repo: FeatureRepo, view: string, where: string): void {
+  try {
+    repo.view(view);
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    throw new ValidationError(e.message, [{ where, problem: e.message }]);
+  }
+}

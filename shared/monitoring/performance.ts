@@ -22,6 +22,20 @@ export interface PerformanceMetrics {
   r2?: number;
 }
 
+/** Every metric name of PerformanceMetrics (a Record of its keys: adding a metric without naming it here does not compile). */
+const PERFORMANCE_METRICS: Record<keyof PerformanceMetrics, true> = {
+  auc: true,
+  accuracy: true,
+  logLoss: true,
+  brier: true,
+  calibrationError: true,
+  rmse: true,
+  mae: true,
+  r2: true,
+};
+export type PerformanceMetricName = keyof PerformanceMetrics;
+export const PERFORMANCE_METRIC_NAMES = Object.keys(PERFORMANCE_METRICS) as PerformanceMetricName[];
+
 export interface PerformanceResult {
   kind: PerformanceKind;
   task: PerformanceTask;

@@ -10,7 +10,7 @@ import type { DriftReport } from './drift';
 import type { FeatureFreshness } from './freshness';
 import type { QualityReport } from './quality';
 import type { OutputContractTally } from './output-contract';
-import type { PerformanceResult } from './performance';
+import { PERFORMANCE_METRIC_NAMES, type PerformanceMetricName, type PerformanceResult } from './performance';
 
 export type WindowStatus = 'computed' | 'deferred' | 'no_baseline' | 'failed';
 
@@ -68,10 +68,36 @@ export interface MetricPoint {
   method?: string;
 }
 
+const WINDOW_METRICS = [
+  'rows',
+  'drift_score',
+  'drift_detected',
+  'psi',
+  'dataset_drift',
+  'drifted_share',
+  'null_rate',
+  'out_of_range_share',
+  'unknown_category_share',
+  'dead_letters',
+  'defaulted_share',
+  'feature_age_p50_ms',
+  'feature_age_p95_ms',
+  'feature_age_max_ms',
+  'contract_violations',
+  'contract_violation_share',
+  'labelled_share',
+] as const;
+export type WindowMetricName = (typeof WINDOW_METRICS)[number] | `performance_${PerformanceMetricName}`;
+/** Every metric name windowMetrics gives (what an alert rule's `metric` may name, besides store_anomaly). */
+export const WINDOW_METRIC_NAMES: readonly WindowMetricName[] = [
+  ...WINDOW_METRICS,
+  ...PERFORMANCE_METRIC_NAMES.map((n) => `performance_${n}` as const),
+];
+
 /** Every number of a computed window under its metric name (the names alert rules use). */
 export function windowMetrics(r: WindowResult): MetricPoint[] {
   const out: MetricPoint[] = [];
-  const push = (metric: string, subject: string, value: number | null | undefined, method?: string) => {
+  const push = (metric: WindowMetricName, subject: string, value: number | null | undefined, method?: string) => {
     if (value !== null && value !== undefined && Number.isFinite(value))
       out.push({ metric, subject, value, ...(method ? { method } : {}) });
   };
@@ -113,7 +139,7 @@ export function windowMetrics(r: WindowResult): MetricPoint[] {
   }
   for (const p of r.performance ?? []) {
     push('labelled_share', p.kind, p.labelledShare);
-    for (const [name, v] of Object.entries(p.metrics)) push(`performance_${name}`, p.kind, v as number | null);
+    for (const name of PERFORMANCE_METRIC_NAMES) push(`performance_${name}`, p.kind, p.metrics[name]);
   }
   return out;
 }

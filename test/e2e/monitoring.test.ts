@@ -47,6 +47,24 @@ describe('monitoring on the local host', () => {
     );
     expect(refused.status).toBe(400);
     expect(refused.body.details[0].where).toBe('body.comparison');
+    const typo = await run.post(
+      '/api/alerts/rules',
+      { id: 'x', model: 'churn', metric: 'drift_scores', comparison: '>', threshold: 1 },
+      ADMIN_KEY,
+    );
+    expect(typo.status).toBe(400);
+    expect(typo.body.details).toEqual([
+      { where: 'body.metric', problem: expect.stringMatching(/^must be one of .*drift_score, /) },
+    ]);
+    const noView = await run.post(
+      '/api/alerts/rules',
+      { id: 'x', view: 'user_clickz', metric: 'store_anomaly', comparison: '>=', threshold: 1 },
+      ADMIN_KEY,
+    );
+    expect(noView.status).toBe(400);
+    expect(noView.body.details).toEqual([
+      { where: 'body.view', problem: expect.stringMatching(/no feature view named "user_clickz".*user_clicks/) },
+    ]);
     expect(
       (await run.post('/api/alerts/rules', { id: 'y', metric: 'rows', comparison: '>', threshold: 1 }, FUNCTION_KEY))
         .status,

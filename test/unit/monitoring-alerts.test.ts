@@ -110,7 +110,7 @@ describe('alert state machine', () => {
   it('a rule is validated with the field named; defaults fill the rest', () => {
     const bad = AlertRuleSchema.safeParse({
       id: 'Bad Id',
-      metric: 'null_rate',
+      metric: 'nul_rate',
       comparison: '=>',
       threshold: 'high',
       cooldown: 'soon',
@@ -120,8 +120,13 @@ describe('alert state machine', () => {
       'comparison',
       'cooldown',
       'id',
+      'metric',
       'threshold',
     ]);
+    // A metric no window gives would never fire: refused, with the names there are.
+    expect(bad.error!.issues.find((i) => i.path[0] === 'metric')!.message).toMatch(
+      /^must be one of rows, drift_score, .*null_rate, .*performance_auc, .*store_anomaly$/,
+    );
     expect(AlertRuleSchema.parse({ id: 'r', metric: 'performance_auc', comparison: '<', threshold: 0.7 })).toEqual({
       id: 'r',
       metric: 'performance_auc',

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { durationSchema } from '../duration-schema';
+import { WINDOW_METRIC_NAMES } from '../window-result';
 
 export const COMPARISONS = ['>', '>=', '<', '<='] as const;
 export type Comparison = (typeof COMPARISONS)[number];
@@ -20,15 +21,18 @@ export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export const ACTIONS = ['notify', 'retrain'] as const;
 
 const durationMs = durationSchema();
+/** What a rule can watch: a window's metrics, or a view's scored day summary. */
+const RULE_METRICS: ReadonlySet<string> = new Set([...WINDOW_METRIC_NAMES, 'store_anomaly']);
 
 export const AlertRuleSchema = z
   .object({
     id: z
       .string()
       .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be 1-64 lower-case letters, digits, _ or -, starting with a letter'),
-    metric: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]*$/, 'must be a metric name such as drift_detected, null_rate or performance_auc'),
+    // A metric no window gives would never fire: a typo is refused, not kept silently.
+    metric: z.string().refine((m) => RULE_METRICS.has(m), {
+      message: `must be one of ${[...RULE_METRICS].join(', ')}`,
+    }),
     subject: z.string().min(1).optional(),
     model: z.string().min(1).optional(),
     view: z.string().min(1).optional(),
