@@ -7,7 +7,7 @@
  */
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { Storage } from './storage';
-import type { MetricPoint, WindowKey, WindowResult } from '../monitoring/window-result';
+import { byMetricAndSubject, type MetricPoint, type WindowKey, type WindowResult } from '../monitoring/window-result';
 import type { MonitoringResultStore, WindowQuery, WindowState } from '../monitoring/store/results';
 import { isNotFound, jsonFromProperties, jsonProperties, keyPart, timeKey } from './table-json';
 
@@ -16,6 +16,8 @@ export const METRICS_TABLE = 'monitormetrics';
 
 const versionKey = (v: number) => String(v).padStart(6, '0');
 const rowKey = (k: WindowKey) => `${timeKey(k.start)}|${versionKey(k.version)}`;
+/** A window's metric rows are `<its row key>|<metric>|<subject>`. */
+const metricsPrefix = rowKey;
 
 export class TableMonitoringResultStore implements MonitoringResultStore {
   private constructor(
@@ -38,8 +40,8 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
 
   async putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void> {
     const pk = keyPart(result.model);
-    const base = `${timeKey(result.start)}|${versionKey(result.version)}`;
-    const actions: TransactionAction[] = metrics.map((m) => [
+    const base = metricsPrefix(result);
+    const upserts: TransactionAction[] = metrics.map((m) => [
       'upsert',
       {
         partitionKey: pk,
@@ -53,7 +55,14 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
       },
       'Replace',
     ]);
-    // Metric rows first: a window row is only visible once its numbers are.
+    // A recompute replaces the window's points: rows of the earlier one it has no number for go.
+    const written = new Set(upserts.map(([, e]) => e.rowKey));
+    const stale: TransactionAction[] = (await this.metricRows(pk, base))
+      .filter((e) => !written.has(e.rowKey))
+      .map((e) => ['delete', { partitionKey: pk, rowKey: e.rowKey }]);
+    const actions = [...upserts, ...stale];
+    // Metric rows first: a window row is only visible once its numbers are. A crash before the
+    // window row leaves its earlier state (other inputs), so the window is computed again.
     for (let i = 0; i < actions.length; i += 100) await this.metrics.submitTransaction(actions.slice(i, i + 100));
     await this.windows.upsertEntity(
       {
@@ -67,6 +76,27 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
       },
       'Replace',
     );
+  }
+
+  async metricPoints(key: WindowKey): Promise<MetricPoint[]> {
+    const rows = await this.metricRows(keyPart(key.model), metricsPrefix(key));
+    return rows
+      .map((e) => ({
+        metric: String(e.metric),
+        subject: String(e.subject),
+        value: Number(e.value),
+        ...(e.method ? { method: String(e.method) } : {}),
+      }))
+      .sort(byMetricAndSubject);
+  }
+
+  /** The metric rows of one window: the RowKeys after `<start>|<version>|` ('}' follows '|'). */
+  private async metricRows(pk: string, prefix: string): Promise<Array<Record<string, unknown> & { rowKey: string }>> {
+    const filter = odata`PartitionKey eq ${pk} and RowKey gt ${`${prefix}|`} and RowKey lt ${`${prefix}}`}`;
+    const out: Array<Record<string, unknown> & { rowKey: string }> = [];
+    for await (const e of this.metrics.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
+      out.push(e as Record<string, unknown> & { rowKey: string });
+    return out;
   }
 
   async windowStates(

@@ -1,16 +1,16 @@
 /**
  * Window results in memory (the MonitoringResultStore of monitoring/store/results.ts): one
  * result per (model, version, window start), a recompute replacing it, listed by start and
- * then version as the Table store's RowKeys order them. The per-metric rows the Table store
- * writes beside each window are for queries outside the app; nothing in the contract reads
- * them, so memory keeps the window results only. Values go in and out as copies.
+ * then version as the Table store's RowKeys order them, and its metric points, a recompute's
+ * replacing the earlier ones. Values go in and out as copies.
  */
-import type { MetricPoint, WindowKey, WindowResult } from '../monitoring/window-result';
+import { byMetricAndSubject, type MetricPoint, type WindowKey, type WindowResult } from '../monitoring/window-result';
 import type { MonitoringResultStore, WindowQuery, WindowState } from '../monitoring/store/results';
 import { copyOf } from './copy';
 
 export class MemoryMonitoringResultStore implements MonitoringResultStore {
   private readonly byModel = new Map<string, Map<string, WindowResult>>();
+  private readonly points = new Map<string, MetricPoint[]>();
 
   async windowStates(
     model: string,
@@ -29,10 +29,17 @@ export class MemoryMonitoringResultStore implements MonitoringResultStore {
     return w && copyOf(w);
   }
 
-  async putWindow(result: WindowResult, _metrics: readonly MetricPoint[]): Promise<void> {
+  async putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void> {
     let windows = this.byModel.get(result.model);
     if (!windows) this.byModel.set(result.model, (windows = new Map()));
     windows.set(windowKey(result), copyOf(result));
+    // One point per (metric, subject), as the table's row keys make it.
+    const unique = new Map(metrics.map((m) => [`${m.metric}\u0000${m.subject}`, { ...m }]));
+    this.points.set(`${result.model}|${windowKey(result)}`, [...unique.values()].sort(byMetricAndSubject));
+  }
+
+  async metricPoints(key: WindowKey): Promise<MetricPoint[]> {
+    return (this.points.get(`${key.model}|${windowKey(key)}`) ?? []).map((m) => ({ ...m }));
   }
 
   async listWindows(model: string, q: WindowQuery = {}): Promise<WindowResult[]> {

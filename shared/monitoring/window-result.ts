@@ -68,6 +68,10 @@ export interface MetricPoint {
   method?: string;
 }
 
+/** The order stores give a window's points in: by metric, then subject (code-unit order). */
+export const byMetricAndSubject = (a: MetricPoint, b: MetricPoint): number =>
+  a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0;
+
 const WINDOW_METRICS = [
   'rows',
   'drift_score',

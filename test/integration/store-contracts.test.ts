@@ -490,6 +490,29 @@ for (const [backend, make] of Object.entries(resultStores)) {
         [T + H, { start: T + H, version: 1, status: 'computed', inputs: 'in1' }],
       ]);
     });
+
+    it("stores a window's metric points, a recompute's replacing them, deletes included, across transactions", async () => {
+      const s = await make();
+      const model = fresh('model');
+      const T = Date.UTC(2024, 7, 2);
+      const many = Array.from({ length: 150 }, (_, i) => ({
+        metric: 'null_rate',
+        subject: `user_clicks:f${String(i).padStart(3, '0')}`,
+        value: i / 1000,
+      }));
+      const drift = { metric: 'drift_score', subject: 'user_clicks:clicks_1h', value: 0.2, method: 'ks' };
+      await s.putWindow(windowOf(model, 1, T), [...many, drift]);
+      await s.putWindow(windowOf(model, 1, T + H), [{ metric: 'rows', subject: '', value: 7 }]);
+      expect(await s.metricPoints({ model, version: 1, start: T })).toEqual([drift, ...many]);
+      // Recomputed with fewer points (late data): only the new ones are stored; the next window keeps its own.
+      const again = [{ ...drift, value: 0.3 }, ...many.slice(0, 10)];
+      await s.putWindow(windowOf(model, 1, T, 9), again);
+      expect(await s.metricPoints({ model, version: 1, start: T })).toEqual(again);
+      expect(await s.metricPoints({ model, version: 1, start: T + H })).toEqual([
+        { metric: 'rows', subject: '', value: 7 },
+      ]);
+      expect(await s.metricPoints({ model, version: 2, start: T })).toEqual([]);
+    });
   });
 }
 

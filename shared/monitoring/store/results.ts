@@ -26,7 +26,10 @@ export interface MonitoringResultStore {
   /** The stored windows of one version in a range, without their reports (one cheap query per run). */
   windowStates(model: string, version: number, range: { from: number; to: number }): Promise<Map<number, WindowState>>;
   getWindow(key: WindowKey): Promise<WindowResult | undefined>;
+  /** Store a window with its metric points, replacing what a previous computation of it stored (its points included). */
   putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void>;
+  /** The metric points stored with a window, in (metric, subject) order. */
+  metricPoints(key: WindowKey): Promise<MetricPoint[]>;
   /** A model's windows, oldest first. */
   listWindows(model: string, query?: WindowQuery): Promise<WindowResult[]>;
 }
