@@ -5,23 +5,27 @@
  * features drift as a whole two windows in a row. Add your models here.
  */
 import { defineMonitoring } from '../monitoring/model-config';
+import { featureRepo } from './index';
 
-export const modelMonitoring = defineMonitoring([
-  {
-    model: 'churn',
-    task: 'binary',
-    labels: { source: 'churn_labels', entityField: 'user_id', labelField: 'churned', horizon: '30d' },
-    rules: [
-      {
-        id: 'churn-drift-retrain',
-        metric: 'dataset_drift',
-        comparison: '>=',
-        threshold: 1,
-        for: 2,
-        severity: 'critical',
-        action: 'retrain',
-        description: 'Most churn features drifted two windows in a row: retrain on recent data.',
-      },
-    ],
-  },
-]);
+export const modelMonitoring = defineMonitoring(
+  [
+    {
+      model: 'churn',
+      task: 'binary',
+      labels: { source: 'churn_labels', entityField: 'user_id', labelField: 'churned', horizon: '30d' },
+      rules: [
+        {
+          id: 'churn-drift-retrain',
+          metric: 'dataset_drift',
+          comparison: '>=',
+          threshold: 1,
+          for: 2,
+          severity: 'critical',
+          action: 'retrain',
+          description: 'Most churn features drifted two windows in a row: retrain on recent data.',
+        },
+      ],
+    },
+  ],
+  featureRepo,
+);

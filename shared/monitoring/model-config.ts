@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { durationSchema } from './duration-schema';
 import { DriftPolicySchema } from './drift';
 import { AlertRuleSchema } from './alerts/rules';
+import type { FeatureRepo } from '../features/definitions/repo';
 
 const duration = durationSchema();
 
@@ -37,8 +38,15 @@ export const ModelMonitoringSchema = z
 export type ModelMonitoring = z.output<typeof ModelMonitoringSchema>;
 export type ModelMonitoringInput = z.input<typeof ModelMonitoringSchema>;
 
-/** Check definitions once (throws a ZodError naming the model and the field). */
-export function defineMonitoring(defs: readonly ModelMonitoringInput[]): Map<string, ModelMonitoring> {
+/**
+ * Check definitions once (throws a ZodError naming the model and the field). With the feature
+ * repo, the labels' source and fields are checked against it too: a misspelt one would leave
+ * realized performance and label drift silently empty.
+ */
+export function defineMonitoring(
+  defs: readonly ModelMonitoringInput[],
+  repo?: Pick<FeatureRepo, 'sources'>,
+): Map<string, ModelMonitoring> {
   const out = new Map<string, ModelMonitoring>();
   for (const d of defs) {
     const m = ModelMonitoringSchema.parse(d);
@@ -46,7 +54,34 @@ export function defineMonitoring(defs: readonly ModelMonitoringInput[]): Map<str
     for (const r of m.rules)
       if (r.model !== undefined && r.model !== m.model)
         throw new RangeError(`model ${m.model}: rule ${r.id} names model ${r.model}`);
+    if (m.labels && repo) checkLabels(m.model, m.labels, repo);
     out.set(m.model, { ...m, rules: m.rules.map((r) => ({ ...r, model: m.model })) });
   }
   return out;
+}
+
+function checkLabels(
+  model: string,
+  labels: NonNullable<ModelMonitoring['labels']>,
+  repo: Pick<FeatureRepo, 'sources'>,
+) {
+  const src = repo.sources.get(labels.source);
+  if (!src)
+    throw new RangeError(
+      `model ${model}: labels.source: no source "${labels.source}"; known: ${[...repo.sources.keys()].join(', ')}`,
+    );
+  const fields = Object.keys(src.fields).join(', ');
+  if (!(labels.entityField in src.fields))
+    throw new RangeError(
+      `model ${model}: labels.entityField: source ${src.name} has no field "${labels.entityField}"; it has ${fields}`,
+    );
+  const label = src.fields[labels.labelField];
+  if (!label)
+    throw new RangeError(
+      `model ${model}: labels.labelField: source ${src.name} has no field "${labels.labelField}"; it has ${fields}`,
+    );
+  if (label.type !== 'bool' && label.type !== 'int' && label.type !== 'float')
+    throw new RangeError(
+      `model ${model}: labels.labelField: ${src.name}.${labels.labelField} is ${label.type}; a label is a boolean or a number`,
+    );
 }

@@ -61,25 +61,28 @@ const repo = defineRepo({
   services: [],
 });
 
-const configs = defineMonitoring([
-  {
-    model: 'risk',
-    task: 'binary',
-    labels: { source: 'risk_labels', entityField: 'user_id', labelField: 'outcome', horizon: '1h' },
-    rules: [
-      {
-        id: 'risk-x-drift',
-        metric: 'drift_detected',
-        subject: 'v:x',
-        comparison: '>=',
-        threshold: 1,
-        action: 'retrain',
-        cooldown: '1h',
-      },
-      { id: 'risk-label-drift', metric: 'drift_detected', subject: 'label', comparison: '>=', threshold: 1 },
-    ],
-  },
-]);
+const configs = defineMonitoring(
+  [
+    {
+      model: 'risk',
+      task: 'binary',
+      labels: { source: 'risk_labels', entityField: 'user_id', labelField: 'outcome', horizon: '1h' },
+      rules: [
+        {
+          id: 'risk-x-drift',
+          metric: 'drift_detected',
+          subject: 'v:x',
+          comparison: '>=',
+          threshold: 1,
+          action: 'retrain',
+          cooldown: '1h',
+        },
+        { id: 'risk-label-drift', metric: 'drift_detected', subject: 'label', comparison: '>=', threshold: 1 },
+      ],
+    },
+  ],
+  repo,
+);
 
 /** x ~ N(0, 1) (+ shift), c in {0, 1, 2} with shares 0.5/0.3/0.2 (or 10% of a new code 3). */
 function draw(n: number, seed: number, o: { shift?: number; newCategory?: number } = {}): number[][] {
