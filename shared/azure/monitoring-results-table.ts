@@ -9,6 +9,7 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import type { Storage } from './storage';
 import { byMetricAndSubject, type MetricPoint, type WindowKey, type WindowResult } from '../monitoring/window-result';
 import type { MonitoringResultStore, WindowQuery, WindowState } from '../monitoring/store/results';
+import { forEachLimit } from '../concurrency';
 import { isNotFound, jsonFromProperties, jsonProperties, keyPart, timeKey } from './table-json';
 
 export const WINDOWS_TABLE = 'monitorwindows';
@@ -55,15 +56,22 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
       },
       'Replace',
     ]);
-    // A recompute replaces the window's points: rows of the earlier one it has no number for go.
     const written = new Set(upserts.map(([, e]) => e.rowKey));
-    const stale: TransactionAction[] = (await this.metricRows(pk, base))
-      .filter((e) => !written.has(e.rowKey))
-      .map((e) => ['delete', { partitionKey: pk, rowKey: e.rowKey }]);
-    const actions = [...upserts, ...stale];
+    const stale = (await this.metricRows(pk, base)).filter((e) => !written.has(e.rowKey));
     // Metric rows first: a window row is only visible once its numbers are. A crash before the
     // window row leaves its earlier state (other inputs), so the window is computed again.
-    for (let i = 0; i < actions.length; i += 100) await this.metrics.submitTransaction(actions.slice(i, i + 100));
+    for (let i = 0; i < upserts.length; i += 100) await this.metrics.submitTransaction(upserts.slice(i, i + 100));
+    // A recompute replaces the window's points: rows of the earlier one it has no number for go.
+    // One by one, a missing row ignored: a run computing the same window at once may delete it
+    // first, and one missing row would fail a whole transaction.
+    await forEachLimit(stale, 8, (e) =>
+      this.metrics.deleteEntity(pk, e.rowKey).then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        },
+      ),
+    );
     await this.windows.upsertEntity(
       {
         partitionKey: pk,

@@ -512,6 +512,10 @@ for (const [backend, make] of Object.entries(resultStores)) {
         { metric: 'rows', subject: '', value: 7 },
       ]);
       expect(await s.metricPoints({ model, version: 2, start: T })).toEqual([]);
+      // Two runs storing the same recompute at once (both delete the same stale rows): both succeed.
+      await s.putWindow(windowOf(model, 1, T), [...many, drift]);
+      await Promise.all([1, 2].map(() => s.putWindow(windowOf(model, 1, T, 9), again)));
+      expect(await s.metricPoints({ model, version: 1, start: T })).toEqual(again);
     });
   });
 }
