@@ -87,7 +87,21 @@ export interface RunReport {
 }
 
 export class Monitor {
+  /** The last run of this process: runs take turns (below). */
+  private turn: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly d: MonitorDeps) {}
+
+  /**
+   * Close finished windows, summarise completed days, alert. Runs of one process take turns:
+   * the timer and the admin route at once would compute the same windows twice, each a full
+   * scan; the second finds them stored and computes only what the first did not.
+   */
+  run(o: RunOptions = {}): Promise<RunReport> {
+    const mine = this.turn.then(() => this.runNow(o));
+    this.turn = mine.catch(() => undefined);
+    return mine;
+  }
 
   /** The (model, version) pairs production or canary point at now. */
   async monitoredVersions(): Promise<Array<{ model: string; version: number }>> {
@@ -99,7 +113,7 @@ export class Monitor {
     return out;
   }
 
-  async run(o: RunOptions = {}): Promise<RunReport> {
+  private async runNow(o: RunOptions): Promise<RunReport> {
     const now = o.now ?? Date.now();
     const W = this.d.windowMs;
     const report: RunReport = { at: new Date(now).toISOString(), windows: [], summaries: [], alerts: 0 };
