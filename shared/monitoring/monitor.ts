@@ -25,7 +25,7 @@ import type { LoadGuard } from './load-guard';
 import type { ModelMonitoring } from './model-config';
 import { withMonitoringConnection } from './monitor-duckdb';
 import type { BaselineStore } from './store/baselines';
-import type { MonitoringResultStore } from './store/results';
+import type { MonitoringResultStore, WindowState } from './store/results';
 import { segmentsFingerprint, summarizePartition, type SummaryStore } from './store-summaries';
 import { scoreSummary } from './summary-anomaly';
 import { computeWindow } from './window-compute';
@@ -86,6 +86,22 @@ export interface RunReport {
   deferred?: string;
 }
 
+/** A window whose inputs changed since it was stored (or that was never computed): this run's work. */
+interface PendingWindow {
+  /** Its place in the run's report (windows in time order per version). */
+  slot: number;
+  model: string;
+  version: number;
+  start: number;
+  end: number;
+  inputs: string;
+  stored: WindowState | undefined;
+  baseline: Baseline | undefined;
+  cfg: ModelMonitoring | undefined;
+  preds: SegmentRecord[];
+  labelSegs: SegmentRecord[];
+}
+
 export class Monitor {
   /** The last run of this process: runs take turns (below). */
   private turn: Promise<unknown> = Promise.resolve();
@@ -126,9 +142,13 @@ export class Monitor {
         from: firstStart,
         to: lastEnd,
       });
-      let deferred: string | undefined;
-      let computed = 0;
-      const maxWindows = o.maxWindows ?? 48;
+      // Every window of every monitored version first, then the work in order: windows never
+      // computed oldest first (alert streaks count consecutive windows in time order), then
+      // recomputes newest first. Streaming labels change the inputs of every window within the
+      // label horizon, so recomputes can outnumber one run's share (maxWindows); they must not
+      // hold back the newest windows, nor overwrite a window's last result with a placeholder.
+      const pending: PendingWindow[] = [];
+      const outcomes: Array<RunReport['windows'][number]> = [];
       for (const { model, version } of versions) {
         const cfg = this.d.configs.get(model);
         const labels = cfg?.labels
@@ -151,63 +171,64 @@ export class Monitor {
             .digest('hex')
             .slice(0, 32);
           const stored = states.get(start);
-          if (stored && stored.inputs === inputs && (stored.status === 'computed' || stored.status === 'no_baseline')) {
-            report.windows.push({ model, version, start: iso(start), outcome: 'unchanged' });
+          const slot = outcomes.push({ model, version, start: iso(start), outcome: 'unchanged' }) - 1;
+          if (stored && stored.inputs === inputs && (stored.status === 'computed' || stored.status === 'no_baseline'))
             continue;
-          }
-          if (!deferred && computed >= maxWindows)
-            deferred = `${maxWindows} windows computed in this run (maxWindows); the next run continues`;
-          if (!deferred && !o.ignoreLoad) {
-            const load = await this.d.load.check();
-            if (load.busy) deferred = load.reason!;
-          }
-          if (deferred) {
-            if (stored?.status !== 'deferred')
-              await this.d.results.putWindow(
-                {
-                  model,
-                  version,
-                  start,
-                  end,
-                  status: 'deferred',
-                  reason: deferred,
-                  computedAt: now,
-                  inputs: '',
-                  rows: 0,
-                },
-                [],
-              );
-            report.windows.push({ model, version, start: iso(start), outcome: 'deferred', reason: deferred });
-            continue;
-          }
-          computed++;
-          const result = await this.closeWindow({
-            model,
-            version,
-            start,
-            end,
-            inputs,
-            baseline,
-            cfg,
-            preds,
-            labelSegs,
-            now,
-          });
-          const metrics = windowMetrics(result);
-          await this.d.results.putWindow(result, metrics);
-          report.alerts += (await this.d.alerts.observeWindow(result, metrics, o.retrain)).length;
-          const outcome: WindowOutcome =
-            result.status !== 'computed' ? result.status : stored?.status === 'computed' ? 'recomputed' : 'computed';
-          report.windows.push({
-            model,
-            version,
-            start: iso(start),
-            outcome,
-            rows: result.rows,
-            ...(result.reason ? { reason: result.reason } : {}),
-          });
+          pending.push({ slot, model, version, start, end, inputs, stored, baseline, cfg, preds, labelSegs });
         }
       }
+      const recompute = (w: PendingWindow) => w.stored?.status === 'computed';
+      pending.sort((a, b) =>
+        recompute(a) !== recompute(b) ? (recompute(a) ? 1 : -1) : recompute(a) ? b.start - a.start : a.start - b.start,
+      );
+      let deferred: string | undefined;
+      let computed = 0;
+      const maxWindows = o.maxWindows ?? 48;
+      for (const w of pending) {
+        const { model, version, start, end, stored } = w;
+        if (!deferred && computed >= maxWindows)
+          deferred = `${maxWindows} windows computed in this run (maxWindows); the next run continues`;
+        if (!deferred && !o.ignoreLoad) {
+          const load = await this.d.load.check();
+          if (load.busy) deferred = load.reason!;
+        }
+        if (deferred) {
+          // A computed window keeps its result until the recompute runs (its changed inputs bring it back).
+          if (stored?.status !== 'deferred' && !recompute(w))
+            await this.d.results.putWindow(
+              {
+                model,
+                version,
+                start,
+                end,
+                status: 'deferred',
+                reason: deferred,
+                computedAt: now,
+                inputs: '',
+                rows: 0,
+              },
+              [],
+            );
+          outcomes[w.slot] = { model, version, start: iso(start), outcome: 'deferred', reason: deferred };
+          continue;
+        }
+        computed++;
+        const result = await this.closeWindow({ ...w, now });
+        const metrics = windowMetrics(result);
+        await this.d.results.putWindow(result, metrics);
+        report.alerts += (await this.d.alerts.observeWindow(result, metrics, o.retrain)).length;
+        const outcome: WindowOutcome =
+          result.status !== 'computed' ? result.status : recompute(w) ? 'recomputed' : 'computed';
+        outcomes[w.slot] = {
+          model,
+          version,
+          start: iso(start),
+          outcome,
+          rows: result.rows,
+          ...(result.reason ? { reason: result.reason } : {}),
+        };
+      }
+      report.windows = outcomes;
       if (deferred) {
         report.deferred = deferred;
         this.d.log?.('warn', `monitoring: deferred (${deferred}); the next run computes the deferred windows`);
@@ -218,18 +239,7 @@ export class Monitor {
     return report;
   }
 
-  private async closeWindow(a: {
-    model: string;
-    version: number;
-    start: number;
-    end: number;
-    inputs: string;
-    baseline: Baseline | undefined;
-    cfg: ModelMonitoring | undefined;
-    preds: SegmentRecord[];
-    labelSegs: SegmentRecord[];
-    now: number;
-  }): Promise<WindowResult> {
+  private async closeWindow(a: Omit<PendingWindow, 'slot' | 'stored'> & { now: number }): Promise<WindowResult> {
     const base = {
       model: a.model,
       version: a.version,

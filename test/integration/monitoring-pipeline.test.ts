@@ -389,6 +389,31 @@ describe('closing windows', () => {
     const quiet = await m.monitor.run({ now: later, windowsOnly: true, ignoreLoad: true });
     expect(quiet.windows.find((w) => w.start === iso(T0 + 3 * H))).toMatchObject({ outcome: 'computed', rows: 300 });
   }, 120_000);
+
+  it("a new window goes before recomputes, the newest recompute next; one past the run's share keeps its last result", async () => {
+    const later = NOW + 2 * H;
+    await ingest(p, 'predictions', records(draw(300, 16), T0 + 4 * H, version, 'w4'), later);
+    await ingest(p, 'predictions', records(draw(50, 17), T0 + H, version, 'late-w1'), later);
+    await ingest(p, 'predictions', records(draw(50, 18), T0 + 3 * H, version, 'late-w3'), later);
+    const before = (await m.results.getWindow({ model: 'risk', version, start: T0 + H }))!;
+    const outcomes = (r: { windows: Array<{ start: string; outcome: string }> }) =>
+      Object.fromEntries(r.windows.map((w) => [w.start, w.outcome]));
+    const first = await m.monitor.run({ now: later, windowsOnly: true, ignoreLoad: true, maxWindows: 2 });
+    expect(outcomes(first)).toEqual({
+      [iso(T0)]: 'unchanged',
+      [iso(T0 + H)]: 'deferred',
+      [iso(T0 + 2 * H)]: 'unchanged',
+      [iso(T0 + 3 * H)]: 'recomputed',
+      [iso(T0 + 4 * H)]: 'computed',
+    });
+    // The deferred recompute left the window as it was: its report, not a placeholder.
+    expect(await m.results.getWindow({ model: 'risk', version, start: T0 + H })).toEqual(before);
+    const next = await m.monitor.run({ now: later, windowsOnly: true, ignoreLoad: true, maxWindows: 2 });
+    expect(next.windows.find((w) => w.start === iso(T0 + H))).toMatchObject({
+      outcome: 'recomputed',
+      rows: before.rows + 50,
+    });
+  }, 120_000);
 });
 
 describe('monitoring the store', () => {
