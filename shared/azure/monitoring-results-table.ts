@@ -80,6 +80,8 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
         start: result.start,
         status: result.status,
         inputs: result.inputs,
+        rows: result.rows,
+        ...(result.labelRows !== undefined ? { labelRows: result.labelRows } : {}),
         ...jsonProperties(result),
       },
       'Replace',
@@ -115,7 +117,7 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
     const filter = odata`PartitionKey eq ${keyPart(model)} and RowKey ge ${timeKey(r.from)} and RowKey lt ${timeKey(r.to)} and version eq ${version}`;
     const out = new Map<number, WindowState>();
     for await (const e of this.windows.listEntities<Record<string, unknown>>({
-      queryOptions: { filter, select: ['version', 'start', 'status', 'inputs'] },
+      queryOptions: { filter, select: ['version', 'start', 'status', 'inputs', 'rows', 'labelRows'] },
     })) {
       const start = Number(e.start);
       out.set(start, {
@@ -123,6 +125,8 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
         version: Number(e.version),
         status: e.status as WindowState['status'],
         inputs: String(e.inputs ?? ''),
+        ...(typeof e.rows === 'number' ? { rows: e.rows } : {}),
+        ...(typeof e.labelRows === 'number' ? { labelRows: e.labelRows } : {}),
       });
     }
     return out;

@@ -20,7 +20,14 @@ export class MemoryMonitoringResultStore implements MonitoringResultStore {
     const out = new Map<number, WindowState>();
     for (const w of this.ordered(model))
       if (w.version === version && w.start >= r.from && w.start < r.to)
-        out.set(w.start, { start: w.start, version: w.version, status: w.status, inputs: w.inputs });
+        out.set(w.start, {
+          start: w.start,
+          version: w.version,
+          status: w.status,
+          inputs: w.inputs,
+          rows: w.rows,
+          ...(w.labelRows !== undefined ? { labelRows: w.labelRows } : {}),
+        });
     return out;
   }
 

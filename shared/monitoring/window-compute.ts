@@ -285,6 +285,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
     ...base,
     status: 'computed',
     rows,
+    ...(w.labels ? { labelRows: await labelRows(conn, w, w.labels) } : {}),
     drift,
     quality: { ...quality, deadLetters: w.deadLetters, defaultedShare, freshness },
     contracts,
@@ -322,6 +323,45 @@ async function windowRowsAtMost(conn: DuckDBConnection, w: WindowInputs, layout:
     `SELECT count(*) FROM ${predictionFilesRelation(w.predictionFiles)} WHERE ${windowFilter(w)}`,
   );
   return Number(counted.getRows()[0]![0] ?? 0);
+}
+
+/**
+ * What a window reads, counted: its predictions, and the label records within its horizon (for
+ * a model with labels). A compaction merges segments under new ids but keeps both counts; late
+ * predictions or labels raise them. So when the segments' ids changed, equal counts mean the
+ * window's result stands (monitor.ts) and a full computation is spared. (Rows retracted and as
+ * many arriving between two runs would pass unseen: the prediction log is never retracted.)
+ */
+export interface WindowContent {
+  rows: number;
+  labelRows?: number;
+}
+
+export async function windowContent(
+  conn: DuckDBConnection,
+  w: Pick<WindowInputs, 'model' | 'version' | 'start' | 'end' | 'predictionFiles' | 'labels'>,
+): Promise<WindowContent> {
+  const rows = w.predictionFiles.length
+    ? Number(
+        (
+          await conn.runAndReadAll(
+            `SELECT count(*) FROM ${predictionFilesRelation(w.predictionFiles)} WHERE ${windowFilter(w)}`,
+          )
+        ).getRows()[0]![0] ?? 0,
+      )
+    : 0;
+  return { rows, ...(w.labels ? { labelRows: await labelRows(conn, w, w.labels) } : {}) };
+}
+
+/** Label records with a label, dated within the window's horizon: [start, end + horizon). */
+async function labelRows(
+  conn: DuckDBConnection,
+  w: Pick<WindowInputs, 'start' | 'end'>,
+  l: LabelInputs,
+): Promise<number> {
+  if (!l.files.length) return 0;
+  const sql = `SELECT count(*) FROM ${parquetRelation(l.files)} WHERE ${ident(l.labelField)} IS NOT NULL AND event_ts >= ${w.start} AND event_ts < ${w.end + l.horizonMs}`;
+  return Number((await conn.runAndReadAll(sql)).getRows()[0]![0] ?? 0);
 }
 
 /** Each prediction with a score and the first label of its entity at or after it, within the horizon. */

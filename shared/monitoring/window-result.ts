@@ -40,6 +40,11 @@ export interface WindowResult extends WindowKey {
   /** Fingerprint of the prediction segments read (ids of immutable segments): a late one changes it. */
   inputs: string;
   rows: number;
+  /**
+   * Label records within its horizon ([start, end + horizon)) when it was computed, for a model
+   * with labels. With `rows`, what a run compares when the segments' ids changed (monitor.ts).
+   */
+  labelRows?: number;
   drift?: DriftReport;
   quality?: QualityReport & WindowQualityExtras;
   /** Output-contract violations per output name. */

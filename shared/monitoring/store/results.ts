@@ -20,6 +20,9 @@ export interface WindowState {
   version: number;
   status: WindowResult['status'];
   inputs: string;
+  /** Its counts when computed (WindowResult rows and labelRows); absent for windows stored before they were kept. */
+  rows?: number;
+  labelRows?: number;
 }
 
 export interface MonitoringResultStore {
