@@ -28,7 +28,7 @@ import type { BaselineStore } from './store/baselines';
 import type { MonitoringResultStore, WindowState } from './store/results';
 import { segmentsFingerprint, summarizePartition, type SummaryStore } from './store-summaries';
 import { scoreSummary } from './summary-anomaly';
-import { computeWindow } from './window-compute';
+import { computeWindow, windowContent, type LabelInputs } from './window-compute';
 import { windowMetrics, type WindowResult, type WindowStatus } from './window-result';
 import type { PerformanceTask } from './performance';
 import type { Baseline } from '../training/baseline';
@@ -212,6 +212,7 @@ export class Monitor {
           outcomes[w.slot] = { model, version, start: iso(start), outcome: 'deferred', reason: deferred };
           continue;
         }
+        if (recompute(w) && (await this.keepsContent(w))) continue; // reported unchanged
         computed++;
         const result = await this.closeWindow({ ...w, now });
         const metrics = windowMetrics(result);
@@ -257,25 +258,8 @@ export class Monitor {
       };
     try {
       const version = await this.d.registry.getVersion(a.model, a.version);
-      const files = (
-        await this.d.offline.localFiles(sourceSegmentView(PREDICTIONS_SOURCE), { from: a.start, to: a.end })
-      ).files;
       const cfg = a.cfg;
-      const labels = cfg?.labels
-        ? {
-            files: a.labelSegs.length
-              ? (
-                  await this.d.offline.localFiles(sourceSegmentView(cfg.labels.source), {
-                    from: a.start,
-                    to: a.end + cfg.labels.horizon,
-                  })
-                ).files
-              : [],
-            entityField: cfg.labels.entityField,
-            labelField: cfg.labels.labelField,
-            horizonMs: cfg.labels.horizon,
-          }
-        : undefined;
+      const { files, labels } = await this.windowFiles(a);
       const deadLetters = await this.deadLettersOn(a.start);
       return await withMonitoringConnection(this.d.duckdbThreads, (c) =>
         computeWindow(
@@ -303,6 +287,52 @@ export class Monitor {
         `monitoring: window ${iso(a.start)} of ${a.model} v${a.version} failed: ${(e as Error).message}`,
       );
       return { ...base, status: 'failed', reason: (e as Error).message };
+    }
+  }
+
+  /** The window's prediction segments and, for a model with labels, those of its label horizon, as local files. */
+  private async windowFiles(
+    a: Pick<PendingWindow, 'start' | 'end' | 'cfg' | 'labelSegs'>,
+  ): Promise<{ files: string[]; labels?: LabelInputs }> {
+    const files = (await this.d.offline.localFiles(sourceSegmentView(PREDICTIONS_SOURCE), { from: a.start, to: a.end }))
+      .files;
+    const l = a.cfg?.labels;
+    if (!l) return { files };
+    const labelFiles = a.labelSegs.length
+      ? (await this.d.offline.localFiles(sourceSegmentView(l.source), { from: a.start, to: a.end + l.horizon })).files
+      : [];
+    return {
+      files,
+      labels: { files: labelFiles, entityField: l.entityField, labelField: l.labelField, horizonMs: l.horizon },
+    };
+  }
+
+  /**
+   * Whether a computed window whose segment ids changed still has what it was computed from (a
+   * compaction merged its segments): then its stored result takes the new fingerprint instead of
+   * a full computation. Windows stored without their counts are computed again.
+   */
+  private async keepsContent(w: PendingWindow): Promise<boolean> {
+    const s = w.stored;
+    if (s?.status !== 'computed' || s.rows === undefined || (w.cfg?.labels && s.labelRows === undefined)) return false;
+    try {
+      const { files, labels } = await this.windowFiles(w);
+      const now = await withMonitoringConnection(this.d.duckdbThreads, (c) =>
+        windowContent(c, { ...w, predictionFiles: files, ...(labels ? { labels } : {}) }),
+      );
+      if (now.rows !== s.rows || now.labelRows !== s.labelRows) return false;
+      const kept = await this.d.results.getWindow(w);
+      if (!kept) return false;
+      const refreshed = { ...kept, inputs: w.inputs };
+      await this.d.results.putWindow(refreshed, windowMetrics(refreshed));
+      return true;
+    } catch (e) {
+      // The full computation tries again, and reports a failure as the window's.
+      this.d.log?.(
+        'warn',
+        `monitoring: counting window ${iso(w.start)} of ${w.model} v${w.version} failed: ${(e as Error).message}`,
+      );
+      return false;
     }
   }
 

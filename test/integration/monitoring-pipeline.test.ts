@@ -26,6 +26,8 @@ import { retrainInstanceId } from '../../shared/monitoring/alerts/retrain';
 import { logistic, sigmoid } from '../helpers/serving-fixtures';
 import type { Platform } from '../../shared/platform';
 import { literal, withConnection } from '../../shared/features/offline/duckdb';
+import { compactView } from '../../shared/features/offline';
+import { sourceSegmentView } from '../../shared/features/offline/segment-id';
 
 const H = 3_600_000;
 const DAY = 86_400_000;
@@ -413,6 +415,35 @@ describe('closing windows', () => {
       outcome: 'recomputed',
       rows: before.rows + 50,
     });
+  }, 120_000);
+
+  it('a compaction of the predictions and labels computes nothing again; a late batch after it does', async () => {
+    const later = NOW + 2 * H;
+    const offline = await p.offline();
+    const stored = async () => (await m.results.listWindows('risk', { version })).map((w) => [w.start, w.rows]);
+    const rowsBefore = await stored();
+    const merged = [
+      ...(await compactView(offline, sourceSegmentView('predictions'))),
+      ...(await compactView(offline, sourceSegmentView('risk_labels'))),
+    ];
+    expect(merged.filter((r) => r.status === 'compacted').length).toBeGreaterThan(0);
+    const run = () => m.monitor.run({ now: later, windowsOnly: true, ignoreLoad: true });
+    const after = await run();
+    // New segment ids, the same rows: every window keeps its result and takes the new fingerprint.
+    expect(after.windows.map((w) => w.outcome)).toEqual(after.windows.map(() => 'unchanged'));
+    expect(await stored()).toEqual(rowsBefore);
+    expect((await run()).windows.map((w) => w.outcome)).toEqual(after.windows.map(() => 'unchanged'));
+    await ingest(p, 'predictions', records(draw(40, 19), T0 + 2 * H, version, 'late-w2'), later);
+    const late = await run();
+    expect(late.windows.find((w) => w.start === iso(T0 + 2 * H))).toMatchObject({ outcome: 'recomputed' });
+    expect(late.windows.filter((w) => w.outcome !== 'unchanged')).toHaveLength(1);
+    // A late label is within the horizon (1 h) of the windows at 2 h and 3 h: those two again.
+    await ingest(p, 'risk_labels', [{ label_id: 'late-l', user_id: 'w3-u1', outcome: 1, ts: T0 + 3 * H + 10 }], later);
+    const labelled = await run();
+    expect(labelled.windows.filter((w) => w.outcome !== 'unchanged').map((w) => [w.start, w.outcome])).toEqual([
+      [iso(T0 + 2 * H), 'recomputed'],
+      [iso(T0 + 3 * H), 'recomputed'],
+    ]);
   }, 120_000);
 });
 
