@@ -318,7 +318,15 @@ async function windowRowsAtMost(conn: DuckDBConnection, w: WindowInputs, layout:
     model.max === w.model &&
     within('version', w.version, w.version) &&
     within('ts', w.start, w.end - 1);
-  if (own) return stats.get('ts')!.rows;
+  return own ? stats.get('ts')!.rows : countWindowRows(conn, w);
+}
+
+/** The window's predictions among its files' rows (only the filter's columns are read). */
+async function countWindowRows(
+  conn: DuckDBConnection,
+  w: Pick<WindowInputs, 'model' | 'version' | 'start' | 'end' | 'predictionFiles'>,
+): Promise<number> {
+  if (!w.predictionFiles.length) return 0;
   const counted = await conn.runAndReadAll(
     `SELECT count(*) FROM ${predictionFilesRelation(w.predictionFiles)} WHERE ${windowFilter(w)}`,
   );
@@ -341,15 +349,7 @@ export async function windowContent(
   conn: DuckDBConnection,
   w: Pick<WindowInputs, 'model' | 'version' | 'start' | 'end' | 'predictionFiles' | 'labels'>,
 ): Promise<WindowContent> {
-  const rows = w.predictionFiles.length
-    ? Number(
-        (
-          await conn.runAndReadAll(
-            `SELECT count(*) FROM ${predictionFilesRelation(w.predictionFiles)} WHERE ${windowFilter(w)}`,
-          )
-        ).getRows()[0]![0] ?? 0,
-      )
-    : 0;
+  const rows = await countWindowRows(conn, w);
   return { rows, ...(w.labels ? { labelRows: await labelRows(conn, w, w.labels) } : {}) };
 }
 
