@@ -10,7 +10,6 @@
  *
  *   node dist/bench/monitoring-compacted-day.js      (HOURS, ROWS per hour, FEATURES, REPEATS, THREADS)
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { withConnection } from '../shared/features/offline/duckdb';
@@ -20,6 +19,7 @@ import { withMonitoringConnection } from '../shared/monitoring/monitor-duckdb';
 import { computeWindow, type WindowInputs } from '../shared/monitoring/window-compute';
 import { benchWindow, benchWindowColumns, writePredictionSegments } from './lib/monitoring-data';
 import { machine, median } from './lib/ab';
+import { benchMain, round } from './lib/bench-main';
 
 const HOURS = Number(process.env.HOURS ?? 24);
 const ROWS = Number(process.env.ROWS ?? 250_000);
@@ -34,92 +34,74 @@ const HOUR = Math.floor(HOURS / 2);
 /** Any feature view's name: merged in a view's order (by entity), as every segment was before. */
 const ENTITY_ORDERED_VIEW = 'predictions_by_entity';
 
-async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-compacted-day-'));
-  try {
-    const { inputs, byTime, byEntity } = await withConnection(async (c) => {
-      const start = DAY_START + HOUR * 3_600_000;
-      const inputs = await benchWindow(c, tmp, { rows: ROWS, features: FEATURES, files: 1, model: MODEL, start });
-      const day = [...inputs.predictionFiles];
-      for (let h = 0; h < HOURS; h++) {
-        if (h === HOUR) continue;
-        day.push(
-          ...(await writePredictionSegments(c, path.join(tmp, `hour-${h}`), {
-            rows: ROWS,
-            files: 1,
-            seed: 100 + h,
-            columns: benchWindowColumns(FEATURES),
-            model: MODEL,
-            start: DAY_START + h * 3_600_000,
-          })),
-        );
-      }
-      const merged = (view: string) => mergeFiles(c, view, DAY, day, path.join(tmp, view, `${DAY}.parquet`));
-      return {
-        inputs,
-        byTime: await merged(sourceSegmentView('predictions')),
-        byEntity: await merged(ENTITY_ORDERED_VIEW),
-      };
-    });
-    const window = (files: string[]): Promise<{ seconds: number; rows: number }> =>
-      withMonitoringConnection(THREADS, async (c) => {
-        const s = performance.now();
-        const result = await computeWindow(c, { ...inputs, predictionFiles: files } satisfies WindowInputs, Date.now());
-        return { seconds: (performance.now() - s) / 1000, rows: result.rows };
-      });
-    const cases = { ownSegments: inputs.predictionFiles, dayByTime: [byTime.file], dayByEntity: [byEntity.file] };
-    const runs: Record<keyof typeof cases, Array<{ seconds: number; rows: number }>> = {
-      ownSegments: [],
-      dayByTime: [],
-      dayByEntity: [],
+benchMain('strata-bench-compacted-day-', async (tmp) => {
+  const { inputs, byTime, byEntity } = await withConnection(async (c) => {
+    const start = DAY_START + HOUR * 3_600_000;
+    const inputs = await benchWindow(c, tmp, { rows: ROWS, features: FEATURES, files: 1, model: MODEL, start });
+    const day = [...inputs.predictionFiles];
+    for (let h = 0; h < HOURS; h++) {
+      if (h === HOUR) continue;
+      day.push(
+        ...(await writePredictionSegments(c, path.join(tmp, `hour-${h}`), {
+          rows: ROWS,
+          files: 1,
+          seed: 100 + h,
+          columns: benchWindowColumns(FEATURES),
+          model: MODEL,
+          start: DAY_START + h * 3_600_000,
+        })),
+      );
+    }
+    const merged = (view: string) => mergeFiles(c, view, DAY, day, path.join(tmp, view, `${DAY}.parquet`));
+    return {
+      inputs,
+      byTime: await merged(sourceSegmentView('predictions')),
+      byEntity: await merged(ENTITY_ORDERED_VIEW),
     };
-    for (const files of Object.values(cases)) await window(files); // warm the files and DuckDB
-    for (let r = 0; r < REPEATS; r++)
-      for (const [name, files] of Object.entries(cases)) runs[name as keyof typeof cases].push(await window(files));
-    const best = (name: keyof typeof cases) => Math.min(...runs[name].map((x) => x.seconds));
-    const figure = (name: keyof typeof cases) => ({
-      seconds: round(best(name)),
-      medianSeconds: round(median(runs[name].map((x) => x.seconds))),
-      windowRows: runs[name][0]!.rows,
+  });
+  const window = (files: string[]): Promise<{ seconds: number; rows: number }> =>
+    withMonitoringConnection(THREADS, async (c) => {
+      const s = performance.now();
+      const result = await computeWindow(c, { ...inputs, predictionFiles: files } satisfies WindowInputs, Date.now());
+      return { seconds: (performance.now() - s) / 1000, rows: result.rows };
     });
-    console.log(
-      JSON.stringify(
-        {
-          bench: 'monitoring-compacted-day',
-          hours: HOURS,
-          rowsPerHour: ROWS,
-          dayRows: HOURS * ROWS,
-          features: FEATURES,
-          duckdbThreads: THREADS,
-          ...machine(),
-          ownSegments: figure('ownSegments'),
-          dayByTime: {
-            ...figure('dayByTime'),
-            order: segmentOrder(sourceSegmentView('predictions')),
-            fileMB: round(byTime.sizeBytes / 1e6, 1),
-          },
-          dayByEntity: {
-            ...figure('dayByEntity'),
-            order: segmentOrder(ENTITY_ORDERED_VIEW),
-            fileMB: round(byEntity.sizeBytes / 1e6, 1),
-          },
-          ratioByTime: round(best('dayByTime') / best('ownSegments')),
-          ratioByEntity: round(best('dayByEntity') / best('ownSegments')),
-          speedup: round(best('dayByEntity') / best('dayByTime')),
-          note: 'ratioBy* = best computeWindow time of one hour read out of the compacted day file / the same window over its own segments (same run, same DuckDB instance); speedup = by entity / by time. Row groups of a time-ordered file each hold a stretch of time, so the window filter skips the other hours by their statistics',
-        },
-        null,
-        2,
-      ),
-    );
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  const cases = { ownSegments: inputs.predictionFiles, dayByTime: [byTime.file], dayByEntity: [byEntity.file] };
+  const runs: Record<keyof typeof cases, Array<{ seconds: number; rows: number }>> = {
+    ownSegments: [],
+    dayByTime: [],
+    dayByEntity: [],
+  };
+  for (const files of Object.values(cases)) await window(files); // warm the files and DuckDB
+  for (let r = 0; r < REPEATS; r++)
+    for (const [name, files] of Object.entries(cases)) runs[name as keyof typeof cases].push(await window(files));
+  const best = (name: keyof typeof cases) => Math.min(...runs[name].map((x) => x.seconds));
+  const figure = (name: keyof typeof cases) => ({
+    seconds: round(best(name)),
+    medianSeconds: round(median(runs[name].map((x) => x.seconds))),
+    windowRows: runs[name][0]!.rows,
+  });
+  return {
+    bench: 'monitoring-compacted-day',
+    hours: HOURS,
+    rowsPerHour: ROWS,
+    dayRows: HOURS * ROWS,
+    features: FEATURES,
+    duckdbThreads: THREADS,
+    ...machine(),
+    ownSegments: figure('ownSegments'),
+    dayByTime: {
+      ...figure('dayByTime'),
+      order: segmentOrder(sourceSegmentView('predictions')),
+      fileMB: round(byTime.sizeBytes / 1e6, 1),
+    },
+    dayByEntity: {
+      ...figure('dayByEntity'),
+      order: segmentOrder(ENTITY_ORDERED_VIEW),
+      fileMB: round(byEntity.sizeBytes / 1e6, 1),
+    },
+    ratioByTime: round(best('dayByTime') / best('ownSegments')),
+    ratioByEntity: round(best('dayByEntity') / best('ownSegments')),
+    speedup: round(best('dayByEntity') / best('dayByTime')),
+    note: 'ratioBy* = best computeWindow time of one hour read out of the compacted day file / the same window over its own segments (same run, same DuckDB instance); speedup = by entity / by time. Row groups of a time-ordered file each hold a stretch of time, so the window filter skips the other hours by their statistics',
+  };
 });

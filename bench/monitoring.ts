@@ -17,10 +17,8 @@
  * Targets (issue 14): under 2 s on 2 cores, at most 1.5× the bare query. Predict p99 while a
  * window runs: bench/monitoring-serving.ts.
  */
-import fs from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import os from 'node:os';
-import path from 'node:path';
 import { ident, literal, withConnection } from '../shared/features/offline/duckdb';
 import type { ColumnBaseline } from '../shared/training/baseline';
 import { mapColumn } from '../shared/features/ingest/number-maps';
@@ -29,6 +27,7 @@ import { computeWindow } from '../shared/monitoring/window-compute';
 import { doubleList, numericPlan } from '../shared/monitoring/window-query';
 import { benchWindow } from './lib/monitoring-data';
 import { machine, median } from './lib/ab';
+import { benchMain, round } from './lib/bench-main';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const FEATURES = Number(process.env.FEATURES ?? 20);
@@ -39,102 +38,89 @@ const FILES = 4;
 const MODEL = 'bench';
 const START = Date.UTC(2026, 0, 5, 10);
 
-async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-monitoring-'));
-  try {
-    const inputs = await withConnection((c) =>
-      benchWindow(c, tmp, { rows: ROWS, features: FEATURES, files: FILES, model: MODEL, start: START }),
-    );
-    const { baseline, predictionFiles: files } = inputs;
-    // The histograms drift needs, each feature's and the prediction's, from their stored columns.
-    const histogram = (column: string, b: ColumnBaseline) =>
-      b.categorical
-        ? `histogram(${ident(column)})`
-        : `histogram(${ident(column)}, ${doubleList(numericPlan(b).boundaries)})`;
-    const bareSql = `SELECT ${[
-      ...baseline.features.map((b) => histogram(mapColumn('features', b.name), b)),
-      histogram('predictionNumber', baseline.prediction),
-    ].join(', ')} FROM read_parquet([${files.map(literal).join(', ')}])`;
-    const bare = () =>
-      withMonitoringConnection(THREADS, async (c) => {
-        const s = performance.now();
-        const cpu = process.cpuUsage();
-        await c.runAndReadAll(bareSql);
-        return { seconds: (performance.now() - s) / 1000, cpuSeconds: cpuSince(cpu) };
-      });
-    const queries: Array<{ sql: string; seconds: number }> = [];
-    const full = () =>
-      withMonitoringConnection(THREADS, async (c) => {
-        queries.length = 0;
-        const s = performance.now();
-        const cpu = process.cpuUsage();
-        const result = await computeWindow(PROFILE ? timed(c, queries) : c, inputs, Date.now());
-        return { seconds: (performance.now() - s) / 1000, cpuSeconds: cpuSince(cpu), result };
-      });
+benchMain('strata-bench-monitoring-', async (tmp) => {
+  const inputs = await withConnection((c) =>
+    benchWindow(c, tmp, { rows: ROWS, features: FEATURES, files: FILES, model: MODEL, start: START }),
+  );
+  const { baseline, predictionFiles: files } = inputs;
+  // The histograms drift needs, each feature's and the prediction's, from their stored columns.
+  const histogram = (column: string, b: ColumnBaseline) =>
+    b.categorical
+      ? `histogram(${ident(column)})`
+      : `histogram(${ident(column)}, ${doubleList(numericPlan(b).boundaries)})`;
+  const bareSql = `SELECT ${[
+    ...baseline.features.map((b) => histogram(mapColumn('features', b.name), b)),
+    histogram('predictionNumber', baseline.prediction),
+  ].join(', ')} FROM read_parquet([${files.map(literal).join(', ')}])`;
+  const bare = () =>
+    withMonitoringConnection(THREADS, async (c) => {
+      const s = performance.now();
+      const cpu = process.cpuUsage();
+      await c.runAndReadAll(bareSql);
+      return { seconds: (performance.now() - s) / 1000, cpuSeconds: cpuSince(cpu) };
+    });
+  const queries: Array<{ sql: string; seconds: number }> = [];
+  const full = () =>
+    withMonitoringConnection(THREADS, async (c) => {
+      queries.length = 0;
+      const s = performance.now();
+      const cpu = process.cpuUsage();
+      const result = await computeWindow(PROFILE ? timed(c, queries) : c, inputs, Date.now());
+      return { seconds: (performance.now() - s) / 1000, cpuSeconds: cpuSince(cpu), result };
+    });
 
-    await bare(); // warm the files and DuckDB
-    await full();
-    const bareRuns: Array<Awaited<ReturnType<typeof bare>>> = [];
-    const fullRuns: Array<Awaited<ReturnType<typeof full>>> = [];
-    for (let r = 0; r < REPEATS; r++) {
-      bareRuns.push(await bare());
-      fullRuns.push(await full());
-    }
-    const best = Math.min(...fullRuns.map((f) => f.seconds));
-    const bareBest = Math.min(...bareRuns.map((b) => b.seconds));
-    const cpuBest = Math.min(...fullRuns.map((f) => f.cpuSeconds));
-    const bareCpuBest = Math.min(...bareRuns.map((b) => b.cpuSeconds));
-    const last = fullRuns[fullRuns.length - 1]!.result;
-    const estimate = last.performance?.find((p) => p.kind === 'estimated');
-
-    console.log(
-      JSON.stringify(
-        {
-          bench: 'monitoring',
-          rows: ROWS,
-          features: FEATURES,
-          files: FILES,
-          duckdbThreads: THREADS,
-          ...machine(),
-          monitoring: {
-            seconds: round(best),
-            medianSeconds: round(median(fullRuns.map((f) => f.seconds))),
-            cpuSeconds: round(cpuBest),
-            rowsPerSec: Math.round(ROWS / best),
-          },
-          bareDuckdb: {
-            seconds: round(bareBest),
-            medianSeconds: round(median(bareRuns.map((b) => b.seconds))),
-            cpuSeconds: round(bareCpuBest),
-            rowsPerSec: Math.round(ROWS / bareBest),
-          },
-          ratio: round(best / bareBest),
-          cpuRatio: round(cpuBest / bareCpuBest),
-          targets: { seconds: 2, ratio: 1.5 },
-          result: {
-            rows: last.rows,
-            drifted: last.drift?.features.filter((f) => f.status === 'drift').map((f) => f.feature),
-            dataset: last.drift?.dataset.status,
-            methods: [...new Set(last.drift?.features.map((f) => f.method))],
-            maxNullRate: round(Math.max(...(last.quality?.features.map((f) => f.nullRate) ?? [])), 4),
-            defaultedShare: last.quality?.defaultedShare,
-            freshnessFeatures: Object.keys(last.quality?.freshness ?? {}).length,
-            contractChecked: last.contracts?.probability?.checked,
-            estimatedAuc: estimate && round(estimate.metrics.auc ?? NaN, 4),
-          },
-          ...(PROFILE
-            ? { queries: queries.map((q) => ({ seconds: round(q.seconds), sql: q.sql.slice(0, 160) })) }
-            : {}),
-          note: 'cpuRatio = the same with the CPU time of this process (DuckDB runs in it), which a machine busy with other work disturbs less than the wall time; ratio = best computeWindow time (every DuckDB query of the window + drift, quality, contracts and estimated performance in TypeScript) / best bare DuckDB query of the same histograms (every feature and the prediction) over the same Parquet files, same run and DuckDB instance; the window is drawn from the baseline distribution, so nothing should drift',
-        },
-        null,
-        2,
-      ),
-    );
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+  await bare(); // warm the files and DuckDB
+  await full();
+  const bareRuns: Array<Awaited<ReturnType<typeof bare>>> = [];
+  const fullRuns: Array<Awaited<ReturnType<typeof full>>> = [];
+  for (let r = 0; r < REPEATS; r++) {
+    bareRuns.push(await bare());
+    fullRuns.push(await full());
   }
-}
+  const best = Math.min(...fullRuns.map((f) => f.seconds));
+  const bareBest = Math.min(...bareRuns.map((b) => b.seconds));
+  const cpuBest = Math.min(...fullRuns.map((f) => f.cpuSeconds));
+  const bareCpuBest = Math.min(...bareRuns.map((b) => b.cpuSeconds));
+  const last = fullRuns[fullRuns.length - 1]!.result;
+  const estimate = last.performance?.find((p) => p.kind === 'estimated');
+
+  return {
+    bench: 'monitoring',
+    rows: ROWS,
+    features: FEATURES,
+    files: FILES,
+    duckdbThreads: THREADS,
+    ...machine(),
+    monitoring: {
+      seconds: round(best),
+      medianSeconds: round(median(fullRuns.map((f) => f.seconds))),
+      cpuSeconds: round(cpuBest),
+      rowsPerSec: Math.round(ROWS / best),
+    },
+    bareDuckdb: {
+      seconds: round(bareBest),
+      medianSeconds: round(median(bareRuns.map((b) => b.seconds))),
+      cpuSeconds: round(bareCpuBest),
+      rowsPerSec: Math.round(ROWS / bareBest),
+    },
+    ratio: round(best / bareBest),
+    cpuRatio: round(cpuBest / bareCpuBest),
+    targets: { seconds: 2, ratio: 1.5 },
+    result: {
+      rows: last.rows,
+      drifted: last.drift?.features.filter((f) => f.status === 'drift').map((f) => f.feature),
+      dataset: last.drift?.dataset.status,
+      methods: [...new Set(last.drift?.features.map((f) => f.method))],
+      maxNullRate: round(Math.max(...(last.quality?.features.map((f) => f.nullRate) ?? [])), 4),
+      defaultedShare: last.quality?.defaultedShare,
+      freshnessFeatures: Object.keys(last.quality?.freshness ?? {}).length,
+      contractChecked: last.contracts?.probability?.checked,
+      estimatedAuc: estimate && round(estimate.metrics.auc ?? NaN, 4),
+    },
+    ...(PROFILE ? { queries: queries.map((q) => ({ seconds: round(q.seconds), sql: q.sql.slice(0, 160) })) } : {}),
+    note: 'cpuRatio = the same with the CPU time of this process (DuckDB runs in it), which a machine busy with other work disturbs less than the wall time; ratio = best computeWindow time (every DuckDB query of the window + drift, quality, contracts and estimated performance in TypeScript) / best bare DuckDB query of the same histograms (every feature and the prediction) over the same Parquet files, same run and DuckDB instance; the window is drawn from the baseline distribution, so nothing should drift',
+  };
+});
 
 /** The connection with each run and runAndReadAll timed into `out` (PROFILE=1: where a window's time goes). */
 function timed(c: DuckDBConnection, out: Array<{ sql: string; seconds: number }>): DuckDBConnection {
@@ -151,15 +137,8 @@ function timed(c: DuckDBConnection, out: Array<{ sql: string; seconds: number }>
   });
 }
 
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
-
 /** CPU seconds (user + system, every thread of this process) since `from`. */
 function cpuSince(from: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(from);
   return (d.user + d.system) / 1e6;
 }
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
