@@ -28,7 +28,7 @@ import type { BaselineStore } from './store/baselines';
 import type { MonitoringResultStore, WindowState } from './store/results';
 import { segmentsFingerprint, summarizePartition, type SummaryStore } from './store-summaries';
 import { scoreSummary } from './summary-anomaly';
-import { computeWindow, windowContent, type LabelInputs } from './window-compute';
+import { computeWindow, relabelWindow, windowContent, type LabelInputs } from './window-compute';
 import { windowMetrics, type WindowResult, type WindowStatus } from './window-result';
 import type { PerformanceTask } from './performance';
 import type { Baseline } from '../training/baseline';
@@ -69,7 +69,8 @@ export interface RunOptions {
   maxWindows?: number;
 }
 
-export type WindowOutcome = 'computed' | 'recomputed' | 'unchanged' | Exclude<WindowStatus, 'computed'>;
+/** `relabelled`: the predictions were the same and labels arrived, so only what labels decide was computed again. */
+export type WindowOutcome = 'computed' | 'recomputed' | 'relabelled' | 'unchanged' | Exclude<WindowStatus, 'computed'>;
 
 export interface RunReport {
   at: string;
@@ -212,14 +213,24 @@ export class Monitor {
           outcomes[w.slot] = { model, version, start: iso(start), outcome: 'deferred', reason: deferred };
           continue;
         }
-        if (recompute(w) && (await this.keepsContent(w))) continue; // reported unchanged
+        const settled = recompute(w) ? await this.settleByCounts(w, now) : undefined;
+        if (settled?.by === 'kept') {
+          await this.d.results.putWindow(settled.result, windowMetrics(settled.result));
+          continue; // reported unchanged
+        }
         computed++;
-        const result = await this.closeWindow({ ...w, now });
+        const result = settled?.result ?? (await this.closeWindow({ ...w, now }));
         const metrics = windowMetrics(result);
         await this.d.results.putWindow(result, metrics);
         report.alerts += (await this.d.alerts.observeWindow(result, metrics, o.retrain)).length;
         const outcome: WindowOutcome =
-          result.status !== 'computed' ? result.status : recompute(w) ? 'recomputed' : 'computed';
+          result.status !== 'computed'
+            ? result.status
+            : settled
+              ? 'relabelled'
+              : recompute(w)
+                ? 'recomputed'
+                : 'computed';
         outcomes[w.slot] = {
           model,
           version,
@@ -308,31 +319,45 @@ export class Monitor {
   }
 
   /**
-   * Whether a computed window whose segment ids changed still has what it was computed from (a
-   * compaction merged its segments): then its stored result takes the new fingerprint instead of
-   * a full computation. Windows stored without their counts are computed again.
+   * A computed window whose segment ids changed, settled by counting what it reads (its
+   * predictions, and the label records within its horizon) where that spares the full
+   * computation: both counts as stored (a compaction merged its segments) keep the stored result
+   * under the new fingerprint; the same predictions with other labels (labels arrived) compute
+   * only what labels decide (relabelWindow). Undefined when the predictions changed, the stored
+   * result has no counts, or counting failed: then the full computation runs.
    */
-  private async keepsContent(w: PendingWindow): Promise<boolean> {
+  private async settleByCounts(
+    w: PendingWindow,
+    now: number,
+  ): Promise<{ by: 'kept' | 'relabelled'; result: WindowResult } | undefined> {
     const s = w.stored;
-    if (s?.status !== 'computed' || s.rows === undefined || (w.cfg?.labels && s.labelRows === undefined)) return false;
+    if (s?.status !== 'computed' || s.rows === undefined || (w.cfg?.labels && s.labelRows === undefined)) return;
     try {
       const { files, labels } = await this.windowFiles(w);
-      const now = await withMonitoringConnection(this.d.duckdbThreads, (c) =>
+      const counted = await withMonitoringConnection(this.d.duckdbThreads, (c) =>
         windowContent(c, { ...w, predictionFiles: files, ...(labels ? { labels } : {}) }),
       );
-      if (now.rows !== s.rows || now.labelRows !== s.labelRows) return false;
+      if (counted.rows !== s.rows) return;
       const kept = await this.d.results.getWindow(w);
-      if (!kept) return false;
-      const refreshed = { ...kept, inputs: w.inputs };
-      await this.d.results.putWindow(refreshed, windowMetrics(refreshed));
-      return true;
+      if (!kept) return;
+      if (counted.labelRows === s.labelRows) return { by: 'kept', result: { ...kept, inputs: w.inputs } };
+      if (!labels || !w.baseline) return;
+      const inputs = {
+        ...w,
+        baseline: w.baseline,
+        task: w.cfg?.task ?? taskOf(w.baseline),
+        predictionFiles: files,
+        labels,
+      };
+      const result = await withMonitoringConnection(this.d.duckdbThreads, (c) => relabelWindow(c, inputs, kept, now));
+      return { by: 'relabelled', result };
     } catch (e) {
       // The full computation tries again, and reports a failure as the window's.
       this.d.log?.(
         'warn',
         `monitoring: counting window ${iso(w.start)} of ${w.model} v${w.version} failed: ${(e as Error).message}`,
       );
-      return false;
+      return;
     }
   }
 

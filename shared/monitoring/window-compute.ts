@@ -17,12 +17,12 @@
  * judged on its own like the prediction), from the joined values in memory (at most one per
  * prediction, already read for realized performance).
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBDoubleVector, type DuckDBConnection, type DuckDBVector } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
 import { outputKey, refKey, type ModelSignature } from '../serving/signature';
 import { parseRef } from '../features/definitions/repo';
-import type { Baseline } from '../training/baseline';
-import { categoryColumns, driftReport, type DriftPolicy } from './drift';
+import type { Baseline, ColumnBaseline } from '../training/baseline';
+import { categoryColumns, driftReport, featureDrift, type DriftPolicy } from './drift';
 import {
   AGE_FIELD,
   ageColumns,
@@ -52,7 +52,7 @@ import {
   type WindowColumn,
   type WindowQuery,
 } from './window-query';
-import { summarizeValues } from './window';
+import { summarizeValues, type WindowFeatureAggregate } from './window';
 import type { FeatureHistogram, WindowResult } from './window-result';
 
 export interface LabelInputs {
@@ -148,7 +148,23 @@ export function windowRelation(
     ...w.baseline.features.map((f, i) => `${mapValueExpr(layout.columns, 'features', f.name)} AS ${featureAt(i)}`),
     ...ages.exprs.map((e, k) => `${e} AS ${ageAt(k)}`),
   ];
-  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...values, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', `${sampleKeySql(layout)} AS sample_key`, 'entityId AS entity', 'ts', 'defaulted', 'overridden', `${SUBSTITUTED_SQL} AS ${SUBSTITUTED}`, 'outputs'].join(', ')}
+  return predictionRows(w, layout, [
+    ...values,
+    `${sampleKeySql(layout)} AS sample_key`,
+    'defaulted',
+    'overridden',
+    `${SUBSTITUTED_SQL} AS ${SUBSTITUTED}`,
+    'outputs',
+  ]);
+}
+
+/** The window's predictions: the given columns, its entity, time, first output's number and score. */
+function predictionRows(
+  w: Pick<WindowInputs, 'model' | 'version' | 'start' | 'end' | 'predictionFiles'>,
+  layout: ParquetLayout,
+  columns: readonly string[],
+): string {
+  return `(SELECT *, ${scoreSql(layout)} AS score FROM (SELECT ${[...columns, `${predictionNumberSql(layout)} AS prediction_number`, 'prediction', 'entityId AS entity', 'ts'].join(', ')}
     FROM ${predictionFilesRelation(w.predictionFiles)}
     WHERE ${windowFilter(w)}))`;
 }
@@ -216,9 +232,8 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   const { aggregates, scores, extra } = await readWindowAggregates(conn, query);
   const rows = aggregates.rows;
   // Labels first: their distribution is the window's label drift (beside realized performance).
-  const joined = w.labels ? await joinLabels(conn, rel, w.labels) : undefined;
-  if (joined)
-    aggregates.label = summarizeValues(w.baseline.label, joined.y, { sampleSize: w.sampleSize ?? 10_000, seed: 1 });
+  const labelled = w.labels ? await labelParts(conn, rel, w, w.labels, rows) : undefined;
+  if (labelled) aggregates.label = labelled.aggregate;
   const drift = driftReport(w.baseline, aggregates, w.drift);
   const quality = qualityReport(w.baseline, aggregates);
 
@@ -261,10 +276,7 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
         windowPredictions: rows,
       }),
     );
-  if (joined)
-    performance.push(
-      realizedPerformance({ task: w.task, labels: joined.y, predictions: joined.p, windowPredictions: rows }),
-    );
+  if (labelled) performance.push(labelled.realized);
   const histograms: Record<string, FeatureHistogram> = {};
   const columns = [
     ...w.baseline.features.map((f) => [f.name, f] as const),
@@ -274,18 +286,13 @@ export async function computeWindow(conn: DuckDBConnection, w: WindowInputs, now
   for (const [name, b] of columns) {
     const a =
       name === 'prediction' ? aggregates.prediction : name === 'label' ? aggregates.label : aggregates.features[name];
-    if (!a) continue;
-    if (a.kind === 'numeric') histograms[name] = { edges: b.edges, baseline: b.counts, window: a.binCounts };
-    else {
-      const c = categoryColumns(b, a);
-      histograms[name] = { categories: c.names, baseline: c.baseline, window: c.window };
-    }
+    if (a) histograms[name] = histogramOf(b, a);
   }
   return {
     ...base,
     status: 'computed',
     rows,
-    ...(w.labels ? { labelRows: await labelRows(conn, w, w.labels) } : {}),
+    ...(labelled ? { labelRows: labelled.labelRows } : {}),
     drift,
     quality: { ...quality, deadLetters: w.deadLetters, defaultedShare, freshness },
     contracts,
@@ -354,31 +361,119 @@ export async function windowContent(
 }
 
 /** Label records with a label, dated within the window's horizon: [start, end + horizon). */
+const labelRecordsFilter = (w: Pick<WindowInputs, 'start' | 'end'>, l: LabelInputs) =>
+  `${ident(l.labelField)} IS NOT NULL AND event_ts >= ${w.start} AND event_ts < ${w.end + l.horizonMs}`;
+
 async function labelRows(
   conn: DuckDBConnection,
   w: Pick<WindowInputs, 'start' | 'end'>,
   l: LabelInputs,
 ): Promise<number> {
   if (!l.files.length) return 0;
-  const sql = `SELECT count(*) FROM ${parquetRelation(l.files)} WHERE ${ident(l.labelField)} IS NOT NULL AND event_ts >= ${w.start} AND event_ts < ${w.end + l.horizonMs}`;
+  const sql = `SELECT count(*) FROM ${parquetRelation(l.files)} WHERE ${labelRecordsFilter(w, l)}`;
   return Number((await conn.runAndReadAll(sql)).getRows()[0]![0] ?? 0);
+}
+
+/** What a window's labels decide: label drift's input, realized performance and the label records counted. */
+interface LabelParts {
+  /** The joined labels' distribution (label drift against the training labels). */
+  aggregate: WindowFeatureAggregate;
+  realized: PerformanceResult;
+  labelRows: number;
+}
+
+async function labelParts(
+  conn: DuckDBConnection,
+  rel: string,
+  w: Pick<WindowInputs, 'start' | 'end' | 'baseline' | 'task' | 'sampleSize'>,
+  l: LabelInputs,
+  rows: number,
+): Promise<LabelParts> {
+  const joined = await joinLabels(conn, rel, w, l);
+  return {
+    aggregate: summarizeValues(w.baseline.label, joined.y, { sampleSize: w.sampleSize ?? 10_000, seed: 1 }),
+    realized: realizedPerformance({ task: w.task, labels: joined.y, predictions: joined.p, windowPredictions: rows }),
+    labelRows: await labelRows(conn, w, l),
+  };
+}
+
+export type RelabelInputs = Pick<
+  WindowInputs,
+  'model' | 'version' | 'start' | 'end' | 'baseline' | 'task' | 'predictionFiles' | 'inputs' | 'sampleSize'
+> & { labels: LabelInputs };
+
+/**
+ * A computed window whose predictions are the ones it was computed from while its labels are not
+ * (labels keep arriving for the whole horizon, 30 days for churn): only what labels decide is
+ * computed again, from the predictions' entity, time and score joined to the labels. Realized
+ * performance, label drift, the label histogram and the label count are replaced; the drift of
+ * features and prediction, quality, contracts and the estimate stand as stored (they read the
+ * predictions alone). Label drift is judged by the stored report's policy, like the rest of it.
+ */
+export async function relabelWindow(
+  conn: DuckDBConnection,
+  w: RelabelInputs,
+  stored: WindowResult,
+  now: number,
+): Promise<WindowResult> {
+  const rel = predictionRows(w, await parquetLayout(conn, w.predictionFiles), []);
+  const parts = await labelParts(conn, rel, w, w.labels, stored.rows);
+  return {
+    ...stored,
+    computedAt: now,
+    inputs: w.inputs,
+    labelRows: parts.labelRows,
+    ...(stored.drift
+      ? {
+          drift: {
+            ...stored.drift,
+            label: featureDrift('label', w.baseline.label, parts.aggregate, stored.drift.policy),
+          },
+        }
+      : {}),
+    histograms: { ...stored.histograms, label: histogramOf(w.baseline.label, parts.aggregate) },
+    performance: [...(stored.performance ?? []).filter((p) => p.kind !== 'realized'), parts.realized],
+  };
+}
+
+/** A column's baseline and window counts, per bin or per category (for charts). */
+function histogramOf(b: ColumnBaseline, a: WindowFeatureAggregate): FeatureHistogram {
+  if (a.kind === 'numeric') return { edges: b.edges, baseline: b.counts, window: a.binCounts };
+  const c = categoryColumns(b, a);
+  return { categories: c.names, baseline: c.baseline, window: c.window };
 }
 
 /** Each prediction with a score and the first label of its entity at or after it, within the horizon. */
 async function joinLabels(
   conn: DuckDBConnection,
   rel: string,
+  w: Pick<WindowInputs, 'start' | 'end'>,
   l: LabelInputs,
 ): Promise<{ y: Float64Array; p: Float64Array }> {
   if (!l.files.length) return { y: new Float64Array(0), p: new Float64Array(0) };
-  const labels = `(SELECT CAST(${ident(l.entityField)} AS VARCHAR) AS entity, event_ts AS lts, CAST(${ident(l.labelField)} AS DOUBLE) AS y FROM ${parquetRelation(l.files)} WHERE ${ident(l.labelField)} IS NOT NULL)`;
+  // Only labels within the horizon can join (the files may hold more: a compacted day's); the
+  // filter also lets row groups of time-ordered files be skipped.
+  const labels = `(SELECT CAST(${ident(l.entityField)} AS VARCHAR) AS entity, event_ts AS lts, CAST(${ident(l.labelField)} AS DOUBLE) AS y FROM ${parquetRelation(l.files)} WHERE ${labelRecordsFilter(w, l)})`;
   const sql = `SELECT p.score, l.y FROM (SELECT entity, ts, score FROM ${rel} WHERE score IS NOT NULL) p ASOF JOIN ${labels} l ON p.entity = l.entity AND l.lts >= p.ts WHERE l.lts < p.ts + ${l.horizonMs}`;
-  const rows = (await conn.runAndReadAll(sql)).getRows();
-  const y = new Float64Array(rows.length);
-  const p = new Float64Array(rows.length);
-  rows.forEach((r, i) => {
-    p[i] = Number(r[0]);
-    y[i] = Number(r[1]);
-  });
+  // Read from the result's vectors: a JS array per row (getRows) took longer than the join
+  // itself (0.30 s against 0.25 s for 870,000 labelled predictions).
+  const result = await conn.run(sql);
+  const y = new Float64Array(result.rowCount);
+  const p = new Float64Array(result.rowCount);
+  let k = 0;
+  for (let c = 0; c < result.chunkCount; c++) {
+    const chunk = result.getChunk(c);
+    const scores = doubleVector(chunk.getColumnVector(0));
+    const labelled = doubleVector(chunk.getColumnVector(1));
+    for (let i = 0; i < chunk.rowCount; i++, k++) {
+      p[k] = scores.getItem(i) ?? NaN;
+      y[k] = labelled.getItem(i) ?? NaN;
+    }
+  }
   return { y, p };
+}
+
+function doubleVector(v: DuckDBVector): DuckDBDoubleVector {
+  if (!(v instanceof DuckDBDoubleVector)) throw new TypeError(`expected a DOUBLE column, got ${v.type.toString()}`);
+  return v;
 }

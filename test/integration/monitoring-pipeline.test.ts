@@ -28,6 +28,9 @@ import type { Platform } from '../../shared/platform';
 import { literal, withConnection } from '../../shared/features/offline/duckdb';
 import { compactView } from '../../shared/features/offline';
 import { sourceSegmentView } from '../../shared/features/offline/segment-id';
+import { MemoryMonitoringResultStore } from '../../shared/memory/monitoring-results';
+import { MemoryAlertStore } from '../../shared/memory/alerts';
+import type { WindowResult } from '../../shared/monitoring/window-result';
 
 const H = 3_600_000;
 const DAY = 86_400_000;
@@ -437,13 +440,45 @@ describe('closing windows', () => {
     const late = await run();
     expect(late.windows.find((w) => w.start === iso(T0 + 2 * H))).toMatchObject({ outcome: 'recomputed' });
     expect(late.windows.filter((w) => w.outcome !== 'unchanged')).toHaveLength(1);
-    // A late label is within the horizon (1 h) of the windows at 2 h and 3 h: those two again.
-    await ingest(p, 'risk_labels', [{ label_id: 'late-l', user_id: 'w3-u1', outcome: 1, ts: T0 + 3 * H + 10 }], later);
+    // A late label a minute after w3-u1's prediction, within the horizon (1 h) of the windows at
+    // 2 h and 3 h: the predictions are the same, so those two compute only what labels decide.
+    const labelledBefore = await m.results.getWindow({ model: 'risk', version, start: T0 + 3 * H });
+    await ingest(
+      p,
+      'risk_labels',
+      [{ label_id: 'late-l', user_id: 'w3-u1', outcome: 1, ts: T0 + 3 * H + 1010 + 60_000 }],
+      later,
+    );
     const labelled = await run();
     expect(labelled.windows.filter((w) => w.outcome !== 'unchanged').map((w) => [w.start, w.outcome])).toEqual([
-      [iso(T0 + 2 * H), 'recomputed'],
-      [iso(T0 + 3 * H), 'recomputed'],
+      [iso(T0 + 2 * H), 'relabelled'],
+      [iso(T0 + 3 * H), 'relabelled'],
     ]);
+    const realized = (r: WindowResult | undefined) => r?.performance?.find((x) => x.kind === 'realized');
+    expect(realized(labelledBefore)).toMatchObject({ labelled: 0 });
+    // The same windows fully computed on stores that never saw them: equal to the relabelled ones, every field.
+    const full = await createMonitoring({
+      config: p.config,
+      stores: {
+        ...(await p.monitoringStores()),
+        results: new MemoryMonitoringResultStore(),
+        alertStore: new MemoryAlertStore(),
+      },
+      repo,
+      offline,
+      deadLetters: p.deadLetters,
+      serving: p.serving(),
+      configs,
+    });
+    await full.monitor.run({ now: later, windowsOnly: true, ignoreLoad: true });
+    for (const start of [T0 + 2 * H, T0 + 3 * H]) {
+      const relabelledWindow = await m.results.getWindow({ model: 'risk', version, start });
+      expect(relabelledWindow).toEqual(await full.results.getWindow({ model: 'risk', version, start }));
+    }
+    expect(realized(await m.results.getWindow({ model: 'risk', version, start: T0 + 3 * H }))).toMatchObject({
+      labelled: 1,
+      labelledShare: 1 / 350,
+    });
   }, 120_000);
 });
 
