@@ -75,8 +75,7 @@ benchMain('strata-bench-monitoring-labels-', async (tmp) => {
         ASOF JOIN (SELECT user_id AS entity, event_ts AS lts, CAST(churned AS DOUBLE) AS y FROM read_parquet(${literal(labelFile)})
           WHERE churned IS NOT NULL AND event_ts >= ${inputs.start} AND event_ts < ${inputs.end + HORIZON_MS}) l
         ON p.entity = l.entity AND l.lts >= p.ts WHERE l.lts < p.ts + ${HORIZON_MS}`;
-  const bare = () =>
-    withMonitoringConnection(THREADS, (c) => timed(async () => (await c.run(bareSql)).rowCount));
+  const bare = () => withMonitoringConnection(THREADS, (c) => timed(async () => (await c.run(bareSql)).rowCount));
   const cases = { full, relabel, bare };
   const runs: Record<keyof typeof cases, number[]> = { full: [], relabel: [], bare: [] };
   let labelled = 0;
