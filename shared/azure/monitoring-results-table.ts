@@ -8,7 +8,13 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { Storage } from './storage';
 import { byMetricAndSubject, type MetricPoint, type WindowKey, type WindowResult } from '../monitoring/window-result';
-import type { MonitoringResultStore, WindowQuery, WindowState } from '../monitoring/store/results';
+import {
+  WINDOW_STATE_FIELDS,
+  windowStateOf,
+  type MonitoringResultStore,
+  type WindowQuery,
+  type WindowState,
+} from '../monitoring/store/results';
 import { forEachLimit } from '../concurrency';
 import { isNotFound, jsonFromProperties, jsonProperties, keyPart, timeKey } from './table-json';
 
@@ -76,12 +82,7 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
       {
         partitionKey: pk,
         rowKey: rowKey(result),
-        version: result.version,
-        start: result.start,
-        status: result.status,
-        inputs: result.inputs,
-        rows: result.rows,
-        ...(result.labelRows !== undefined ? { labelRows: result.labelRows } : {}),
+        ...windowStateOf(result),
         ...jsonProperties(result),
       },
       'Replace',
@@ -117,17 +118,10 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
     const filter = odata`PartitionKey eq ${keyPart(model)} and RowKey ge ${timeKey(r.from)} and RowKey lt ${timeKey(r.to)} and version eq ${version}`;
     const out = new Map<number, WindowState>();
     for await (const e of this.windows.listEntities<Record<string, unknown>>({
-      queryOptions: { filter, select: ['version', 'start', 'status', 'inputs', 'rows', 'labelRows'] },
+      queryOptions: { filter, select: [...WINDOW_STATE_FIELDS] },
     })) {
-      const start = Number(e.start);
-      out.set(start, {
-        start,
-        version: Number(e.version),
-        status: e.status as WindowState['status'],
-        inputs: String(e.inputs ?? ''),
-        ...(typeof e.rows === 'number' ? { rows: e.rows } : {}),
-        ...(typeof e.labelRows === 'number' ? { labelRows: e.labelRows } : {}),
-      });
+      const state = windowStateOf(e as Partial<Record<keyof WindowState, unknown>>);
+      out.set(state.start, state);
     }
     return out;
   }

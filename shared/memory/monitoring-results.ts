@@ -5,7 +5,12 @@
  * replacing the earlier ones. Values go in and out as copies.
  */
 import { byMetricAndSubject, type MetricPoint, type WindowKey, type WindowResult } from '../monitoring/window-result';
-import type { MonitoringResultStore, WindowQuery, WindowState } from '../monitoring/store/results';
+import {
+  windowStateOf,
+  type MonitoringResultStore,
+  type WindowQuery,
+  type WindowState,
+} from '../monitoring/store/results';
 import { copyOf } from './copy';
 
 export class MemoryMonitoringResultStore implements MonitoringResultStore {
@@ -19,15 +24,7 @@ export class MemoryMonitoringResultStore implements MonitoringResultStore {
   ): Promise<Map<number, WindowState>> {
     const out = new Map<number, WindowState>();
     for (const w of this.ordered(model))
-      if (w.version === version && w.start >= r.from && w.start < r.to)
-        out.set(w.start, {
-          start: w.start,
-          version: w.version,
-          status: w.status,
-          inputs: w.inputs,
-          rows: w.rows,
-          ...(w.labelRows !== undefined ? { labelRows: w.labelRows } : {}),
-        });
+      if (w.version === version && w.start >= r.from && w.start < r.to) out.set(w.start, windowStateOf(w));
     return out;
   }
 

@@ -37,8 +37,13 @@ export interface WindowResult extends WindowKey {
   computedAt: number;
   /** Why it is deferred, failed or has no baseline. */
   reason?: string;
-  /** Fingerprint of the prediction segments read (ids of immutable segments): a late one changes it. */
+  /** Fingerprint of the prediction and label segments read (ids of immutable segments): a late one changes it. */
   inputs: string;
+  /**
+   * The prediction segments' part of `inputs`: a run that finds it unchanged while `inputs`
+   * changed knows only labels arrived, before it counts anything (monitor.ts orders them apart).
+   */
+  predictionInputs?: string;
   rows: number;
   /**
    * Label records within its horizon ([start, end + horizon)) when it was computed, for a model

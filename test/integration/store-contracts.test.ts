@@ -486,16 +486,18 @@ for (const [backend, make] of Object.entries(resultStores)) {
       expect(await s.getWindow({ model, version: 3, start: T })).toBeUndefined();
       const states = await s.windowStates(model, 1, { from: T, to: T + 2 * H });
       expect([...states.entries()].sort(([a], [b]) => a - b)).toEqual([
-        [T, { start: T, version: 1, status: 'computed', inputs: 'in5', rows: 5 }],
-        [T + H, { start: T + H, version: 1, status: 'computed', inputs: 'in1', rows: 1 }],
+        [T, { start: T, version: 1, status: 'computed', inputs: 'in5', computedAt: 1, rows: 5 }],
+        [T + H, { start: T + H, version: 1, status: 'computed', inputs: 'in1', computedAt: 1, rows: 1 }],
       ]);
-      // A model with labels: the window's label count comes back with its state.
-      await s.putWindow({ ...windowOf(model, 3, T, 4), labelRows: 2 }, []);
+      // A model with labels: the window's label count and its predictions' fingerprint come back with its state.
+      await s.putWindow({ ...windowOf(model, 3, T, 4), labelRows: 2, predictionInputs: 'p4', computedAt: 7 }, []);
       expect((await s.windowStates(model, 3, { from: T, to: T + H })).get(T)).toEqual({
         start: T,
         version: 3,
         status: 'computed',
         inputs: 'in4',
+        computedAt: 7,
+        predictionInputs: 'p4',
         rows: 4,
         labelRows: 2,
       });

@@ -14,16 +14,46 @@ export interface WindowQuery {
   version?: number;
 }
 
-/** What a run needs to know of a stored window to skip it: no reports. */
+/** What a run needs to know of a stored window to skip it or to order its recompute: no reports. */
 export interface WindowState {
   start: number;
   version: number;
   status: WindowResult['status'];
   inputs: string;
-  /** Its counts when computed (WindowResult rows and labelRows); absent for windows stored before they were kept. */
+  /** Absent for windows stored before it was kept (as are the fields below). */
+  computedAt?: number;
+  predictionInputs?: string;
+  /** Its counts when computed (WindowResult rows and labelRows). */
   rows?: number;
   labelRows?: number;
 }
+
+/** A window's state from a result or a stored row of one (values of the wrong type are left out). */
+export function windowStateOf(e: Partial<Record<keyof WindowState, unknown>>): WindowState {
+  const number = (k: 'computedAt' | 'rows' | 'labelRows') => (typeof e[k] === 'number' ? { [k]: e[k] } : {});
+  return {
+    start: Number(e.start),
+    version: Number(e.version),
+    status: e.status as WindowState['status'],
+    inputs: String(e.inputs ?? ''),
+    ...number('computedAt'),
+    ...(typeof e.predictionInputs === 'string' ? { predictionInputs: e.predictionInputs } : {}),
+    ...number('rows'),
+    ...number('labelRows'),
+  };
+}
+
+/** The fields a WindowState holds, which a store keeps beside the report to read states alone. */
+export const WINDOW_STATE_FIELDS = [
+  'start',
+  'version',
+  'status',
+  'inputs',
+  'computedAt',
+  'predictionInputs',
+  'rows',
+  'labelRows',
+] as const satisfies ReadonlyArray<keyof WindowState>;
 
 export interface MonitoringResultStore {
   /** The stored windows of one version in a range, without their reports (one cheap query per run). */
