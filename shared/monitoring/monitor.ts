@@ -96,6 +96,8 @@ interface PendingWindow {
   start: number;
   end: number;
   inputs: string;
+  /** The prediction segments' part of `inputs` (WindowResult.predictionInputs). */
+  predictionInputs: string;
   stored: WindowState | undefined;
   baseline: Baseline | undefined;
   cfg: ModelMonitoring | undefined;
@@ -167,21 +169,32 @@ export class Monitor {
           const preds = overlapping(predictions, start, end);
           if (!preds.length) continue; // no prediction of anyone in it: nothing to close
           const labelSegs = cfg?.labels ? overlapping(labels, start, end + cfg.labels.horizon) : [];
-          const inputs = createHash('sha256')
-            .update(`${segmentsFingerprint(preds)}|${segmentsFingerprint(labelSegs)}|${baseline ? 'b' : '-'}`)
-            .digest('hex')
-            .slice(0, 32);
+          const b = baseline ? 'b' : '-';
+          const inputs = fingerprint(`${segmentsFingerprint(preds)}|${segmentsFingerprint(labelSegs)}|${b}`);
+          const predictionInputs = fingerprint(`${segmentsFingerprint(preds)}|${b}`);
           const stored = states.get(start);
           const slot = outcomes.push({ model, version, start: iso(start), outcome: 'unchanged' }) - 1;
           if (stored && stored.inputs === inputs && (stored.status === 'computed' || stored.status === 'no_baseline'))
             continue;
-          pending.push({ slot, model, version, start, end, inputs, stored, baseline, cfg, preds, labelSegs });
+          const w = {
+            slot,
+            model,
+            version,
+            start,
+            end,
+            inputs,
+            predictionInputs,
+            stored,
+            baseline,
+            cfg,
+            preds,
+            labelSegs,
+          };
+          pending.push(w);
         }
       }
       const recompute = (w: PendingWindow) => w.stored?.status === 'computed';
-      pending.sort((a, b) =>
-        recompute(a) !== recompute(b) ? (recompute(a) ? 1 : -1) : recompute(a) ? b.start - a.start : a.start - b.start,
-      );
+      pending.sort(byRunOrder);
       let deferred: string | undefined;
       let computed = 0;
       const maxWindows = o.maxWindows ?? 48;
@@ -214,14 +227,14 @@ export class Monitor {
           continue;
         }
         const settled = recompute(w) ? await this.settleByCounts(w, now) : undefined;
-        if (settled?.by === 'kept') {
-          await this.d.results.putWindow(settled.result, windowMetrics(settled.result));
-          continue; // reported unchanged
-        }
-        computed++;
-        const result = settled?.result ?? (await this.closeWindow({ ...w, now }));
+        if (settled?.by !== 'kept') computed++;
+        const result: WindowResult = {
+          ...(settled?.result ?? (await this.closeWindow({ ...w, now }))),
+          predictionInputs: w.predictionInputs,
+        };
         const metrics = windowMetrics(result);
         await this.d.results.putWindow(result, metrics);
+        if (settled?.by === 'kept') continue; // reported unchanged
         report.alerts += (await this.d.alerts.observeWindow(result, metrics, o.retrain)).length;
         const outcome: WindowOutcome =
           result.status !== 'computed'
@@ -404,6 +417,33 @@ export class Monitor {
     }
   }
 }
+
+/**
+ * The order a run works through its windows in: those never computed first, oldest first
+ * (alert streaks count windows in time order); then recomputes whose predictions changed (late
+ * data, a compaction), newest first; then those whose labels alone changed, the least recently
+ * computed first. Streaming labels change every window within the label horizon on every run:
+ * newest first, a run's share went to the same newest windows each time and the older ones,
+ * whose labels are the ones arriving, waited for good; in turn, each is reached within
+ * horizon / share runs.
+ */
+function byRunOrder(a: PendingWindow, b: PendingWindow): number {
+  const ra = runRank(a);
+  const rb = runRank(b);
+  if (ra !== rb) return ra - rb;
+  if (ra === 0) return a.start - b.start;
+  if (ra === 2) {
+    const since = (a.stored?.computedAt ?? 0) - (b.stored?.computedAt ?? 0);
+    if (since !== 0) return since;
+  }
+  return b.start - a.start;
+}
+
+/** 0: never computed; 1: a recompute whose predictions changed (or whose state does not say); 2: labels alone changed. */
+const runRank = (w: PendingWindow): 0 | 1 | 2 =>
+  w.stored?.status !== 'computed' ? 0 : w.stored.predictionInputs === w.predictionInputs ? 2 : 1;
+
+const fingerprint = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
 
 /** Segments with events in [from, to). */
 function overlapping(segments: readonly SegmentRecord[], from: number, to: number): SegmentRecord[] {

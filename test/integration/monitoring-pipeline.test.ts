@@ -480,6 +480,40 @@ describe('closing windows', () => {
       labelledShare: 1 / 350,
     });
   }, 120_000);
+  it('windows whose labels alone changed go after changed predictions, the least recently computed first', async () => {
+    const label = (id: string, user: string, ts: number) => ({ label_id: id, user_id: user, outcome: 0, ts });
+    const runAt = async (minutes: number) => {
+      const r = await m.monitor.run({
+        now: NOW + 2 * H + minutes * 60_000,
+        windowsOnly: true,
+        ignoreLoad: true,
+        maxWindows: 1,
+      });
+      return r.windows.filter((w) => w.outcome !== 'unchanged').map((w) => [w.start, w.outcome]);
+    };
+    const later = NOW + 2 * H;
+    // A label within the horizon of the windows at 3 h and 4 h, and a late batch of window 1.
+    await ingest(p, 'risk_labels', [label('late-l2', 'w4-u1', T0 + 4 * H + 1010 + 60_000)], later);
+    await ingest(p, 'predictions', records(draw(10, 20), T0 + H, version, 'late-w1b'), later);
+    // Newest first, the 4 h window took the run's share; the changed predictions go first now.
+    expect(await runAt(1)).toEqual([
+      [iso(T0 + H), 'recomputed'],
+      [iso(T0 + 3 * H), 'deferred'],
+      [iso(T0 + 4 * H), 'deferred'],
+    ]);
+    expect(await runAt(2)).toEqual([
+      [iso(T0 + 3 * H), 'deferred'],
+      [iso(T0 + 4 * H), 'relabelled'],
+    ]);
+    // Labels again for both: the 3 h window, computed longer ago, goes first (newest first would take 4 h again).
+    await ingest(p, 'risk_labels', [label('late-l3', 'w4-u2', T0 + 4 * H + 1020 + 60_000)], later);
+    expect(await runAt(3)).toEqual([
+      [iso(T0 + 3 * H), 'relabelled'],
+      [iso(T0 + 4 * H), 'deferred'],
+    ]);
+    expect(await runAt(4)).toEqual([[iso(T0 + 4 * H), 'relabelled']]);
+    expect(await runAt(5)).toEqual([]);
+  }, 120_000);
 });
 
 describe('monitoring the store', () => {
