@@ -169,14 +169,14 @@ export class Monitor {
           const preds = overlapping(predictions, start, end);
           if (!preds.length) continue; // no prediction of anyone in it: nothing to close
           const labelSegs = cfg?.labels ? overlapping(labels, start, end + cfg.labels.horizon) : [];
-          const b = baseline ? 'b' : '-';
-          const inputs = fingerprint(`${segmentsFingerprint(preds)}|${segmentsFingerprint(labelSegs)}|${b}`);
-          const predictionInputs = fingerprint(`${segmentsFingerprint(preds)}|${b}`);
+          const withBaseline = baseline ? 'b' : '-';
+          const inputs = fingerprint(`${segmentsFingerprint(preds)}|${segmentsFingerprint(labelSegs)}|${withBaseline}`);
+          const predictionInputs = fingerprint(`${segmentsFingerprint(preds)}|${withBaseline}`);
           const stored = states.get(start);
           const slot = outcomes.push({ model, version, start: iso(start), outcome: 'unchanged' }) - 1;
           if (stored && stored.inputs === inputs && (stored.status === 'computed' || stored.status === 'no_baseline'))
             continue;
-          const w = {
+          pending.push({
             slot,
             model,
             version,
@@ -189,8 +189,7 @@ export class Monitor {
             cfg,
             preds,
             labelSegs,
-          };
-          pending.push(w);
+          });
         }
       }
       const recompute = (w: PendingWindow) => w.stored?.status === 'computed';
@@ -368,7 +367,7 @@ export class Monitor {
       // The full computation tries again, and reports a failure as the window's.
       this.d.log?.(
         'warn',
-        `monitoring: counting window ${iso(w.start)} of ${w.model} v${w.version} failed: ${(e as Error).message}`,
+        `monitoring: settling window ${iso(w.start)} of ${w.model} v${w.version} by its counts failed: ${(e as Error).message}`,
       );
       return;
     }
