@@ -15,7 +15,8 @@
  * entity within the horizon after it (DuckDB ASOF join). The labels that join are also the
  * window's label distribution: label drift against the baseline's training labels (drift.label,
  * judged on its own like the prediction), from the joined values in memory (at most one per
- * prediction, already read for realized performance).
+ * prediction, already read for realized performance). When labels arrive for a window computed
+ * before them, relabelWindow computes those label parts alone and keeps the rest of its result.
  */
 import { DuckDBDoubleVector, type DuckDBConnection, type DuckDBVector } from '@duckdb/node-api';
 import { ident, literal } from '../features/offline/duckdb';
@@ -364,6 +365,7 @@ export async function windowContent(
 const labelRecordsFilter = (w: Pick<WindowInputs, 'start' | 'end'>, l: LabelInputs) =>
   `${ident(l.labelField)} IS NOT NULL AND event_ts >= ${w.start} AND event_ts < ${w.end + l.horizonMs}`;
 
+/** The window's label records counted (WindowResult.labelRows). */
 async function labelRows(
   conn: DuckDBConnection,
   w: Pick<WindowInputs, 'start' | 'end'>,
