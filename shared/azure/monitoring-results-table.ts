@@ -78,9 +78,13 @@ export class TableMonitoringResultStore implements MonitoringResultStore {
         },
       ),
     );
+    await this.refreshWindow(result);
+  }
+
+  async refreshWindow(result: WindowResult): Promise<void> {
     await this.windows.upsertEntity(
       {
-        partitionKey: pk,
+        partitionKey: keyPart(result.model),
         rowKey: rowKey(result),
         ...windowStateOf(result),
         ...jsonProperties(result),

@@ -34,12 +34,17 @@ export class MemoryMonitoringResultStore implements MonitoringResultStore {
   }
 
   async putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void> {
+    // One point per (metric, subject), as the table's row keys make it; the points before the
+    // window, as the table writes them.
+    const unique = new Map(metrics.map((m) => [`${m.metric}\u0000${m.subject}`, { ...m }]));
+    this.points.set(`${result.model}|${windowKey(result)}`, [...unique.values()].sort(byMetricAndSubject));
+    await this.refreshWindow(result);
+  }
+
+  async refreshWindow(result: WindowResult): Promise<void> {
     let windows = this.byModel.get(result.model);
     if (!windows) this.byModel.set(result.model, (windows = new Map()));
     windows.set(windowKey(result), copyOf(result));
-    // One point per (metric, subject), as the table's row keys make it.
-    const unique = new Map(metrics.map((m) => [`${m.metric}\u0000${m.subject}`, { ...m }]));
-    this.points.set(`${result.model}|${windowKey(result)}`, [...unique.values()].sort(byMetricAndSubject));
   }
 
   async metricPoints(key: WindowKey): Promise<MetricPoint[]> {

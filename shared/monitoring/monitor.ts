@@ -231,9 +231,12 @@ export class Monitor {
           ...(settled?.result ?? (await this.closeWindow({ ...w, now }))),
           predictionInputs: w.predictionInputs,
         };
+        if (settled?.by === 'kept') {
+          await this.d.results.refreshWindow(result); // its numbers are the stored ones
+          continue; // reported unchanged
+        }
         const metrics = windowMetrics(result);
         await this.d.results.putWindow(result, metrics);
-        if (settled?.by === 'kept') continue; // reported unchanged
         report.alerts += (await this.d.alerts.observeWindow(result, metrics, o.retrain)).length;
         const outcome: WindowOutcome =
           result.status !== 'computed'

@@ -529,6 +529,23 @@ for (const [backend, make] of Object.entries(resultStores)) {
       await Promise.all([1, 2].map(() => s.putWindow(windowOf(model, 1, T, 9), again)));
       expect(await s.metricPoints({ model, version: 1, start: T })).toEqual(again);
     });
+
+    it('refreshes a window under a new fingerprint and leaves its metric points as they are', async () => {
+      const s = await make();
+      const model = fresh('model');
+      const T = Date.UTC(2024, 7, 3);
+      const points = [{ metric: 'rows', subject: '', value: 3 }];
+      await s.putWindow(windowOf(model, 1, T, 3), points);
+      const refreshed = { ...windowOf(model, 1, T, 3), inputs: 'merged', predictionInputs: 'merged-p', computedAt: 2 };
+      await s.refreshWindow(refreshed);
+      expect(await s.getWindow({ model, version: 1, start: T })).toEqual(refreshed);
+      expect((await s.windowStates(model, 1, { from: T, to: T + H })).get(T)).toMatchObject({
+        inputs: 'merged',
+        predictionInputs: 'merged-p',
+        computedAt: 2,
+      });
+      expect(await s.metricPoints({ model, version: 1, start: T })).toEqual(points);
+    });
   });
 }
 

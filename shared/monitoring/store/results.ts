@@ -61,6 +61,11 @@ export interface MonitoringResultStore {
   getWindow(key: WindowKey): Promise<WindowResult | undefined>;
   /** Store a window with its metric points, replacing what a previous computation of it stored (its points included). */
   putWindow(result: WindowResult, metrics: readonly MetricPoint[]): Promise<void>;
+  /**
+   * Store a window whose numbers are those stored, under a new fingerprint (a compaction merged
+   * its segments): the window alone is written, its metric points stay as they are.
+   */
+  refreshWindow(result: WindowResult): Promise<void>;
   /** The metric points stored with a window, in (metric, subject) order. */
   metricPoints(key: WindowKey): Promise<MetricPoint[]>;
   /** A model's windows, oldest first. */
