@@ -67,14 +67,21 @@ it('resumes a train job after the host is killed mid-fit, without re-running fin
 
   const second = await startHostProcess(opts);
   try {
-    const done = await eventually(
+    // The job (the orchestration) finishes after its run record does (the last step writes it),
+    // so the job's own status is what to wait for; its run is final by then.
+    const job = await eventually(
       async () => {
-        const x = await run(second.baseUrl);
+        const x = (await (await fetch(`${second.baseUrl}/api/jobs/${jobId}`, { headers: fkey })).json()) as {
+          status: string;
+          gate: { action: string };
+        };
         return x.status === 'COMPLETED' || x.status === 'FAILED' ? x : undefined;
       },
       180_000,
       'the train job to finish on the new host',
     );
+    expect(job).toMatchObject({ status: 'COMPLETED', gate: { action: 'staged' } });
+    const done = await run(second.baseUrl);
     expect(done.status).toBe('COMPLETED');
     expect(done.version).toBe(1);
     const executions = Object.fromEntries(Object.entries(done.steps).map(([k, v]) => [k, v.executions]));
@@ -89,11 +96,6 @@ it('resumes a train job after the host is killed mid-fit, without re-running fin
       register: 1,
       gate: 1,
     });
-    const job = (await (await fetch(`${second.baseUrl}/api/jobs/${jobId}`, { headers: fkey })).json()) as {
-      status: string;
-      gate: { action: string };
-    };
-    expect(job).toMatchObject({ status: 'COMPLETED', gate: { action: 'staged' } });
     const versions = (await (
       await fetch(`${second.baseUrl}/api/models/churn/versions`, { headers: { 'x-functions-key': ADMIN_KEY } })
     ).json()) as { versions: unknown[] };
