@@ -67,6 +67,12 @@ export interface RunOptions {
   retrain?: RetrainTrigger;
   /** Windows computed in one run at most (default 48); the rest wait for the next run (a first run over a long history). */
   maxWindows?: number;
+  /**
+   * How long a quiet verdict of the load guard holds (default 1 s): a window kept by its counts
+   * takes a few ms, and a probe of 200 ms before each of them (every window within the label
+   * horizon after a compaction of labels) made the run mostly waiting.
+   */
+  loadVerdictMs?: number;
 }
 
 /** `relabelled`: the predictions were the same and labels arrived, so only what labels decide was computed again. */
@@ -196,14 +202,16 @@ export class Monitor {
       pending.sort(byRunOrder);
       let deferred: string | undefined;
       let computed = 0;
+      let quietAt = -Infinity;
       const maxWindows = o.maxWindows ?? 48;
       for (const w of pending) {
         const { model, version, start, end, stored } = w;
         if (!deferred && computed >= maxWindows)
           deferred = `${maxWindows} windows computed in this run (maxWindows); the next run continues`;
-        if (!deferred && !o.ignoreLoad) {
+        if (!deferred && !o.ignoreLoad && performance.now() - quietAt >= (o.loadVerdictMs ?? 1_000)) {
           const load = await this.d.load.check();
           if (load.busy) deferred = load.reason!;
+          quietAt = performance.now();
         }
         if (deferred) {
           // A computed window keeps its result until the recompute runs (its changed inputs bring it back).

@@ -20,7 +20,7 @@ import { denseData, denseSource } from '../../shared/training/data';
 import { Random } from '../../shared/training/random';
 import { createMonitoring, type MonitoringServices } from '../../shared/monitoring/services';
 import { defineMonitoring } from '../../shared/monitoring/model-config';
-import { HostLoadGuard } from '../../shared/monitoring/load-guard';
+import { HostLoadGuard, type LoadGuard } from '../../shared/monitoring/load-guard';
 import type { RetrainRequest, RetrainTrigger } from '../../shared/monitoring/alerts/retrain';
 import { retrainInstanceId } from '../../shared/monitoring/alerts/retrain';
 import { logistic, sigmoid } from '../helpers/serving-fixtures';
@@ -513,6 +513,39 @@ describe('closing windows', () => {
     ]);
     expect(await runAt(4)).toEqual([[iso(T0 + 4 * H), 'relabelled']]);
     expect(await runAt(5)).toEqual([]);
+  }, 120_000);
+  it("a quiet load verdict holds for loadVerdictMs: one probe for a run's windows, or one before each", async () => {
+    let checks = 0;
+    const counting: LoadGuard = {
+      check: async () => {
+        checks++;
+        return { busy: false, eventLoopDelayP99Ms: 0, predictPerSecond: 0 };
+      },
+    };
+    const guarded = await createMonitoring({
+      config: p.config,
+      stores: await p.monitoringStores(),
+      repo,
+      offline: await p.offline(),
+      deadLetters: p.deadLetters,
+      serving: p.serving(),
+      configs,
+      load: counting,
+    });
+    const later = NOW + 2 * H;
+    const worked = (r: { windows: Array<{ outcome: string }> }) => r.windows.filter((w) => w.outcome !== 'unchanged');
+    // Labels for the windows at 3 h and 4 h: two windows relabelled by each run.
+    const labelBoth = (id: string, user: string) =>
+      ingest(p, 'risk_labels', [{ label_id: id, user_id: user, outcome: 1, ts: T0 + 4 * H + 1030 + 60_000 }], later);
+    await labelBoth('late-l4', 'w4-u3');
+    const held = await guarded.monitor.run({ now: later + 10 * 60_000, windowsOnly: true, loadVerdictMs: 3_600_000 });
+    expect(worked(held)).toHaveLength(2);
+    expect(checks).toBe(1);
+    checks = 0;
+    await labelBoth('late-l5', 'w4-u4');
+    const each = await guarded.monitor.run({ now: later + 11 * 60_000, windowsOnly: true, loadVerdictMs: 0 });
+    expect(worked(each)).toHaveLength(2);
+    expect(checks).toBe(2);
   }, 120_000);
 });
 
