@@ -18,7 +18,7 @@ import { sampleKeyOf, type PredictionRecord } from '../../shared/serving/predict
 import { computeBaseline } from '../../shared/training/baseline';
 import { denseData, denseSource } from '../../shared/training/data';
 import { Random } from '../../shared/training/random';
-import { createMonitoring, type MonitoringServices } from '../../shared/monitoring/services';
+import { createMonitoring, type MonitoringServices, type MonitoringStores } from '../../shared/monitoring/services';
 import { defineMonitoring } from '../../shared/monitoring/model-config';
 import { HostLoadGuard, type LoadGuard } from '../../shared/monitoring/load-guard';
 import type { RetrainRequest, RetrainTrigger } from '../../shared/monitoring/alerts/retrain';
@@ -158,17 +158,22 @@ let p: Platform;
 let m: MonitoringServices;
 let version: number;
 
-beforeAll(async () => {
-  p = await platform(repo);
-  m = await createMonitoring({
+/** Monitoring over this test's platform, with some stores or the load guard of its own. */
+const monitoringOver = async (own: { stores?: Partial<MonitoringStores>; load?: LoadGuard } = {}) =>
+  createMonitoring({
     config: p.config,
-    stores: await p.monitoringStores(),
+    stores: { ...(await p.monitoringStores()), ...own.stores },
     repo,
     offline: await p.offline(),
     deadLetters: p.deadLetters,
     serving: p.serving(),
     configs,
+    ...(own.load ? { load: own.load } : {}),
   });
+
+beforeAll(async () => {
+  p = await platform(repo);
+  m = await monitoringOver();
   const model = logistic([...FEATURES], W, -0.5, { output: 'probability' });
   const sig = {
     ...model.signature,
@@ -373,16 +378,7 @@ describe('closing windows', () => {
   it('a busy host defers the window and records it; the next quiet run computes it', async () => {
     await ingest(p, 'predictions', records(draw(300, 15), T0 + 3 * H, version, 'w3'), NOW);
     const busy = new HostLoadGuard({ maxEventLoopDelayMs: 10_000, maxPredictPerSecond: 1, predictRate: () => 50 });
-    const underLoad = await createMonitoring({
-      config: p.config,
-      stores: await p.monitoringStores(),
-      repo,
-      offline: await p.offline(),
-      deadLetters: p.deadLetters,
-      serving: p.serving(),
-      configs,
-      load: busy,
-    });
+    const underLoad = await monitoringOver({ load: busy });
     const later = NOW + H;
     const r = await underLoad.monitor.run({ now: later, windowsOnly: true });
     expect(r.deferred).toBe('predict load 50/s > 1/s');
@@ -457,18 +453,8 @@ describe('closing windows', () => {
     const realized = (r: WindowResult | undefined) => r?.performance?.find((x) => x.kind === 'realized');
     expect(realized(labelledBefore)).toMatchObject({ labelled: 0 });
     // The same windows fully computed on stores that never saw them: equal to the relabelled ones, every field.
-    const full = await createMonitoring({
-      config: p.config,
-      stores: {
-        ...(await p.monitoringStores()),
-        results: new MemoryMonitoringResultStore(),
-        alertStore: new MemoryAlertStore(),
-      },
-      repo,
-      offline,
-      deadLetters: p.deadLetters,
-      serving: p.serving(),
-      configs,
+    const full = await monitoringOver({
+      stores: { results: new MemoryMonitoringResultStore(), alertStore: new MemoryAlertStore() },
     });
     await full.monitor.run({ now: later, windowsOnly: true, ignoreLoad: true });
     for (const start of [T0 + 2 * H, T0 + 3 * H]) {
@@ -522,16 +508,7 @@ describe('closing windows', () => {
         return { busy: false, eventLoopDelayP99Ms: 0, predictPerSecond: 0 };
       },
     };
-    const guarded = await createMonitoring({
-      config: p.config,
-      stores: await p.monitoringStores(),
-      repo,
-      offline: await p.offline(),
-      deadLetters: p.deadLetters,
-      serving: p.serving(),
-      configs,
-      load: counting,
-    });
+    const guarded = await monitoringOver({ load: counting });
     const later = NOW + 2 * H;
     const worked = (r: { windows: Array<{ outcome: string }> }) => r.windows.filter((w) => w.outcome !== 'unchanged');
     // Labels for the windows at 3 h and 4 h: two windows relabelled by each run.
