@@ -58,7 +58,7 @@ benchMain('strata-bench-monitoring-labels-', async (tmp) => {
     labelField: 'churned',
     horizonMs: HORIZON_MS,
   };
-  const inputs: WindowInputs = { ...window, labels };
+  const inputs: WindowInputs & { labels: LabelInputs } = { ...window, labels };
   const timed = async <T>(f: () => Promise<T>): Promise<{ seconds: number; value: T }> => {
     const s = performance.now();
     const value = await f();
@@ -67,7 +67,7 @@ benchMain('strata-bench-monitoring-labels-', async (tmp) => {
   const full = () => withMonitoringConnection(THREADS, (c) => timed(() => computeWindow(c, inputs, Date.now())));
   const stored: WindowResult = (await full()).value;
   const relabel = () =>
-    withMonitoringConnection(THREADS, (c) => timed(() => relabelWindow(c, { ...inputs, labels }, stored, Date.now())));
+    withMonitoringConnection(THREADS, (c) => timed(() => relabelWindow(c, inputs, stored, Date.now())));
   const files = inputs.predictionFiles.map(literal).join(', ');
   const bareSql = `SELECT p.score, l.y FROM
         (SELECT entityId AS entity, ts, predictionNumber AS score FROM read_parquet([${files}])
